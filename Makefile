@@ -1,0 +1,51 @@
+# 247trader — every target installs what it needs into .venv first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DATA_DIR := user_data/data/coinbase
+PYTEST_ARGS ?=
+
+.PHONY: demo test test-all soak lint bench backtest data install clean promtool
+
+$(STAMP): pyproject.toml hatch_build.py
+	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## data: real Coinbase candles (committed) + generated pairs (seeded, regenerated at set-up)
+data: $(STAMP)
+	$(BIN)/python -m trader247.datagen --out $(DATA_DIR)
+
+## demo: the main job — replay exchange + freqtrade trade --dry-run, offline, Ctrl-C stops both
+demo: data
+	$(BIN)/trader247 demo
+
+## test: the full default suite (used by .ci/run)
+test: data
+	$(BIN)/python -m pytest -m "not slow and not soak" $(PYTEST_ARGS)
+
+test-all: data
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+soak: data
+	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench user_data
+	$(BIN)/mypy
+
+bench: data
+	$(BIN)/python bench/startup_hook.py
+
+## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
+backtest: data
+	$(BIN)/python bench/run_backtest.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

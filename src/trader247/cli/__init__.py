@@ -1,0 +1,30 @@
+"""``trader247`` command line: demo, init-userdir (later: validate, run, stop, exposure-report)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+
+def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
+    from trader247.cli import demo, userdir
+
+    return {
+        "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
+        "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="trader247", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (help_text, add_arguments) in _commands().items():
+        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+    args = parser.parse_args(argv)
+    code: int = args.handler(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

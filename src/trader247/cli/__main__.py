@@ -1,0 +1,5 @@
+import sys
+
+from trader247.cli import main
+
+sys.exit(main())
