@@ -1,0 +1,545 @@
+"""Trim planning: bring at-risk exposure back under the cap gradually, without thrashing.
+
+The original trimmer ran every cycle, re-sold pairs whose previous sell was still open, and took
+50-60 s. Here a trim decision is one pure call, O(n log n) in the number of positions, and the
+state that makes it safe across cycles and restarts is an explicit, persistable value.
+
+Rules (all driven by :func:`~trader247.core.exposure.measure` and
+:func:`~trader247.core.exposure.next_state`, the same functions the entry gate uses):
+
+- Trims run only in REDUCING and aim at the target, ``cap - band``.
+- One round per ``trim_interval_cycles`` cycles, at most ``max_trims_per_cycle`` orders a round.
+  A round that places nothing (everything blocked or untradeable) does not consume the interval.
+- A pair with an open trim order gets no new trim; the stake of open trims is subtracted from what
+  still has to be sold, so waiting fills are not sold twice through other pairs.
+- ``proportional``: every tradeable position is cut by the same ratio ``excess / sum(values)``.
+  When that needs more orders than a round allows, the biggest cuts go first and the pairs already
+  cut in this REDUCING episode sit out later rounds, which then compute the very same ratio over
+  the rest. If the rest can no longer cover the excess (prices rallied), every pair is eligible
+  again. ``largest_first``: take the excess from the biggest position, then the next.
+- Exchange minimums, per pair ``m``: a position worth less than ``m`` is dust and is skipped (no
+  exchange accepts the order); one worth less than ``2m`` can only be exited fully (any partial
+  sell, or what it leaves behind, is below ``m``); a cut smaller than ``m`` is clamped up to ``m``;
+  a cut leaving less than ``m`` behind becomes a full exit (freqtrade refuses such a partial exit).
+- Overshoot: orders are added while the excess is not covered, and an order may pass the target by
+  at most its pair's ``m``. The one exception: when nothing fits that bound (only positions worth
+  ``m..2m`` remain, each bigger than the gap plus ``m``) the smallest such full exit is planned
+  anyway, overshooting by less than ``2m``, because staying REDUCING forever would block entries
+  forever.
+- ``trims_enabled`` False: no orders, but the state machine still runs, so the gate still blocks.
+- ``trim_on_start`` False: when the first evaluation after a (re)start finds the cap breached, that
+  breach is left to the operator (inject capital or sell by hand): no trims until exposure is back
+  at or under the target. A breach that starts later is trimmed normally.
+- Cooldown: a trimmed pair is not re-entered for ``reentry_cooldown_cycles`` cycles.
+- Thrash: one episode is counted when REDUCING ends and starts again within
+  ``2 x trim_interval_cycles`` cycles; with a working band that count stays 0.
+
+Cycle numbers must be monotonic. If they go backwards (a restart reset the counter) the stored
+cycle stamps are shifted so the new cycle directly follows the last evaluated one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from trader247.core.exposure import (
+    CapPolicy,
+    CapState,
+    Exposure,
+    Position,
+    Snapshot,
+    format_stake,
+    measure,
+    next_state,
+)
+
+STATE_VERSION = 1
+_RECENT_ROUNDS_KEPT = 10
+
+
+@dataclass(frozen=True, slots=True)
+class TrimOrder:
+    """Sell ``stake_to_sell`` worth (at mark) = ``amount`` base units of ``pair``.
+
+    freqtrade's ``adjust_trade_position`` converts a negative stake to an amount with the trade's
+    cost basis (``stake * trade.amount / trade.stake_amount``), not the mark: the adapter should
+    return ``-amount * trade.stake_amount / trade.amount`` (``-trade.stake_amount`` on a full exit).
+    """
+
+    pair: str
+    stake_to_sell: float
+    amount: float
+    reason: str
+    full_exit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class OpenTrim:
+    placed_at: float
+    stake: float
+    cycle: int
+
+
+@dataclass(frozen=True)
+class TrimState:
+    """Everything trims need to remember. Never mutated: the functions below return new states.
+
+    ``started`` and ``startup_hold`` describe this process run and are deliberately not persisted.
+    ``failed`` counts cancelled and timed-out trims; ``timed_out`` is the timed-out subset.
+    """
+
+    cap_state: CapState = CapState.ACTIVE
+    last_cycle: int | None = None
+    last_round_cycle: int | None = None
+    open_trims: Mapping[str, OpenTrim] = field(default_factory=dict)
+    cooldowns: Mapping[str, int] = field(default_factory=dict)
+    episode_trimmed: frozenset[str] = frozenset()
+    attempted: int = 0
+    filled: int = 0
+    failed: int = 0
+    timed_out: int = 0
+    thrash_episodes: int = 0
+    last_reducing_exit_cycle: int | None = None
+    recent_rounds: tuple[int, ...] = ()
+    started: bool = False
+    startup_hold: bool = False
+
+    @property
+    def pending_stake(self) -> float:
+        return sum(trim.stake for trim in self.open_trims.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready. Open trims are kept so a restart never places a second trim for a pair."""
+        return {
+            "version": STATE_VERSION,
+            "cap_state": self.cap_state.value,
+            "last_cycle": self.last_cycle,
+            "last_round_cycle": self.last_round_cycle,
+            "open_trims": {
+                pair: {"placed_at": t.placed_at, "stake": t.stake, "cycle": t.cycle}
+                for pair, t in sorted(self.open_trims.items())
+            },
+            "cooldowns": dict(sorted(self.cooldowns.items())),
+            "episode_trimmed": sorted(self.episode_trimmed),
+            "attempted": self.attempted,
+            "filled": self.filled,
+            "failed": self.failed,
+            "timed_out": self.timed_out,
+            "thrash_episodes": self.thrash_episodes,
+            "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
+            "recent_rounds": list(self.recent_rounds),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrimState:
+        """Inverse of :meth:`to_dict`. Missing keys take their defaults; a new version fails."""
+        version = data.get("version")
+        if version != STATE_VERSION:
+            raise ValueError(f"trim state version must be {STATE_VERSION}, got {version!r}")
+        open_trims = {
+            str(pair): OpenTrim(float(t["placed_at"]), float(t["stake"]), int(t["cycle"]))
+            for pair, t in data.get("open_trims", {}).items()
+        }
+        return cls(
+            cap_state=CapState(data.get("cap_state", CapState.ACTIVE.value)),
+            last_cycle=_opt_int(data.get("last_cycle")),
+            last_round_cycle=_opt_int(data.get("last_round_cycle")),
+            open_trims=open_trims,
+            cooldowns={str(k): int(v) for k, v in data.get("cooldowns", {}).items()},
+            episode_trimmed=frozenset(str(p) for p in data.get("episode_trimmed", ())),
+            attempted=int(data.get("attempted", 0)),
+            filled=int(data.get("filled", 0)),
+            failed=int(data.get("failed", 0)),
+            timed_out=int(data.get("timed_out", 0)),
+            thrash_episodes=int(data.get("thrash_episodes", 0)),
+            last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
+            recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
+        )
+
+
+def _opt_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+@dataclass(frozen=True, slots=True)
+class TrimPlan:
+    """One evaluation. ``state`` is the cap state now; ``trim_state`` must replace the old state.
+
+    ``expired_pairs``: trims timed out in this evaluation; the adapter cancels those orders.
+    ``to_trim``: excess over the target not yet covered by open trims.
+    ``estimated_rounds``: rounds needed at current prices, from max orders a round.
+    """
+
+    orders: tuple[TrimOrder, ...]
+    exposure: Exposure
+    state: CapState
+    next_round_cycle: int
+    summary: str
+    trim_state: TrimState
+    expired_pairs: tuple[str, ...] = ()
+    to_trim: float = 0.0
+    estimated_rounds: int = 0
+
+
+# --- state transitions (pure) -------------------------------------------------------------
+
+
+def on_trim_placed(
+    state: TrimState, order: TrimOrder, *, now: float, cycle: int, policy: CapPolicy
+) -> TrimState:
+    """Record a trim order the exchange accepted. Starts the pair's re-entry cooldown."""
+    return replace(
+        state,
+        open_trims={**state.open_trims, order.pair: OpenTrim(now, order.stake_to_sell, cycle)},
+        cooldowns={**state.cooldowns, order.pair: cycle + policy.reentry_cooldown_cycles},
+        episode_trimmed=state.episode_trimmed | {order.pair},
+        attempted=state.attempted + 1,
+    )
+
+
+def on_trim_filled(state: TrimState, pair: str, now: float) -> tuple[TrimState, float | None]:
+    """Record a fill; returns the placement-to-fill latency (None for an unknown trim)."""
+    trim = state.open_trims.get(pair)
+    if trim is None:
+        return state, None
+    return (
+        replace(state, open_trims=_without(state.open_trims, pair), filled=state.filled + 1),
+        max(0.0, now - trim.placed_at),
+    )
+
+
+def on_trim_cancelled(state: TrimState, pair: str) -> TrimState:
+    """A trim was rejected or cancelled: counted as failed and planned again next round."""
+    if pair not in state.open_trims:
+        return state
+    return replace(
+        state,
+        open_trims=_without(state.open_trims, pair),
+        episode_trimmed=state.episode_trimmed - {pair},
+        failed=state.failed + 1,
+    )
+
+
+def expire_trims(
+    state: TrimState, now: float, policy: CapPolicy
+) -> tuple[TrimState, tuple[str, ...]]:
+    """Trims unfilled for more than ``trim_timeout_seconds`` (exactly the timeout still waits)."""
+    expired = tuple(
+        sorted(
+            pair
+            for pair, trim in state.open_trims.items()
+            if now - trim.placed_at > policy.trim_timeout_seconds
+        )
+    )
+    if not expired:
+        return state, ()
+    remaining = {p: t for p, t in state.open_trims.items() if p not in expired}
+    return (
+        replace(
+            state,
+            open_trims=remaining,
+            episode_trimmed=state.episode_trimmed - set(expired),
+            failed=state.failed + len(expired),
+            timed_out=state.timed_out + len(expired),
+        ),
+        expired,
+    )
+
+
+def in_cooldown(state: TrimState, pair: str, cycle: int) -> bool:
+    """True while a recently trimmed pair must not be re-entered."""
+    until = state.cooldowns.get(pair)
+    return until is not None and cycle < until
+
+
+def _without(mapping: Mapping[str, OpenTrim], pair: str) -> dict[str, OpenTrim]:
+    return {p: t for p, t in mapping.items() if p != pair}
+
+
+def _rebase(state: TrimState, cycle: int) -> TrimState:
+    """Shift stored cycle stamps after the cycle counter went backwards (restart)."""
+    if state.last_cycle is None or cycle >= state.last_cycle:
+        return state
+    delta = cycle - state.last_cycle - 1
+
+    def shift(value: int | None) -> int | None:
+        return None if value is None else value + delta
+
+    return replace(
+        state,
+        last_cycle=cycle - 1,
+        last_round_cycle=shift(state.last_round_cycle),
+        last_reducing_exit_cycle=shift(state.last_reducing_exit_cycle),
+        cooldowns={p: until + delta for p, until in state.cooldowns.items()},
+        open_trims={p: replace(t, cycle=t.cycle + delta) for p, t in state.open_trims.items()},
+        recent_rounds=tuple(c + delta for c in state.recent_rounds),
+    )
+
+
+def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> TrimState:
+    old = state.cap_state
+    if old is new:
+        return state
+    if new is CapState.ACTIVE:
+        return replace(
+            state,
+            cap_state=new,
+            last_reducing_exit_cycle=cycle,
+            episode_trimmed=frozenset(),
+            startup_hold=False,
+        )
+    last_exit = state.last_reducing_exit_cycle
+    thrash = last_exit is not None and cycle - last_exit <= 2 * policy.trim_interval_cycles
+    return replace(
+        state,
+        cap_state=new,
+        episode_trimmed=frozenset(),
+        thrash_episodes=state.thrash_episodes + int(thrash),
+    )
+
+
+# --- planning -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Candidate:
+    position: Position
+    value: float
+    min_stake: float
+
+
+def _min_stake_for(min_stake: Mapping[str, float] | float, pair: str) -> float:
+    if isinstance(min_stake, Mapping):
+        if pair not in min_stake:
+            # A guessed minimum means orders the exchange rejects, every round: refuse loudly.
+            raise ValueError(f"min_stake has no entry for pair {pair!r}")
+        value = min_stake[pair]
+    else:
+        value = min_stake
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"min_stake for {pair!r} must be finite and >= 0, got {value!r}")
+    return float(value)
+
+
+def _fit(want: float, remaining: float, c: _Candidate) -> tuple[float, bool] | None:
+    """Size one order for ``want`` under the exchange minimum; None if it would overshoot.
+
+    Returns ``(stake, full_exit)``. ``remaining`` is the excess still uncovered (> 0).
+    """
+    m, v = c.min_stake, c.value
+    if v < 2 * m:
+        stake, full = v, True
+    else:
+        stake, full = max(want, m), False
+        if v - stake < m:
+            stake, full = v, True
+    if stake - remaining > m:
+        return None
+    return stake, full
+
+
+def _order(c: _Candidate, stake: float, full: bool, reason: str) -> TrimOrder:
+    position = c.position
+    amount = position.amount if full else stake / position.mark_price
+    return TrimOrder(position.pair, stake, amount, reason, full)
+
+
+def _select(
+    candidates: list[_Candidate],
+    required: float,
+    policy: CapPolicy,
+    episode_trimmed: frozenset[str],
+    tolerance: float,
+) -> tuple[list[TrimOrder], bool]:
+    """All orders needed at current prices (the round takes a prefix), and whether the episode
+    pass restarted (every pair eligible again)."""
+    reset = False
+    if policy.trim_mode == "proportional":
+        pool = [c for c in candidates if c.position.pair not in episode_trimmed]
+        if sum(c.value for c in pool) < required - tolerance:
+            pool, reset = candidates, bool(episode_trimmed)
+        total = sum(c.value for c in pool)
+        ratio = min(1.0, required / total) if total > 0 else 0.0
+    else:
+        pool, ratio = candidates, 1.0
+    pool = sorted(pool, key=lambda c: (-c.value, c.position.pair))
+
+    orders: list[TrimOrder] = []
+    fallback: tuple[float, _Candidate] | None = None
+    sold = 0.0
+    for c in pool:
+        remaining = required - sold
+        if remaining <= tolerance:
+            break
+        want = min(remaining, ratio * c.value)
+        fitted = _fit(want, remaining, c)
+        if fitted is None:
+            # Only positions worth m..2m land here; remember the least overshooting one.
+            if fallback is None or c.value < fallback[0]:
+                fallback = (c.value, c)
+            continue
+        stake, full = fitted
+        if policy.trim_mode == "proportional":
+            reason = f"TRIM_PROPORTIONAL: pair={c.position.pair} ratio={ratio:.4f}"
+        else:
+            reason = f"TRIM_LARGEST_FIRST: pair={c.position.pair}"
+        reason += f" stake={stake:.10g} min_stake={c.min_stake:.10g}"
+        orders.append(_order(c, stake, full, reason + (" full_exit=1" if full else "")))
+        sold += stake
+    if not orders and fallback is not None:
+        c = fallback[1]
+        reason = (
+            f"TRIM_FULL_EXIT_OVERSHOOT: pair={c.position.pair} stake={c.value:.10g} "
+            f"gap={required:.10g} min_stake={c.min_stake:.10g}"
+        )
+        orders.append(_order(c, c.value, True, reason))
+    return orders, reset
+
+
+def _status(exposure: Exposure) -> str:
+    return f"at_risk={exposure.at_risk_pct:.1f}% cap={exposure.cap_pct:.1f}%"
+
+
+def plan_trims(
+    snapshot: Snapshot,
+    policy: CapPolicy,
+    *,
+    min_stake: Mapping[str, float] | float,
+    state: TrimState,
+    cycle: int,
+    now: float,
+) -> TrimPlan:
+    """Evaluate once per cycle: advance the cap state, expire stale trims, maybe plan a round.
+
+    Call it every cycle (not only in rounds): it also keeps the state machine and the thrash
+    counter current. ``now`` is wall-clock seconds, used only for trim timeouts.
+    """
+    state = _rebase(state, cycle)
+    state, expired = expire_trims(state, now, policy)
+    exposure = measure(snapshot, policy)
+    cap_state = next_state(state.cap_state, exposure, policy)
+    first_evaluation = not state.started
+    state = _advance(state, cap_state, cycle, policy)
+    state = replace(
+        state,
+        last_cycle=cycle,
+        started=True,
+        cooldowns={p: until for p, until in state.cooldowns.items() if until > cycle},
+    )
+    interval = policy.trim_interval_cycles
+    last_round = state.last_round_cycle
+    next_round = cycle if last_round is None else max(cycle, last_round + interval)
+
+    def result(
+        summary: str,
+        trim_state: TrimState,
+        *,
+        orders: tuple[TrimOrder, ...] = (),
+        next_round_cycle: int = next_round,
+        to_trim: float = 0.0,
+        estimated_rounds: int = 0,
+    ) -> TrimPlan:
+        return TrimPlan(
+            orders=orders,
+            exposure=exposure,
+            state=cap_state,
+            next_round_cycle=next_round_cycle,
+            summary=summary,
+            trim_state=trim_state,
+            expired_pairs=expired,
+            to_trim=to_trim,
+            estimated_rounds=estimated_rounds,
+        )
+
+    if cap_state is CapState.ACTIVE:
+        return result(f"CAP_OK: {_status(exposure)}", state)
+    if first_evaluation and not policy.trim_on_start:
+        state = replace(state, startup_hold=True)
+    to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+    if state.startup_hold:
+        return result(
+            f"STARTUP_HOLD: {_status(exposure)} trim_on_start=false", state, to_trim=to_trim
+        )
+    if not policy.trims_enabled:
+        return result(f"TRIMS_DISABLED: {_status(exposure)}", state, to_trim=to_trim)
+    if to_trim <= exposure.tolerance:
+        return result(
+            f"WAITING_FILLS: {_status(exposure)} open_trims={len(state.open_trims)}", state
+        )
+
+    candidates: list[_Candidate] = []
+    dust = 0
+    for position in snapshot.positions:
+        value = position.value
+        if value <= 0 or position.pair in state.open_trims:
+            continue
+        minimum = _min_stake_for(min_stake, position.pair)
+        if value < minimum:
+            dust += 1
+            continue
+        candidates.append(_Candidate(position, value, minimum))
+    orders, reset = _select(candidates, to_trim, policy, state.episode_trimmed, exposure.tolerance)
+    per_round = policy.max_trims_per_cycle
+    rounds = math.ceil(len(orders) / per_round)
+    if not orders:
+        return result(
+            f"NOTHING_TRADEABLE: {_status(exposure)} to_trim={to_trim:.10g} dust_positions={dust}",
+            state,
+            to_trim=to_trim,
+        )
+    if cycle < next_round:
+        return result(
+            f"WAITING_ROUND: {_status(exposure)} next_round_cycle={next_round}",
+            state,
+            to_trim=to_trim,
+            estimated_rounds=rounds,
+        )
+    this_round = tuple(orders[:per_round])
+    selling = sum(o.stake_to_sell for o in this_round)
+    state = replace(
+        state,
+        last_round_cycle=cycle,
+        recent_rounds=(*state.recent_rounds, cycle)[-_RECENT_ROUNDS_KEPT:],
+        episode_trimmed=frozenset() if reset else state.episode_trimmed,
+    )
+    return result(
+        f"TRIM_ROUND: {_status(exposure)} orders={len(this_round)} selling={selling:.10g} "
+        f"to_trim={to_trim:.10g}",
+        state,
+        orders=this_round,
+        next_round_cycle=cycle + interval,
+        to_trim=to_trim,
+        estimated_rounds=rounds,
+    )
+
+
+def format_plan_line(
+    plan: TrimPlan, policy: CapPolicy, *, stake_currency: str, cycle_seconds: float
+) -> str:
+    """One human line for start-up and chat, e.g.
+    ``at_risk 50.0% > cap 25.0%: trimming $70.20 over ~3 rounds (~15 min)``.
+
+    Minutes = rounds x interval x cycle length: each round owns ``trim_interval_cycles`` cycles.
+    """
+    e = plan.exposure
+    head = f"at_risk {e.at_risk_pct:.1f}%"
+    if plan.state is CapState.ACTIVE:
+        return f"{head} <= cap {e.cap_pct:.1f}%: no trim needed"
+    relation = ">" if e.over_cap else "<="
+    head = f"{head} {relation} cap {e.cap_pct:.1f}%"
+    if plan.trim_state.startup_hold:
+        return f"{head}: trim_on_start is off, entries blocked until at_risk <= {e.target_pct:.1f}%"
+    if not policy.trims_enabled:
+        return f"{head}: trims disabled, entries blocked until at_risk <= {e.target_pct:.1f}%"
+    if plan.to_trim <= e.tolerance:
+        return f"{head}: waiting for {len(plan.trim_state.open_trims)} open trim(s) to fill"
+    amount = format_stake(plan.to_trim, stake_currency)
+    if plan.estimated_rounds == 0:
+        return f"{head}: {amount} over target but no tradeable position (dust only)"
+    rounds = plan.estimated_rounds
+    minutes = rounds * policy.trim_interval_cycles * cycle_seconds / 60.0
+    noun = "round" if rounds == 1 else "rounds"
+    return f"{head}: trimming {amount} over ~{rounds} {noun} (~{minutes:.0f} min)"
