@@ -198,11 +198,14 @@ def test_gate_refuses_over_cap_even_if_caller_still_says_active() -> None:
     "proposed, pct, min_stake, max_stake, stake, reason",
     [
         (10.0, 20.0, 5.0, 100.0, 10.0, "ENTRY_OK: stake=10"),
-        (50.0, 22.0, 5.0, 100.0, 30.0, "ENTRY_CLAMPED: stake=30 proposed=50 limited_by=headroom"),
+        (50.0, 20.0, 5.0, 100.0, 30.0, "ENTRY_CLAMPED: stake=30 proposed=50 limited_by=headroom"),
         (50.0, 20.0, 5.0, 20.0, 20.0, "ENTRY_CLAMPED: stake=20 proposed=50 limited_by=max_stake"),
-        (50.0, 24.5, 5.0, 100.0, 5.0, "ENTRY_CLAMPED: stake=5 proposed=50 limited_by=headroom"),
-        (50.0, 24.7, None, 100.0, 3.0, "ENTRY_CLAMPED: stake=3 proposed=50 limited_by=headroom"),
-        (50.0, 24.8, 5.0, 100.0, None, "BELOW_MIN_STAKE: stake=2 min_stake=5 limited_by=headroom"),
+        # Entries fill up to the target (cap 25 - band 2 = 23 %), never to the cap itself.
+        (50.0, 22.5, 5.0, 100.0, 5.0, "ENTRY_CLAMPED: stake=5 proposed=50 limited_by=headroom"),
+        (50.0, 22.7, None, 100.0, 3.0, "ENTRY_CLAMPED: stake=3 proposed=50 limited_by=headroom"),
+        (50.0, 22.8, 5.0, 100.0, None, "BELOW_MIN_STAKE: stake=2 min_stake=5 limited_by=headroom"),
+        (50.0, 23.0, None, 100.0, None, "BELOW_MIN_STAKE: stake=0 min_stake=0 limited_by=headroom"),
+        (50.0, 24.0, None, 100.0, None, "BELOW_MIN_STAKE: stake=0 min_stake=0 limited_by=headroom"),
         (
             4.99,
             10.0,
@@ -230,15 +233,18 @@ def test_gate_clamps_to_headroom_and_limits(
     assert d.reason == reason
 
 
-def test_entering_the_full_headroom_lands_exactly_on_the_cap_and_stays_active() -> None:
-    before = snap(195.0, 20.0, 25.0)  # equity 240, cap 60, at_risk 45
+def test_entering_the_full_headroom_lands_exactly_on_the_target_and_stays_active() -> None:
+    before = snap(195.0, 20.0, 25.0)  # equity 240, cap 60, target 55.2, at_risk 45
     d = clamp_entry_stake(
         100.0, measure(before, POLICY), CapState.ACTIVE, min_stake=1.0, max_stake=1e9
     )
-    assert d.stake == pytest.approx(15.0)
+    assert d.stake == pytest.approx(10.2)
     assert d.stake is not None
     after = snap(195.0 - d.stake, 20.0, 25.0, d.stake)
-    assert next_state(CapState.ACTIVE, measure(after, POLICY), POLICY) is CapState.ACTIVE
+    exposure = measure(after, POLICY)
+    assert exposure.at_risk == pytest.approx(exposure.target_value)
+    # The band between target and cap is left for price drift: a 2 % rally trims nothing.
+    assert next_state(CapState.ACTIVE, exposure, POLICY) is CapState.ACTIVE
 
 
 def test_external_holdings_change_the_gate_answer() -> None:
@@ -250,7 +256,7 @@ def test_external_holdings_change_the_gate_answer() -> None:
     with_ext = clamp_entry_stake(
         50.0, measure(s, on), CapState.ACTIVE, min_stake=1.0, max_stake=1e9
     )
-    assert without.stake == pytest.approx(25.0)  # cap 225 - 200
+    assert without.stake == pytest.approx(7.0)  # target 207 - 200
     assert with_ext.reason == "EXPOSURE_OVER_CAP: at_risk=30.0% cap=25.0% target=23.0%"
 
 

@@ -251,7 +251,11 @@ def clamp_entry_stake(
     min_stake: float | None,
     max_stake: float,
 ) -> EntryDecision:
-    """The entry gate: never lets an entry take at_risk over the cap.
+    """The entry gate: an entry may take at_risk up to the target (cap - band), never further.
+
+    Filling up to the cap itself would put the book one uptick away from a trim, and a trim one
+    downtick away from new entries: the seed's thrash. The band is the room price drift gets
+    before trims start, so entries stop at the target and trims start above the cap.
 
     ``min_stake`` may be None (freqtrade passes None when the market has no limit).
     An ACTIVE state with an exposure already over the cap (state not yet advanced this cycle)
@@ -263,7 +267,7 @@ def clamp_entry_stake(
     # Ties go to the earlier bound so the reason names the most natural limit.
     limits = (
         ("proposed", proposed_stake),
-        ("headroom", exposure.headroom),
+        ("headroom", exposure.target_value - exposure.at_risk),
         ("max_stake", max_stake),
     )
     limited_by, stake = min(limits, key=lambda item: item[1])
