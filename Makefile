@@ -45,7 +45,7 @@ bench: data
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data
-	$(BIN)/python bench/run_backtest.py
+	$(BIN)/trader247 backtest -- --timerange 20250101-20250601 $(BACKTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -119,7 +119,7 @@ class _NeverRaised(Exception):
 
 
 def _patch_main(module: "ModuleType") -> None:
-    module.ConfigurationError = _NeverRaised
+    module.__dict__["ConfigurationError"] = _NeverRaised
 
 
 _PATCHES = {
@@ -161,7 +161,7 @@ class _FreqtradeFinder:
                 continue
             spec = finder.find_spec(fullname, path, target)
             if spec is not None and spec.loader is not None:
-                spec.loader = _PatchingLoader(spec.loader, patch)
+                spec.loader = _PatchingLoader(spec.loader, patch)  # type: ignore[assignment]
                 return spec
         return None
 

@@ -1,4 +1,4 @@
-"""``trader247`` command line: demo, init-userdir (later: validate, run, stop, exposure-report)."""
+"""``trader247`` command line."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ from collections.abc import Callable, Sequence
 
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
-    from trader247.cli import demo, userdir
+    from trader247.cli import backtest, demo, userdir
 
     return {
         "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
+        "backtest": ("freqtrade backtesting against the replay exchange", backtest.add_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
     }
 

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 
 class StartupFailed(RuntimeError):
@@ -79,7 +79,7 @@ def _pump(stream: IO[str], log: IO[str] | None) -> None:
     threading.Thread(target=drain, daemon=True).start()
 
 
-def stop(process: subprocess.Popen[str], *, grace: float = 10.0, sig: int = signal.SIGTERM) -> int:
+def stop(process: subprocess.Popen[Any], *, grace: float = 10.0, sig: int = signal.SIGTERM) -> int:
     """Signal a child we started, wait ``grace`` seconds, then kill it; returns its exit code."""
     if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):

@@ -1,0 +1,50 @@
+"""``trader247 backtest [freqtrade backtesting args]``: backtest offline.
+
+Freqtrade loads markets from the exchange even when backtesting, so this starts the replay
+exchange on a free loopback port, runs ``freqtrade backtesting`` against it with any extra
+arguments passed through, and stops the exchange afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from trader247.cli.demo import exchange_override
+from trader247.cli.processes import StartupFailed, free_port, start_replay, stop
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-c", "--config", type=Path, default=Path("config/config.json"))
+    parser.add_argument("--userdir", type=Path, default=Path("user_data"))
+    parser.add_argument("--data-dir", type=Path, default=Path("user_data/data/coinbase"))
+    parser.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                        help="passed to freqtrade backtesting (e.g. --timerange 20250101-)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if not any(args.data_dir.glob("*.feather")):
+        print(f"error: no candles in {args.data_dir}: run `make data` first", file=sys.stderr)
+        return 2
+    port = free_port()
+    with tempfile.TemporaryDirectory(prefix="trader247-backtest-") as tmp:
+        log = (Path(tmp) / "replay.log").open("w")
+        try:
+            replay = start_replay(args.data_dir, port, log=log)
+        except StartupFailed as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        override = Path(tmp) / "exchange.json"
+        override.write_text(json.dumps(exchange_override(port)))
+        extra = [arg for arg in args.freqtrade_args if arg != "--"]
+        command = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(args.config),
+                   "-c", str(override), "--userdir", str(args.userdir), *extra]
+        try:
+            return subprocess.run(command).returncode
+        finally:
+            stop(replay, grace=5.0)
