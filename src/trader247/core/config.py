@@ -1,0 +1,686 @@
+"""Typed, frozen models of ``config/policy.yaml`` and ``config/universe.yaml``.
+
+Pure: no file I/O, no freqtrade or ccxt. ``trader247.configfiles`` reads the files, maps every
+error to ``file:line: key.path: message`` and calls :func:`cross_check`.
+
+Key names are the original bot's (fixes 1, 3, 4 and 8 of 2025-11-15). Decisions:
+- Scalars are strict: ``"25"`` is not a number and ``1`` is not ``true``; an int is accepted
+  where a float is expected. NaN and infinities are rejected.
+- Ranges are checked by :class:`Bounds`, so messages read ``must be > 0 and <= 100 (got 250)``
+  and the generated JSON Schema carries the same limits for editor completion.
+- Checks that span fields or files (tier floor order, one tier per symbol, force-eligible
+  symbols inside their tier, trim band below the cap, the live high-cap acknowledgement) live in
+  :func:`check_policy`, :func:`check_universe` and :func:`cross_check`, which return
+  :class:`Problem` lists instead of stopping at the first one.
+- Symbols may be written ``BTC-USD``, ``BTC/USD`` or a bare base ``BTC`` (every quote); they are
+  kept as written and compared in the normalised form of :func:`normalize_symbol`. An exact pair
+  in one tier and its bare base in another is a warning, not an error: the universe core
+  resolves it (an exact entry beats a bare base).
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Annotated, Any, Final, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
+
+from trader247.core.symbols import to_pair
+from trader247.core.volume import VolumeSource
+
+__all__ = [
+    "LIVE_CAP_ACK_THRESHOLD_PCT",
+    "Bounds",
+    "ExclusionsConfig",
+    "LiquidityConfig",
+    "MetricsConfig",
+    "PolicyConfig",
+    "Problem",
+    "RiskConfig",
+    "Severity",
+    "ShutdownConfig",
+    "SizingConfig",
+    "Tier",
+    "TierConstraints",
+    "TrimsConfig",
+    "UniverseConfig",
+    "check_policy",
+    "check_universe",
+    "cross_check",
+    "format_path",
+    "normalize_symbol",
+    "show_value",
+]
+
+LIVE_CAP_ACK_THRESHOLD_PCT: Final = 25.0
+"""A live config with ``max_total_at_risk_pct`` above this needs ``acknowledge_high_cap_live``."""
+
+SYMBOL_PATTERN: Final = r"^[A-Z0-9]{1,20}([-/][A-Z0-9]{1,20})?$"
+CURRENCY_PATTERN: Final = r"^[A-Z0-9]{1,20}$"
+_SYMBOL_RE: Final = re.compile(SYMBOL_PATTERN)
+_CURRENCY_RE: Final = re.compile(CURRENCY_PATTERN)
+
+Severity = Literal["error", "warning"]
+PathElem = str | int
+
+
+# --------------------------------------------------------------------------- problems
+
+
+def format_path(path: Iterable[PathElem]) -> str:
+    """``("tiers", "tier_1_core", "symbols", 2)`` -> ``tiers.tier_1_core.symbols[2]``."""
+    out = ""
+    for elem in path:
+        if isinstance(elem, int):
+            out += f"[{elem}]"
+        else:
+            out += f".{elem}" if out else str(elem)
+    return out
+
+
+def show_value(value: object, limit: int = 40) -> str:
+    """A value as the user wrote it in YAML, for ``(got ...)``: ``250``, ``'25%'``, ``null``."""
+    if value is None:
+        text = "null"
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif (
+        isinstance(value, float)
+        and math.isfinite(value)
+        and value.is_integer()
+        and abs(value) < 1e16
+    ):
+        text = str(int(value))
+    elif isinstance(value, float | int):
+        text = repr(value)
+    elif isinstance(value, dict):
+        text = "a mapping"
+    elif isinstance(value, list | tuple):
+        text = "a list"
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a config file. ``path`` is the key path inside the file."""
+
+    file: str
+    path: tuple[PathElem, ...]
+    message: str
+    line: int | None = None
+    severity: Severity = "error"
+    column: int | None = None
+
+    def format(self) -> str:
+        """``config/policy.yaml:49: risk.max_total_at_risk_pct: must be > 0 ... (got 250)``."""
+        where = self.file
+        if self.line is not None:
+            where += f":{self.line}"
+            if self.column is not None:
+                where += f":{self.column}"
+        parts = [where]
+        if self.path:
+            parts.append(format_path(self.path))
+        parts.append(("warning: " if self.severity == "warning" else "") + self.message)
+        return ": ".join(parts)
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+# --------------------------------------------------------------------------- field types
+
+
+def _num(x: float) -> str:
+    return show_value(x)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Range check with a readable message, also written into the JSON Schema.
+
+    Used as ``Annotated[StrictFloat, Bounds(gt=0, le=100)]``.
+    """
+
+    gt: float | None = None
+    ge: float | None = None
+    lt: float | None = None
+    le: float | None = None
+
+    def describe(self) -> str:
+        terms = []
+        if self.gt is not None:
+            terms.append(f"> {_num(self.gt)}")
+        if self.ge is not None:
+            terms.append(f">= {_num(self.ge)}")
+        if self.lt is not None:
+            terms.append(f"< {_num(self.lt)}")
+        if self.le is not None:
+            terms.append(f"<= {_num(self.le)}")
+        return "must be " + " and ".join(terms)
+
+    def contains(self, value: float) -> bool:
+        return not (
+            math.isnan(value)
+            or (self.gt is not None and not value > self.gt)
+            or (self.ge is not None and not value >= self.ge)
+            or (self.lt is not None and not value < self.lt)
+            or (self.le is not None and not value <= self.le)
+        )
+
+    def check(self, value: Any) -> Any:
+        if not self.contains(value):
+            raise PydanticCustomError(
+                "out_of_range",
+                "{bounds} (got {got})",
+                {"bounds": self.describe(), "got": show_value(value)},
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        js = handler(schema)
+        for key, value in (
+            ("exclusiveMinimum", self.gt),
+            ("minimum", self.ge),
+            ("exclusiveMaximum", self.lt),
+            ("maximum", self.le),
+        ):
+            if value is not None:
+                js[key] = value
+        return js
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """String form check (symbols, currency codes, non-empty text) with a readable message."""
+
+    pattern: str
+    expected: str
+
+    def check(self, value: str) -> str:
+        if not re.match(self.pattern, value):
+            raise PydanticCustomError(
+                "bad_form",
+                "must be {expected} (got {got})",
+                {"expected": self.expected, "got": show_value(value)},
+            )
+        return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        js = handler(schema)
+        js["pattern"] = self.pattern
+        return js
+
+
+Symbol = Annotated[
+    StrictStr,
+    _Matches(SYMBOL_PATTERN, "a symbol like BTC-USD, BTC/USD or BTC (upper-case letters/digits)"),
+]
+Currency = Annotated[StrictStr, _Matches(CURRENCY_PATTERN, "a currency code like USDC")]
+Text = Annotated[StrictStr, _Matches(r"^\S(.*\S)?$", "a non-empty string")]
+PositiveFloat = Annotated[StrictFloat, Bounds(gt=0)]
+Percent = Annotated[StrictFloat, Bounds(gt=0, le=100)]
+
+
+def normalize_symbol(symbol: str) -> str:
+    """``BTC-USD`` / ``BTC/USD`` -> ``BTC/USD`` (freqtrade form); a bare base stays ``BTC``.
+
+    Raises ``ValueError`` unless ``symbol`` is in one of the three accepted config forms.
+    """
+    if not isinstance(symbol, str) or not _SYMBOL_RE.match(symbol):
+        raise ValueError(f"invalid symbol {symbol!r}: expected BTC-USD, BTC/USD or BTC")
+    return to_pair(symbol)
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Do two normalised symbols cover a common pair?"""
+    if a == b:
+        return True
+    if "/" in a and "/" in b:
+        return False
+    return a.partition("/")[0] == b.partition("/")[0]
+
+
+def _covers(rule: str, pair: str) -> bool:
+    """Does normalised rule ``rule`` cover every pair that normalised ``pair`` covers?"""
+    return rule == pair or ("/" not in rule and pair.partition("/")[0] == rule)
+
+
+# --------------------------------------------------------------------------- policy.yaml
+
+_FROZEN: Final = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+
+class LiquidityConfig(BaseModel):
+    """Universe liquidity rules shared by all tiers (fixes 2 and 3)."""
+
+    model_config = _FROZEN
+
+    min_24h_volume_usd: PositiveFloat = Field(
+        3_000_000.0, description="Global fallback floor (USD) for symbols in no tier."
+    )
+    volume_source: VolumeSource = Field(
+        "quote_first", description="Which 24h volume to trust; rollback switch of fix 2."
+    )
+    pegged_quotes: tuple[Currency, ...] = Field(
+        ("USDC", "USDT"), description="Quote currencies valued 1:1 to USD."
+    )
+    stablecoins: tuple[Currency, ...] = Field(
+        ("USDT", "USDC", "DAI", "PYUSD", "USDS", "EURC"),
+        description="Base currencies treated as stablecoins.",
+    )
+    exclude_stablecoin_bases: StrictBool = Field(
+        True, description="Never trade pairs whose base is a stablecoin."
+    )
+    exit_band: Annotated[StrictFloat, Bounds(ge=0, lt=1)] = Field(
+        0.10, description="Hysteresis: an eligible pair leaves only below floor*(1-exit_band)."
+    )
+    min_universe_size: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        7, description="Warn when fewer pairs are eligible."
+    )
+    suspect_ratio: Annotated[StrictFloat, Bounds(gt=1)] = Field(
+        100.0,
+        description="Flag VOLUME_UNITS_SUSPECT when quote and base*price volumes "
+        "disagree by more than this factor.",
+    )
+
+
+class RiskConfig(BaseModel):
+    """Total at-risk cap and the trims that enforce it (fixes 1 and 8)."""
+
+    model_config = _FROZEN
+
+    max_total_at_risk_pct: Percent = Field(
+        25.0,
+        description="Cap on open positions as % of equity (fix 1; 80 was the emergency value).",
+    )
+    trim_interval_cycles: Annotated[StrictInt, Bounds(ge=1)] = Field(
+        3, description="Trim at most every N cycles (fix 8)."
+    )
+    trim_timeout_seconds: PositiveFloat = Field(
+        75.0, description="Time budget of one trim pass (fix 8)."
+    )
+    max_trims_per_cycle: Annotated[StrictInt, Bounds(ge=1)] = Field(
+        3, description="Trim orders per cycle at most (fix 7 alerts above this)."
+    )
+    trim_band_pct: Annotated[StrictFloat, Bounds(ge=0)] = Field(
+        2.0, description="Trim only when exposure exceeds cap + band (must be < cap)."
+    )
+    trim_on_start: StrictBool = Field(True, description="Trim at start-up when over the cap.")
+    trim_mode: Literal["proportional", "largest_first"] = Field(
+        "proportional", description="Scale every position alike, or cut the largest first."
+    )
+    reentry_cooldown_cycles: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        6, description="Cycles before a trimmed pair may be entered again."
+    )
+    count_external_holdings: StrictBool = Field(
+        False, description="Count wallet holdings the bot did not open toward the cap."
+    )
+    acknowledge_high_cap_live: StrictBool = Field(
+        False, description="Required true for a live (non dry-run) config with cap > 25."
+    )
+
+
+class TrimsConfig(BaseModel):
+    model_config = _FROZEN
+
+    enabled: StrictBool = Field(
+        True, description="Rollback: false = never trim, only block new entries over the cap."
+    )
+
+
+class ShutdownConfig(BaseModel):
+    """Graceful stop (fix 9)."""
+
+    model_config = _FROZEN
+
+    liquidate_on_stop: StrictBool = Field(False, description="Sell everything on stop.")
+    liquidate_timeout_seconds: PositiveFloat = Field(
+        30.0, description="Time budget of the liquidation on stop."
+    )
+    stop_grace_seconds: PositiveFloat = Field(
+        5.0, description="SIGTERM grace period before a forced stop."
+    )
+
+
+class MetricsConfig(BaseModel):
+    """Prometheus exporter (fix 6)."""
+
+    model_config = _FROZEN
+
+    enabled: StrictBool = True
+    host: Text = "127.0.0.1"
+    port: Annotated[StrictInt, Bounds(ge=1, le=65535)] = 9090
+
+
+class SizingConfig(BaseModel):
+    model_config = _FROZEN
+
+    tier_stake_pct: dict[Text, Percent] = Field(
+        default={"tier_1_core": 3.0, "tier_2_rotational": 2.0, "tier_3_event_driven": 0.7},
+        description="Stake per entry as % of equity, by universe tier name.",
+    )
+    default_stake_pct: Percent = Field(
+        0.7, description="Stake % for pairs in no tier or in a tier missing above."
+    )
+
+    def stake_pct(self, tier: str | None) -> float:
+        """Stake % of equity for a pair of ``tier`` (``None``: the pair is in no tier)."""
+        if tier is None:
+            return self.default_stake_pct
+        return self.tier_stake_pct.get(tier, self.default_stake_pct)
+
+
+class PolicyConfig(BaseModel):
+    """``config/policy.yaml``."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, title="247trader policy.yaml"
+    )
+
+    liquidity: LiquidityConfig = LiquidityConfig()
+    risk: RiskConfig = RiskConfig()
+    trims: TrimsConfig = TrimsConfig()
+    shutdown: ShutdownConfig = ShutdownConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    sizing: SizingConfig = SizingConfig()
+
+
+# --------------------------------------------------------------------------- universe.yaml
+
+
+class TierConstraints(BaseModel):
+    model_config = _FROZEN
+
+    min_24h_volume_usd: PositiveFloat = Field(
+        description="USD volume floor of the tier (fix 3); tiers must not increase in file order."
+    )
+    force_eligible_symbols: tuple[Symbol, ...] = Field(
+        (), description="Symbols of this tier that bypass liquidity checks (fix 4)."
+    )
+
+
+class Tier(BaseModel):
+    model_config = _FROZEN
+
+    symbols: tuple[Symbol, ...] = Field(
+        description="BTC-USD (Coinbase), BTC/USD (freqtrade) or a bare base BTC (every quote)."
+    )
+    constraints: TierConstraints
+
+
+class ExclusionsConfig(BaseModel):
+    model_config = _FROZEN
+
+    never_trade: tuple[Symbol, ...] = Field((), description="Never traded, whatever the volume.")
+
+
+_TIER_2 = (
+    "ADA-USD",
+    "XRP-USD",
+    "DOGE-USD",
+    "AVAX-USD",
+    "LINK-USD",
+    "LTC-USD",
+    "DOT-USD",
+    "POL-USD",
+    "NEAR-USD",
+    "ATOM-USD",
+)
+_TIER_3 = ("UNI-USD", "XLM-USD", "AAVE-USD", "ICP-USD", "FIL-USD", "GRT-USD", "ALGO-USD", "SUI-USD")
+_CORE = ("BTC-USD", "ETH-USD", "SOL-USD")
+
+
+class UniverseConfig(BaseModel):
+    """``config/universe.yaml``. Tier order is file order: the first tier is tier 1."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, title="247trader universe.yaml"
+    )
+
+    tiers: dict[Text, Tier] = Field(
+        default={
+            "tier_1_core": Tier(
+                symbols=_CORE,
+                constraints=TierConstraints(
+                    min_24h_volume_usd=10_000_000.0, force_eligible_symbols=_CORE
+                ),
+            ),
+            "tier_2_rotational": Tier(
+                symbols=_TIER_2, constraints=TierConstraints(min_24h_volume_usd=5_000_000.0)
+            ),
+            "tier_3_event_driven": Tier(
+                symbols=_TIER_3, constraints=TierConstraints(min_24h_volume_usd=2_000_000.0)
+            ),
+        },
+        description="Tier name -> tier, highest floor first.",
+    )
+    exclusions: ExclusionsConfig = ExclusionsConfig(never_trade=("BONK-USD",))
+
+    @field_validator("tiers")
+    @classmethod
+    def _at_least_one_tier(cls, tiers: dict[str, Tier]) -> dict[str, Tier]:
+        if not tiers:
+            raise PydanticCustomError("no_tiers", "must hold at least one tier (got none)")
+        return tiers
+
+    @property
+    def tier_names(self) -> tuple[str, ...]:
+        return tuple(self.tiers)
+
+    def tier_of(self, symbol: str) -> str | None:
+        """Name of the tier covering ``symbol`` (any spelling); exact pairs beat bare bases."""
+        pair = normalize_symbol(symbol)
+        bare_hit: str | None = None
+        for name, tier in self.tiers.items():
+            for sym in tier.symbols:
+                rule = normalize_symbol(sym)
+                if rule == pair:
+                    return name
+                if bare_hit is None and _covers(rule, pair):
+                    bare_hit = name
+        return bare_hit
+
+
+# --------------------------------------------------------------------------- cross checks
+
+
+def _norm_or_none(symbol: str) -> str | None:
+    try:
+        return normalize_symbol(symbol)
+    except ValueError:
+        return None
+
+
+@dataclass
+class _Found:
+    """Problems of one file, collected in order."""
+
+    file: str
+    items: list[Problem]
+
+    def error(self, path: tuple[PathElem, ...], message: str) -> None:
+        self.items.append(Problem(self.file, path, message))
+
+    def warning(self, path: tuple[PathElem, ...], message: str) -> None:
+        self.items.append(Problem(self.file, path, message, severity="warning"))
+
+
+def check_policy(
+    policy: PolicyConfig, *, dry_run: bool | None = None, file: str = "policy.yaml"
+) -> list[Problem]:
+    """Checks across fields of ``policy.yaml``; ``dry_run=None`` means "not known yet"."""
+    found = _Found(file, [])
+    risk = policy.risk
+    cap = risk.max_total_at_risk_pct
+    if risk.trim_band_pct >= cap:
+        found.error(
+            ("risk", "trim_band_pct"),
+            f"must be < risk.max_total_at_risk_pct ({show_value(cap)}) "
+            f"(got {show_value(risk.trim_band_pct)})",
+        )
+    if cap > LIVE_CAP_ACK_THRESHOLD_PCT and not risk.acknowledge_high_cap_live:
+        why = (
+            f"a live config with a cap above {show_value(LIVE_CAP_ACK_THRESHOLD_PCT)} needs "
+            f"risk.acknowledge_high_cap_live: true (got {show_value(cap)}; fix 1 restored 25)"
+        )
+        if dry_run is False:
+            found.error(("risk", "max_total_at_risk_pct"), why)
+        elif dry_run is None:
+            found.warning(("risk", "max_total_at_risk_pct"), why + "; fine for dry-run only")
+    stakes: list[tuple[tuple[PathElem, ...], float]] = [
+        (("sizing", "tier_stake_pct", name), pct)
+        for name, pct in policy.sizing.tier_stake_pct.items()
+    ]
+    stakes.append((("sizing", "default_stake_pct"), policy.sizing.default_stake_pct))
+    for path, pct in stakes:
+        if pct > cap:
+            found.warning(
+                path,
+                f"one entry of {show_value(pct)}% exceeds the at-risk cap "
+                f"({show_value(cap)}%): such entries are always blocked",
+            )
+    return found.items
+
+
+def _as(written: str, other: str) -> str:
+    return f" (as {other})" if other != written else ""
+
+
+def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> list[Problem]:
+    """Checks across tiers of ``universe.yaml``: floor order, one tier per symbol, force-eligible
+    symbols inside their tier, no symbol both traded and never traded."""
+    found = _Found(file, [])
+    prev: tuple[str, float] | None = None
+    for name, tier in universe.tiers.items():
+        floor = tier.constraints.min_24h_volume_usd
+        if prev is not None and floor > prev[1]:
+            found.error(
+                ("tiers", name, "constraints", "min_24h_volume_usd"),
+                f"must be <= the floor of the tier above ({prev[0]}: {show_value(prev[1])}); "
+                f"tiers go from highest floor to lowest (got {show_value(floor)})",
+            )
+        prev = (name, floor)
+
+    never = [(s, _norm_or_none(s)) for s in universe.exclusions.never_trade]
+    seen: list[tuple[str, int, str, str]] = []  # (tier, index, as written, normalised)
+    for name, tier in universe.tiers.items():
+        norms = [_norm_or_none(s) for s in tier.symbols]
+        for i, (sym, norm) in enumerate(zip(tier.symbols, norms, strict=True)):
+            if norm is None:
+                continue
+            path: tuple[PathElem, ...] = ("tiers", name, "symbols", i)
+            for other_tier, j, other, other_norm in seen:
+                if not _overlap(norm, other_norm):
+                    continue
+                if other_tier == name and norm == other_norm:
+                    found.warning(
+                        path, f"{sym} is listed twice in this tier (also at symbols[{j}])"
+                    )
+                elif other_tier == name:
+                    continue  # BTC and BTC-USD in one tier: same floor either way
+                elif norm == other_norm:
+                    found.error(
+                        path,
+                        f"{sym} is already in tier {other_tier}{_as(sym, other)}; "
+                        "a symbol belongs to one tier only",
+                    )
+                else:
+                    pair, bare = (sym, other) if "/" in norm else (other, sym)
+                    found.warning(
+                        path,
+                        f"{sym} overlaps {other} of tier {other_tier}: the exact pair {pair} "
+                        f"takes its own tier's floor, other pairs of {bare} the bare base's",
+                    )
+            seen.append((name, i, sym, norm))
+            for bad, bad_norm in never:
+                if bad_norm is not None and _overlap(norm, bad_norm):
+                    found.error(
+                        path,
+                        f"{sym} is also in exclusions.never_trade{_as(sym, bad)}; "
+                        "remove it from one of them",
+                    )
+        for i, sym in enumerate(tier.constraints.force_eligible_symbols):
+            fnorm = _norm_or_none(sym)
+            if fnorm is not None and not any(n is not None and _covers(n, fnorm) for n in norms):
+                found.error(
+                    ("tiers", name, "constraints", "force_eligible_symbols", i),
+                    f"{sym} is not in this tier's symbols; a force-eligible symbol must belong "
+                    "to its tier",
+                )
+    return found.items
+
+
+def cross_check(
+    policy: PolicyConfig,
+    universe: UniverseConfig,
+    *,
+    dry_run: bool | None,
+    policy_file: str = "policy.yaml",
+    universe_file: str = "universe.yaml",
+) -> list[Problem]:
+    """Every check across fields and files. Problems carry no line: the loader adds them."""
+    in_policy = _Found(policy_file, check_policy(policy, dry_run=dry_run, file=policy_file))
+    in_universe = _Found(universe_file, check_universe(universe, file=universe_file))
+    for name in policy.sizing.tier_stake_pct:
+        if name not in universe.tiers:
+            hint = _closest(name, universe.tier_names)
+            in_policy.warning(
+                ("sizing", "tier_stake_pct", name),
+                f"no tier {name} in {universe_file}"
+                + (f" (did you mean {hint}?)" if hint else "")
+                + "; its pairs get default_stake_pct",
+            )
+    if policy.liquidity.exclude_stablecoin_bases:
+        stable = set(policy.liquidity.stablecoins)
+        for name, tier in universe.tiers.items():
+            for i, sym in enumerate(tier.symbols):
+                norm = _norm_or_none(sym)
+                if norm is not None and norm.partition("/")[0] in stable:
+                    in_universe.warning(
+                        ("tiers", name, "symbols", i),
+                        f"{sym} has a stablecoin base and liquidity.exclude_stablecoin_bases "
+                        f"is true in {policy_file}: it will never be traded",
+                    )
+    return in_policy.items + in_universe.items
+
+
+def _closest(word: str, candidates: Iterable[str]) -> str | None:
+    hits = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return hits[0] if hits else None
