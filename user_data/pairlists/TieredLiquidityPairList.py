@@ -1,16 +1,42 @@
 """TieredLiquidityPairList: 24h USD-volume universe with tier floors and force-eligible pairs.
 
-Foundation stage: a pass-through generator over the active markets of the stake currency.
-The Universe issue ([B]) gives it its real body on top of ``trader247.core.universe``.
+Seed fixes 2-4. Volume is always USD (quote volume first; base volume only times a price), each
+tier has its floor (``config/universe.yaml``), pairs in no tier use the global floor
+(``config/policy.yaml``), BTC/ETH/SOL are force-eligible, a pair leaves only below its floor by
+``exit_band`` (hysteresis), and a failed or stale ticker refresh keeps the last good whitelist.
+Every decision (with its reason code) lives in ``trader247.core.universe``; this file only
+translates freqtrade's markets and tickers.
+
+Generator (first pairlist): candidates are all spot markets of the stake currency. Filter (after
+another generator): candidates are the incoming pairs. Tickers are fetched by this class, not by
+the pairlist manager, so that an exchange error keeps the previous whitelist instead of failing the
+whole bot iteration.
+
+Backtesting: ``NO_ACTION`` - the list holds every candidate (today's volume would be a look-ahead);
+``Trader247Strategy`` applies the same rules candle by candle from rolling candle volume.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
+from freqtrade.enums import RunMode
+from freqtrade.exceptions import OperationalException
 from freqtrade.exchange.exchange_types import Tickers
 from freqtrade.plugins.pairlist.IPairList import IPairList, PairlistParameter, SupportsBacktesting
+
+from trader247.adapters import universe_status
+from trader247.adapters.settings import load_settings, universe_rules
+from trader247.core.universe import (
+    MarketInfo,
+    UniverseState,
+    evaluate_universe,
+    format_force_eligible_line,
+    market_from_ccxt,
+)
+from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
 
 logger = logging.getLogger(__name__)
 
@@ -21,29 +47,114 @@ class TieredLiquidityPairList(IPairList):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        params = self._pairlistconfig
         self._stake_currency: str = self._config["stake_currency"]
+        self._number_assets = int(params.get("number_assets", 0))
+        self._max_ticker_age_s = float(params.get("max_ticker_age_s", 300))
+        if self._number_assets < 0 or self._max_ticker_age_s <= 0:
+            raise OperationalException(
+                f"{self.name}: number_assets must be >= 0 and max_ticker_age_s > 0 "
+                f"(got {self._number_assets}, {self._max_ticker_age_s})")
+        settings = load_settings(self._config, params)
+        self._rules = universe_rules(settings.policy, settings.universe)
+        self._files = f"{settings.universe_path}, {settings.policy_path}"
+        self._state: UniverseState | None = None
+        self._next_refresh = 0.0
 
     @property
     def needstickers(self) -> bool:
-        return True
+        return False
 
     @staticmethod
     def description() -> str:
-        return "24h USD-volume universe with tier floors and force-eligible core pairs."
+        return "Tiered 24h USD-volume universe with force-eligible core pairs."
 
     @staticmethod
     def available_parameters() -> dict[str, PairlistParameter]:
-        return {**IPairList.refresh_period_parameter()}
+        return {
+            "universe_file": {"type": "string", "default": "universe.yaml",
+                              "description": "Universe file",
+                              "help": "Tiers, floors, force-eligible symbols; relative to the "
+                                      "config file's folder."},
+            "policy_file": {"type": "string", "default": "policy.yaml",
+                            "description": "Policy file",
+                            "help": "Global floor, volume source, hysteresis band; relative to "
+                                    "the config file's folder."},
+            "number_assets": {"type": "number", "default": 0,
+                              "description": "Max pairs",
+                              "help": "Keep at most this many eligible pairs (0 = all)."},
+            "max_ticker_age_s": {"type": "number", "default": 300,
+                                 "description": "Max ticker age (s)",
+                                 "help": "Older tickers count as stale: the pair keeps its "
+                                         "previous state."},
+            **IPairList.refresh_period_parameter(),
+        }
 
     def short_desc(self) -> str:
-        return f"{self.name} - active {self._stake_currency} markets."
+        floors = ", ".join(f"{t.name}>=${t.floor_usd:,.0f}" for t in self._rules.tiers)
+        return (f"{self.name} - {floors}, others>=${self._rules.global_floor_usd:,.0f} "
+                f"({self._files}).")
 
     def gen_pairlist(self, tickers: Tickers) -> list[str]:
         markets = self._exchange.get_markets(
-            quote_currencies=[self._stake_currency], tradable_only=True, active_only=True
-        )
-        pairs = sorted(markets)
-        return self.filter_pairlist(pairs, tickers)
+            quote_currencies=[self._stake_currency], spot_only=True,
+            tradable_only=False, active_only=False)
+        return self.filter_pairlist(sorted(markets), tickers)
 
     def filter_pairlist(self, pairlist: list[str], tickers: Tickers) -> list[str]:
-        return pairlist
+        if self._config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT):
+            return [p for p in pairlist if self._exchange.markets.get(p, {}).get("active", True)]
+        now = time.time()
+        if self._state is not None and now < self._next_refresh:
+            return list(self._state.whitelist)
+        result = evaluate_universe(
+            self._markets(pairlist), self._fetch_tickers(tickers), self._rules, self._state, now=now,
+            max_ticker_age_s=self._max_ticker_age_s)
+        self._report(result)
+        self._state = result.state
+        self._next_refresh = now + self.refresh_period
+        universe_status.publish(result)
+        whitelist = list(result.whitelist)
+        return whitelist[: self._number_assets] if self._number_assets else whitelist
+
+    def _markets(self, pairlist: list[str]) -> list[MarketInfo]:
+        markets = self._exchange.markets
+        return [market_from_ccxt(markets[p]) for p in pairlist if p in markets]
+
+    def _fetch_tickers(self, tickers: Tickers) -> dict[str, TickerSnapshot]:
+        if not tickers:
+            try:
+                tickers = self._exchange.get_tickers()
+            except Exception as exc:  # keep the last good universe on any exchange fault
+                logger.warning("UNIVERSE_KEPT: reason=tickers_error error=%s: %s",
+                               type(exc).__name__, exc)
+                tickers = {}
+        snapshots: dict[str, TickerSnapshot] = {}
+        markets = self._exchange.markets
+        for pair, ticker in tickers.items():
+            market = markets.get(pair)
+            if market is None or not market.get("spot", True) or ":" in pair:
+                continue
+            try:
+                snapshots[pair] = ticker_from_ccxt(pair, ticker, market)
+            except (ValueError, TypeError) as exc:
+                self.log_once(f"ticker for {pair} ignored: {exc}", logger.warning)
+        return snapshots
+
+    def _report(self, result: Any) -> None:
+        by_pair = result.by_pair
+        for pair in result.force_changes:
+            decision = by_pair.get(pair)
+            if decision is not None and decision.reason == "FORCE_ELIGIBLE":
+                logger.info(format_force_eligible_line(decision))
+        for error in result.errors:
+            logger.error(error)
+        for warning in result.warnings:
+            logger.warning(warning)
+        for pair in result.suspect_pairs:
+            self.log_once(f"VOLUME_UNITS_SUSPECT: {by_pair[pair].format()}", logger.warning)
+        for decision in result.decisions:
+            logger.debug(decision.format())
+        eligible = sum(1 for d in result.decisions if d.eligible)
+        logger.info("universe: %d eligible of %d candidates%s", eligible, len(result.decisions),
+                    " (kept last good whitelist)" if result.kept else "")

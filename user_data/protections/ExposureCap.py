@@ -1,15 +1,28 @@
-"""ExposureCap: a global lock while open positions exceed the at-risk cap.
+"""ExposureCap: a global lock while open positions exceed the at-risk cap (seed fix 1).
 
-Foundation stage: never locks. The At-risk cap issue ([C]) gives it its real body on top of
-``trader247.core.exposure``.
+Declare it in the strategy's ``protections`` property (freqtrade 2026.9 refuses a ``protections``
+key in the config file)::
+
+    @property
+    def protections(self):
+        return [{"method": "ExposureCap"}]
+
+The decision is the strategy's cap controller's (``ExposureCapMixin``): one exposure definition
+for the entry gate, the trimmer, this lock and the metrics. Freqtrade evaluates protections only
+after a trade closes, so the mixin also sets and lifts the same lock from ``bot_loop_start``
+within one iteration of a state change; this class makes the lock show up through freqtrade's own
+protection machinery (start-up message, ``/locks``) as well.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from freqtrade.constants import LongShort
 from freqtrade.plugins.protections import IProtection, ProtectionReturn
+
+from trader247.adapters import cap_status
+from trader247.core.exposure import CapState, over_cap_reason
 
 
 class ExposureCap(IProtection):
@@ -17,12 +30,20 @@ class ExposureCap(IProtection):
     has_local_stop = False
 
     def short_desc(self) -> str:
-        return "ExposureCap - blocks entries while at-risk exposure is over the cap."
+        return "ExposureCap - no entries while at-risk exposure is over the cap (trims reduce it)."
 
     def global_stop(
         self, date_now: datetime, side: LongShort, starting_balance: float
     ) -> ProtectionReturn | None:
-        return None
+        controller = cap_status.current()
+        if controller is None or controller.state is not CapState.REDUCING:
+            return None
+        exposure = controller.last_exposure
+        if exposure is None:
+            return None
+        # Re-evaluated after every closed trade; the strategy lifts the lock once ACTIVE again.
+        return ProtectionReturn(lock=True, until=date_now + timedelta(hours=24),
+                                reason=over_cap_reason(exposure))
 
     def stop_per_pair(
         self, pair: str, date_now: datetime, side: LongShort, starting_balance: float

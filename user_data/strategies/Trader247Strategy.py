@@ -11,8 +11,10 @@ import talib.abstract as ta
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
+from trader247.strategy import ExposureCapMixin
 
-class Trader247Strategy(IStrategy):
+
+class Trader247Strategy(ExposureCapMixin, IStrategy):
     INTERFACE_VERSION = 3
     timeframe = "1h"
     can_short = False
@@ -20,6 +22,7 @@ class Trader247Strategy(IStrategy):
     stoploss = -0.08
     startup_candle_count = 60
     process_only_new_candles = True
+    position_adjustment_enable = True
 
     @property
     def protections(self) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Adapters between freqtrade objects and the pure core (freqtrade imports live here only)."""

@@ -1,0 +1,151 @@
+"""Per-bot cap state between freqtrade callbacks: one object, one exposure definition.
+
+Freqtrade calls the strategy at several points per iteration (``bot_loop_start``, then
+``adjust_trade_position`` per open trade, ``custom_stake_amount`` / ``confirm_trade_entry`` per
+entry, ``order_filled``, ``check_exit_timeout``). This controller keeps the trim state and the plan
+of the current round between those calls and routes every question to the core, so the entry gate,
+the trimmer, the protection and the metrics all read the same :class:`Exposure`.
+
+It imports nothing from freqtrade: the mixin hands it plain numbers, so it is unit-tested directly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from trader247.core.exposure import (
+    CapPolicy,
+    CapState,
+    EntryDecision,
+    Exposure,
+    Snapshot,
+    clamp_entry_stake,
+    measure,
+    over_cap_reason,
+)
+from trader247.core.trims import (
+    TrimOrder,
+    TrimPlan,
+    TrimState,
+    format_plan_line,
+    in_cooldown,
+    on_trim_cancelled,
+    on_trim_filled,
+    on_trim_placed,
+    plan_trims,
+)
+
+logger = logging.getLogger(__name__)
+
+TRIM_TAG = "trim"
+
+
+@dataclass
+class CapEvents:
+    """What changed in one evaluation, for locks, chat messages and metrics."""
+
+    state_changed: bool = False
+    state: CapState = CapState.ACTIVE
+    lock_reason: str | None = None
+    plan_line: str | None = None
+    expired_pairs: tuple[str, ...] = ()
+
+
+@dataclass
+class CapController:
+    policy: CapPolicy
+    stake_currency: str
+    cycle_seconds: float
+    trim_state: TrimState = field(default_factory=TrimState)
+    cycle: int = 0
+    last_plan: TrimPlan | None = None
+    last_exposure: Exposure | None = None
+    trim_latencies: list[float] = field(default_factory=list)
+    on_change: Callable[[], None] | None = None
+    _round: dict[str, TrimOrder] = field(default_factory=dict)
+
+    @property
+    def state(self) -> CapState:
+        return self.trim_state.cap_state
+
+    def evaluate(
+        self, snapshot: Snapshot, min_stake: Mapping[str, float] | float, now: float
+    ) -> CapEvents:
+        """Once per bot iteration (per candle in backtesting)."""
+        self.cycle += 1
+        previous = self.trim_state.cap_state
+        first = not self.trim_state.started
+        plan = plan_trims(snapshot, self.policy, min_stake=min_stake, state=self.trim_state,
+                          cycle=self.cycle, now=now)
+        self.trim_state = plan.trim_state
+        self.last_plan = plan
+        self.last_exposure = plan.exposure
+        self._round = {order.pair: order for order in plan.orders}
+        events = CapEvents(state=plan.state, expired_pairs=plan.expired_pairs,
+                           state_changed=plan.state is not previous)
+        if plan.state is CapState.REDUCING:
+            events.lock_reason = over_cap_reason(plan.exposure)
+            if events.state_changed or first:
+                events.plan_line = format_plan_line(
+                    plan, self.policy, stake_currency=self.stake_currency,
+                    cycle_seconds=self.cycle_seconds)
+        if plan.orders or plan.expired_pairs or events.state_changed:
+            self._changed()
+        return events
+
+    def gate_entry(
+        self, pair: str, proposed_stake: float, snapshot: Snapshot, *,
+        min_stake: float | None, max_stake: float,
+    ) -> EntryDecision:
+        """Clamp an entry to the headroom, measured now (earlier entries this iteration count)."""
+        if in_cooldown(self.trim_state, pair, self.cycle):
+            return EntryDecision(None, f"TRIM_COOLDOWN: pair={pair} cycle={self.cycle}")
+        exposure = measure(snapshot, self.policy)
+        return clamp_entry_stake(proposed_stake, exposure, self.state,
+                                 min_stake=min_stake, max_stake=max_stake)
+
+    def trim_for(self, pair: str) -> TrimOrder | None:
+        """The order of this round for ``pair``, handed out once."""
+        return self._round.pop(pair, None)
+
+    def trim_placed(self, order: TrimOrder, now: float) -> None:
+        self.trim_state = on_trim_placed(self.trim_state, order, now=now, cycle=self.cycle,
+                                         policy=self.policy)
+        self._changed()
+
+    def trim_filled(self, pair: str, now: float) -> float | None:
+        self.trim_state, latency = on_trim_filled(self.trim_state, pair, now)
+        if latency is not None:
+            self.trim_latencies.append(latency)
+            del self.trim_latencies[:-1000]
+        self._changed()
+        return latency
+
+    def trim_cancelled(self, pair: str) -> None:
+        self.trim_state = on_trim_cancelled(self.trim_state, pair)
+        self._changed()
+
+    def trim_timed_out(self, pair: str, opened_at: float, now: float) -> bool:
+        return pair in self.trim_state.open_trims and now - opened_at > self.policy.trim_timeout_seconds
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"cycle": self.cycle, "trim_state": self.trim_state.to_dict()}
+
+    def restore(self, data: Mapping[str, Any]) -> None:
+        self.trim_state = TrimState.from_dict(data["trim_state"])
+        self.cycle = int(data.get("cycle", 0))
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
+
+
+def stake_to_return(order: TrimOrder, trade_stake_amount: float, trade_amount: float) -> float:
+    """Freqtrade turns a negative stake into an amount with the trade's cost basis
+    (``stake * trade.amount / trade.stake_amount``), not the mark price."""
+    if order.full_exit or trade_amount <= 0:
+        return -trade_stake_amount
+    return -min(order.amount, trade_amount) * trade_stake_amount / trade_amount

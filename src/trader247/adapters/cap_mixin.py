@@ -1,0 +1,328 @@
+"""``ExposureCapMixin``: the at-risk cap for any freqtrade strategy.
+
+Usage (the mixin must come before ``IStrategy``)::
+
+    from freqtrade.strategy import IStrategy
+    from trader247.strategy import ExposureCapMixin
+
+    class MyStrategy(ExposureCapMixin, IStrategy):
+        position_adjustment_enable = True   # trims are partial exits through adjust_trade_position
+        ...
+
+What it does, per bot iteration (per candle in backtesting):
+- ``bot_loop_start`` measures exposure once (``trader247.core.exposure.measure``: open positions
+  at mark + remaining stake of open entry orders, over stake-currency balance + positions), moves
+  the ACTIVE / REDUCING state, sets or lifts the global ``EXPOSURE_OVER_CAP`` lock (visible in
+  ``/locks``, FreqUI and Telegram), and plans at most one trim round every
+  ``trim_interval_cycles`` iterations;
+- ``custom_stake_amount`` clamps every entry to the headroom under the cap (REDUCING: no entry);
+- ``confirm_trade_entry`` refuses entries while REDUCING and for pairs in trim cooldown;
+- ``adjust_trade_position`` places this round's trim for the trade as a partial exit tagged
+  ``trim``; a positive adjustment (DCA) from the strategy is clamped like an entry;
+- ``order_filled`` / ``check_exit_timeout`` record trim fills (latency) and cancel a trim that
+  has not filled after ``trim_timeout_seconds``; it is re-planned in a later round.
+
+A subclass may define any of these hooks itself: ``__init_subclass__`` wraps the subclass's own
+method so the cap still applies to its result (a strategy's sizing is clamped, its DCA is gated,
+its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy is touched.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from freqtrade.enums import RunMode
+from freqtrade.persistence import Order, PairLocks, Trade
+from freqtrade.persistence.pairlock import PairLock
+
+from trader247.adapters import cap_status
+from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
+from trader247.adapters.settings import cap_policy, load_settings
+from trader247.core.exposure import CapState, Position, Snapshot
+
+logger = logging.getLogger(__name__)
+
+LOCK_PREFIX = "EXPOSURE_OVER_CAP"
+_LOCK_SPAN = timedelta(hours=24)
+
+
+def _wrap_stake(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def custom_stake_amount(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> float:
+        return self._cap_clamp_stake(float(user(self, *args, **kwargs) or 0.0), **kwargs)
+
+    return custom_stake_amount
+
+
+def _wrap_confirm(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def confirm_trade_entry(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
+        return self._cap_allows_entry(kwargs.get("pair", "")) and bool(user(self, *args, **kwargs))
+
+    return confirm_trade_entry
+
+
+def _wrap_adjust(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def adjust_trade_position(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> Any:
+        trim = self._cap_trim(kwargs["trade"], kwargs["current_time"])
+        if trim is not None:
+            return trim
+        return self._cap_gate_adjustment(user(self, *args, **kwargs), **kwargs)
+
+    return adjust_trade_position
+
+
+def _wrap_loop(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def bot_loop_start(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> None:
+        self._cap_loop(kwargs["current_time"])
+        user(self, *args, **kwargs)
+
+    return bot_loop_start
+
+
+def _wrap_filled(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def order_filled(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> None:
+        self._cap_order_filled(kwargs["pair"], kwargs["order"], kwargs["current_time"])
+        user(self, *args, **kwargs)
+
+    return order_filled
+
+
+def _wrap_exit_timeout(user: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(user)
+    def check_exit_timeout(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
+        return self._cap_trim_timed_out(**kwargs) or bool(user(self, *args, **kwargs))
+
+    return check_exit_timeout
+
+
+_WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
+    "custom_stake_amount": _wrap_stake,
+    "confirm_trade_entry": _wrap_confirm,
+    "adjust_trade_position": _wrap_adjust,
+    "bot_loop_start": _wrap_loop,
+    "order_filled": _wrap_filled,
+    "check_exit_timeout": _wrap_exit_timeout,
+}
+
+
+class ExposureCapMixin:
+    """At-risk cap for any ``IStrategy``; see the module docstring."""
+
+    position_adjustment_enable = True
+    config: dict[str, Any]
+    dp: Any
+    wallets: Any
+    timeframe: str
+    stoploss: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for name, wrap in _WRAPPERS.items():
+            own = cls.__dict__.get(name)
+            if own is not None and not getattr(own, "_trader247_wrapped", False):
+                wrapped = wrap(own)
+                wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
+                setattr(cls, name, wrapped)
+
+    # Defaults used when the strategy does not define the hook itself.
+    def custom_stake_amount(self, *, proposed_stake: float, **kwargs: Any) -> float:
+        return self._cap_clamp_stake(proposed_stake, proposed_stake=proposed_stake, **kwargs)
+
+    def confirm_trade_entry(self, *, pair: str, **kwargs: Any) -> bool:
+        return self._cap_allows_entry(pair)
+
+    def adjust_trade_position(self, *, trade: Trade, current_time: datetime, **kwargs: Any) -> Any:
+        return self._cap_trim(trade, current_time)
+
+    def bot_loop_start(self, *, current_time: datetime, **kwargs: Any) -> None:
+        self._cap_loop(current_time)
+
+    def order_filled(self, *, pair: str, order: Order, current_time: datetime, **kwargs: Any) -> None:
+        self._cap_order_filled(pair, order, current_time)
+
+    def check_exit_timeout(self, **kwargs: Any) -> bool:
+        return self._cap_trim_timed_out(**kwargs)
+
+    # ------------------------------------------------------------------ plumbing
+    @property
+    def cap(self) -> CapController:
+        controller: CapController | None = self.__dict__.get("_cap_controller")
+        if controller is None:
+            settings = load_settings(self.config)
+            controller = CapController(
+                policy=cap_policy(settings.policy),
+                stake_currency=self.config["stake_currency"],
+                cycle_seconds=self._cap_cycle_seconds(),
+            )
+            self.__dict__["_cap_controller"] = controller
+            cap_status.publish(controller)
+        return controller
+
+    def _cap_cycle_seconds(self) -> float:
+        from freqtrade.exchange import timeframe_to_seconds
+
+        if self._cap_backtesting():
+            return float(timeframe_to_seconds(self.timeframe))
+        return float(self.config.get("internals", {}).get("process_throttle_secs", 5))
+
+    def _cap_backtesting(self) -> bool:
+        return self.config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT)
+
+    def _cap_mark(self, trade: Trade) -> float:
+        if not self._cap_backtesting():
+            try:
+                ticker = self.dp.ticker(trade.pair)
+                if ticker and ticker.get("last"):
+                    return float(ticker["last"])
+            except Exception as exc:  # a ticker fault must not stop the loop: fall back to candles
+                logger.debug("ticker for %s unavailable: %s", trade.pair, exc)
+        frame, _ = self.dp.get_analyzed_dataframe(trade.pair, self.timeframe)
+        if len(frame):
+            return float(frame["close"].iat[-1])
+        return float(trade.open_rate)
+
+    def _cap_snapshot(self) -> Snapshot:
+        positions = []
+        for trade in Trade.get_open_trades():
+            filled = float(trade.amount) if trade.nr_of_successful_entries > 0 else 0.0
+            open_entry = sum(
+                (o.safe_remaining * o.safe_price)
+                for o in trade.open_orders
+                if o.ft_order_side == trade.entry_side
+            )
+            positions.append(Position(trade.pair, filled, self._cap_mark(trade), open_entry))
+        stake = self.config["stake_currency"]
+        balance = float(self.wallets.get_total(stake)) if self.wallets else 0.0
+        external = 0.0
+        if self.cap.policy.count_external_holdings and self.wallets:
+            external = self._cap_external_value({p.pair.split("/")[0] for p in positions})
+        return Snapshot(stake_balance=balance, positions=tuple(positions),
+                        external_holdings_value=external)
+
+    def _cap_external_value(self, bot_bases: set[str]) -> float:
+        """Wallet holdings the bot did not open, valued at their ``<asset>/<stake>`` ticker."""
+        stake = self.config["stake_currency"]
+        value = 0.0
+        for asset, balance in self.wallets.get_all_balances().items():
+            if asset in (stake, *bot_bases) or not balance.total:
+                continue
+            ticker = self.dp.ticker(f"{asset}/{stake}") if not self._cap_backtesting() else None
+            if ticker and ticker.get("last"):
+                value += float(balance.total) * float(ticker["last"])
+        return value
+
+    def _cap_min_stakes(self, snapshot: Snapshot) -> dict[str, float]:
+        exchange = getattr(self.dp, "_exchange", None)
+        result: dict[str, float] = {}
+        for position in snapshot.positions:
+            minimum = None
+            if exchange is not None:
+                minimum = exchange.get_min_pair_stake_amount(
+                    position.pair, position.mark_price, self.stoploss)
+            result[position.pair] = float(minimum or 0.0)
+        return result
+
+    def _cap_loop(self, current_time: datetime) -> None:
+        snapshot = self._cap_snapshot()
+        events = self.cap.evaluate(snapshot, self._cap_min_stakes(snapshot),
+                                   current_time.timestamp())
+        if events.plan_line:
+            logger.warning(events.plan_line)
+            self.dp.send_msg(f"247trader: {events.plan_line}")
+        self._cap_sync_lock(events.lock_reason, current_time)
+        plan = self.cap.last_plan
+        if plan is not None and plan.orders:
+            logger.info(plan.summary)
+
+    def _cap_sync_lock(self, reason: str | None, now: datetime) -> None:
+        """One global lock per REDUCING episode; lifted as soon as the state is ACTIVE again.
+
+        The lock store is read only when the state may differ from what we last set (first
+        iteration, a state change, a lock about to expire), which keeps the per-candle cost of
+        backtests flat.
+        """
+        locked_until: datetime | None = self.__dict__.get("_cap_locked_until")
+        checked = self.__dict__.get("_cap_lock_checked", False)
+        if checked and (reason is None) == (locked_until is None) and (
+            locked_until is None or locked_until - now > timedelta(hours=1)
+        ):
+            return
+        self.__dict__["_cap_lock_checked"] = True
+        ours = [lock for lock in PairLocks.get_pair_locks("*", now)
+                if (lock.reason or "").startswith(LOCK_PREFIX)]
+        if reason is None:
+            # Deactivate the rows themselves: in backtesting freqtrade's unlock_reason compares
+            # lock ends with the wall clock, not the candle time, and would miss them.
+            for lock in ours:
+                lock.active = False
+            if ours:
+                if PairLocks.use_db:
+                    PairLock.session.commit()
+                logger.info("exposure back under target: entries resume (lock lifted)")
+            self.__dict__["_cap_locked_until"] = None
+            return
+        until = now + _LOCK_SPAN
+        PairLocks.lock_pair("*", until, reason, now=now)
+        self.__dict__["_cap_locked_until"] = until
+        if not ours:
+            logger.warning("%s: entries blocked until exposure is back under target", reason)
+
+    def _cap_clamp_stake(self, stake: float, **kwargs: Any) -> float:
+        decision = self.cap.gate_entry(
+            kwargs.get("pair", ""), stake, self._cap_snapshot(),
+            min_stake=kwargs.get("min_stake"), max_stake=float(kwargs.get("max_stake", stake)))
+        if decision.stake is None:
+            logger.info("entry skipped: %s", decision.reason)
+            return 0.0
+        return float(decision.stake)
+
+    def _cap_allows_entry(self, pair: str) -> bool:
+        if self.cap.state is CapState.REDUCING:
+            return False
+        from trader247.core.trims import in_cooldown
+
+        return not in_cooldown(self.cap.trim_state, pair, self.cap.cycle)
+
+    def _cap_trim(self, trade: Trade, current_time: datetime) -> tuple[float, str] | None:
+        order = self.cap.trim_for(trade.pair)
+        if order is None:
+            return None
+        if trade.has_open_orders:
+            return None  # freqtrade would refuse it anyway; the next round re-plans this pair
+        self.cap.trim_placed(order, current_time.timestamp())
+        return stake_to_return(order, float(trade.stake_amount), float(trade.amount)), TRIM_TAG
+
+    def _cap_gate_adjustment(self, result: Any, **kwargs: Any) -> Any:
+        stake, tag = (result[0], result[1] if len(result) > 1 else None) if isinstance(
+            result, tuple) else (result, None)
+        if stake is None or stake <= 0:
+            return result
+        clamped = self._cap_clamp_stake(float(stake), **kwargs)
+        return (clamped or None, tag) if tag is not None else (clamped or None)
+
+    def _cap_order_filled(self, pair: str, order: Order, current_time: datetime) -> None:
+        if order.ft_order_tag == TRIM_TAG:
+            latency = self.cap.trim_filled(pair, current_time.timestamp())
+            if latency is not None:
+                logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
+
+    def _cap_trim_timed_out(self, **kwargs: Any) -> bool:
+        order: Order = kwargs["order"]
+        if order.ft_order_tag != TRIM_TAG:
+            return False
+        now: datetime = kwargs["current_time"]
+        placed = order.order_date_utc.timestamp()
+        if self.cap.trim_timed_out(kwargs["pair"], placed, now.timestamp()):
+            logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning",
+                           kwargs["pair"], now.timestamp() - placed)
+            self.cap.trim_cancelled(kwargs["pair"])
+            return True
+        return False
