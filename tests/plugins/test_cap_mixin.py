@@ -1,0 +1,131 @@
+"""ExposureCapMixin: the cap applies even to hooks a strategy defines itself (issue [C])."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from trader247.adapters.cap_controller import CapController, stake_to_return
+from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot
+from trader247.core.trims import TrimOrder
+from trader247.strategy import ExposureCapMixin
+
+REPO = Path(__file__).resolve().parents[2]
+NOW = datetime(2025, 6, 1, tzinfo=UTC)
+
+
+class FakeStrategyBase:
+    """Stands in for IStrategy's default hooks."""
+
+    def custom_stake_amount(self, **kwargs: Any) -> float:
+        return float(kwargs["proposed_stake"])
+
+    def confirm_trade_entry(self, **kwargs: Any) -> bool:
+        return True
+
+    def bot_loop_start(self, **kwargs: Any) -> None:
+        return None
+
+
+class SizingStrategy(ExposureCapMixin, FakeStrategyBase):
+    def custom_stake_amount(self, **kwargs: Any) -> float:
+        return 500.0  # a strategy's own sizing, far above the headroom
+
+    def confirm_trade_entry(self, **kwargs: Any) -> bool:
+        self.confirm_calls = getattr(self, "confirm_calls", 0) + 1
+        return True
+
+
+def make(strategy_cls: type, balance: float, held: float) -> Any:
+    strategy = strategy_cls()
+    strategy.config = {"stake_currency": "USD", "dry_run": True,
+                       "config_files": [str(REPO / "config" / "config.json")],
+                       "internals": {"process_throttle_secs": 5}}
+    strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None)
+    snapshot = Snapshot(stake_balance=balance,
+                        positions=(Position("BTC/USD", held / 100.0, 100.0),) if held else ())
+    strategy._cap_snapshot = lambda: snapshot  # type: ignore[method-assign]
+    strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
+    return strategy
+
+
+def stake_kwargs(proposed: float) -> dict[str, Any]:
+    return {"pair": "ETH/USD", "current_time": NOW, "current_rate": 1.0,
+            "proposed_stake": proposed, "min_stake": 5.0, "max_stake": 1000.0,
+            "leverage": 1.0, "entry_tag": None, "side": "long"}
+
+
+def test_strategy_sizing_is_clamped_to_the_target_headroom() -> None:
+    strategy = make(SizingStrategy, balance=900.0, held=100.0)  # 10 % of 1000, target 23 %
+    assert strategy.custom_stake_amount(**stake_kwargs(50.0)) == pytest.approx(130.0)
+
+
+def test_default_sizing_passes_under_the_headroom() -> None:
+    class Plain(ExposureCapMixin, FakeStrategyBase):
+        pass
+
+    strategy = make(Plain, balance=900.0, held=100.0)
+    assert strategy.custom_stake_amount(**stake_kwargs(50.0)) == pytest.approx(50.0)
+
+
+def test_over_the_cap_blocks_entries_and_confirm_is_anded() -> None:
+    strategy = make(SizingStrategy, balance=700.0, held=300.0)  # 30 % > 25 %
+    strategy.bot_loop_start(current_time=NOW)
+    assert strategy.cap.state is CapState.REDUCING
+    assert strategy.custom_stake_amount(**stake_kwargs(50.0)) == 0.0
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=NOW) is False
+    assert getattr(strategy, "confirm_calls", 0) == 0  # ours refuses first; the user's is skipped
+
+
+def test_exactly_at_the_cap_stays_active_one_cent_over_reduces() -> None:
+    at_cap = make(SizingStrategy, balance=750.0, held=250.0)
+    at_cap.bot_loop_start(current_time=NOW)
+    assert at_cap.cap.state is CapState.ACTIVE
+    over = make(SizingStrategy, balance=749.99, held=250.01)
+    over.bot_loop_start(current_time=NOW)
+    assert over.cap.state is CapState.REDUCING
+
+
+@pytest.mark.parametrize(
+    ("order", "trade_stake", "trade_amount", "expected"),
+    [
+        (TrimOrder("BTC/USD", 50.0, 0.5, "r"), 80.0, 1.0, -40.0),   # cost basis, not mark
+        (TrimOrder("BTC/USD", 50.0, 2.0, "r"), 80.0, 1.0, -80.0),   # never more than held
+        (TrimOrder("BTC/USD", 50.0, 0.5, "r", full_exit=True), 80.0, 1.0, -80.0),
+    ],
+)
+def test_stake_to_return_uses_freqtrades_cost_basis(
+    order: TrimOrder, trade_stake: float, trade_amount: float, expected: float
+) -> None:
+    assert stake_to_return(order, trade_stake, trade_amount) == pytest.approx(expected)
+
+
+def test_controller_hands_out_each_trim_once_and_measures_latency() -> None:
+    controller = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    snapshot = Snapshot(600.0, (Position("BTC/USD", 2.0, 100.0), Position("ETH/USD", 2.0, 100.0)))
+    events = controller.evaluate(snapshot, 1.0, now=1000.0)
+    assert events.state is CapState.REDUCING and events.lock_reason is not None
+    order = controller.trim_for("BTC/USD")
+    assert order is not None and controller.trim_for("BTC/USD") is None
+    controller.trim_placed(order, now=1000.0)
+    assert controller.trim_filled("BTC/USD", now=1012.5) == pytest.approx(12.5)
+
+
+def test_controller_state_survives_a_restart_without_double_trim() -> None:
+    controller = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    snapshot = Snapshot(600.0, (Position("BTC/USD", 2.0, 100.0), Position("ETH/USD", 2.0, 100.0)))
+    controller.evaluate(snapshot, 1.0, now=1000.0)
+    for pair in ("BTC/USD", "ETH/USD"):
+        order = controller.trim_for(pair)
+        if order is not None:
+            controller.trim_placed(order, now=1000.0)
+    saved = controller.to_dict()
+    restarted = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    restarted.restore(saved)
+    restarted.evaluate(snapshot, 1.0, now=1010.0)
+    # The open trims restored from state block new trims for those pairs.
+    assert restarted.trim_for("BTC/USD") is None and restarted.trim_for("ETH/USD") is None
