@@ -30,6 +30,7 @@ its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy i
 from __future__ import annotations
 
 import functools
+import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -47,6 +48,7 @@ from trader247.core.exposure import CapState, Position, Snapshot
 logger = logging.getLogger(__name__)
 
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
+STATE_KEY = "trader247_cap_state"
 _LOCK_SPAN = timedelta(hours=24)
 
 
@@ -163,8 +165,52 @@ class ExposureCapMixin:
                 cycle_seconds=self._cap_cycle_seconds(),
             )
             self.__dict__["_cap_controller"] = controller
+            if self._cap_persistent():
+                self._cap_restore(controller)
+                controller.on_change = self._cap_persist
             cap_status.publish(controller)
         return controller
+
+    def _cap_persistent(self) -> bool:
+        return self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE)
+
+    def _cap_restore(self, controller: CapController) -> None:
+        from freqtrade.persistence import KeyValueStore
+
+        saved = KeyValueStore.get_string_value(STATE_KEY)  # type: ignore[arg-type]
+        if not saved:
+            return
+        try:
+            controller.restore(json.loads(saved))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("cap state in the database is unreadable (%s): starting fresh", exc)
+            return
+        logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
+                    sorted(controller.trim_state.open_trims), controller.state.value)
+
+    def _cap_persist(self) -> None:
+        """Write-ahead: called before a trim order is handed to freqtrade, so a kill -9 at any
+        moment restarts with that trim known (it blocks a second trim until filled or expired)."""
+        from freqtrade.persistence import KeyValueStore
+
+        KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))  # type: ignore[arg-type]
+
+    def ft_bot_start(self, **kwargs: Any) -> None:
+        """Validate our YAML and build the controller before the first iteration, so a bad file
+        stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
+        super().ft_bot_start(**kwargs)  # type: ignore[misc]
+        _ = self.cap
+
+    def ft_bot_cleanup(self) -> None:
+        """Freqtrade's own shutdown path (SIGTERM / SIGINT): persist our state last."""
+        controller = self.__dict__.get("_cap_controller")
+        if controller is not None and self._cap_persistent():
+            try:
+                self._cap_persist()
+                logger.info("cap state persisted on shutdown")
+            except Exception as exc:  # the database may already be gone during shutdown
+                logger.warning("cap state not persisted on shutdown: %s", exc)
+        super().ft_bot_cleanup()  # type: ignore[misc]
 
     def _cap_cycle_seconds(self) -> float:
         from freqtrade.exchange import timeframe_to_seconds

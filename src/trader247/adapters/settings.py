@@ -13,6 +13,7 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from trader247.core.config import PolicyConfig, UniverseConfig
 from trader247.core.exposure import CapPolicy
 from trader247.core.symbols import to_pair
 from trader247.core.universe import TierRule, UniverseRules
+from trader247.preflight import config_checks
 
 PAIRLIST_NAME = "TieredLiquidityPairList"
 
@@ -43,13 +45,19 @@ class Settings:
 
 
 _cache: dict[tuple[Any, ...], Settings] = {}
+logger = logging.getLogger(__name__)
+
+
+def _config_label(config: Mapping[str, Any]) -> str:
+    return ", ".join(reversed(config.get("config_files") or [])) or "<config>"
 
 
 def config_dir(config: Mapping[str, Any]) -> Path:
     # freqtrade stores config_files newest-first: the first ``-c`` file is the last entry.
     files = config.get("config_files") or []
     first = next((f for f in reversed(files) if f and f != "-"), None)
-    return Path(first).resolve().parent if first else Path("config").resolve()
+    # Kept relative when the user gave a relative path, so messages read `config/policy.yaml:49`.
+    return Path(first).parent if first else Path("config")
 
 
 def pairlist_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -87,6 +95,13 @@ def load_settings(config: Mapping[str, Any], overrides: Mapping[str, Any] | None
             policy, universe = load_both(policy_path, universe_path, dry_run=dry_run)
         except ConfigFileError as exc:
             raise Trader247ConfigError(f"247trader configuration is invalid:\n{exc}") from None
+        problems = config_checks(config, policy, file=_config_label(config))
+        for problem in problems:
+            if problem.severity != "error":
+                logger.warning(problem.format())
+        errors = [p.format() for p in problems if p.severity == "error"]
+        if errors:
+            raise Trader247ConfigError("247trader configuration is invalid:\n" + "\n".join(errors))
         _cache.clear()
         _cache[key] = Settings(policy, universe, policy_path, universe_path)
     return _cache[key]

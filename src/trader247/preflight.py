@@ -1,0 +1,112 @@
+"""Pre-flight checks shared by ``trader247 validate`` and the plugins at freqtrade start-up.
+
+Seed fix 5: YAML typos used to surface only at run time. Every problem is collected (never only
+the first) as a :class:`~trader247.core.config.Problem` naming file, line and key.
+
+Checks beyond each file's own schema:
+- our pairlist is configured when ``universe.yaml`` defines tiers (otherwise the tiers do nothing);
+- ``risk.trim_timeout_seconds`` is at least the exchange request time-out (ccxt ``timeout``, ms),
+  or a trim could be cancelled while its order request is still in flight;
+- live mode (``dry_run: false``): exchange key and secret set, API-server password and JWT secret
+  neither empty nor our demo values, a warning when the API server listens beyond 127.0.0.1,
+  and a cap above 25 % needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from trader247.configfiles import check_files
+from trader247.core.config import PolicyConfig, Problem
+
+PAIRLIST = "TieredLiquidityPairList"
+CCXT_DEFAULT_TIMEOUT_MS = 10_000
+DEMO_SECRETS = ("demo-only-password", "demo-only-jwt-secret-replace-before-live-7f3c9a2e5b1d4c86",
+                "demo-only-ws-token-replace-before-live-4e2a")
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
+                  *, file: str) -> list[Problem]:
+    """Checks of freqtrade's config (already schema-valid) against our policy."""
+    problems: list[Problem] = []
+
+    def add(path: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+        problems.append(Problem(file=file, path=path, message=message, severity=severity))
+
+    methods = [p.get("method") for p in config.get("pairlists") or []]
+    if PAIRLIST not in methods:
+        add(("pairlists",), f"{PAIRLIST} is not configured: the tiers of universe.yaml are "
+            "ignored (add {\"method\": \"TieredLiquidityPairList\"})", "warning")
+
+    exchange = config.get("exchange") or {}
+    if policy is not None:
+        timeout_ms = max(
+            float((exchange.get(key) or {}).get("timeout", CCXT_DEFAULT_TIMEOUT_MS))
+            for key in ("ccxt_config", "ccxt_async_config")
+        )
+        if policy.risk.trim_timeout_seconds * 1000 < timeout_ms:
+            add(("exchange", "ccxt_config", "timeout"),
+                f"risk.trim_timeout_seconds ({policy.risk.trim_timeout_seconds:g} s) is shorter "
+                f"than the exchange request time-out ({timeout_ms / 1000:g} s)")
+
+    if config.get("dry_run", True) is False:
+        for key in ("key", "secret"):
+            if not str(exchange.get(key) or "").strip():
+                add(("exchange", key), "must be set for live trading (dry_run is false)")
+        api = config.get("api_server") or {}
+        if api.get("enabled"):
+            for key in ("password", "jwt_secret_key", "ws_token"):
+                value = str(api.get(key) or "")
+                if not value.strip() or value in DEMO_SECRETS:
+                    add(("api_server", key), "empty or a demo value: set your own secret "
+                        "for live trading")
+            if str(api.get("listen_ip_address", "127.0.0.1")) not in LOOPBACK:
+                add(("api_server", "listen_ip_address"),
+                    f"listens on {api.get('listen_ip_address')}: the API is reachable beyond "
+                    "this machine", "warning")
+    return problems
+
+
+def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str, Any] | None]:
+    """Freqtrade's own loader and schema (so ``FREQTRADE__`` variables and several ``-c`` files
+    behave as in freqtrade), then our YAML files, then the checks above."""
+    from freqtrade.configuration import Configuration
+    from freqtrade.configuration.config_validation import (
+        validate_config_consistency,
+        validate_config_schema,
+    )
+    from freqtrade.exceptions import OperationalException
+    from jsonschema.exceptions import ValidationError
+
+    from trader247.adapters.settings import locate
+
+    label = ", ".join(config_files)
+    # freqtrade's loader configures logging and reports every step; the validator's output is
+    # the problem list, so its chatter is muted for the duration of the load.
+    logging.disable(logging.CRITICAL)
+    try:
+        config = Configuration.from_files(list(config_files))
+        validate_config_schema(config)
+        validate_config_consistency(config)
+    except ValidationError as exc:  # freqtrade re-raises schema errors without their path
+        return [Problem(file=label, path=(), message=exc.message)], None
+    except OperationalException as exc:
+        return [Problem(file=label, path=(), message=str(exc))], None
+    except (OSError, ValueError) as exc:
+        return [Problem(file=label, path=(), message=f"cannot read: {exc}")], None
+    finally:
+        logging.disable(logging.NOTSET)
+    policy_path, universe_path = locate(config)
+    dry_run = bool(config.get("dry_run", True))
+    problems = check_files(policy_path, universe_path, dry_run=dry_run)
+    policy = None
+    if not any(p.severity == "error" and p.file == str(policy_path) for p in problems):
+        from trader247.configfiles import load_policy
+
+        policy = load_policy(policy_path, dry_run=dry_run)
+    problems += config_checks(config, policy, file=str(Path(config_files[0])))
+    return problems, config

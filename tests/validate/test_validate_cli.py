@@ -1,0 +1,83 @@
+"""``trader247 validate``: every problem, file:line:key, exit 1; the OK line and exit 0 (fix 5)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "trader247.validate", *args], cwd=cwd,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path) -> Path:
+    for name in ("config.json", "policy.yaml", "universe.yaml"):
+        shutil.copy(REPO / "config" / name, tmp_path / name)
+    return tmp_path
+
+
+def test_bundled_configuration_is_valid() -> None:
+    result = validate()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("✅ All configuration files are valid!")
+
+
+def test_every_problem_is_reported_with_file_line_and_key(config_dir: Path) -> None:
+    policy = config_dir / "policy.yaml"
+    policy.write_text(policy.read_text().replace("max_total_at_risk_pct: 25.0",
+                                                 "max_total_at_risk_pct: 250"))
+    (config_dir / "universe.yaml").write_text(
+        "tiers:\n  t1:\n    symbols: [BTC-USD]\n    symbols: [ETH-USD]\n"
+        "    constraints: {min_24h_volume_usd: 5}\n")
+    result = validate("-c", str(config_dir / "config.json"))
+    assert result.returncode == 1
+    assert f"{policy}:49: risk.max_total_at_risk_pct: must be > 0 and <= 100 (got 250)" \
+        in result.stdout
+    assert f"{config_dir / 'universe.yaml'}:4: tiers.t1.symbols: duplicate key" in result.stdout
+    assert "✅" not in result.stdout
+
+
+def test_json_format_for_machines(config_dir: Path) -> None:
+    (config_dir / "policy.yaml").write_text("risk:\n  trim_interval_cycles: 0\n")
+    result = validate("--format", "json", "-c", str(config_dir / "config.json"))
+    report = json.loads(result.stdout)
+    assert result.returncode == 1 and report["valid"] is False
+    assert [(p["line"], p["key"]) for p in report["problems"] if p["severity"] == "error"] == \
+        [(2, "risk.trim_interval_cycles")]
+
+
+def test_freqtrade_schema_errors_count_too(config_dir: Path) -> None:
+    bad = config_dir / "bad.json"
+    bad.write_text('{"pairlists": [{"method": "NoSuchPairList"}]}')
+    result = validate("-c", str(config_dir / "config.json"), "-c", str(bad))
+    assert result.returncode == 1
+    assert "'NoSuchPairList' is not one of" in result.stdout
+
+
+def test_freqtrade_env_overrides_apply(config_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FREQTRADE__DRY_RUN", "false")
+    result = validate("-c", str(config_dir / "config.json"))
+    # Live mode through the environment: empty keys and demo secrets are refused.
+    assert result.returncode == 1
+    assert "exchange.key: must be set for live trading" in result.stdout
+    assert "api_server.password: empty or a demo value" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("timeout_ms", "ok"), [(75_000, True), (75_001, False)])
+def test_trim_timeout_must_cover_the_exchange_request_timeout(
+    config_dir: Path, timeout_ms: int, ok: bool
+) -> None:
+    override = config_dir / "timeout.json"
+    override.write_text(json.dumps({"exchange": {"ccxt_config": {"timeout": timeout_ms}}}))
+    result = validate("-c", str(config_dir / "config.json"), "-c", str(override))
+    assert (result.returncode == 0) is ok, result.stdout
