@@ -8,13 +8,15 @@ from collections.abc import Callable, Sequence
 
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
-    from trader247.cli import backtest, demo, userdir, validate
+    from trader247.cli import backtest, demo, launcher, userdir, validate
 
     return {
         "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
         "backtest": ("freqtrade backtesting against the replay exchange", backtest.add_arguments),
         "validate": ("pre-flight check of freqtrade's config and our YAML files",
                      validate.add_arguments),
+        "run": ("pre-flight check, PID file, then freqtrade trade", launcher.add_run_arguments),
+        "stop": ("stop a bot started with `trader247 run`", launcher.add_stop_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
     }
 

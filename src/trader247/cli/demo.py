@@ -1,7 +1,8 @@
 """``trader247 demo``: the README's main command.
 
-Starts the bundled replay exchange on loopback and ``freqtrade trade --dry-run`` with our
-strategy, pairlist and protection against it; no internet and no API keys. Ctrl-C (or SIGTERM)
+Starts the bundled replay exchange on loopback and ``trader247 run`` (pre-flight validation,
+PID file, then ``freqtrade trade --dry-run``) with our strategy, pairlist and protection against
+it; no internet and no API keys. Ctrl-C (or SIGTERM)
 stops freqtrade first (its own clean shutdown), then the exchange.
 """
 
@@ -59,7 +60,9 @@ def run(args: argparse.Namespace) -> int:
 
     override = args.userdir / ".demo-exchange.json"
     override.write_text(json.dumps(exchange_override(args.replay_port), indent=2))
-    command = [sys.executable, "-m", "freqtrade", "trade", "--dry-run",
+    # Through the launcher: pre-flight validation and the PID file, as in production.
+    command = [sys.executable, "-m", "trader247.cli", "run", "--pid-file",
+               str(args.userdir / "trader247.pid"), "--", "--dry-run",
                "-c", str(args.config), "-c", str(override),
                "--userdir", str(args.userdir), "--db-url", args.db_url]
     print("starting:", " ".join(command), flush=True)

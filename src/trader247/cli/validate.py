@@ -24,12 +24,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    return report(args.configs or ["config/config.json"], args.format)
+
+
+def report(configs: list[str], output_format: str) -> int:
+    """Print every problem; 1 when any is an error (``trader247 run`` uses this too)."""
     # Warnings are already in the problem list; the loaders' own log lines would repeat them.
-    logging.getLogger("trader247").setLevel(logging.ERROR)
-    configs = args.configs or ["config/config.json"]
-    problems, _ = run_preflight(configs)
+    logger = logging.getLogger("trader247")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        problems, _ = run_preflight(configs)
+    finally:
+        logger.setLevel(level)
     errors = [p for p in problems if p.severity == "error"]
-    if args.format == "json":
+    if output_format == "json":
         print(json.dumps({
             "valid": not errors,
             "problems": [{"file": p.file, "line": p.line, "column": p.column,

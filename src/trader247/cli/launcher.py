@@ -1,0 +1,224 @@
+"""``trader247 run [freqtrade trade args]`` and ``trader247 stop`` (seed fixes 5 and 9).
+
+``run``: pre-flight validation, then an atomic PID file (``O_CREAT | O_EXCL``), then freqtrade's
+own ``main(["trade", ...])`` in this very process, so the PID in the file is the bot's: a
+``kill -9`` of the bot can never leave an orphaned bot behind a dead supervisor. The PID file is
+removed on every exit path Python sees (normal exit, SIGTERM / SIGINT through freqtrade's own
+clean shutdown, an exception). A PID file left by a ``kill -9`` is detected on the next start
+(its process is gone, or is no longer a trader247/freqtrade process), reported and replaced; a
+live one refuses a second instance.
+
+``stop``: optionally liquidates first (``shutdown.liquidate_on_stop`` or ``--liquidate``: freqtrade's
+REST API ``/forceexit all``, bounded by ``liquidate_timeout_seconds``, reporting what could not be
+closed), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
+always removed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import json
+import os
+import signal
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEFAULT_PID_FILE = Path("user_data/trader247.pid")
+
+
+class AlreadyRunning(RuntimeError):
+    pass
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _is_our_process(pid: int) -> bool:
+    """Guards against PID reuse: a recycled PID belonging to another program is stale too."""
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return _process_alive(pid)
+    return "trader247" in cmdline or "freqtrade" in cmdline
+
+
+def read_pid(pid_file: Path) -> int | None:
+    try:
+        return int(pid_file.read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+def acquire_pid_file(pid_file: Path, pid: int) -> str | None:
+    """Create the PID file atomically; returns a note when a stale file was replaced."""
+    pid_file.parent.mkdir(parents=True, exist_ok=True)
+    note = None
+    for _ in range(2):
+        try:
+            fd = os.open(pid_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            old = read_pid(pid_file)
+            if old is not None and old != pid and _process_alive(old) and _is_our_process(old):
+                raise AlreadyRunning(
+                    f"247trader is already running (pid {old}, PID file {pid_file}); "
+                    "stop it with `trader247 stop`") from None
+            note = (f"stale PID file {pid_file} (pid {old} is not running): replaced"
+                    if old is not None else f"unreadable PID file {pid_file}: replaced")
+            with contextlib.suppress(FileNotFoundError):
+                pid_file.unlink()
+            continue
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{pid}\n")
+        return note
+    raise AlreadyRunning(f"could not create {pid_file}: another launcher raced us")
+
+
+def release_pid_file(pid_file: Path, pid: int) -> None:
+    if read_pid(pid_file) == pid:
+        with contextlib.suppress(FileNotFoundError):
+            pid_file.unlink()
+
+
+def _config_args(freqtrade_args: list[str]) -> list[str]:
+    configs = [freqtrade_args[i + 1] for i, arg in enumerate(freqtrade_args[:-1])
+               if arg in ("-c", "--config")]
+    configs += [arg.split("=", 1)[1] for arg in freqtrade_args if arg.startswith("--config=")]
+    return configs or ["config/config.json"]
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE)
+    parser.add_argument("--skip-validation", action="store_true",
+                        help="start without the pre-flight check (not recommended)")
+    parser.add_argument("freqtrade_args", nargs=argparse.REMAINDER,
+                        help="passed to `freqtrade trade` (e.g. -c config/config.json)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    freqtrade_args = [a for a in args.freqtrade_args if a != "--"]
+    if not any(a in ("-c", "--config") or a.startswith("--config=") for a in freqtrade_args):
+        freqtrade_args = ["-c", "config/config.json", *freqtrade_args]
+    if not args.skip_validation:
+        from trader247.cli.validate import report
+
+        if report(_config_args(freqtrade_args), "text") != 0:
+            print("❌ Fix the configuration and run again (nothing was started)", file=sys.stderr)
+            return 1
+    pid = os.getpid()
+    try:
+        note = acquire_pid_file(args.pid_file, pid)
+    except AlreadyRunning as exc:
+        print(f"❌ {exc}", file=sys.stderr)
+        return 1
+    if note:
+        print(f"⚠️  {note}", flush=True)
+    try:
+        from freqtrade.main import main as freqtrade_main
+
+        freqtrade_main(["trade", *freqtrade_args])
+    except SystemExit as exc:
+        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    finally:
+        release_pid_file(args.pid_file, pid)
+    return 0
+
+
+def add_stop_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE)
+    parser.add_argument("-c", "--config", action="append", dest="configs")
+    parser.add_argument("--grace", type=float, default=None,
+                        help="seconds between SIGTERM and SIGKILL (policy shutdown."
+                             "stop_grace_seconds, default 5)")
+    parser.add_argument("--liquidate", action="store_true",
+                        help="exit all open positions first (policy shutdown.liquidate_on_stop)")
+    parser.set_defaults(handler=stop)
+
+
+def _shutdown_policy(configs: list[str]) -> tuple[Any, dict[str, Any] | None]:
+    from trader247.preflight import run_preflight
+
+    problems, config = run_preflight(configs)
+    if config is None:
+        return None, None
+    from trader247.adapters.settings import locate
+    from trader247.configfiles import ConfigFileError, load_policy
+
+    try:
+        return load_policy(locate(config)[0]).shutdown, config
+    except ConfigFileError:
+        return None, config
+
+
+def stop(args: argparse.Namespace) -> int:
+    pid = read_pid(args.pid_file)
+    if pid is None or not _process_alive(pid):
+        if args.pid_file.exists():
+            args.pid_file.unlink()
+            print(f"247trader was not running (stale PID file {args.pid_file} removed)")
+        else:
+            print("247trader is not running")
+        return 0
+    shutdown, config = _shutdown_policy(args.configs or ["config/config.json"])
+    grace = args.grace if args.grace is not None else (
+        shutdown.stop_grace_seconds if shutdown is not None else 5.0)
+    if (args.liquidate or (shutdown is not None and shutdown.liquidate_on_stop)) and config:
+        timeout = shutdown.liquidate_timeout_seconds if shutdown is not None else 30.0
+        left = liquidate(config, timeout)
+        print("liquidation: all positions closed" if not left
+              else f"liquidation: NOT closed within {timeout:g}s: {', '.join(left)}")
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and _process_alive(pid):
+        time.sleep(0.1)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+    forced = _process_alive(pid)
+    if forced:
+        os.kill(pid, signal.SIGKILL)
+    with contextlib.suppress(FileNotFoundError):
+        args.pid_file.unlink()
+    print(f"247trader stopped (pid {pid}{', forced with SIGKILL' if forced else ''})")
+    return 0
+
+
+def _api(config: dict[str, Any], method: str, path: str, body: Any = None) -> Any:
+    api = config.get("api_server") or {}
+    host = api.get("listen_ip_address", "127.0.0.1")
+    host = "127.0.0.1" if host in ("0.0.0.0", "") else host
+    url = f"http://{host}:{api.get('listen_port', 8080)}/api/v1/{path}"
+    token = base64.b64encode(f"{api.get('username')}:{api.get('password')}".encode()).decode()
+    request = urllib.request.Request(
+        url, method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"Authorization": f"Basic {token}", "Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.loads(response.read() or b"null")
+
+
+def liquidate(config: dict[str, Any], timeout: float) -> list[str]:
+    """Force-exit every open trade through the bot's REST API; returns the pairs still open."""
+    if not (config.get("api_server") or {}).get("enabled"):
+        return ["(api_server disabled: cannot liquidate)"]
+    try:
+        _api(config, "POST", "forceexit", {"tradeid": "all", "ordertype": "market"})
+        deadline = time.monotonic() + timeout
+        while True:
+            status = _api(config, "GET", "status") or []
+            if not status or time.monotonic() > deadline:
+                return [f"{t['pair']} (trade {t['trade_id']})" for t in status]
+            time.sleep(1.0)
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        return [f"(REST API unreachable: {exc})"]
