@@ -1,0 +1,358 @@
+"""The replayed market: candles, last price and 24 h statistics at any real time.
+
+Prices are computed from the feed through the clock (see ``clock.py``), then multiplied by the
+price scripts. Decisions:
+
+- The newest candle is the one in progress: built from the finest timeframe the pair has at
+  that moment (completed finer candles plus a linear interpolation from open to close inside
+  the finer candle in progress). The last price (ticker, products, book) is that candle's close,
+  so it moves continuously and agrees with every timeframe.
+- 24 h statistics use the trailing 24 h of completed candles of the finest timeframe covering
+  that window, and are cached per candle slot (they cannot change inside a slot).
+- A pair is listed only while its data has a candle in the trailing 7 days of data time, so a
+  pair whose files start later appears as a new listing when the walk reaches them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+
+from trader247.replay.clock import ReplayClock, floor_to
+from trader247.replay.feed import DAY, Feed, PairData, Series
+from trader247.replay.names import USD_LIKE
+from trader247.replay.pricescript import PriceScripts
+
+LISTING_LOOKBACK = 7 * DAY
+_STATS_CACHE_MAX = 20_000
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Candles on the virtual time line (open times already shifted for the lap)."""
+
+    ts: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+@dataclass(frozen=True)
+class Candle:
+    start: int  # real open time, UTC seconds
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
+@dataclass(frozen=True)
+class Stats:
+    volume_24h: float  # base units
+    quote_volume_24h: float  # quote currency: sum of volume * close
+    volume_prev_24h: float  # the 24 h before, for volume_percentage_change_24h
+    open_24h: float | None  # price 24 h ago, for price_percentage_change_24h
+
+
+@dataclass(frozen=True)
+class ProductMeta:
+    product_id: str
+    base: str
+    quote: str
+    price_decimals: int
+    size_decimals: int
+    quote_increment: str
+    base_increment: str
+    quote_min_size: str
+    quote_max_size: str
+    base_min_size: str
+    base_max_size: str
+
+
+def decimals_of(increment: float) -> int:
+    return max(0, -math.floor(math.log10(increment) + 1e-9))
+
+
+def plain(value: float, significant: int = 3) -> str:
+    """A round number in plain notation, as Coinbase prints size limits."""
+    return format(Decimal(f"{value:.{significant}g}").normalize(), "f")
+
+
+def increments(price_quote: float, price_usd: float | None) -> tuple[float, float]:
+    """(quote_increment, base_increment) resembling Coinbase's for a price level."""
+    quote_inc = min(0.01, 10.0 ** (math.floor(math.log10(price_quote)) - 4))
+    usd = price_usd if price_usd else price_quote
+    base_inc = min(1.0, max(1e-8, 10.0 ** math.floor(math.log10(1e-4 / usd))))
+    return quote_inc, base_inc
+
+
+_EMPTY = np.zeros(0)
+EMPTY_ROWS = Rows(_EMPTY.astype(np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
+
+
+class ReplayMarket:
+    def __init__(self, feed: Feed, clock: ReplayClock, scripts: PriceScripts | None = None) -> None:
+        self.feed = feed
+        self.clock = clock
+        self.scripts = scripts or PriceScripts()
+        self._lock = threading.Lock()
+        self._stats: dict[tuple[str, int, int], Stats | None] = {}
+        # product id -> (virtual open, open, close, timeframe) of the finest candle in progress
+        self._anchors: dict[str, tuple[float, float, float, int]] = {}
+        self._lap_scale = {pid: self._continuity_scale(pair) for pid, pair in feed.pairs.items()}
+        self.meta = {pid: self._meta(pair) for pid, pair in feed.pairs.items()}
+
+    # -- time line -------------------------------------------------------------------------
+    def _continuity_scale(self, pair: PairData) -> float:
+        """Per-lap price factor: the first looped open continues from the last close."""
+        best: float | None = None
+        best_end = -math.inf
+        for tf in pair.file_timeframes:
+            s = pair.series[tf]
+            i = int(np.searchsorted(s.ts, self.clock.loop_start, "left"))
+            j = int(np.searchsorted(s.ts, self.clock.end, "left")) - 1
+            if i < len(s) and j >= 0 and i <= j and s.ts[j] > best_end and s.open[i] > 0:
+                best, best_end = float(s.close[j] / s.open[i]), float(s.ts[j])
+        return best or 1.0
+
+    def rows(self, pair: PairData, series: Series, v_from: float, v_to: float) -> Rows:
+        """Candles whose virtual open time lies in ``[v_from, v_to]``."""
+        if v_to < v_from:
+            return EMPTY_ROWS
+        clock = self.clock
+        parts: list[Rows] = []
+        for lap in range(clock.lap(v_from), clock.lap(v_to) + 1):
+            lo, hi = clock.lap_bounds(lap)
+            shift = 0 if lap == 0 else lap * clock.span
+            p_lo = max(v_from, lo) - shift
+            i = int(np.searchsorted(series.ts, p_lo, "left"))
+            if v_to < hi:
+                j = int(np.searchsorted(series.ts, v_to - shift, "right"))
+            else:
+                j = int(np.searchsorted(series.ts, hi - shift, "left"))
+            if j <= i:
+                continue
+            scale = self._lap_scale[pair.product_id] ** lap if lap else 1.0
+            sl = slice(i, j)
+            parts.append(Rows(series.ts[sl] + int(shift), series.open[sl] * scale,
+                              series.high[sl] * scale, series.low[sl] * scale,
+                              series.close[sl] * scale, series.volume[sl]))
+        if not parts:
+            return EMPTY_ROWS
+        if len(parts) == 1:
+            return parts[0]
+        return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+                      ("ts", "open", "high", "low", "close", "volume")))
+
+    def live_candle(self, pair: PairData, timeframe: int, v_open: int,
+                    vt: float) -> tuple[float, float, float, float, float] | None:
+        """The candle ``[v_open, v_open + timeframe)`` as seen at virtual time ``vt``."""
+        for s in pair.finest_first():
+            if s.timeframe > timeframe or timeframe % s.timeframe:
+                continue
+            r = self.rows(pair, s, v_open, vt)
+            if not len(r):
+                continue
+            o, c = float(r.open[-1]), float(r.close[-1])
+            if r.ts[-1] + s.timeframe > vt:  # the finer candle is itself in progress
+                frac = (vt - float(r.ts[-1])) / s.timeframe
+                last = o + (c - o) * frac
+                hi_last, lo_last = max(o, last), min(o, last)
+                vol_last = float(r.volume[-1]) * frac
+            else:
+                last, hi_last, lo_last, vol_last = c, float(r.high[-1]), float(r.low[-1]), float(
+                    r.volume[-1])
+            high, low, vol = hi_last, lo_last, vol_last
+            if len(r) > 1:
+                high = max(high, float(r.high[:-1].max()))
+                low = min(low, float(r.low[:-1].min()))
+                vol += float(r.volume[:-1].sum())
+            return float(r.open[0]), high, low, last, vol
+        return None
+
+    # -- queries ---------------------------------------------------------------------------
+    def candles(self, product_id: str, timeframe: int, start: float, end: float, now: float,
+                limit: int = 300) -> list[Candle]:
+        """Candles with real open time in ``[start, end]``, newest first, the oldest ``limit``."""
+        pair = self.feed.pairs[product_id]
+        series = pair.series.get(timeframe)
+        if series is None or limit <= 0:
+            return []
+        vt = self.clock.virtual(now)
+        shift = self.clock.shift(timeframe, now)
+        current = floor_to(now, timeframe)
+        first = -floor_to(-start, timeframe)  # ceil
+        # Paging forward from ``start`` like ccxt does (it asks for [since, since + 300 tf],
+        # 301 slots): keep the oldest ``limit`` so consecutive pages neither gap nor overlap.
+        last = min(floor_to(end, timeframe), current, first + (limit - 1) * timeframe)
+        if last < first:
+            return []
+        done = self.rows(pair, series, first - shift, min(last, current - timeframe) - shift)
+        starts = (done.ts + shift).tolist()
+        values = list(zip(done.open.tolist(), done.high.tolist(), done.low.tolist(),
+                          done.close.tolist(), done.volume.tolist(), strict=True))
+        if last == current:
+            live = self.live_candle(pair, timeframe, current - shift, vt)
+            if live is not None:
+                starts.append(current)
+                values.append(live)
+        scripts = self.scripts.for_pair(product_id)
+        out: list[Candle] = []
+        for ts, (o, h, lo, c, v) in zip(reversed(starts), reversed(values), strict=True):
+            if scripts:
+                a, b = ts - self.clock.t0, min(ts + timeframe, now) - self.clock.t0
+                m_lo, m_hi = PriceScripts.extremes(scripts, a, b)
+                o *= PriceScripts.multiplier(scripts, a)
+                c *= PriceScripts.multiplier(scripts, b)
+                h, lo = h * m_hi, lo * m_lo
+            out.append(Candle(int(ts), o, h, lo, c, v))
+        return out
+
+    def _raw_price(self, pair: PairData, vt: float) -> float | None:
+        # The candle in progress is looked up once per candle, not per request: a products
+        # call prices every pair.
+        anchor = self._anchors.get(pair.product_id)
+        if anchor is None or not anchor[0] <= vt < anchor[0] + anchor[3]:
+            anchor = self._find_anchor(pair, vt)
+            if anchor is not None:
+                self._anchors[pair.product_id] = anchor
+        if anchor is not None:
+            ts, o, c, tf = anchor
+            return o + (c - o) * (vt - ts) / tf
+        return self._last_close(pair, vt)
+
+    def _find_anchor(self, pair: PairData, vt: float) -> tuple[float, float, float, int] | None:
+        for s in pair.finest_first():
+            r = self.rows(pair, s, vt - s.timeframe + 1e-6, vt)
+            if len(r):
+                return float(r.ts[-1]), float(r.open[-1]), float(r.close[-1]), s.timeframe
+        return None
+
+    def _last_close(self, pair: PairData, vt: float) -> float | None:
+        """A gap in the data: the newest close within the listing look-back."""
+        best: tuple[float, float] | None = None
+        for s in pair.finest_first():
+            r = self.rows(pair, s, vt - LISTING_LOOKBACK, vt)
+            if len(r) and (best is None or r.ts[-1] + s.timeframe > best[0]):
+                best = (float(r.ts[-1] + s.timeframe), float(r.close[-1]))
+        return None if best is None else best[1]
+
+    def price(self, product_id: str, now: float) -> float | None:
+        """Last traded price now, or None while the pair is not listed."""
+        pair = self.feed.pairs[product_id]
+        raw = self._raw_price(pair, self.clock.virtual(now))
+        if raw is None:
+            return None
+        scripts = self.scripts.for_pair(product_id)
+        if scripts:
+            raw *= PriceScripts.multiplier(scripts, now - self.clock.t0)
+        return raw
+
+    def stats(self, product_id: str, now: float) -> Stats:
+        pair = self.feed.pairs[product_id]
+        vt = self.clock.virtual(now)
+        scripts = self.scripts.for_pair(product_id)
+        for s in pair.finest_first():
+            slot = floor_to(vt, s.timeframe)
+            key = (product_id, s.timeframe, slot)
+            with self._lock:
+                found = key in self._stats
+                cached = self._stats.get(key)
+            if not found:
+                cached = self._compute_stats(pair, s, slot)
+                with self._lock:
+                    if len(self._stats) > _STATS_CACHE_MAX:
+                        self._stats.clear()
+                    self._stats[key] = cached
+            if cached is None:
+                continue
+            if not scripts:
+                return cached
+            rel = now - self.clock.t0
+            m_now = PriceScripts.multiplier(scripts, rel)
+            m_then = PriceScripts.multiplier(scripts, rel - DAY / self.clock.speed)
+            open_24h = None if cached.open_24h is None else cached.open_24h * m_then
+            return Stats(cached.volume_24h, cached.quote_volume_24h * m_now,
+                         cached.volume_prev_24h, open_24h)
+        return Stats(0.0, 0.0, 0.0, None)
+
+    def _compute_stats(self, pair: PairData, s: Series, slot: int) -> Stats | None:
+        window = self.rows(pair, s, slot - DAY, slot - s.timeframe)
+        # a finer file that covers less than half the window (e.g. the 30-day 5m files before
+        # their start) would understate the volume: use a coarser timeframe instead
+        if len(window) * s.timeframe * 2 < DAY:
+            return None
+        prev = self.rows(pair, s, slot - 2 * DAY, slot - DAY - s.timeframe)
+        return Stats(
+            volume_24h=float(window.volume.sum()),
+            quote_volume_24h=float((window.volume * window.close).sum()),
+            volume_prev_24h=float(prev.volume.sum()),
+            open_24h=float(window.open[0]),
+        )
+
+    def usd_price(self, code: str, now: float) -> float | None:
+        """USD value of one unit of ``code`` from the replayed pairs."""
+        if code == "USD":
+            return 1.0
+        for quote in ("USD", "USDC", "USDT"):
+            pid = f"{code}-{quote}"
+            if pid in self.feed.pairs:
+                price = self.price(pid, now)
+                if price is not None:
+                    return price
+        if code in USD_LIKE:
+            return 1.0
+        pid = f"{code}-BTC"
+        if pid in self.feed.pairs:
+            btc = self.usd_price("BTC", now)
+            price = self.price(pid, now)
+            if btc is not None and price is not None:
+                return price * btc
+        return None
+
+    def listed(self, now: float) -> list[str]:
+        return [pid for pid in self.feed.pairs if self.price(pid, now) is not None]
+
+    # -- static product data ---------------------------------------------------------------
+    def _first_price(self, pair: PairData) -> float:
+        price = self._raw_price(pair, self.clock.start)
+        if price is None:  # not listed at start: size it on the first candle it will show
+            s = pair.finest_first()[-1]
+            i = min(int(np.searchsorted(s.ts, self.clock.start)), len(s) - 1)
+            price = float(s.close[i])
+        return price if price > 0 else 1.0
+
+    def _meta(self, pair: PairData) -> ProductMeta:
+        price = self._first_price(pair)
+        quote_usd: float | None
+        if pair.quote in USD_LIKE:
+            quote_usd = 1.0
+        else:
+            other = self.feed.pairs.get(f"{pair.quote}-USD")
+            quote_usd = self._first_price(other) if other else None
+        quote_inc, base_inc = increments(price, price * quote_usd if quote_usd else None)
+        per_usd = 1.0 / quote_usd if quote_usd else 1.0
+        price_usd = price * (quote_usd or 1.0)
+        return ProductMeta(
+            product_id=pair.product_id,
+            base=pair.base,
+            quote=pair.quote,
+            price_decimals=decimals_of(quote_inc),
+            size_decimals=decimals_of(base_inc),
+            quote_increment=f"{quote_inc:.{decimals_of(quote_inc)}f}",
+            base_increment=f"{base_inc:.{decimals_of(base_inc)}f}",
+            quote_min_size=plain(1.0 * per_usd, 2),
+            quote_max_size=plain(150_000_000 * per_usd, 2),
+            base_min_size=f"{base_inc:.{decimals_of(base_inc)}f}",
+            base_max_size=plain(50_000_000 / price_usd, 2),
+        )
