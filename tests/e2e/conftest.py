@@ -6,6 +6,7 @@ Every process is started by a fixture and stopped in its ``finally``; nothing el
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -22,6 +23,9 @@ from trader247.cli.processes import free_port, start_replay, stop
 
 REPO = Path(__file__).resolve().parents[2]
 FREQTRADE = [sys.executable, "-m", "freqtrade"]
+# freqtrade skips its whole logging set-up when PYTEST_VERSION is set (pytest >= 8.2 exports it
+# to child processes): children get an environment without PYTEST_* so they log as for a user.
+CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
 
 
 @dataclass

@@ -326,7 +326,7 @@ class ExposureCapMixin:
             kwargs.get("pair", ""), stake, self._cap_snapshot(),
             min_stake=kwargs.get("min_stake"), max_stake=float(kwargs.get("max_stake", stake)))
         if decision.stake is None:
-            logger.info("entry skipped: %s", decision.reason)
+            logger.debug("entry skipped: %s", decision.reason)
             return 0.0
         return float(decision.stake)
 

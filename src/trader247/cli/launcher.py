@@ -131,7 +131,10 @@ def run(args: argparse.Namespace) -> int:
 
         freqtrade_main(["trade", *freqtrade_args])
     except SystemExit as exc:
-        return int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+        # freqtrade exits 130 after SIGTERM/SIGINT (it raises KeyboardInterrupt); a requested
+        # stop that completed its clean shutdown is a success for a process manager.
+        return 0 if code == 130 else code
     finally:
         release_pid_file(args.pid_file, pid)
     return 0
