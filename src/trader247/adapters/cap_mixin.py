@@ -286,7 +286,8 @@ class ExposureCapMixin:
         self._cap_sync_lock(events.lock_reason, current_time)
         plan = self.cap.last_plan
         if plan is not None and plan.orders:
-            logger.info(plan.summary)
+            logger.info("%s cycle=%d pairs=%s", plan.summary, self.cap.cycle,
+                        ",".join(order.pair for order in plan.orders))
 
     def _cap_sync_lock(self, reason: str | None, now: datetime) -> None:
         """One global lock per REDUCING episode; lifted as soon as the state is ACTIVE again.

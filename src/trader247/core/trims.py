@@ -540,6 +540,7 @@ def format_plan_line(
     if plan.estimated_rounds == 0:
         return f"{head}: {amount} over target but no tradeable position (dust only)"
     rounds = plan.estimated_rounds
-    minutes = rounds * policy.trim_interval_cycles * cycle_seconds / 60.0
+    seconds = rounds * policy.trim_interval_cycles * cycle_seconds
+    duration = f"~{seconds / 60.0:.0f} min" if seconds >= 60 else f"~{seconds:.0f} s"
     noun = "round" if rounds == 1 else "rounds"
-    return f"{head}: trimming {amount} over ~{rounds} {noun} (~{minutes:.0f} min)"
+    return f"{head}: trimming {amount} over ~{rounds} {noun} ({duration})"
