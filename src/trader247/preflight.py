@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from trader247.configfiles import check_files
 from trader247.core.config import PolicyConfig, Problem
@@ -34,7 +34,8 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
     """Checks of freqtrade's config (already schema-valid) against our policy."""
     problems: list[Problem] = []
 
-    def add(path: tuple[str | int, ...], message: str, severity: str = "error") -> None:
+    def add(path: tuple[str | int, ...], message: str,
+            severity: Literal["error", "warning"] = "error") -> None:
         problems.append(Problem(file=file, path=path, message=message, severity=severity))
 
     methods = [p.get("method") for p in config.get("pairlists") or []]

@@ -177,7 +177,7 @@ class ExposureCapMixin:
     def _cap_restore(self, controller: CapController) -> None:
         from freqtrade.persistence import KeyValueStore
 
-        saved = KeyValueStore.get_string_value(STATE_KEY)  # type: ignore[arg-type]
+        saved = KeyValueStore.get_string_value(STATE_KEY)
         if not saved:
             return
         try:
@@ -193,7 +193,7 @@ class ExposureCapMixin:
         moment restarts with that trim known (it blocks a second trim until filled or expired)."""
         from freqtrade.persistence import KeyValueStore
 
-        KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))  # type: ignore[arg-type]
+        KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         """Validate our YAML and build the controller before the first iteration, so a bad file

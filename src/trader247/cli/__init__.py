@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
-    from trader247.cli import backtest, demo, launcher, userdir, validate
+    from trader247.cli import backtest, demo, exposure_report, launcher, userdir, validate
 
     return {
         "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
@@ -17,6 +17,8 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
                      validate.add_arguments),
         "run": ("pre-flight check, PID file, then freqtrade trade", launcher.add_run_arguments),
         "stop": ("stop a bot started with `trader247 run`", launcher.add_stop_arguments),
+        "exposure-report": ("at-risk % per candle of a backtest against the cap",
+                            exposure_report.add_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
     }
 

@@ -27,6 +27,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def _split_configs(args: list[str]) -> tuple[list[str], list[str]]:
+    rest: list[str] = []
+    configs: list[str] = []
+    iterator = iter(args)
+    for arg in iterator:
+        if arg in ("-c", "--config"):
+            configs.append(next(iterator, ""))
+        elif arg.startswith("--config="):
+            configs.append(arg.split("=", 1)[1])
+        else:
+            rest.append(arg)
+    return rest, configs
+
+
 def run(args: argparse.Namespace) -> int:
     if not any(args.data_dir.glob("*.feather")):
         print(f"error: no candles in {args.data_dir}: run `make data` first", file=sys.stderr)
@@ -41,9 +55,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
         override = Path(tmp) / "exchange.json"
         override.write_text(json.dumps(exchange_override(port)))
-        extra = [arg for arg in args.freqtrade_args if arg != "--"]
-        command = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(args.config),
-                   "-c", str(override), "--userdir", str(args.userdir), *extra]
+        extra, configs = _split_configs([arg for arg in args.freqtrade_args if arg != "--"])
+        # The exchange override goes last: a later -c file wins in freqtrade.
+        config_args = [part for path in [str(args.config), *configs, str(override)]
+                       for part in ("-c", path)]
+        command = [sys.executable, "-m", "freqtrade", "backtesting", *config_args,
+                   "--userdir", str(args.userdir), *extra]
         try:
             return subprocess.run(command).returncode
         finally:

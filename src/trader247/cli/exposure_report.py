@@ -1,0 +1,134 @@
+"""``trader247 exposure-report <backtest result>``: at-risk % per candle against the cap.
+
+Reads a freqtrade backtest result (``.zip`` / ``.json`` as written by ``--export trades``, or
+the latest in ``user_data/backtest_results``), the candles of the traded pairs, and our policy;
+writes ``exposure.csv`` and ``exposure.html`` (plotly, like freqtrade's own plots) and prints max
+at-risk, time above the cap, the number of trims and thrash episodes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from trader247.core.exposure_history import ExposureHistory, Fill, exposure_history
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("result", type=Path, nargs="?",
+                        default=Path("user_data/backtest_results"),
+                        help="backtest result file, or a directory (its latest result)")
+    parser.add_argument("--strategy", help="strategy in the result (default: the only one)")
+    parser.add_argument("--datadir", type=Path, default=Path("user_data/data/coinbase"))
+    parser.add_argument("--policy", type=Path, default=Path("config/policy.yaml"))
+    parser.add_argument("--out-dir", type=Path, default=Path("user_data/exposure_report"))
+    parser.set_defaults(handler=run)
+
+
+def load_result(path: Path, strategy: str | None) -> dict[str, Any]:
+    from freqtrade.data.btanalysis import get_latest_backtest_filename, load_backtest_stats
+
+    if path.is_dir():
+        path = path / get_latest_backtest_filename(path)
+    stats = load_backtest_stats(path)
+    strategies = stats["strategy"]
+    if strategy is None:
+        if len(strategies) != 1:
+            raise ValueError(f"{path} holds {sorted(strategies)}: choose one with --strategy")
+        strategy = next(iter(strategies))
+    if strategy not in strategies:
+        raise ValueError(f"{path} has no strategy {strategy} (has {sorted(strategies)})")
+    result: dict[str, Any] = strategies[strategy]
+    return result
+
+
+def fills_of(result: dict[str, Any]) -> list[Fill]:
+    fills = []
+    for trade in result["trades"]:
+        for order in trade.get("orders", []):
+            side: Literal["buy", "sell"] = "buy" if order["ft_order_side"] == "buy" else "sell"
+            fills.append(Fill(
+                pair=trade["pair"], time_ms=int(order["order_filled_timestamp"]), side=side,
+                amount=float(order["amount"]), price=float(order["safe_price"]),
+                fee_rate=float(trade["fee_open"] if side == "buy" else trade["fee_close"]),
+                tag=order.get("ft_order_tag") or ""))
+    return sorted(fills, key=lambda f: f.time_ms)
+
+
+def history_for(result: dict[str, Any], datadir: Path, policy_path: Path) -> ExposureHistory:
+    import pandas as pd
+    from freqtrade.data.history import load_pair_history
+
+    from trader247.adapters.settings import cap_policy
+    from trader247.configfiles import load_policy
+
+    policy = cap_policy(load_policy(policy_path))
+    fills = fills_of(result)
+    timeframe = result["timeframe"]
+    start = pd.Timestamp(result["backtest_start"], tz="UTC")
+    end = pd.Timestamp(result["backtest_end"], tz="UTC")
+    closes = {}
+    for pair in sorted({fill.pair for fill in fills}):
+        frame = load_pair_history(pair=pair, timeframe=timeframe, datadir=datadir,
+                                  data_format="feather")
+        stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
+        closes[pair] = (stamps, frame["close"].to_numpy(dtype=float))
+    grid = pd.date_range(start, end, freq=pd.Timedelta(timeframe.replace("m", "min")))
+    times = grid.as_unit("ms").asi8
+    return exposure_history(fills, closes, times, float(result["starting_balance"]), policy)
+
+
+def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
+    import pandas as pd
+    import plotly.graph_objects as go
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dates = pd.to_datetime(history.times_ms, unit="ms", utc=True)
+    frame = pd.DataFrame({"date": dates, "at_risk": history.at_risk, "equity": history.equity,
+                          "at_risk_pct": history.at_risk_pct, "reducing": history.reducing,
+                          "trims": history.trims_at})
+    csv = out_dir / "exposure.csv"
+    frame.to_csv(csv, index=False)
+    figure = go.Figure()
+    figure.add_trace(go.Scatter(x=dates, y=history.at_risk_pct, name="at-risk %"))
+    figure.add_hline(y=history.cap_pct, line_color="red", annotation_text="cap")
+    figure.add_hline(y=history.target_pct, line_dash="dash", line_color="orange",
+                     annotation_text="target")
+    trimmed = history.trims_at > 0
+    figure.add_trace(go.Scatter(x=dates[trimmed], y=history.at_risk_pct[trimmed], mode="markers",
+                                marker={"symbol": "triangle-down", "size": 9}, name="trims"))
+    figure.update_layout(title="247trader at-risk exposure vs cap", yaxis_title="% of equity")
+    html = out_dir / "exposure.html"
+    figure.write_html(html, include_plotlyjs=True)
+    return csv, html
+
+
+def summary(history: ExposureHistory, timeframe_minutes: float) -> str:
+    above = history.candles_above_cap
+    return "\n".join([
+        f"max at-risk:        {history.max_at_risk_pct:.2f}% (cap {history.cap_pct:.1f}%, "
+        f"target {history.target_pct:.1f}%)",
+        f"time above cap:     {above} candles ({above * timeframe_minutes / 60:.1f} h)",
+        f"trims:              {history.trims}",
+        f"reducing episodes:  {history.reducing_episodes}",
+        f"thrash episodes:    {history.thrash_episodes}",
+    ])
+
+
+def run(args: argparse.Namespace) -> int:
+    from freqtrade.exchange import timeframe_to_minutes
+
+    try:
+        result = load_result(args.result, args.strategy)
+        history = history_for(result, args.datadir, args.policy)
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    csv, html = write_outputs(history, args.out_dir)
+    print(summary(history, timeframe_to_minutes(result["timeframe"])))
+    print(f"wrote {csv} and {html}")
+    return 0 if np.isfinite(history.at_risk_pct).all() else 1
