@@ -42,6 +42,7 @@ lint: $(STAMP)
 
 bench: data
 	$(BIN)/python bench/startup_hook.py
+	$(BIN)/python bench/pairlist.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data

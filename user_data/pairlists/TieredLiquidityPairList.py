@@ -60,6 +60,7 @@ class TieredLiquidityPairList(IPairList):
         self._files = f"{settings.universe_path}, {settings.policy_path}"
         self._state: UniverseState | None = None
         self._next_refresh = 0.0
+        self._market_cache: dict[str, tuple[Any, MarketInfo]] = {}
 
     @property
     def needstickers(self) -> bool:
@@ -118,8 +119,19 @@ class TieredLiquidityPairList(IPairList):
         return whitelist[: self._number_assets] if self._number_assets else whitelist
 
     def _markets(self, pairlist: list[str]) -> list[MarketInfo]:
+        # Markets change only on freqtrade's hourly reload (new dict objects): convert once each.
         markets = self._exchange.markets
-        return [market_from_ccxt(markets[p]) for p in pairlist if p in markets]
+        infos = []
+        for pair in pairlist:
+            market = markets.get(pair)
+            if market is None:
+                continue
+            cached = self._market_cache.get(pair)
+            if cached is None or cached[0] is not market:
+                cached = (market, market_from_ccxt(market))
+                self._market_cache[pair] = cached
+            infos.append(cached[1])
+        return infos
 
     def _fetch_tickers(self, tickers: Tickers) -> dict[str, TickerSnapshot]:
         if not tickers:
@@ -153,8 +165,9 @@ class TieredLiquidityPairList(IPairList):
             logger.warning(warning)
         for pair in result.suspect_pairs:
             self.log_once(f"VOLUME_UNITS_SUSPECT: {by_pair[pair].format()}", logger.warning)
-        for decision in result.decisions:
-            logger.debug(decision.format())
+        if logger.isEnabledFor(logging.DEBUG):
+            for decision in result.decisions:
+                logger.debug(decision.format())
         eligible = sum(1 for d in result.decisions if d.eligible)
         logger.info("universe: %d eligible of %d candidates%s", eligible, len(result.decisions),
                     " (kept last good whitelist)" if result.kept else "")
