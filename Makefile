@@ -43,6 +43,7 @@ lint: $(STAMP)
 bench: data
 	$(BIN)/python bench/startup_hook.py
 	$(BIN)/python bench/pairlist.py
+	$(BIN)/python bench/cap_backtest.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data

@@ -48,7 +48,7 @@ def make(strategy_cls: type, balance: float, held: float) -> Any:
     strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None)
     snapshot = Snapshot(stake_balance=balance,
                         positions=(Position("BTC/USD", held / 100.0, 100.0),) if held else ())
-    strategy._cap_snapshot = lambda: snapshot  # type: ignore[method-assign]
+    strategy._cap_snapshot = lambda *_a: snapshot  # type: ignore[method-assign]
     strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
     return strategy
 
