@@ -5,37 +5,15 @@ Every process is started by a fixture and stopped in its ``finally``; nothing el
 
 from __future__ import annotations
 
-import json
-import os
-import re
 import subprocess
-import sys
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from trader247.cli.demo import exchange_override
+from tests.e2e.support import Bot, Replay, launch_bot
 from trader247.cli.processes import free_port, start_replay, stop
-
-REPO = Path(__file__).resolve().parents[2]
-FREQTRADE = [sys.executable, "-m", "freqtrade"]
-# freqtrade skips its whole logging set-up when PYTEST_VERSION is set (pytest >= 8.2 exports it
-# to child processes): children get an environment without PYTEST_* so they log as for a user.
-CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-
-
-@dataclass
-class Replay:
-    port: int
-    process: subprocess.Popen[str]
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest.fixture
@@ -59,36 +37,16 @@ def replay(replay_factory: Callable[..., Replay]) -> Replay:
     return replay_factory()
 
 
-def write_config(tmp_path: Path, replay: Replay, **overrides: Any) -> Path:
-    """The bundled config, pointed at this test's replay port, with test-sized internals."""
-    config: dict[str, Any] = exchange_override(replay.port)
-    config["internals"] = {"process_throttle_secs": 1, "heartbeat_interval": 1}
-    config["api_server"] = {"enabled": False}
-    config.update(overrides)
-    path = tmp_path / "override.json"
-    path.write_text(json.dumps(config))
-    return path
+@pytest.fixture
+def start_bot(tmp_path: Path) -> Iterator[Callable[..., Bot]]:
+    """Start dry-run bots through ``trader247 run``; all are stopped at the end of the test."""
+    started: list[Bot] = []
 
+    def start(replay: Replay, policy: Path, **kwargs: Any) -> Bot:
+        bot = launch_bot(tmp_path, replay, policy, **kwargs)
+        started.append(bot)
+        return bot
 
-def freqtrade_args(tmp_path: Path, override: Path, *args: str) -> list[str]:
-    return [*FREQTRADE, *args, "-c", str(REPO / "config" / "config.json"), "-c", str(override),
-            "--userdir", str(REPO / "user_data")]
-
-
-def wait_for_log(logfile: Path, pattern: str, *, count: int = 1, timeout: float,
-                 process: subprocess.Popen[Any] | None = None, after: str | None = None) -> str:
-    """Wait until ``pattern`` occurs ``count`` times (after the first ``after`` match)."""
-    deadline = time.monotonic() + timeout
-    text = ""
-    while time.monotonic() < deadline:
-        text = logfile.read_text() if logfile.exists() else ""
-        scope = text
-        if after is not None:
-            marker = re.search(after, text)
-            scope = text[marker.end():] if marker else ""
-        if len(re.findall(pattern, scope)) >= count:
-            return text
-        if process is not None and process.poll() is not None:
-            break
-        time.sleep(0.25)
-    raise AssertionError(f"{pattern!r} x{count} not seen in {timeout}s; log tail:\n{text[-3000:]}")
+    yield start
+    for bot in started:
+        stop(bot.process, grace=10.0)

@@ -6,125 +6,20 @@ the replay exchange's control API, and the bot's log and REST API are the observ
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import json
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.e2e.conftest import CHILD_ENV, REPO, Replay, wait_for_log
-from trader247.cli.demo import exchange_override
-from trader247.cli.processes import free_port, stop
+from tests.e2e.support import PAIRS, Replay, enter, http, policy_file, wait_for_log
+from trader247.cli.processes import stop
 
 pytestmark = pytest.mark.e2e
-
-USER, PASSWORD = "tester", "tester-password"
-PAIRS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")
-
-
-def http(method: str, url: str, body: Any = None, auth: bool = True) -> Any:
-    headers = {"Content-Type": "application/json"}
-    if auth:
-        headers["Authorization"] = "Basic " + base64.b64encode(
-            f"{USER}:{PASSWORD}".encode()).decode()
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(request, timeout=15) as response:
-        return json.loads(response.read() or b"null")
-
-
-@dataclass
-class Bot:
-    process: subprocess.Popen[bytes]
-    log: Path
-    api: str
-    pid_file: Path
-
-    def get(self, path: str) -> Any:
-        return http("GET", f"{self.api}/api/v1/{path}")
-
-    def post(self, path: str, body: Any) -> Any:
-        return http("POST", f"{self.api}/api/v1/{path}", body)
-
-
-def policy_file(tmp_path: Path, **risk: Any) -> Path:
-    text = (REPO / "config" / "policy.yaml").read_text()
-    for key, value in risk.items():
-        text, count = re.subn(rf"(\n  {key}:) [^\n#]+", rf"\1 {value}", text)
-        assert count == 1, key
-    path = tmp_path / "policy.yaml"
-    path.write_text(text)
-    return path
-
-
-@pytest.fixture
-def start_bot(tmp_path: Path) -> Iterator[Any]:
-    started: list[subprocess.Popen[bytes]] = []
-
-    def start(replay: Replay, policy: Path, name: str = "bot", db: str = "dry.sqlite",
-              slots: int = len(PAIRS)) -> Bot:
-        port = free_port()
-        override = exchange_override(replay.port)
-        override.update({
-            "max_open_trades": slots,
-            "force_entry_enable": True,
-            # Only the cap may sell in these scenarios: no ROI or stoploss exits on the rally.
-            "minimal_roi": {"0": 100.0},
-            "stoploss": -0.99,
-            # Market orders fill at once in dry-run: the rounds, not fill luck, are under test.
-            "order_types": {"entry": "market", "exit": "market", "emergency_exit": "market",
-                            "force_entry": "market", "force_exit": "market",
-                            "stoploss": "market", "stoploss_on_exchange": False},
-            "internals": {"process_throttle_secs": 1, "heartbeat_interval": 0},
-            "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
-                           "policy_file": str(policy),
-                           "universe_file": str(REPO / "config" / "universe.yaml")}],
-            "api_server": {"enabled": True, "listen_ip_address": "127.0.0.1",
-                           "listen_port": port, "username": USER, "password": PASSWORD,
-                           "jwt_secret_key": "e2e-test-jwt-secret-0123456789abcdef",
-                           "ws_token": "e2e-test-ws-token", "CORS_origins": []},
-        })
-        config = tmp_path / f"{name}.json"
-        config.write_text(json.dumps(override))
-        log = tmp_path / f"{name}.log"
-        pid_file = tmp_path / "trader247.pid"
-        command = [sys.executable, "-m", "trader247.cli", "run", "--pid-file", str(pid_file),
-                   "--", "--dry-run", "-c", str(REPO / "config" / "config.json"),
-                   "-c", str(config), "--userdir", str(REPO / "user_data"),
-                   "--db-url", f"sqlite:///{tmp_path / db}"]
-        process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
-                                   env=CHILD_ENV, start_new_session=True)
-        started.append(process)
-        wait_for_log(log, r"Whitelist with \d+ pairs", timeout=120, process=process)
-        return Bot(process, log, f"http://127.0.0.1:{port}", pid_file)
-
-    yield start
-    for process in started:
-        stop(process, grace=10.0)
-
-
-def enter(bot: Bot, stake: float) -> None:
-    for pair in PAIRS:
-        bot.post("forceenter", {"pair": pair, "stakeamount": stake})
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        trades = bot.get("status")
-        if len(trades) == len(PAIRS) and not any(t["has_open_orders"] for t in trades):
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"entries did not fill: {bot.get('status')}")
-
 
 def rounds(log: str) -> list[tuple[int, int]]:
     """(cycle, orders) of every trim round the bot logged."""

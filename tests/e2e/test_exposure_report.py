@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.e2e.conftest import CHILD_ENV, REPO
+from tests.e2e.support import CHILD_ENV, REPO
 from trader247.cli.exposure_report import history_for, load_result
 
 pytestmark = pytest.mark.e2e

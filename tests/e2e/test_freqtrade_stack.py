@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import CHILD_ENV, REPO, Replay, freqtrade_args, wait_for_log, write_config
+from tests.e2e.support import CHILD_ENV, REPO, Replay, freqtrade_args, wait_for_log, write_config
 from trader247.cli.processes import stop
 
 pytestmark = pytest.mark.e2e

@@ -1,0 +1,116 @@
+"""``trader247 run`` / ``stop``: PID file, SIGTERM during a trim, kill -9, restore ([E1])."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.support import (
+    CHILD_ENV,
+    REPO,
+    Bot,
+    Replay,
+    enter,
+    http,
+    launch_bot,
+    policy_file,
+    wait_for_log,
+)
+from trader247.cli.processes import stop
+
+pytestmark = pytest.mark.e2e
+
+
+def test_sigterm_during_trims_then_restart_restores_state(
+    tmp_path: Path, replay: Replay, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(replay, policy_file(tmp_path))
+    enter(bot, 50.0)
+    http("POST", f"{replay.url}/_replay/price_script",
+         {"duration_s": 10, "from_multiplier": 1.0, "to_multiplier": 1.6}, auth=False)
+    wait_for_log(bot.log, r"TRIM_ROUND:", timeout=90, process=bot.process)
+
+    started = time.monotonic()
+    code = stop(bot.process, grace=10.0, sig=signal.SIGTERM)
+    assert time.monotonic() - started < 10.0
+    assert code == 0
+    assert not bot.pid_file.exists()
+    log = bot.log.read_text()
+    assert "cap state persisted on shutdown" in log and "Traceback" not in log
+    with sqlite3.connect(tmp_path / "dry.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        saved = db.execute("SELECT string_value FROM KeyValueStore "
+                           "WHERE key = 'trader247_cap_state'").fetchone()
+    assert saved is not None and '"trim_state"' in saved[0]
+
+    again = start_bot(replay, policy_file(tmp_path), name="again")
+    restored = wait_for_log(again.log, r"cap state restored: cycle=(\d+)", timeout=60,
+                            process=again.process)
+    assert "cap state restored: cycle=0 " not in restored
+
+
+def test_kill_9_leaves_a_stale_pid_that_the_next_start_replaces(
+    tmp_path: Path, replay: Replay, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(replay, policy_file(tmp_path))
+    old_pid = int(bot.pid_file.read_text())
+    assert old_pid == bot.process.pid
+    os.kill(bot.process.pid, signal.SIGKILL)
+    bot.process.wait(timeout=10)
+    assert bot.pid_file.exists()  # nothing can clean up after SIGKILL
+
+    again = start_bot(replay, policy_file(tmp_path), name="again")
+    text = again.log.read_text()
+    assert f"stale PID file {bot.pid_file} (pid {old_pid} is not running): replaced" in text
+    assert int(again.pid_file.read_text()) == again.process.pid
+
+
+def test_second_launch_while_running_is_refused(
+    tmp_path: Path, replay: Replay, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(replay, policy_file(tmp_path))
+    second = launch_bot(tmp_path, replay, policy_file(tmp_path), name="second",
+                        db="second.sqlite", wait=False)
+    try:
+        assert second.process.wait(timeout=120) == 1
+        assert "247trader is already running (pid" in second.log.read_text()
+        assert bot.process.poll() is None
+        assert int(bot.pid_file.read_text()) == bot.process.pid
+    finally:
+        stop(second.process, grace=5.0)
+
+
+def test_stop_command_sends_sigterm_and_removes_the_pid_file(
+    tmp_path: Path, replay: Replay, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(replay, policy_file(tmp_path))
+    result = subprocess.run(
+        [sys.executable, "-m", "trader247.cli", "stop", "--pid-file", str(bot.pid_file),
+         "-c", str(REPO / "config" / "config.json")],
+        capture_output=True, text=True, timeout=60, env=CHILD_ENV, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert f"247trader stopped (pid {bot.process.pid})" in result.stdout
+    assert bot.process.wait(timeout=10) == 0
+    assert not bot.pid_file.exists()
+
+
+def test_bad_policy_stops_before_the_first_iteration_with_exit_1(
+    tmp_path: Path, replay: Replay
+) -> None:
+    bad = policy_file(tmp_path, max_total_at_risk_pct=250)
+    bot = launch_bot(tmp_path, replay, bad, wait=False)
+    try:
+        assert bot.process.wait(timeout=120) == 1
+    finally:
+        stop(bot.process, grace=5.0)
+    text = bot.log.read_text()
+    assert f"{bad}:49: risk.max_total_at_risk_pct: must be > 0 and <= 100 (got 250)" in text
+    assert "Bot heartbeat" not in text and not bot.pid_file.exists()
