@@ -123,7 +123,7 @@ def enter(bot: Bot, stake: float) -> None:
 
 def launch_bot(tmp_path: Path, replay: Replay, policy: Path, name: str = "bot",
                db: str = "dry.sqlite", slots: int = len(PAIRS), wait: bool = True,
-               strategy: str = "CapProbeStrategy") -> Bot:
+               strategy: str = "CapProbeStrategy", extra: dict[str, Any] | None = None) -> Bot:
     """``trader247 run`` a dry-run bot with the REST API on a free port and force entries on.
 
     The default strategy is the cap alone (tests/e2e/strategies): every exit seen is the cap's.
@@ -149,6 +149,7 @@ def launch_bot(tmp_path: Path, replay: Replay, policy: Path, name: str = "bot",
                        "jwt_secret_key": "e2e-test-jwt-secret-0123456789abcdef",
                        "ws_token": "e2e-test-ws-token", "CORS_origins": []},
     })
+    override.update(extra or {})
     config = tmp_path / f"{name}.json"
     config.write_text(json.dumps(override))
     log = tmp_path / f"{name}.log"

@@ -83,3 +83,28 @@ def test_start_at_50_percent_trims_gradually_with_entries_blocked(
     log = wait_for_log(bot.log, r"TRIM_ROUND:", count=2, timeout=120, process=bot.process)
     assert all(orders <= 3 for _, orders in rounds(log))
     assert "Traceback" not in plan + log
+
+
+def test_unfilled_trim_is_cancelled_after_the_timeout_and_replanned(
+    tmp_path: Path, replay: Replay, start_bot: Any
+) -> None:
+    # Trims are limit sells at the ask ("same" side): in a flat market nobody takes them.
+    limit_exits = {
+        "order_types": {"entry": "market", "exit": "limit", "emergency_exit": "market",
+                        "force_entry": "market", "force_exit": "market",
+                        "stoploss": "market", "stoploss_on_exchange": False},
+        "exit_pricing": {"price_side": "same", "use_order_book": True, "order_book_top": 1},
+    }
+    bot = start_bot(replay, policy_file(tmp_path, trim_timeout_seconds=10), extra=limit_exits)
+    enter(bot, 50.0)
+    http("POST", f"{replay.url}/_replay/price_script",
+         {"duration_s": 1, "from_multiplier": 1.0, "to_multiplier": 1.6}, auth=False)
+    log = wait_for_log(bot.log, r"trim timed out: pair=\S+ after \d+s, cancelling and re-planning",
+                       timeout=120, process=bot.process)
+    timed_out = re.search(r"trim timed out: pair=(\S+)", log)
+    assert timed_out is not None
+    pair = timed_out.group(1)
+    # The cancelled pair comes back in a later round.
+    later = wait_for_log(bot.log, rf"TRIM_ROUND: .*pairs=\S*{re.escape(pair)}", count=2,
+                         timeout=120, process=bot.process)
+    assert "Traceback" not in later

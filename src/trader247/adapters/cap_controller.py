@@ -128,9 +128,6 @@ class CapController:
         self.trim_state = on_trim_cancelled(self.trim_state, pair)
         self._changed()
 
-    def trim_timed_out(self, pair: str, opened_at: float, now: float) -> bool:
-        return pair in self.trim_state.open_trims and now - opened_at > self.policy.trim_timeout_seconds
-
     def to_dict(self) -> dict[str, Any]:
         return {"cycle": self.cycle, "trim_state": self.trim_state.to_dict()}
 

@@ -389,14 +389,17 @@ class ExposureCapMixin:
                 logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
 
     def _cap_trim_timed_out(self, **kwargs: Any) -> bool:
+        """A trim order older than ``trim_timeout_seconds`` is cancelled, whatever the trim state
+        says: the planner may already have expired it (and counted it failed) this iteration."""
         order: Order = kwargs["order"]
         if order.ft_order_tag != TRIM_TAG:
             return False
         now: datetime = kwargs["current_time"]
-        placed = order.order_date_utc.timestamp()
-        if self.cap.trim_timed_out(kwargs["pair"], placed, now.timestamp()):
-            logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning",
-                           kwargs["pair"], now.timestamp() - placed)
-            self.cap.trim_cancelled(kwargs["pair"])
-            return True
-        return False
+        age = now.timestamp() - order.order_date_utc.timestamp()
+        if age <= self.cap.policy.trim_timeout_seconds:
+            return False
+        pair = kwargs["pair"]
+        logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning", pair, age)
+        if pair in self.cap.trim_state.open_trims:
+            self.cap.trim_cancelled(pair)
+        return True
