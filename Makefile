@@ -26,11 +26,29 @@ data: $(STAMP)
 demo: data
 	$(BIN)/trader247 demo
 
+## promtool: Prometheus' rule/config checker, needed by tests/monitoring (Debian package `prometheus`)
+promtool:
+	@if command -v promtool >/dev/null 2>&1; then promtool --version 2>&1 | head -1; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	else echo "promtool is missing and this user cannot install packages: as root run" \
+	  "'apt-get update && apt-get install -y --no-install-recommends prometheus'," \
+	  "or put a promtool binary on PATH" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "promtool is missing and apt-get is not" \
+	  "available: put a promtool binary on PATH" >&2; exit 1; fi; \
+	set -e; \
+	$$SUDO apt-get update -qq; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; \
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then \
+	  $$SUDO systemctl disable --now prometheus >/dev/null 2>&1 || true; \
+	  echo "stopped and disabled the packaged prometheus service (it would hold port 9090)"; fi; \
+	promtool --version 2>&1 | head -1
+
 ## test: the full default suite (used by .ci/run)
-test: data
+test: data promtool
 	$(BIN)/python -m pytest -m "not slow and not soak" $(PYTEST_ARGS)
 
-test-all: data
+test-all: data promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 soak: data
@@ -44,6 +62,7 @@ bench: data
 	$(BIN)/python bench/startup_hook.py
 	$(BIN)/python bench/pairlist.py
 	$(BIN)/python bench/cap_backtest.py
+	$(BIN)/python bench/exporter_cost.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data

@@ -1,0 +1,677 @@
+"""Prometheus exporter for the bot (fix 6 of 2025-11-15, alerts of fix 7).
+
+One :class:`Metrics` object per process (:func:`get_metrics`) owns a private
+``CollectorRegistry`` (plus the process and platform collectors), so nothing here touches the
+global ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
+The freqtrade adapters feed it plain core objects; every method is cheap (about 0.1 ms for one
+iteration with a 40-pair universe, see ``bench/exporter_cost.py``) and never raises into the bot
+for bad input: unknown label values are mapped to ``other`` or dropped with one log line.
+
+Conventions (STYLE.md): prefix ``trader247_``, base units (seconds, ratios 0..1 - never percent),
+``_total`` counters, bounded labels pre-initialised to 0 so alerts see a series before the first
+event. Money is in the stake currency (USD, USDC, BTC...): money metrics end in ``_stake`` and
+carry a ``currency`` label fixed by :meth:`Metrics.configure` at start (``USD`` until then).
+
+Counters that mirror the monotonic :class:`~trader247.core.trims.TrimState` counters count the
+difference to the last value seen. The first value seen after a (re)start is the baseline:
+totals restored from the persisted state were already exported by the previous process, and
+re-exporting them would show up as a burst in ``increase()``. A value that goes down (a fresh
+state) re-bases silently.
+
+The HTTP endpoint (:func:`start`) binds once per process; a busy port is one error line and
+``False``, never an exception: the bot keeps trading without ``/metrics``.
+"""
+
+from __future__ import annotations
+
+import errno
+import logging
+import math
+import os
+import platform
+import threading
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from importlib import metadata
+from typing import Any, Final
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
+
+from trader247.core.exposure import CapState, Exposure
+from trader247.core.trims import TrimPlan, TrimState
+from trader247.core.universe import Reason, UniverseResult
+
+__all__ = [
+    "CORE_PAIRS",
+    "ENDPOINTS",
+    "ENV_HOST",
+    "ENV_PORT",
+    "ITERATION_BUCKETS",
+    "ORDER_FAILURE_REASONS",
+    "REASONS",
+    "SIDES",
+    "TRIM_LATENCY_BUCKETS",
+    "TRIM_OUTCOMES",
+    "Metrics",
+    "exchange_endpoint",
+    "get_metrics",
+    "order_failure_reason",
+    "bound_address",
+    "reset_for_tests",
+    "resolve_bind",
+    "should_start",
+    "start",
+    "stop",
+]
+
+logger = logging.getLogger(__name__)
+
+REASONS: Final[tuple[str, ...]] = tuple(r.value for r in Reason)
+SIDES: Final[tuple[str, ...]] = ("buy", "sell")
+TRIM_OUTCOMES: Final[tuple[str, ...]] = ("attempted", "filled", "failed", "timed_out")
+ORDER_FAILURE_REASONS: Final[tuple[str, ...]] = (
+    "insufficient_funds",
+    "rejected",
+    "timeout",
+    "exchange_error",
+    "other",
+)
+ENDPOINTS: Final[tuple[str, ...]] = ("markets", "tickers", "candles", "order_book", "other")
+CORE_PAIRS: Final[tuple[str, ...]] = ("BTC/USD", "ETH/USD", "SOL/USD")
+NO_TIER: Final = "none"
+CAP_STATES: Final[tuple[str, ...]] = tuple(s.value for s in CapState)
+
+# Freqtrade iterations are ~5 s apart; the seed's budget is 20 s, its incident 50-60 s.
+ITERATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0,
+                            60.0, 90.0, 120.0)
+# Trim placement-to-fill; the default trim timeout is 75 s.
+TRIM_LATENCY_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0,
+                               120.0, 180.0, 300.0)
+
+ENV_HOST: Final = "TRADER247_METRICS_HOST"
+ENV_PORT: Final = "TRADER247_METRICS_PORT"
+_TRADE_RUNMODES: Final = frozenset({"live", "dry_run"})
+
+_ENDPOINT_ALIASES: Final[Mapping[str, str]] = {
+    "load_markets": "markets",
+    "fetch_markets": "markets",
+    "reload_markets": "markets",
+    "ticker": "tickers",
+    "fetch_ticker": "tickers",
+    "fetch_tickers": "tickers",
+    "get_tickers": "tickers",
+    "ohlcv": "candles",
+    "fetch_ohlcv": "candles",
+    "get_candle_history": "candles",
+    "refresh_latest_ohlcv": "candles",
+    "orderbook": "order_book",
+    "fetch_order_book": "order_book",
+    "fetch_l2_order_book": "order_book",
+    "fetch_l2_order_book_ws": "order_book",
+}
+_REASON_ALIASES: Final[Mapping[str, str]] = {
+    "insufficient": "insufficient_funds",
+    "insufficientfunds": "insufficient_funds",
+    "invalid_order": "rejected",
+    "invalid": "rejected",
+    "timed_out": "timeout",
+    "exchange": "exchange_error",
+    "temporary": "exchange_error",
+    "network": "exchange_error",
+}
+# Exception class names (ccxt and freqtrade.exceptions) -> order failure reason. The MRO is
+# walked from the most specific class, so ccxt's RequestTimeout (a NetworkError) is a timeout
+# and InsufficientFunds (an ExchangeError) is insufficient_funds.
+_EXCEPTION_REASONS: Final[Mapping[str, str]] = {
+    "InsufficientFunds": "insufficient_funds",
+    "InsufficientFundsError": "insufficient_funds",
+    "RequestTimeout": "timeout",
+    "TimeoutError": "timeout",
+    "InvalidOrder": "rejected",
+    "InvalidOrderException": "rejected",
+    "OrderNotFound": "rejected",
+    "PricingError": "rejected",
+    "ExchangeError": "exchange_error",
+    "TemporaryError": "exchange_error",
+    "DDosProtection": "exchange_error",
+    "NetworkError": "exchange_error",
+    "ExchangeNotAvailable": "exchange_error",
+}
+
+
+def should_start(runmode_value: str) -> bool:
+    """Only a trading bot (``live`` / ``dry_run``) exports; backtest, hyperopt, plot, webserver
+    and the utility modes never bind a port (a backtest next to a live bot would steal it)."""
+    return str(getattr(runmode_value, "value", runmode_value)) in _TRADE_RUNMODES
+
+
+def exchange_endpoint(endpoint: str) -> str:
+    """Map a ccxt / freqtrade method name to the bounded ``endpoint`` label (else ``other``)."""
+    key = str(endpoint).strip().lower()
+    if key in ENDPOINTS:
+        return key
+    return _ENDPOINT_ALIASES.get(key, "other")
+
+
+def _failure_reason(reason: str) -> str:
+    key = str(reason).strip().lower()
+    if key in ORDER_FAILURE_REASONS:
+        return key
+    return _REASON_ALIASES.get(key, "other")
+
+
+def order_failure_reason(exc: BaseException) -> str:
+    """The bounded reason label for an order exception (ccxt or freqtrade), without importing
+    either: matched on class names along the MRO."""
+    for cls in type(exc).__mro__:
+        reason = _EXCEPTION_REASONS.get(cls.__name__)
+        if reason is not None:
+            return reason
+    return "other"
+
+
+def _version(dist: str) -> str:
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _ratio(pct: float) -> float:
+    # Percent in the core, ratio (0..1) on the wire. +inf (no equity behind a holding) stays inf.
+    return pct / 100.0 if math.isfinite(pct) else pct
+
+
+class Metrics:
+    """Every metric of the bot in one private registry; see the module doc for conventions."""
+
+    def __init__(
+        self,
+        *,
+        stake_currency: str = "USD",
+        tiers: Iterable[str] = (),
+        core_pairs: Sequence[str] = CORE_PAIRS,
+        registry: CollectorRegistry | None = None,
+        process_collectors: bool = True,
+    ) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        if process_collectors:
+            ProcessCollector(registry=reg)
+            PlatformCollector(registry=reg)
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+
+        # --- exposure / cap -------------------------------------------------------------
+        money = ("currency",)
+        self.equity = Gauge("trader247_exposure_equity_stake",
+                            "Equity (stake balance + open positions at mark), stake currency.",
+                            money, registry=reg)
+        self.at_risk = Gauge("trader247_exposure_at_risk_stake",
+                             "At-risk value (positions at mark + open entry stake), stake currency.",
+                             money, registry=reg)
+        self.cap_value = Gauge("trader247_exposure_cap_stake",
+                               "At-risk cap as a value (cap ratio x equity), stake currency.",
+                               money, registry=reg)
+        self.target_value = Gauge("trader247_exposure_target_stake",
+                                  "Trim target as a value ((cap - band) x equity), stake currency.",
+                                  money, registry=reg)
+        self.headroom = Gauge("trader247_exposure_headroom_stake",
+                              "Cap value minus at-risk value (negative over the cap), stake currency.",
+                              money, registry=reg)
+        self.at_risk_ratio = Gauge("trader247_exposure_at_risk_ratio",
+                                   "At-risk value / equity (0..1; +Inf with no equity).",
+                                   registry=reg)
+        self.cap_ratio = Gauge("trader247_exposure_cap_ratio",
+                               "Configured at-risk cap (max_total_at_risk_pct / 100).", registry=reg)
+        self.target_ratio = Gauge("trader247_exposure_target_ratio",
+                                  "Trim target ((cap - trim band) / 100).", registry=reg)
+        self.cap_state = Gauge("trader247_cap_state",
+                               "Exposure cap state: 1 for the current state, 0 for the others.",
+                               ("state",), registry=reg)
+        self.cap_transitions = Counter("trader247_cap_transitions_total",
+                                       "Cap state changes, by the state entered.",
+                                       ("state",), registry=reg)
+        self.reducing_rounds = Gauge("trader247_cap_reducing_rounds",
+                                     "Trim rounds in the current REDUCING episode (0 when ACTIVE).",
+                                     registry=reg)
+
+        # --- trims ----------------------------------------------------------------------
+        self.trims = Counter("trader247_trims_total",
+                             "Trim orders by outcome (failed includes timed_out).",
+                             ("outcome",), registry=reg)
+        self.trims_last_round = Gauge("trader247_trims_last_round",
+                                      "Trim orders planned in the most recent trim round.",
+                                      registry=reg)
+        self.trims_open = Gauge("trader247_trims_open", "Trim orders placed and not yet filled.",
+                                registry=reg)
+        self.trim_rounds = Counter("trader247_trim_rounds_total",
+                                   "Trim rounds that planned at least one order.", registry=reg)
+        self.trim_remaining = Gauge("trader247_trim_remaining_stake",
+                                    "Excess over the target not yet covered by open trims.",
+                                    money, registry=reg)
+        self.trim_latency = Histogram("trader247_trim_latency_seconds",
+                                      "Trim order placement-to-fill latency.",
+                                      buckets=TRIM_LATENCY_BUCKETS, registry=reg)
+        self.trim_last_latency = Gauge("trader247_trim_last_latency_seconds",
+                                       "Latency of the most recent trim fill.", registry=reg)
+        self.thrash = Counter("trader247_trim_thrash_episodes_total",
+                              "REDUCING episodes that started soon after the previous one ended.",
+                              registry=reg)
+
+        # --- bot loop / PnL -------------------------------------------------------------
+        self.iteration = Histogram("trader247_bot_iteration_duration_seconds",
+                                   "Duration of one bot iteration (freqtrade process()).",
+                                   buckets=ITERATION_BUCKETS, registry=reg)
+        self.iteration_last = Gauge("trader247_bot_iteration_last_duration_seconds",
+                                    "Duration of the most recent bot iteration.", registry=reg)
+        self.iteration_ts = Gauge("trader247_bot_last_iteration_timestamp_seconds",
+                                  "Unix time the most recent bot iteration ended.", registry=reg)
+        self.open_trades = Gauge("trader247_bot_open_trades", "Open trades.", registry=reg)
+        self.pnl_realised = Gauge("trader247_pnl_realised_stake",
+                                  "Realised profit of closed trades, stake currency.",
+                                  money, registry=reg)
+        self.pnl_unrealised = Gauge("trader247_pnl_unrealised_stake",
+                                    "Unrealised profit of open trades at mark, stake currency.",
+                                    money, registry=reg)
+
+        # --- universe -------------------------------------------------------------------
+        self.universe_size = Gauge("trader247_universe_size", "Pairs in the whitelist.",
+                                   registry=reg)
+        self.universe_tier = Gauge("trader247_universe_eligible_pairs",
+                                   "Whitelisted pairs by liquidity tier ('none': in no tier).",
+                                   ("tier",), registry=reg)
+        self.universe_reason = Gauge("trader247_universe_pairs",
+                                     "Evaluated pairs by decision reason code (last refresh).",
+                                     ("reason",), registry=reg)
+        self.force_eligible = Gauge("trader247_universe_force_eligible_pairs",
+                                    "Pairs force-eligible in the last refresh.", registry=reg)
+        self.core_eligible = Gauge("trader247_core_pair_eligible",
+                                   "1 when a core pair (BTC/ETH/SOL) is in the whitelist.",
+                                   ("pair",), registry=reg)
+        self.no_usd_price = Gauge("trader247_universe_no_usd_price_pairs",
+                                  "Pairs whose volume could not be converted to USD (last refresh).",
+                                  registry=reg)
+        self.usd_failures = Counter("trader247_usd_conversion_failures_total",
+                                    "USD conversion failures (NO_USD_PRICE), summed over refreshes.",
+                                    registry=reg)
+        self.universe_refreshes = Counter("trader247_universe_refreshes_total",
+                                          "Universe refreshes.", registry=reg)
+        self.universe_kept = Gauge("trader247_universe_kept",
+                                   "1 when the last refresh kept the previous whitelist (data fault).",
+                                   registry=reg)
+        self.universe_ts = Gauge("trader247_universe_last_refresh_timestamp_seconds",
+                                 "Unix time of the last universe refresh.", registry=reg)
+
+        # --- errors / operations --------------------------------------------------------
+        self.order_failures = Counter("trader247_order_failures_total",
+                                      "Failed orders by side and reason.",
+                                      ("side", "reason"), registry=reg)
+        self.exchange_errors = Counter("trader247_exchange_errors_total",
+                                       "Exchange API errors by endpoint.", ("endpoint",),
+                                       registry=reg)
+        self.config_reloads = Counter("trader247_config_reloads_total",
+                                      "Configuration reloads (freqtrade /reload_config).",
+                                      registry=reg)
+        Info("trader247_exporter_build", "Versions of the exporter.", registry=reg).info({
+            "version": _version("trader247"),
+            "freqtrade_version": _version("freqtrade"),
+            "prometheus_client_version": _version("prometheus-client"),
+            "python_version": platform.python_version(),
+        })
+
+        # --- pre-initialised children (labels() is the slow part of an update) ----------
+        self._states = {s: self.cap_state.labels(state=s) for s in CAP_STATES}
+        self._transitions = {s: self.cap_transitions.labels(state=s) for s in CAP_STATES}
+        self._states[CapState.ACTIVE.value].set(1)
+        self._trims = {o: self.trims.labels(outcome=o) for o in TRIM_OUTCOMES}
+        self._reasons = {r: self.universe_reason.labels(reason=r) for r in REASONS}
+        self._tiers: dict[str, Any] = {}
+        self._core: dict[str, Any] = {}
+        for side in SIDES:
+            for why in ORDER_FAILURE_REASONS:
+                self.order_failures.labels(side=side, reason=why)
+        self._endpoints = {e: self.exchange_errors.labels(endpoint=e) for e in ENDPOINTS}
+        self._money: dict[str, Any] = {}
+        self.currency = ""
+        self.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
+
+        # --- delta tracking --------------------------------------------------------------
+        self._seen: dict[str, int] | None = None
+        self._last_plan: TrimPlan | None = None
+        self._last_state: CapState | None = None
+        self._episode_rounds = 0
+
+    # ------------------------------------------------------------------ configuration
+
+    def configure(
+        self,
+        *,
+        stake_currency: str | None = None,
+        tiers: Iterable[str] = (),
+        core_pairs: Sequence[str] | None = None,
+    ) -> None:
+        """Fix the stake currency label and declare tier names / core pairs (pre-initialised).
+
+        Call once at start, before the first update; a changed currency drops the old series.
+        """
+        with self._lock:
+            if stake_currency is not None:
+                code = str(stake_currency).strip().upper() or "USD"
+                if code != self.currency:
+                    gauges = {
+                        "equity": self.equity,
+                        "at_risk": self.at_risk,
+                        "cap": self.cap_value,
+                        "target": self.target_value,
+                        "headroom": self.headroom,
+                        "trim_remaining": self.trim_remaining,
+                        "realised": self.pnl_realised,
+                        "unrealised": self.pnl_unrealised,
+                    }
+                    for gauge in gauges.values():
+                        gauge.clear()
+                    self._money = {k: g.labels(currency=code) for k, g in gauges.items()}
+                    self.currency = code
+            for tier in (NO_TIER, *tiers):
+                self._tier(tier)
+            if core_pairs is not None:
+                self.core_eligible.clear()
+                self._core = {p: self.core_eligible.labels(pair=p) for p in core_pairs}
+
+    def _tier(self, name: str) -> Any:
+        child = self._tiers.get(name)
+        if child is None:
+            child = self._tiers[name] = self.universe_tier.labels(tier=name)
+        return child
+
+    def _warn_once(self, key: str, message: str, *args: object) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            logger.warning(message, *args)
+
+    # ------------------------------------------------------------------ bot loop
+
+    def observe_iteration(self, seconds: float, *, now: float | None = None) -> None:
+        """One bot iteration took ``seconds`` (``now``: end time, Unix seconds; default: now)."""
+        if not math.isfinite(seconds) or seconds < 0:
+            self._warn_once("iteration", "metrics: ignoring iteration duration %r", seconds)
+            return
+        self.iteration.observe(seconds)
+        self.iteration_last.set(seconds)
+        self.iteration_ts.set(time.time() if now is None else now)
+
+    def update_pnl(self, realised: float, unrealised: float, open_trades: int) -> None:
+        """Realised / unrealised profit in the stake currency and the number of open trades."""
+        money = self._money
+        money["realised"].set(realised)
+        money["unrealised"].set(unrealised)
+        self.open_trades.set(open_trades)
+
+    # ------------------------------------------------------------------ cap / trims
+
+    def update_cap(
+        self,
+        exposure: Exposure,
+        state: CapState,
+        trim_state: TrimState,
+        plan: TrimPlan | None = None,
+    ) -> None:
+        """Once per iteration, after the cap evaluation (and again after trims are placed, if
+        wanted: counters count differences and a plan is counted as a round once)."""
+        money = self._money
+        money["equity"].set(exposure.equity)
+        money["at_risk"].set(exposure.at_risk)
+        money["cap"].set(exposure.cap_value)
+        money["target"].set(exposure.target_value)
+        money["headroom"].set(exposure.headroom)
+        self.at_risk_ratio.set(_ratio(exposure.at_risk_pct))
+        self.cap_ratio.set(_ratio(exposure.cap_pct))
+        self.target_ratio.set(_ratio(exposure.target_pct))
+        for name, child in self._states.items():
+            child.set(1 if name == state.value else 0)
+        self.trims_open.set(len(trim_state.open_trims))
+        if plan is not None:
+            money["trim_remaining"].set(plan.to_trim)
+
+        with self._lock:
+            if self._last_state is not None and state is not self._last_state:
+                self._transitions[state.value].inc()
+            if state is not CapState.REDUCING or self._last_state is not CapState.REDUCING:
+                self._episode_rounds = 0  # ACTIVE, or a new REDUCING episode
+            self._last_state = state
+            if plan is not None and plan is not self._last_plan:
+                self._last_plan = plan
+                if plan.orders:
+                    self.trim_rounds.inc()
+                    self.trims_last_round.set(len(plan.orders))
+                    if state is CapState.REDUCING:
+                        self._episode_rounds += 1
+            self.reducing_rounds.set(self._episode_rounds)
+            self._count_trim_state(trim_state)
+
+    def _count_trim_state(self, trim_state: TrimState) -> None:
+        current = {
+            "attempted": trim_state.attempted,
+            "filled": trim_state.filled,
+            "failed": trim_state.failed,
+            "timed_out": trim_state.timed_out,
+            "thrash": trim_state.thrash_episodes,
+        }
+        seen = self._seen
+        self._seen = current
+        if seen is None:
+            return  # baseline: see the module doc
+        for key, value in current.items():
+            delta = value - seen[key]
+            if delta <= 0:
+                continue  # unchanged, or a fresh state (re-based)
+            if key == "thrash":
+                self.thrash.inc(delta)
+            else:
+                self._trims[key].inc(delta)
+
+    def trim_filled(self, latency_seconds: float) -> None:
+        """A trim filled ``latency_seconds`` after placement. Latency only: the ``filled``
+        counter comes from ``TrimState.filled`` in :meth:`update_cap`, so it is never counted
+        twice."""
+        if not math.isfinite(latency_seconds) or latency_seconds < 0:
+            self._warn_once("latency", "metrics: ignoring trim latency %r", latency_seconds)
+            return
+        self.trim_latency.observe(latency_seconds)
+        self.trim_last_latency.set(latency_seconds)
+
+    # ------------------------------------------------------------------ universe
+
+    def update_universe(self, result: UniverseResult, *, now: float | None = None) -> None:
+        """After every universe refresh (the pairlist's ``gen_pairlist`` / ``filter_pairlist``)."""
+        counts = dict.fromkeys(REASONS, 0)
+        for decision in result.decisions:
+            code = decision.reason.value
+            if code in counts:
+                counts[code] += 1
+            else:  # a reason added to the core later: still exported, label set stays bounded
+                counts[code] = 1
+        whitelist = result.whitelist
+        tiers = result.tiers
+        per_tier: dict[str, int] = {}
+        for pair in whitelist:
+            tier = tiers.get(pair) or NO_TIER
+            per_tier[tier] = per_tier.get(tier, 0) + 1
+        listed = set(whitelist)
+        no_usd = counts[Reason.NO_USD_PRICE.value]
+
+        with self._lock:
+            for tier in self._tiers:
+                per_tier.setdefault(tier, 0)  # declared tiers with no pair this time: 0
+            for code, count in counts.items():
+                child = self._reasons.get(code)
+                if child is None:
+                    child = self._reasons[code] = self.universe_reason.labels(reason=code)
+                child.set(count)
+            for tier, count in per_tier.items():
+                self._tier(tier).set(count)
+            for pair, child in self._core.items():
+                child.set(1 if pair in listed else 0)
+        self.universe_size.set(len(whitelist))
+        self.force_eligible.set(counts[Reason.FORCE_ELIGIBLE.value])
+        self.no_usd_price.set(no_usd)
+        if no_usd:
+            self.usd_failures.inc(no_usd)
+        self.universe_kept.set(1 if result.kept else 0)
+        self.universe_refreshes.inc()
+        self.universe_ts.set(time.time() if now is None else now)
+
+    # ------------------------------------------------------------------ errors / ops
+
+    def order_failed(self, side: str, reason: str) -> None:
+        """An order was refused or failed. ``reason``: one of :data:`ORDER_FAILURE_REASONS`
+        (else ``other``; :func:`order_failure_reason` maps an exception)."""
+        key = str(side).strip().lower()
+        if key not in SIDES:
+            self._warn_once(f"side:{key}", "metrics: order failure with unknown side %r dropped",
+                            side)
+            return
+        self.order_failures.labels(side=key, reason=_failure_reason(reason)).inc()
+
+    def exchange_error(self, endpoint: str) -> None:
+        """An exchange call failed; ``endpoint`` may be a ccxt method name (``fetch_tickers``)."""
+        self._endpoints[exchange_endpoint(endpoint)].inc()
+
+    def config_reloaded(self) -> None:
+        self.config_reloads.inc()
+
+    def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
+        """A sample's current value (tests and debugging): ``registry.get_sample_value``."""
+        return self.registry.get_sample_value(name, dict(labels or {}))
+
+
+# ---------------------------------------------------------------------- singleton / server
+
+_metrics: Metrics | None = None
+_metrics_lock = threading.Lock()
+_server: Any = None
+_server_thread: threading.Thread | None = None
+_bound: tuple[str, int] | None = None
+_start_result: bool | None = None
+
+
+def get_metrics(
+    *,
+    stake_currency: str | None = None,
+    tiers: Iterable[str] = (),
+    core_pairs: Sequence[str] | None = None,
+) -> Metrics:
+    """The process-wide :class:`Metrics`. Arguments, when given, are applied with
+    :meth:`Metrics.configure` (the pairlist and the strategy may each call this first)."""
+    global _metrics
+    with _metrics_lock:
+        if _metrics is None:
+            _metrics = Metrics()
+        metrics = _metrics
+    tiers = tuple(tiers)
+    if stake_currency is not None or tiers or core_pairs is not None:
+        metrics.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
+    return metrics
+
+
+def resolve_bind(
+    host: str, port: int, environ: Mapping[str, str] | None = None
+) -> tuple[str, int]:
+    """``TRADER247_METRICS_HOST`` / ``TRADER247_METRICS_PORT`` override the configured bind
+    (docker-compose binds 0.0.0.0 inside the container). ``ValueError`` on a bad port."""
+    env = os.environ if environ is None else environ
+    host = env.get(ENV_HOST, "").strip() or host
+    raw = env.get(ENV_PORT, "").strip()
+    if raw:
+        if not raw.isdigit():
+            raise ValueError(f"{ENV_PORT} must be a port number, got {raw!r}")
+        port = int(raw)
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"metrics port must be in 0..65535, got {port!r}")
+    return host, port
+
+
+def start(host: str = "127.0.0.1", port: int = 9090, *, metrics: Metrics | None = None) -> bool:
+    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port``, once per
+    process. Later calls return the first call's result without binding or logging again.
+
+    A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot trades on.
+    """
+    global _server, _server_thread, _bound, _start_result
+    with _metrics_lock:
+        if _start_result is not None:
+            return _start_result
+        try:
+            host, port = resolve_bind(host, port)
+        except ValueError as exc:
+            logger.error("Metrics exporter not started: %s; the bot keeps trading", exc)
+            _start_result = False
+            return False
+        registry = (metrics if metrics is not None else _metrics_unlocked()).registry
+        try:
+            server, thread = start_http_server(port, addr=host, registry=registry)
+        except OSError as exc:
+            reason = "port already in use" if _addr_in_use(exc) else str(exc)
+            logger.error(
+                "Metrics exporter not started: cannot bind %s (%s); the bot keeps trading "
+                "without /metrics (set metrics.port in policy.yaml or free the port)",
+                _hostport(host, port), reason,
+            )
+            _start_result = False
+            return False
+        _server, _server_thread = server, thread
+        _bound = (host, int(server.server_address[1]))
+        _start_result = True
+    logger.info("Metrics exporter listening on http://%s/metrics", _hostport(host, _bound[1]))
+    return True
+
+
+def _metrics_unlocked() -> Metrics:
+    global _metrics
+    if _metrics is None:
+        _metrics = Metrics()
+    return _metrics
+
+
+def _hostport(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _addr_in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1))
+
+
+def bound_address() -> tuple[str, int] | None:
+    """``(host, port)`` the exporter listens on (the real port when started with port 0)."""
+    return _bound
+
+
+def stop() -> None:
+    """Shut the HTTP server down and forget the start result (tests, clean shutdown)."""
+    global _server, _server_thread, _bound, _start_result
+    with _metrics_lock:
+        server, thread = _server, _server_thread
+        _server = _server_thread = _bound = _start_result = None
+    if server is not None:
+        server.shutdown()
+        server.server_close()
+    if thread is not None:
+        thread.join(timeout=5)
+
+
+def reset_for_tests() -> None:
+    """Stop the server and drop the singleton."""
+    global _metrics
+    stop()
+    with _metrics_lock:
+        _metrics = None
