@@ -16,6 +16,8 @@ Decisions:
   value in the JSON config, or our own YAML validation), which a process manager reads as
   success. We hide that except clause so such errors take freqtrade's ``FreqtradeException``
   path: the same message is logged and the exit code is 2.
+- ``FreqtradeBot.process`` (one bot iteration) is timed for the ``/metrics`` iteration histogram;
+  nothing is recorded unless our exporter runs.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -122,8 +124,30 @@ def _patch_main(module: "ModuleType") -> None:
     module.__dict__["ConfigurationError"] = _NeverRaised
 
 
+def _patch_freqtradebot(module: "ModuleType") -> None:
+    bot = module.FreqtradeBot
+    if getattr(bot.process, "_trader247_timed", False):
+        return
+    original = bot.process
+
+    def process(self: "Any") -> "Any":
+        import time
+
+        start = time.perf_counter()
+        try:
+            return original(self)
+        finally:
+            observability = sys.modules.get("trader247.adapters.observability")
+            if observability is not None:
+                observability.record_iteration(time.perf_counter() - start)
+
+    process._trader247_timed = True  # type: ignore[attr-defined]
+    bot.process = process
+
+
 _PATCHES = {
     "freqtrade.main": _patch_main,
+    "freqtrade.freqtradebot": _patch_freqtradebot,
     "freqtrade.constants": _patch_constants,
     "freqtrade.resolvers.pairlist_resolver": _patch_pairlist_resolver,
     "freqtrade.resolvers.protection_resolver": _patch_protection_resolver,

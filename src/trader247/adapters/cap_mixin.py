@@ -40,7 +40,7 @@ from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, PairLocks, Trade
 from freqtrade.persistence.pairlock import PairLock
 
-from trader247.adapters import cap_status
+from trader247.adapters import cap_status, observability, universe_status
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.settings import cap_policy, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
@@ -200,6 +200,8 @@ class ExposureCapMixin:
         stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         _ = self.cap
+        settings = load_settings(self.config)
+        observability.start(self.config, settings.policy, settings.universe.tier_names)
 
     def ft_bot_cleanup(self) -> None:
         """Freqtrade's own shutdown path (SIGTERM / SIGINT): persist our state last."""
@@ -309,12 +311,52 @@ class ExposureCapMixin:
             current_time.timestamp())
         if events.plan_line:
             logger.warning(events.plan_line)
-            self.dp.send_msg(f"247trader: {events.plan_line}")
         self._cap_sync_lock(events.lock_reason, current_time)
         plan = self.cap.last_plan
         if plan is not None and plan.orders:
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.cap.cycle,
                         ",".join(order.pair for order in plan.orders))
+        if not self._cap_backtesting():
+            self._cap_report(events, snapshot, current_time)
+
+    def _cap_report(self, events: Any, snapshot: Snapshot, now: datetime) -> None:
+        """Chat (rate-limited per kind) and metrics; dry-run and live only."""
+        from trader247.core import messages
+
+        controller = self.cap
+        exposure = controller.last_exposure
+        gate: messages.MessageGate = self.__dict__.setdefault("_cap_gate", messages.MessageGate())
+        stamp = now.timestamp()
+        texts: list[str | None] = []
+        if exposure is not None and events.state_changed:
+            previous = (CapState.ACTIVE if events.state is CapState.REDUCING
+                        else CapState.REDUCING)
+            texts.append(gate.offer("state", messages.format_state_change(
+                previous, events.state, exposure, stake_currency=controller.stake_currency,
+                plan_line=events.plan_line), stamp))
+        plan = controller.last_plan
+        if plan is not None and plan.orders and exposure is not None:
+            texts.append(gate.offer("trims", messages.format_trim_round(
+                plan.orders, exposure, stake_currency=controller.stake_currency,
+                cycle=controller.cycle), stamp))
+        result = universe_status.latest()
+        if result is not None and result is not self.__dict__.get("_cap_seen_universe"):
+            before = self.__dict__.get("_cap_seen_universe")
+            self.__dict__["_cap_seen_universe"] = result
+            if before is not None:
+                text = messages.format_universe_changes(
+                    messages.universe_changes(before.whitelist, result), result)
+                texts.append(gate.offer("universe", text, stamp) if text else None)
+        texts += gate.flush(stamp)
+        for text in texts:
+            if text:
+                self.dp.send_msg(text, always_send=True)
+        observability.record_cap(controller)
+        if observability.active() is not None:
+            held = sum(p.value for p in snapshot.positions)
+            cost = sum(float(t.stake_amount) for t in Trade.get_open_trades())
+            realised = float(Trade.get_total_closed_profit())
+            observability.record_pnl(realised, held - cost, len(snapshot.positions))
 
     def _cap_sync_lock(self, reason: str | None, now: datetime) -> None:
         """One global lock per REDUCING episode; lifted as soon as the state is ACTIVE again.
@@ -387,6 +429,7 @@ class ExposureCapMixin:
             latency = self.cap.trim_filled(pair, current_time.timestamp())
             if latency is not None:
                 logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
+                observability.record_trim_latency(latency)
 
     def _cap_trim_timed_out(self, **kwargs: Any) -> bool:
         """A trim order older than ``trim_timeout_seconds`` is cancelled, whatever the trim state
