@@ -114,3 +114,38 @@ def test_bad_policy_stops_before_the_first_iteration_with_exit_1(
     text = bot.log.read_text()
     assert f"{bad}:49: risk.max_total_at_risk_pct: must be > 0 and <= 100 (got 250)" in text
     assert "Bot heartbeat" not in text and not bot.pid_file.exists()
+
+
+def test_stop_with_liquidate_closes_every_position_first(
+    tmp_path: Path, replay: Replay, start_bot: Callable[..., Bot]
+) -> None:
+    bot = start_bot(replay, policy_file(tmp_path))
+    enter(bot, 30.0)
+    result = subprocess.run(
+        [sys.executable, "-m", "trader247.cli", "stop", "--liquidate", "--pid-file",
+         str(bot.pid_file), "-c", str(REPO / "config" / "config.json"),
+         "-c", str(tmp_path / "bot.json")],
+        capture_output=True, text=True, timeout=120, env=CHILD_ENV, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert "liquidation: all positions closed" in result.stdout
+    assert bot.process.wait(timeout=10) == 0
+    with sqlite3.connect(tmp_path / "dry.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM trades WHERE is_open = 1").fetchone() == (0,)
+
+
+def test_plain_freqtrade_refuses_a_bad_universe_with_a_non_zero_exit(
+    tmp_path: Path, replay: Replay
+) -> None:
+    from tests.e2e.support import freqtrade_args, write_config
+
+    bad = tmp_path / "universe.yaml"
+    bad.write_text("tiers:\n  tier_1_core:\n    symbols: [BTC-USD]\n    constraints:\n"
+                   "      min_24h_volume_usd: 10000000\n      min_volume: 5\n")
+    override = write_config(tmp_path, replay, pairlists=[
+        {"method": "TieredLiquidityPairList", "universe_file": str(bad)}])
+    result = subprocess.run(freqtrade_args(tmp_path, override, "test-pairlist"),
+                            capture_output=True, text=True, timeout=180, env=CHILD_ENV)
+    output = result.stdout + result.stderr
+    assert result.returncode == 2, output[-2000:]
+    assert f"{bad}:6: tiers.tier_1_core.constraints.min_volume: unknown key" in output
+    assert "Traceback" not in output
