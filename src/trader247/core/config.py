@@ -157,8 +157,20 @@ def _num(x: float) -> str:
     return show_value(x)
 
 
+class _AfterCheck:
+    """A pydantic ``Annotated`` marker: ``check`` runs after the type's own validation."""
+
+    def check(self, value: Any) -> Any:
+        raise NotImplementedError
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+
 @dataclass(frozen=True)
-class Bounds:
+class Bounds(_AfterCheck):
     """Range check with a readable message, also written into the JSON Schema.
 
     Used as ``Annotated[StrictFloat, Bounds(gt=0, le=100)]``.
@@ -199,11 +211,6 @@ class Bounds:
             )
         return value
 
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
-
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
@@ -220,7 +227,7 @@ class Bounds:
 
 
 @dataclass(frozen=True)
-class _Matches:
+class _Matches(_AfterCheck):
     """String form check (symbols, currency codes, non-empty text) with a readable message."""
 
     pattern: str
@@ -234,11 +241,6 @@ class _Matches:
                 {"expected": self.expected, "got": show_value(value)},
             )
         return value
-
-    def __get_pydantic_core_schema__(
-        self, source: Any, handler: GetCoreSchemaHandler
-    ) -> core_schema.CoreSchema:
-        return core_schema.no_info_after_validator_function(self.check, handler(source))
 
     def __get_pydantic_json_schema__(
         self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
