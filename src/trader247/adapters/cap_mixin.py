@@ -47,6 +47,7 @@ from trader247.core.exposure import CapState, Position, Snapshot, measure
 
 logger = logging.getLogger(__name__)
 
+_CAP_RUNMODES = (RunMode.DRY_RUN, RunMode.LIVE, RunMode.BACKTEST, RunMode.HYPEROPT)
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
 STATE_KEY = "trader247_cap_state"
 _LOCK_SPAN = timedelta(hours=24)
@@ -302,6 +303,10 @@ class ExposureCapMixin:
         return result
 
     def _cap_loop(self, current_time: datetime) -> None:
+        # plot-dataframe and the analysis commands call bot_loop_start without trades or a
+        # database: there is no exposure to measure there.
+        if self.config.get("runmode") not in _CAP_RUNMODES:
+            return
         snapshot = self._cap_snapshot(current_time)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
         needs_minimums = self.cap.state is CapState.REDUCING or measure(

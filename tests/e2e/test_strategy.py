@@ -1,0 +1,194 @@
+"""Trader247Strategy in real freqtrade processes (issue [D] item 3).
+
+Every run uses a temporary user dir (results, plots) and the repository's strategy folder, so
+nothing is written into the repository. Runtimes on the 2-core CI box: backtests 10-40 s each,
+plot-dataframe and recursive-analysis ~10 s, lookahead-analysis ~2 min (``slow``).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, Replay
+from trader247.cli.demo import exchange_override
+from trader247.core.signals import TRIGGERS
+
+pytestmark = pytest.mark.e2e
+
+STRATEGIES = REPO / "user_data" / "strategies"
+DATA = REPO / "user_data" / "data" / "coinbase"
+TIER_PCT = {"BTC/USD": 3.0, "ETH/USD": 3.0, "SOL/USD": 3.0, "ADA/USD": 2.0, "ATOM/USD": 2.0,
+            "UNI/USD": 0.7, "SHIB/USD": 0.7}
+
+
+def backtest(tmp_path: Path, *args: str, config: dict[str, Any] | None = None,
+             strategy_path: Path = STRATEGIES, timeout: int = 300) -> tuple[str, dict[str, Any]]:
+    """``trader247 backtest`` (private replay exchange) -> (output, the strategy's result)."""
+    results = tmp_path / "results"
+    results.mkdir()  # freqtrade treats a missing directory as a file-name prefix
+    extra: list[str] = []
+    if config is not None:
+        override = tmp_path / "override.json"
+        override.write_text(json.dumps(config))
+        extra = ["-c", str(override)]
+    command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(DATA), "--",
+               *extra, "--strategy", "Trader247Strategy", "--strategy-path", str(strategy_path),
+               "--userdir", str(tmp_path / "ud"), "--datadir", str(DATA), "--export", "trades",
+               "--backtest-directory", str(results), "--cache", "none", *args]
+    (tmp_path / "ud").mkdir()
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
+                          env=CHILD_ENV)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    archives = list(results.glob("backtest-result-*.zip"))
+    assert len(archives) == 1, output[-2000:]
+    with zipfile.ZipFile(archives[0]) as archive:
+        name = next(n for n in archive.namelist()
+                    if n.endswith(".json") and not n.endswith("_config.json"))
+        result = json.loads(archive.read(name))["strategy"]["Trader247Strategy"]
+    return output, result
+
+
+def static(*pairs: str, **more: Any) -> dict[str, Any]:
+    return {"exchange": {"pair_whitelist": list(pairs)},
+            "pairlists": [{"method": "StaticPairList"}], **more}
+
+
+def test_backtest_over_the_bundled_universe_trades_only_eligible_pairs(tmp_path: Path) -> None:
+    # Default config: TieredLiquidityPairList hands every USD market to the backtest; the
+    # strategy's point-in-time eligibility must keep the excluded and thin pairs out.
+    output, result = backtest(tmp_path, "--timerange", "20250101-20250401")
+    trades = result["trades"]
+    assert len(trades) > 0
+    assert "market regime from BTC/USD 1h" in output
+    traded = {t["pair"] for t in trades}
+    # never_trade, stablecoin base, and pairs far below their floor (0.8M, 1.2M, 1.5M < 2M/3M).
+    assert traded.isdisjoint({"BONK/USD", "USDT/USD", "SEI/USD", "ALGO/USD", "FET/USD"})
+    assert {t["enter_tag"] for t in trades} <= set(TRIGGERS)
+    for trade in trades:
+        reason = trade["exit_reason"]
+        assert reason in ("stop_loss", "trailing_stop_loss", "regime_crash", "roi", "force_exit",
+                          "trim") or reason.startswith(("take_profit_", "max_hold_")), reason
+        # Tier % of equity, never above it (the cap clamp may only lower it).
+        pct = TIER_PCT.get(trade["pair"])
+        if pct is not None:
+            assert trade["stake_amount"] <= pct / 100 * result["wallet_stats"]["high_balance"]
+    core = [t["stake_amount"] for t in trades if t["pair"] in ("BTC/USD", "ETH/USD", "SOL/USD")]
+    assert core and max(core) > 0.025 * result["starting_balance"]
+
+
+def test_backtest_at_5m_converts_hours_and_keeps_the_1h_regime(tmp_path: Path) -> None:
+    output, result = backtest(
+        tmp_path, "--timeframe", "5m", "--timerange", "20250604-20250630",
+        config=static("BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD", "XRP/USD", "DOGE/USD"))
+    # 72 h (the longest signal window) at 12 candles per hour.
+    assert "Strategy using startup_candle_count: 864" in output
+    assert "market regime from BTC/USD 1h" in output
+    assert result["timeframe"] == "5m"
+    assert len(result["trades"]) > 0
+
+
+def test_btc_stake_takes_the_regime_from_each_pair_and_values_volume_in_usd(
+    tmp_path: Path,
+) -> None:
+    output, result = backtest(
+        tmp_path, "--timerange", "20250101-20250401",
+        config=static("ETH/BTC", "SOL/BTC", "ADA/BTC", stake_currency="BTC", dry_run_wallet=1))
+    assert output.count("market regime from each pair's own 1h candles (BTC/BTC does not exist)"
+                        ) == 1
+    traded = {t["pair"] for t in result["trades"]}
+    # ETH/BTC trades ($6M/day once valued with BTC/USD); ADA/BTC ($0.9M) is below the $3M floor.
+    assert "ETH/BTC" in traded
+    assert "ADA/BTC" not in traded
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"buy": {f"buy_weight_{name}": 0.0 for name in TRIGGERS}},
+     "at least one trigger weight must be > 0"),
+    ({"buy": {"buy_conviction": 1.5}}, "conviction_threshold must be >= 0 and <= 1"),
+])
+def test_bad_parameter_file_stops_at_start(tmp_path: Path, params: dict[str, Any],
+                                           message: str) -> None:
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    shutil.copy(STRATEGIES / "Trader247Strategy.py", strategies)
+    (strategies / "Trader247Strategy.json").write_text(json.dumps(
+        {"strategy_name": "Trader247Strategy", "params": params}))
+    command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(DATA), "--",
+               "--strategy", "Trader247Strategy", "--strategy-path", str(strategies),
+               "--userdir", str(tmp_path), "--datadir", str(DATA),
+               "--timerange", "20250301-20250310"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180,
+                          env=CHILD_ENV)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert "Trader247Strategy: SignalParams" in output
+    assert message in output
+    assert "BACKTESTING REPORT" not in output
+
+
+def analysis_args(tmp_path: Path, replay: Replay, command: str, *pairs: str) -> list[str]:
+    """freqtrade ``command`` against the test's replay exchange, on ``pairs``, temp user dir."""
+    config: dict[str, Any] = exchange_override(replay.port)
+    config["exchange"]["pair_whitelist"] = list(pairs)
+    config["pairlists"] = [{"method": "StaticPairList"}]
+    override = tmp_path / "override.json"
+    override.write_text(json.dumps(config))
+    (tmp_path / "ud").mkdir(exist_ok=True)
+    return [*FREQTRADE, command, "-c", str(REPO / "config" / "config.json"), "-c", str(override),
+            "--userdir", str(tmp_path / "ud"), "--strategy", "Trader247Strategy",
+            "--strategy-path", str(STRATEGIES), "--datadir", str(DATA), "-p", *pairs]
+
+
+def test_plot_dataframe_writes_html_with_conviction_and_triggers(
+    tmp_path: Path, replay: Replay
+) -> None:
+    command = analysis_args(tmp_path, replay, "plot-dataframe", "BTC/USD")
+    command += ["--timerange", "20250301-20250401", "--no-trades"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=CHILD_ENV)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    html = (tmp_path / "ud" / "plot" / "freqtrade-plot-BTC_USD-1h.html").read_text()
+    for trace in ["conviction", "conviction_needed", "rsi", "ma_slow",
+                  *(f"{name}_strength" for name in TRIGGERS)]:
+        assert f'"name":"{trace}"' in html, trace
+
+
+def test_recursive_analysis_finds_no_variance_and_no_indicator_lookahead(
+    tmp_path: Path, replay: Replay
+) -> None:
+    # Windowed indicators only: values are bit-identical whatever the start-up length, so
+    # freqtrade prints no "Recursive Analysis" table at all. 1999 is above Coinbase's 5 x 300.
+    command = analysis_args(tmp_path, replay, "recursive-analysis", "ATOM/USD")
+    command += ["--timerange", "20250201-20250301", "--startup-candle", "199", "499", "999"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=CHILD_ENV)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "No lookahead bias on indicators found." in output
+    assert "Recursive Analysis" not in output
+
+
+@pytest.mark.slow
+def test_lookahead_analysis_reports_no_bias(tmp_path: Path, replay: Replay) -> None:
+    # ~2 min on 2 cores: ten signals, each re-backtested on a cut-off range.
+    report = tmp_path / "lookahead.csv"
+    command = analysis_args(tmp_path, replay, "lookahead-analysis", "BTC/USD", "ETH/USD",
+                            "SOL/USD")
+    command += ["--timerange", "20250101-20250301", "--minimum-trade-amount", "5",
+                "--targeted-trade-amount", "10", "--lookahead-analysis-exportfilename",
+                str(report)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900, env=CHILD_ENV)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    rows = list(csv.DictReader(report.open()))
+    assert len(rows) == 1
+    assert rows[0]["has_bias"] == "False"
+    assert int(rows[0]["total_signals"]) >= 5
+    assert rows[0]["biased_entry_signals"] == rows[0]["biased_exit_signals"] == "0"
