@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from freqtrade.enums import RunMode
 
 from trader247.adapters.cap_controller import CapController, stake_to_return
 from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot
@@ -42,7 +43,8 @@ class SizingStrategy(ExposureCapMixin, FakeStrategyBase):
 
 def make(strategy_cls: type, balance: float, held: float) -> Any:
     strategy = strategy_cls()
-    strategy.config = {"stake_currency": "USD", "dry_run": True,
+    # Backtest mode: the cap runs, nothing is persisted to a database (there is none here).
+    strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.BACKTEST,
                        "config_files": [str(REPO / "config" / "config.json")],
                        "internals": {"process_throttle_secs": 5}}
     strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None)

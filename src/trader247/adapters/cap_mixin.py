@@ -228,6 +228,16 @@ class ExposureCapMixin:
     def _cap_mark(self, trade: Trade, now: datetime | None) -> float:
         if self._cap_backtesting() and now is not None:
             return self._cap_backtest_mark(trade, now)
+        # One ticker request per pair per iteration: the entry gate reuses the loop's marks.
+        cycle, marks = self.__dict__.get("_cap_live_marks", (None, {}))
+        if cycle != self.cap.cycle:
+            marks = {}
+            self.__dict__["_cap_live_marks"] = (self.cap.cycle, marks)
+        if trade.pair not in marks:
+            marks[trade.pair] = self._cap_live_mark(trade)
+        return float(marks[trade.pair])
+
+    def _cap_live_mark(self, trade: Trade) -> float:
         try:
             ticker = self.dp.ticker(trade.pair)
             if ticker and ticker.get("last"):
