@@ -48,6 +48,7 @@ def make(strategy_cls: type, balance: float, held: float) -> Any:
                        "config_files": [str(REPO / "config" / "config.json")],
                        "internals": {"process_throttle_secs": 5}}
     strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None)
+    strategy.timeframe = "1h"
     snapshot = Snapshot(stake_balance=balance,
                         positions=(Position("BTC/USD", held / 100.0, 100.0),) if held else ())
     strategy._cap_snapshot = lambda *_a: snapshot  # type: ignore[method-assign]
