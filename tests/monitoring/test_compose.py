@@ -144,7 +144,7 @@ def test_promtool_check_config() -> None:
 
 def test_dockerfile() -> None:
     text = DOCKERFILE.read_text()
-    pin = re.search(r'"freqtrade==([^"]+)"', (REPO / "pyproject.toml").read_text())
+    pin = re.search(r'"freqtrade(?:\[[a-z,]+\])?==([^"]+)"', (REPO / "pyproject.toml").read_text())
     assert pin is not None
     assert f"FROM freqtradeorg/freqtrade:{pin.group(1)}\n" in text
     assert re.search(r"^USER ftuser$", text, re.M)
