@@ -132,3 +132,60 @@ def test_controller_state_survives_a_restart_without_double_trim() -> None:
     restarted.evaluate(snapshot, 1.0, now=1010.0)
     # The open trims restored from state block new trims for those pairs.
     assert restarted.trim_for("BTC/USD") is None and restarted.trim_for("ETH/USD") is None
+
+
+def frame_until(newest: datetime) -> Any:
+    import pandas as pd
+
+    return pd.DataFrame({"date": pd.date_range(end=newest, periods=3, freq="1h"),
+                         "close": [1.0, 1.0, 1.0]})
+
+
+@pytest.mark.parametrize(
+    ("newest", "runmode", "allowed"),
+    [
+        (datetime(2025, 6, 1, 9, tzinfo=UTC), RunMode.DRY_RUN, True),   # newest closed at 10:30
+        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.DRY_RUN, False),  # the 09:00 candle missing
+        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.LIVE, False),
+        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.BACKTEST, True),  # candles complete there
+    ],
+)
+def test_entries_on_stale_candles_are_refused_in_dry_run_and_live(
+    newest: datetime, runmode: RunMode, allowed: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    strategy = make(SizingStrategy, balance=1000.0, held=0.0)
+    strategy.bot_loop_start(current_time=NOW)  # builds the controller without a database
+    strategy.config["runmode"] = runmode
+    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (frame_until(newest), NOW))
+    now = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
+    for _ in range(3):
+        assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is allowed
+    refusals = [r for r in caplog.records if "ENTRY_REFUSED stale_candles: ETH/USD" in r.message]
+    assert len(refusals) == (0 if allowed else 1)  # once per pair and newest candle, not per call
+
+
+def test_force_entries_and_unanalysed_pairs_pass_and_the_guard_rolls_back_by_config(
+    tmp_path: Path,
+) -> None:
+    import pandas as pd
+
+    strategy = make(SizingStrategy, balance=1000.0, held=0.0)
+    strategy.bot_loop_start(current_time=NOW)
+    strategy.config["runmode"] = RunMode.DRY_RUN
+    now = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
+    stale = frame_until(datetime(2025, 6, 1, 8, tzinfo=UTC))
+    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is False
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now,
+                                        entry_tag="force_entry") is True
+    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (pd.DataFrame(), NOW))
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
+
+    policy = (REPO / "config" / "policy.yaml").read_text().replace(
+        "  block_entries: true", "  block_entries: false")
+    (tmp_path / "policy.yaml").write_text(policy)
+    (tmp_path / "universe.yaml").write_text((REPO / "config" / "universe.yaml").read_text())
+    (tmp_path / "config.json").write_text("{}")
+    strategy.config["config_files"] = [str(tmp_path / "config.json")]
+    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is True

@@ -16,7 +16,8 @@ What it does, per bot iteration (per candle in backtesting):
   ``/locks``, FreqUI and Telegram), and plans at most one trim round every
   ``trim_interval_cycles`` iterations;
 - ``custom_stake_amount`` clamps every entry to the headroom under the cap (REDUCING: no entry);
-- ``confirm_trade_entry`` refuses entries while REDUCING and for pairs in trim cooldown;
+- ``confirm_trade_entry`` refuses entries while REDUCING, for pairs in trim cooldown and (dry-run
+  / live) when the pair's newest analyzed candle is not the newest closed one (``stale_data``);
 - ``adjust_trade_position`` places this round's trim for the trade as a partial exit tagged
   ``trim``; a positive adjustment (DCA) from the strategy is clamped like an entry;
 - ``order_filled`` / ``check_exit_timeout`` record trim fills (latency) and cancel a trim that
@@ -33,7 +34,7 @@ import functools
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -44,12 +45,14 @@ from trader247.adapters import cap_status, observability, universe_status
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.settings import cap_policy, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
+from trader247.core.freshness import judge_freshness
 
 logger = logging.getLogger(__name__)
 
 _CAP_RUNMODES = (RunMode.DRY_RUN, RunMode.LIVE, RunMode.BACKTEST, RunMode.HYPEROPT)
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
 STATE_KEY = "trader247_cap_state"
+FORCE_ENTRY_TAG = "force_entry"  # freqtrade's tag for /forceenter and Telegram /forcelong
 _LOCK_SPAN = timedelta(hours=24)
 
 
@@ -64,7 +67,9 @@ def _wrap_stake(user: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_confirm(user: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(user)
     def confirm_trade_entry(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
-        return self._cap_allows_entry(kwargs.get("pair", "")) and bool(user(self, *args, **kwargs))
+        allowed = self._cap_allows_entry(kwargs.get("pair", ""), kwargs.get("current_time"),
+                                         kwargs.get("entry_tag"))
+        return allowed and bool(user(self, *args, **kwargs))
 
     return confirm_trade_entry
 
@@ -131,26 +136,32 @@ class ExposureCapMixin:
         for name, wrap in _WRAPPERS.items():
             own = cls.__dict__.get(name)
             if own is not None and not getattr(own, "_trader247_wrapped", False):
-                wrapped = wrap(own)
+                wrapped = observability.timed(name)(wrap(own))
                 wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
                 setattr(cls, name, wrapped)
 
     # Defaults used when the strategy does not define the hook itself.
+    @observability.timed("custom_stake_amount")
     def custom_stake_amount(self, *, proposed_stake: float, **kwargs: Any) -> float:
         return self._cap_clamp_stake(proposed_stake, proposed_stake=proposed_stake, **kwargs)
 
+    @observability.timed("confirm_trade_entry")
     def confirm_trade_entry(self, *, pair: str, **kwargs: Any) -> bool:
-        return self._cap_allows_entry(pair)
+        return self._cap_allows_entry(pair, kwargs.get("current_time"), kwargs.get("entry_tag"))
 
+    @observability.timed("adjust_trade_position")
     def adjust_trade_position(self, *, trade: Trade, current_time: datetime, **kwargs: Any) -> Any:
         return self._cap_trim(trade, current_time)
 
+    @observability.timed("bot_loop_start")
     def bot_loop_start(self, *, current_time: datetime, **kwargs: Any) -> None:
         self._cap_loop(current_time)
 
+    @observability.timed("order_filled")
     def order_filled(self, *, pair: str, order: Order, current_time: datetime, **kwargs: Any) -> None:
         self._cap_order_filled(pair, order, current_time)
 
+    @observability.timed("check_exit_timeout")
     def check_exit_timeout(self, **kwargs: Any) -> bool:
         return self._cap_trim_timed_out(**kwargs)
 
@@ -415,12 +426,51 @@ class ExposureCapMixin:
             return 0.0
         return float(decision.stake)
 
-    def _cap_allows_entry(self, pair: str) -> bool:
+    def _cap_allows_entry(self, pair: str, now: datetime | None = None,
+                          entry_tag: str | None = None) -> bool:
         if self.cap.state is CapState.REDUCING:
             return False
         from trader247.core.trims import in_cooldown
 
-        return not in_cooldown(self.cap.trim_state, pair, self.cap.cycle)
+        if in_cooldown(self.cap.trim_state, pair, self.cap.cycle):
+            return False
+        if entry_tag == FORCE_ENTRY_TAG:
+            return True
+        return self._candles_fresh(pair, now or datetime.now(UTC))
+
+    def _candles_fresh(self, pair: str, now: datetime) -> bool:
+        """The stale-candle guard (``stale_data`` in policy.yaml), dry-run and live only: in
+        backtesting candles are complete by construction.
+
+        It judges the candles the strategy analyzed. A pair without any (outside the whitelist,
+        or before the first iteration) cannot carry a signal: freqtrade needs candles for one.
+        Force entries (tag ``force_entry``, freqtrade's default) are a human's call and pass.
+        """
+        guard = load_settings(self.config).policy.stale_data
+        if not guard.block_entries or not self._cap_persistent():
+            return True
+        frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
+        if not len(frame):
+            return True
+        from freqtrade.exchange import timeframe_to_prev_date, timeframe_to_seconds
+
+        newest = frame["date"].iat[-1].timestamp()
+        current_open = timeframe_to_prev_date(self.timeframe, now)
+        # The candle before the one in progress; computed by freqtrade so 1w / 1M align.
+        expected = timeframe_to_prev_date(self.timeframe, current_open - timedelta(seconds=1))
+        decision = judge_freshness(newest, expected.timestamp(),
+                                   timeframe_to_seconds(self.timeframe), guard.max_missing_candles)
+        if decision.allows_entry:
+            return True
+        # One line per pair and newest candle: a frozen feed is refused every iteration.
+        reported: dict[str, float] = self.__dict__.setdefault("_stale_reported", {})
+        if reported.get(pair) != newest:
+            reported[pair] = newest
+            logger.warning(
+                "ENTRY_REFUSED %s: %s newest candle %s, expected %s (%d missing, allowed %d)",
+                decision.freshness.value, pair, datetime.fromtimestamp(newest, UTC).isoformat(),
+                expected.isoformat(), decision.missing_candles, guard.max_missing_candles)
+        return False
 
     def _cap_trim(self, trade: Trade, current_time: datetime) -> tuple[float, str] | None:
         order = self.cap.trim_for(trade.pair)

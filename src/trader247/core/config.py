@@ -381,6 +381,19 @@ class ShutdownConfig(BaseModel):
     )
 
 
+class StaleDataConfig(BaseModel):
+    """Entry guard against candles that stopped advancing (reliability suite, [F])."""
+
+    model_config = _FROZEN
+
+    block_entries: StrictBool = Field(
+        True, description="Rollback: false = freqtrade's own check only (2 candles + 5 min)."
+    )
+    max_missing_candles: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        0, description="Closed candles the newest analyzed candle may lag behind now."
+    )
+
+
 class MetricsConfig(BaseModel):
     """Prometheus exporter (fix 6)."""
 
@@ -420,6 +433,7 @@ class PolicyConfig(BaseModel):
     risk: RiskConfig = RiskConfig()
     trims: TrimsConfig = TrimsConfig()
     shutdown: ShutdownConfig = ShutdownConfig()
+    stale_data: StaleDataConfig = StaleDataConfig()
     metrics: MetricsConfig = MetricsConfig()
     sizing: SizingConfig = SizingConfig()
 
