@@ -68,3 +68,28 @@ def test_demo_config_is_dry_run_without_exchange_keys() -> None:
     config = json.loads((REPO / "config" / "config.json").read_text())
     assert config["dry_run"] is True
     assert config["exchange"]["key"] == "" and config["exchange"]["secret"] == ""
+
+
+def live_config(**api: str) -> dict[str, object]:
+    config = json.loads((REPO / "config" / "config.json").read_text())
+    config["dry_run"] = False
+    config["exchange"].update(key="organizations/x/apiKeys/y", secret="pem-stand-in")
+    config["api_server"].update(api)
+    return config
+
+
+def test_live_mode_refuses_each_default_credential() -> None:
+    from trader247.preflight import config_checks
+
+    problems = config_checks(live_config(), PolicyConfig(), file="config.json")
+    refused = {p.path[-1] for p in problems if p.severity == "error"}
+    assert refused == {"password", "jwt_secret_key", "ws_token"}
+
+
+def test_live_mode_with_own_credentials_passes() -> None:
+    from trader247.preflight import config_checks
+
+    own = live_config(password="a-real-password-1", jwt_secret_key="own-jwt-" + "x" * 30,
+                      ws_token="own-ws-token-" + "y" * 20)
+    assert [p for p in config_checks(own, PolicyConfig(), file="config.json")
+            if p.severity == "error"] == []
