@@ -51,8 +51,10 @@ test: data promtool
 test-all: data promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+## soak: the full reliability suite (fault matrix, 20 kill -9 restarts, 200-pair load); tables in reports/reliability/
 soak: data
-	$(BIN)/python -m pytest -m soak $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
+	@cat reports/reliability/*.md 2>/dev/null || true
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench user_data
