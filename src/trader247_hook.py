@@ -16,7 +16,8 @@ Decisions:
   value in the JSON config, or our own YAML validation), which a process manager reads as
   success. We hide that except clause so such errors take freqtrade's ``FreqtradeException``
   path: the same message is logged and the exit code is 2.
-- ``FreqtradeBot.process`` (one bot iteration) is timed for the ``/metrics`` iteration histogram;
+- ``FreqtradeBot.process`` (one bot iteration) is timed for the ``/metrics`` iteration histogram,
+  with our plugins' share of it (``observability.begin_iteration`` / ``record_iteration``);
   nothing is recorded unless our exporter runs.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
@@ -133,6 +134,9 @@ def _patch_freqtradebot(module: "ModuleType") -> None:
     def process(self: "Any") -> "Any":
         import time
 
+        observability = sys.modules.get("trader247.adapters.observability")
+        if observability is not None:
+            observability.begin_iteration()
         start = time.perf_counter()
         try:
             return original(self)

@@ -24,6 +24,7 @@ from trader247.core.universe import Reason
 from trader247.metrics import exporter
 from trader247.metrics.exporter import (
     ENDPOINTS,
+    HOOKS,
     ORDER_FAILURE_REASONS,
     REASONS,
     SIDES,
@@ -66,7 +67,8 @@ def test_names_follow_the_conventions(m: Metrics) -> None:
         for sample in family.samples:
             for label in sample.labels:
                 assert label in {"currency", "state", "outcome", "tier", "reason", "pair",
-                                 "side", "endpoint", "le", "version", "freqtrade_version",
+                                 "side", "endpoint", "hook", "le", "version",
+                                 "freqtrade_version",
                                  "prometheus_client_version", "python_version"}, (family, label)
         if "currency" in {k for s in family.samples for k in s.labels}:
             assert family.name.endswith("_stake"), family.name
@@ -90,6 +92,9 @@ def test_label_sets_exist_at_zero_before_any_event(m: Metrics) -> None:
         assert v(m, "trader247_trims_total", outcome=outcome) == 0
     for endpoint in ENDPOINTS:
         assert v(m, "trader247_exchange_errors_total", endpoint=endpoint) == 0
+    for hook in HOOKS:
+        assert v(m, "trader247_plugin_hook_seconds_total", hook=hook) == 0
+        assert v(m, "trader247_plugin_hook_calls_total", hook=hook) == 0
     for pair in ("BTC/USD", "ETH/USD", "SOL/USD"):
         assert v(m, "trader247_core_pair_eligible", pair=pair) == 0
     for tier in (*TIERS, "none"):
@@ -99,7 +104,8 @@ def test_label_sets_exist_at_zero_before_any_event(m: Metrics) -> None:
     for name in ("trader247_config_reloads_total", "trader247_trim_rounds_total",
                  "trader247_trim_thrash_episodes_total", "trader247_usd_conversion_failures_total",
                  "trader247_universe_refreshes_total", "trader247_trim_latency_seconds_count",
-                 "trader247_bot_iteration_duration_seconds_count"):
+                 "trader247_bot_iteration_duration_seconds_count",
+                 "trader247_bot_iteration_plugin_seconds_count"):
         assert v(m, name) == 0, name
     assert v(m, "trader247_exposure_equity_stake", currency="USD") == 0
 
@@ -285,6 +291,26 @@ def test_observe_iteration(m: Metrics) -> None:
     assert v(m, "trader247_bot_iteration_duration_seconds_bucket", le="20.0") == 2
     assert v(m, "trader247_bot_iteration_last_duration_seconds") == 25.0
     assert v(m, "trader247_bot_last_iteration_timestamp_seconds") == 1234.0
+
+
+def test_observe_plugin_time(m: Metrics, caplog: pytest.LogCaptureFixture) -> None:
+    m.observe_plugin_time(0.003, {"pairlist": (0.001, 2), "bot_loop_start": (0.002, 1)})
+    m.observe_plugin_time(0.0, {})
+    m.observe_plugin_time(0.004, {"pairlist": (0.001, 1), "my_hook": (0.003, 1)})
+    assert v(m, "trader247_bot_iteration_plugin_seconds_count") == 3
+    assert v(m, "trader247_bot_iteration_plugin_seconds_sum") == pytest.approx(0.007)
+    assert v(m, "trader247_bot_iteration_plugin_seconds_bucket", le="0.002") == 1
+    assert v(m, "trader247_plugin_hook_seconds_total", hook="pairlist") == pytest.approx(0.002)
+    assert v(m, "trader247_plugin_hook_calls_total", hook="pairlist") == 3
+    assert v(m, "trader247_plugin_hook_calls_total", hook="bot_loop_start") == 1
+    # An unknown hook name keeps the label set bounded.
+    assert v(m, "trader247_plugin_hook_seconds_total", hook="other") == pytest.approx(0.003)
+    assert v(m, "trader247_plugin_hook_seconds_total", hook="my_hook") is None
+    with caplog.at_level(logging.WARNING):
+        m.observe_plugin_time(-1.0)
+        m.observe_plugin_time(float("nan"))
+    assert v(m, "trader247_bot_iteration_plugin_seconds_count") == 3
+    assert len([r for r in caplog.records if "plugin time" in r.getMessage()]) == 1
 
 
 # ------------------------------------------------------------------ universe

@@ -96,12 +96,14 @@ class TieredLiquidityPairList(IPairList):
         return (f"{self.name} - {floors}, others>=${self._rules.global_floor_usd:,.0f} "
                 f"({self._files}).")
 
+    @observability.timed("pairlist")
     def gen_pairlist(self, tickers: Tickers) -> list[str]:
         markets = self._exchange.get_markets(
             quote_currencies=[self._stake_currency], spot_only=True,
             tradable_only=False, active_only=False)
         return self.filter_pairlist(sorted(markets), tickers)
 
+    @observability.timed("pairlist")
     def filter_pairlist(self, pairlist: list[str], tickers: Tickers) -> list[str]:
         if self._config.get("runmode") in (RunMode.BACKTEST, RunMode.HYPEROPT):
             return [p for p in pairlist if self._exchange.markets.get(p, {}).get("active", True)]

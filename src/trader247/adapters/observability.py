@@ -4,13 +4,22 @@ The exporter starts once per process from the strategy's ``ft_bot_start`` (dry-r
 never in backtesting / hyperopt), on ``metrics.host:metrics.port`` of ``policy.yaml``
 (default 127.0.0.1:9090). A busy port is one clear error and the bot keeps trading. Iteration
 time is measured around ``FreqtradeBot.process`` by the start-up hook.
+
+Plugin time: every entry point of our plugins that freqtrade calls (pairlist, cap hooks) is
+decorated with :func:`timed`. The time spent in them is summed per thread between
+:func:`begin_iteration` and :func:`record_iteration` (both called by the start-up hook around
+``process()``), so the bot loop's share is exported next to the iteration time. Calls from other
+threads (a ``/forceenter`` in the REST API thread) are outside the loop and not counted.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+import threading
+from collections.abc import Callable, Iterable
+from time import perf_counter
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from trader247.adapters.cap_controller import CapController
@@ -20,6 +29,63 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 _metrics: Metrics | None = None
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+class _PluginClock(threading.local):
+    """Plugin time of the current iteration, per thread (no lock on the hot path)."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.seconds = 0.0
+        self.hooks: dict[str, list[float]] = {}  # hook -> [seconds, calls]
+
+
+_clock = _PluginClock()
+
+
+def timed(hook: str) -> Callable[[_F], _F]:
+    """Count the decorated plugin entry point's time under ``hook`` (see the module doc).
+
+    Without a running exporter (backtesting, hyperopt, tests) the cost is one global lookup
+    and one extra call: backtests call the cap hooks once per candle and trade. A timed call
+    made inside another (``gen_pairlist`` -> ``filter_pairlist``, a strategy hook calling the
+    mixin's through ``super()``) is counted once, by the outermost one.
+    """
+
+    def decorate(function: _F) -> _F:
+        @functools.wraps(function)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            if _metrics is None:
+                return function(*args, **kwargs)
+            clock = _clock
+            if clock.busy:
+                return function(*args, **kwargs)
+            clock.busy = True
+            start = perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = perf_counter() - start
+                clock.busy = False
+                clock.seconds += elapsed
+                totals = clock.hooks.get(hook)
+                if totals is None:
+                    clock.hooks[hook] = [elapsed, 1.0]
+                else:
+                    totals[0] += elapsed
+                    totals[1] += 1.0
+
+        return cast(_F, run)
+
+    return decorate
+
+
+def begin_iteration() -> None:
+    """Start a new iteration's plugin time (work between iterations is not the loop's)."""
+    clock = _clock
+    clock.seconds = 0.0
+    clock.hooks = {}
 
 
 def start(config: dict[str, Any], policy: PolicyConfig, tiers: Iterable[str]) -> None:
@@ -74,5 +140,12 @@ def record_pnl(realised: float, unrealised: float, open_trades: int) -> None:
 
 
 def record_iteration(seconds: float) -> None:
+    """One iteration took ``seconds``; its plugin time is observed too, then reset."""
+    clock = _clock
+    plugin, hooks = clock.seconds, clock.hooks
+    clock.seconds, clock.hooks = 0.0, {}
     if _metrics is not None:
+        # Plugin time first: a scraper that sees the iteration count move sees both.
+        _metrics.observe_plugin_time(
+            plugin, {hook: (total[0], int(total[1])) for hook, total in hooks.items()})
         _metrics.observe_iteration(seconds)

@@ -55,8 +55,10 @@ __all__ = [
     "ENDPOINTS",
     "ENV_HOST",
     "ENV_PORT",
+    "HOOKS",
     "ITERATION_BUCKETS",
     "ORDER_FAILURE_REASONS",
+    "PLUGIN_BUCKETS",
     "REASONS",
     "SIDES",
     "TRIM_LATENCY_BUCKETS",
@@ -93,6 +95,13 @@ CAP_STATES: Final[tuple[str, ...]] = tuple(s.value for s in CapState)
 # Freqtrade iterations are ~5 s apart; the seed's budget is 20 s, its incident 50-60 s.
 ITERATION_BUCKETS: Final = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 45.0,
                             60.0, 90.0, 120.0)
+# Our plugins' share of one iteration: the goal is a median under 5 ms.
+PLUGIN_BUCKETS: Final = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
+                         2.5, 5.0)
+# Plugin entry points timed by ``observability.timed`` (bounded ``hook`` label).
+HOOKS: Final[tuple[str, ...]] = ("pairlist", "bot_loop_start", "custom_stake_amount",
+                                 "confirm_trade_entry", "adjust_trade_position", "order_filled",
+                                 "check_exit_timeout", "other")
 # Trim placement-to-fill; the default trim timeout is 75 s.
 TRIM_LATENCY_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0,
                                120.0, 180.0, 300.0)
@@ -276,6 +285,16 @@ class Metrics:
                                     "Duration of the most recent bot iteration.", registry=reg)
         self.iteration_ts = Gauge("trader247_bot_last_iteration_timestamp_seconds",
                                   "Unix time the most recent bot iteration ended.", registry=reg)
+        self.plugin_time = Histogram("trader247_bot_iteration_plugin_seconds",
+                                     "Time spent in 247trader plugin hooks (pairlist, cap) "
+                                     "during one bot iteration.",
+                                     buckets=PLUGIN_BUCKETS, registry=reg)
+        self.hook_seconds = Counter("trader247_plugin_hook_seconds_total",
+                                    "Time spent in 247trader plugin hooks inside bot iterations.",
+                                    ("hook",), registry=reg)
+        self.hook_calls = Counter("trader247_plugin_hook_calls_total",
+                                  "Calls of 247trader plugin hooks inside bot iterations.",
+                                  ("hook",), registry=reg)
         self.open_trades = Gauge("trader247_bot_open_trades", "Open trades.", registry=reg)
         self.pnl_realised = Gauge("trader247_pnl_realised_stake",
                                   "Realised profit of closed trades, stake currency.",
@@ -341,6 +360,8 @@ class Metrics:
             for why in ORDER_FAILURE_REASONS:
                 self.order_failures.labels(side=side, reason=why)
         self._endpoints = {e: self.exchange_errors.labels(endpoint=e) for e in ENDPOINTS}
+        self._hooks = {h: (self.hook_seconds.labels(hook=h), self.hook_calls.labels(hook=h))
+                       for h in HOOKS}
         self._money: dict[str, Any] = {}
         self.currency = ""
         self.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
@@ -409,6 +430,25 @@ class Metrics:
         self.iteration.observe(seconds)
         self.iteration_last.set(seconds)
         self.iteration_ts.set(time.time() if now is None else now)
+
+    def observe_plugin_time(
+        self, seconds: float, hooks: Mapping[str, tuple[float, int]] | None = None
+    ) -> None:
+        """Our plugins took ``seconds`` of one iteration; ``hooks``: seconds and calls by hook
+        name (one of :data:`HOOKS`, else ``other``)."""
+        if not math.isfinite(seconds) or seconds < 0:
+            self._warn_once("plugin", "metrics: ignoring plugin time %r", seconds)
+            return
+        self.plugin_time.observe(seconds)
+        for hook, (spent, calls) in (hooks or {}).items():
+            children = self._hooks.get(hook)
+            if children is None:
+                self._warn_once(f"hook:{hook}", "metrics: plugin hook %r counted as 'other'",
+                                hook)
+                children = self._hooks["other"]
+            if math.isfinite(spent) and spent >= 0 and calls >= 0:
+                children[0].inc(spent)
+                children[1].inc(calls)
 
     def update_pnl(self, realised: float, unrealised: float, open_trades: int) -> None:
         """Realised / unrealised profit in the stake currency and the number of open trades."""

@@ -1,0 +1,138 @@
+"""Plugin time per bot iteration: ``observability.timed`` and the start-up hook's iteration window.
+
+Behaviour only (what is counted, once, in which iteration); no timing thresholds.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import types
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+import trader247_hook
+from tests.plugins.test_pairlist import BASE_MARKET, FakeExchange, load
+from trader247.adapters import observability
+from trader247.metrics.exporter import Metrics
+from trader247.strategy import ExposureCapMixin
+
+
+@pytest.fixture
+def metrics(monkeypatch: pytest.MonkeyPatch) -> Iterator[Metrics]:
+    m = Metrics(process_collectors=False)
+    monkeypatch.setattr(observability, "_metrics", m)
+    observability.begin_iteration()
+    yield m
+    observability.begin_iteration()
+
+
+def v(m: Metrics, name: str, **labels: str) -> float:
+    value = m.registry.get_sample_value(name, labels)
+    assert value is not None, name
+    return value
+
+
+@observability.timed("pairlist")
+def work(seconds: float = 0.0, fail: bool = False) -> str:
+    if seconds:
+        time.sleep(seconds)
+    if fail:
+        raise RuntimeError("boom")
+    return "done"
+
+
+def test_without_exporter_nothing_is_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(observability, "_metrics", None)
+    observability.begin_iteration()
+    assert work() == "done"
+    assert observability._clock.seconds == 0.0
+    assert observability._clock.hooks == {}
+
+
+def test_one_iteration_is_observed_then_reset(metrics: Metrics) -> None:
+    work(0.002)
+    work()
+    observability.record_iteration(1.0)
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_count") == 1
+    plugin = v(metrics, "trader247_bot_iteration_plugin_seconds_sum")
+    assert 0 < plugin < 1.0
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 2
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") == \
+        pytest.approx(plugin)
+    assert v(metrics, "trader247_bot_iteration_duration_seconds_sum") == 1.0
+
+    observability.record_iteration(0.5)  # nothing ran in this one
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_count") == 2
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == pytest.approx(plugin)
+
+
+def test_nested_calls_count_once_and_errors_still_count(metrics: Metrics) -> None:
+    @observability.timed("bot_loop_start")
+    def outer() -> str:
+        return work() + work()
+
+    assert outer() == "donedone"
+    with pytest.raises(RuntimeError):
+        work(fail=True)
+    assert work() == "done"  # the failed call did not leave the clock busy
+    observability.record_iteration(1.0)
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="bot_loop_start") == 1
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 2
+
+
+def test_time_before_the_iteration_and_in_other_threads_is_not_counted(
+    metrics: Metrics,
+) -> None:
+    work()  # e.g. the start-up whitelist, before the first process()
+    observability.begin_iteration()
+    thread = threading.Thread(target=work)  # e.g. /forceenter in the REST API thread
+    thread.start()
+    thread.join()
+    observability.record_iteration(1.0)
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.0
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 0
+
+
+def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) -> None:
+    class Bot:
+        def process(self) -> str:
+            work(0.001)
+            time.sleep(0.002)
+            return "processed"
+
+    trader247_hook._patch_freqtradebot(types.SimpleNamespace(FreqtradeBot=Bot))
+    work()  # between iterations: dropped by begin_iteration
+    assert Bot().process() == "processed"
+    plugin = v(metrics, "trader247_bot_iteration_plugin_seconds_sum")
+    assert 0 < plugin < v(metrics, "trader247_bot_iteration_duration_seconds_sum")
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 1
+
+
+def test_mixin_hooks_are_timed_once_when_a_strategy_overrides_them(
+    metrics: Metrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Strategy(ExposureCapMixin):
+        def bot_loop_start(self, **kwargs: Any) -> None:
+            super().bot_loop_start(**kwargs)  # the mixin's default, timed too
+
+    monkeypatch.setattr(Strategy, "_cap_loop", lambda self, now: None)
+    monkeypatch.setattr(Strategy, "_cap_trim", lambda self, trade, now: None)
+    strategy = Strategy()
+    strategy.bot_loop_start(current_time=None)
+    strategy.adjust_trade_position(trade=None, current_time=None)
+    observability.record_iteration(1.0)
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="bot_loop_start") == 1
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="adjust_trade_position") == 1
+
+
+def test_pairlist_refresh_is_timed(metrics: Metrics) -> None:
+    pairlist = load(FakeExchange(dict(BASE_MARKET)))
+    observability.begin_iteration()
+    assert pairlist.gen_pairlist({})[:3] == ["BTC/USD", "ETH/USD", "SOL/USD"]
+    observability.record_iteration(1.0)
+    # gen_pairlist calls filter_pairlist: one timed call.
+    assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 1
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") > 0
