@@ -21,7 +21,8 @@ def test_metrics_of_a_running_bot_move_with_a_rally(
     port = free_port()
     bot = start_bot(replay, policy_file(tmp_path, port=port))
     url = f"http://127.0.0.1:{port}/metrics"
-    wait_for_log(bot.log, r"Bot heartbeat|Whitelist with", timeout=60, process=bot.process)
+    # The first whitelist is logged before the strategy starts the exporter: wait for the latter.
+    wait_for_log(bot.log, r"Metrics exporter listening on", timeout=60, process=bot.process)
     before = scrape(url)
     assert before['trader247_cap_state{state="ACTIVE"}'] == 1.0
     assert before["trader247_universe_size"] >= 7
