@@ -94,7 +94,9 @@ def test_dashboard_covers_the_monitoring_priorities(dashboard: dict[str, Any]) -
         "trader247_trims_last_round", "trader247_universe_eligible_pairs",
         "trader247_universe_pairs", "trader247_core_pair_eligible",
         "trader247_pnl_realised_stake", "trader247_pnl_unrealised_stake",
-        "trader247_bot_iteration_duration_seconds_bucket", "trader247_order_failures_total",
+        "trader247_bot_iteration_duration_seconds_bucket",
+        "trader247_bot_iteration_plugin_seconds_bucket", "trader247_plugin_hook_seconds_total",
+        "trader247_order_failures_total",
         "trader247_exchange_errors_total", "trader247_usd_conversion_failures_total",
     ):
         assert name in used, name
