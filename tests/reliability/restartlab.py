@@ -23,6 +23,9 @@ Double trim
     never planned (the latest round listing that pair before the order was logged by an
     earlier, killed run), i.e. a pre-kill step re-placed after the restart, whether or not the
     one before the kill had filled; (c) two trim orders of the same trade in flight at once.
+    (d) a pair the restore still lists in ``open_trims`` although its trim order had filled
+    before the kill, trimmed again before the bot was ACTIVE again (same REDUCING episode): the
+    restarted bot took the filled trim for a failed one and re-planned it.
     Each trim order is attributed to the latest ``TRIM_ROUND`` logged at or before its
     ``order_date`` that lists its pair; an order no round lists is *unplanned* (also counted).
     Consequence check: per round, the filled trim value (``filled x average``) must not exceed
@@ -62,8 +65,13 @@ At-risk bound
 
 Kill moments
     ``random``: uniform delay after the process start (so some land in start-up, validation,
-    restore, or a running loop); ``trim``: right after (0-0.3 s) a ``TRIM_ROUND:`` line
-    appears in the run's log, i.e. while that round's orders are being placed and filled.
+    restore, or a running loop); ``up``: a delay after the bot is up (whitelist logged);
+    ``trim``: right after (0-0.4 s) a ``TRIM_ROUND:`` line appears in the run's log, i.e.
+    while that round's orders are being placed and filled (the log is polled every 3 ms; the
+    kill lands ~50-100 ms after the line's timestamp plus the delay). Actions (probe, rally,
+    entries) run between polls, so a kill can land up to one action late; the table shows
+    when it really landed. A bot that exits by itself, or gets no trim round within 150 s of
+    a rally that took it over the cap, is a failure.
 """
 
 from __future__ import annotations
@@ -507,38 +515,56 @@ class RestartLab:
                                f"after kill {run.index}")
 
     def run_killed(self, plan: CyclePlan) -> RunRecord:
-        """Start a bot, act on it while it is up, SIGKILL it at ``plan.moment``."""
+        """Start a bot, act on it while it is up, SIGKILL it at ``plan.moment``.
+
+        Actions run on a worker thread: some wait for bot iterations (seconds), and the kill
+        must not wait for them. An action the kill interrupts fails with a connection error.
+        """
         run = self.start_run()
         run.moment = plan.moment
-        pending = ["api_view", "probe", *({"open": ["open", "rally"], "rally": ["rally"],
+        actions = ["api_view", "probe", *({"open": ["open", "rally"], "rally": ["rally"],
                                            "dip": ["dip", "topup"]}.get(plan.action, []))]
-        if plan.moment.kind == "trim" and "rally" not in pending:
-            pending.append("rally")
+        if plan.moment.kind == "trim" and "rally" not in actions:
+            actions.append("rally")
         kill_at = run.started + plan.moment.delay if plan.moment.kind == "random" else None
         trimming = plan.moment.kind == "trim"
+        halt = threading.Event()
+        worker = threading.Thread(target=self._work, args=(run, actions, plan, halt),
+                                  name=f"actions-run{run.index}", daemon=True)
         while True:
-            new = self._poll(run)
+            self._poll(run)
             now = time.time()
+            if run.up and not worker.is_alive() and worker.ident is None:
+                worker.start()
             if plan.moment.kind == "up" and kill_at is None and run.up_at is not None:
                 kill_at = run.up_at + plan.moment.delay
             if run.bot.process.poll() is not None:
                 run.notes.append(f"exited by itself with {run.bot.process.returncode}")
                 break
-            if trimming and kill_at is None and "TRIM_ROUND:" in new:
+            if trimming and kill_at is None and "TRIM_ROUND:" in run.tail.text:
                 kill_at = now + plan.moment.delay
             if kill_at is not None and now >= kill_at:
                 break
             if trimming and now - run.started > 150:
                 run.notes.append("no TRIM_ROUND within 150 s: killed anyway")
                 break
-            if run.up and pending and now >= self._next_action:
-                action = pending.pop(0)
-                if action == "rally" and trimming and "TRIM_ROUND:" in run.tail.text:
-                    continue  # a round is already under way: the kill is armed
-                self._act(run, action, plan)
             time.sleep(0.003 if trimming else 0.05)
         self.kill(run)
+        halt.set()
+        if worker.ident is not None:
+            worker.join(timeout=30)
         return run
+
+    def _work(self, run: RunRecord, actions: list[str], plan: CyclePlan,
+              halt: threading.Event) -> None:
+        for action in actions:
+            while time.time() < self._next_action and not halt.is_set():
+                time.sleep(0.05)
+            if halt.is_set():
+                return
+            if action == "rally" and plan.moment.kind == "trim" and "TRIM_ROUND:" in run.tail.text:
+                continue  # a round is already under way: the kill is armed
+            self._act(run, action, plan)
 
     def run_final(self, timeout: float = 180.0) -> RunRecord:
         """Start a bot, let it trim back to the target and finish its orders, stop it cleanly."""
@@ -575,7 +601,8 @@ class RestartLab:
     def _act(self, run: RunRecord, action: str, plan: CyclePlan | None) -> None:
         try:
             text = getattr(self, f"_do_{action}")(run, plan)
-        except (OSError, ValueError) as exc:  # the bot may be mid start-up or shutting down
+        # The bot may be mid start-up or killed under the action (enter() asserts its fills).
+        except (OSError, ValueError, AssertionError) as exc:
             text = f"{action} failed: {exc}"
         run.actions.append(text)
 
@@ -589,19 +616,23 @@ class RestartLab:
             self.acknowledged[int(trade["trade_id"])] = run.index
         return "opened 4 x $50"
 
-    def _fresh(self, run: RunRecord) -> Sample | None:
-        """A reading from an iteration that started after this call (entries just made count)."""
-        # The gauge is set at the start of an iteration, its timestamp at the end: the second
-        # iteration that ends after the call is the first one known to have started after it.
+    def _fresh(self, run: RunRecord, iterations: int = 2) -> Sample | None:
+        """A reading from the ``iterations``-th iteration ending after this call (0: any).
+
+        The gauges are set at the start of an iteration, its timestamp at its end: the second
+        iteration ending after the call is the first known to have started after it.
+        """
         mark = time.time()
         deadline = mark + 8.0
         seen = 0
-        while time.time() < deadline:
+        while time.time() < deadline and run.bot.process.poll() is None:
             sample = read_metrics(run.metrics_url, run.index)
+            if sample is not None and iterations == 0:
+                return sample
             if sample is not None and sample.iteration > mark:
                 seen += 1
                 mark = sample.iteration
-                if seen == 2:
+                if seen >= iterations:
                     return sample
             time.sleep(0.2)
         return None
@@ -650,9 +681,13 @@ class RestartLab:
         return f"top-up {pair}: {trade!r}"
 
     def _do_probe(self, run: RunRecord, plan: CyclePlan | None) -> str:
-        """While REDUCING a force entry must be refused (a new pair: confirm and stake hooks)."""
-        before = self._fresh(run)
+        """While REDUCING a force entry must be refused (a new pair: confirm and stake hooks).
+
+        Conclusive when the latest reading just before the attempt and the first one from an
+        iteration ending after it both say REDUCING (the state only moves at evaluations).
+        """
         pair = self._free_pair(run)
+        before = self._fresh(run, iterations=0)
         if before is None or not before.reducing or pair is None:
             return "probe: not REDUCING"
         accepted, detail = False, ""
@@ -664,7 +699,7 @@ class RestartLab:
                 self.acknowledged[int(answer["trade_id"])] = run.index
         except urllib.error.HTTPError as exc:
             detail = f"HTTP {exc.code}"
-        after = read_metrics(run.metrics_url, run.index)
+        after = self._fresh(run, iterations=1)
         accepted = accepted or pair in {t["pair"] for t in run.bot.get("status")}
         conclusive = after is not None and after.reducing
         self.probes.append(Probe(run.index, pair, accepted, conclusive, detail))
@@ -717,6 +752,7 @@ class Audit:
     stale_open_trims: list[str] = field(default_factory=list)
     retrimmed_after_fill: list[str] = field(default_factory=list)
     tracebacks: list[str] = field(default_factory=list)
+    crashes: list[str] = field(default_factory=list)
     step: float = 0.0
     at_risk_max: float = 0.0
     at_risk_max_outside: float = 0.0
@@ -739,6 +775,7 @@ class Audit:
         for run in lab.runs:
             if "Traceback" in run.tail.text:
                 audit.tracebacks.append(f"run {run.index}")
+            audit.crashes += [f"run {run.index}: {note}" for note in run.notes]
         return audit
 
     def _trims(self, lab: RestartLab) -> None:
@@ -936,6 +973,7 @@ class Audit:
             "REST view after restart": self.api_view,
             "at-risk over the bound": self.at_risk_violations,
             "tracebacks": self.tracebacks,
+            "crashes / no trim round when due / unclean stop": self.crashes,
         }.items() if items}
 
 
@@ -1064,7 +1102,8 @@ def render(lab: RestartLab, audit: Audit, title: str, wall: float) -> str:
               f"cap + step = {lab.cap:.0%} + {audit.step:.2%} = {lab.cap + audit.step:.2%}; "
               f"violations {len(audit.at_risk_violations)}; settled at the end: {lab.settled}",
               f"- force entries while REDUCING: {len(probes)} attempted, {len(accepted)} accepted",
-              f"- tracebacks in bot logs: {len(audit.tracebacks)}"]
+              f"- tracebacks in bot logs: {len(audit.tracebacks)}; crashes / missing rounds / "
+              f"unclean stops: {len(audit.crashes)}"]
     details = audit.failures()
     if details:
         lines += ["", "## Findings", ""]
