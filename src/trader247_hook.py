@@ -19,6 +19,9 @@ Decisions:
 - ``FreqtradeBot.process`` (one bot iteration) is timed for the ``/metrics`` iteration histogram,
   with our plugins' share of it (``observability.begin_iteration`` / ``record_iteration``);
   nothing is recorded unless our exporter runs.
+- ``FreqtradeBot.execute_entry``: a position adjustment (``/forceenter`` on a held pair, a
+  strategy's DCA) passes the at-risk cap of a strategy using ``ExposureCapMixin`` first;
+  freqtrade calls no strategy sizing hook for a forced adjustment.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -147,6 +150,20 @@ def _patch_freqtradebot(module: "ModuleType") -> None:
 
     process._trader247_timed = True  # type: ignore[attr-defined]
     bot.process = process
+
+    original_entry = bot.execute_entry
+
+    def execute_entry(self: "Any", pair: str, stake_amount: float, *args: "Any",
+                      **kwargs: "Any") -> "Any":
+        gate = getattr(self.strategy, "_cap_gate_position_increase", None)
+        if gate is not None and kwargs.get("trade") is not None \
+                and kwargs.get("mode") == "pos_adjust":
+            stake_amount = gate(pair, stake_amount)
+            if not stake_amount:
+                return False
+        return original_entry(self, pair, stake_amount, *args, **kwargs)
+
+    bot.execute_entry = execute_entry
 
 
 _PATCHES = {

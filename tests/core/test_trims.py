@@ -492,3 +492,19 @@ def test_fifty_positions_one_decision() -> None:
         math.isclose(o.stake_to_sell / values[o.pair], ratio, rel_tol=1e-12) for o in p.orders
     )
     assert p.estimated_rounds == math.ceil(50 / 3)
+
+
+@pytest.mark.parametrize(
+    ("filled_at", "settled"),
+    [(1000.0, True), (999.0, True), (998.99, False)],  # placed at 1000, tolerance 1 s
+)
+def test_restart_reconciles_a_fill_the_state_write_missed(filled_at: float, settled: bool) -> None:
+    from trader247.core.trims import OpenTrim, TrimState, reconcile_fills
+
+    state = TrimState(open_trims={"BTC/USD": OpenTrim(1000.0, 40.0, 7),
+                                  "ETH/USD": OpenTrim(1000.0, 30.0, 7)})
+    after = reconcile_fills(state, {"BTC/USD": filled_at, "SOL/USD": 1005.0})
+    assert ("BTC/USD" not in after.open_trims) is settled
+    assert after.filled == state.filled + (1 if settled else 0)
+    assert "ETH/USD" in after.open_trims  # no fill in the database: still pending
+    assert after.pending_stake == pytest.approx(30.0 if settled else 70.0)

@@ -189,3 +189,16 @@ def test_force_entries_and_unanalysed_pairs_pass_and_the_guard_rolls_back_by_con
     strategy.config["config_files"] = [str(tmp_path / "config.json")]
     strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
     assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
+
+
+def test_forced_increase_of_a_held_position_is_refused_over_the_cap_and_clamped_under(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    over = make(SizingStrategy, balance=700.0, held=300.0)  # 30 % > 25 %
+    over.bot_loop_start(current_time=NOW)
+    assert over._cap_gate_position_increase("BTC/USD", 20.0) == 0.0
+    assert "ENTRY_REFUSED exposure_cap: increase of BTC/USD by 20.00 USD refused" in caplog.text
+    under = make(SizingStrategy, balance=900.0, held=100.0)  # 10 %, target 23 %: $130 headroom
+    under.bot_loop_start(current_time=NOW)
+    assert under._cap_gate_position_increase("BTC/USD", 50.0) == pytest.approx(50.0)
+    assert under._cap_gate_position_increase("BTC/USD", 500.0) == pytest.approx(130.0)

@@ -137,3 +137,33 @@ def test_configuration_error_exits_non_zero(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "'NoSuchPairList' is not one of" in result.stderr + result.stdout
     assert "Traceback" not in result.stderr + result.stdout
+
+
+@pytest.mark.parametrize(
+    ("mode", "has_trade", "gated"),
+    [("pos_adjust", True, True), ("initial", False, False), ("replace", True, False)],
+)
+def test_position_increases_pass_the_cap_gate_first(
+    mode: str, has_trade: bool, gated: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from freqtrade.freqtradebot import FreqtradeBot
+
+    calls: list[tuple[str, float]] = []
+    original: list[float] = []
+
+    def refuse(pair: str, stake: float) -> float:
+        calls.append((pair, stake))
+        return 0.0
+
+    # The patched method's closure holds freqtrade's original; stand in for it.
+    patched = FreqtradeBot.execute_entry
+    cell = next(c for c in patched.__closure__ or () if callable(c.cell_contents)
+                and c.cell_contents.__name__ == "execute_entry")
+    monkeypatch.setattr(cell, "cell_contents",
+                        lambda _self, _pair, stake, *_a, **_k: original.append(stake) or True)
+    bot = types.SimpleNamespace(strategy=types.SimpleNamespace(
+        _cap_gate_position_increase=refuse))
+    result = patched(bot, "BTC/USD", 20.0, trade=object() if has_trade else None, mode=mode)
+    assert calls == ([("BTC/USD", 20.0)] if gated else [])
+    assert result is (not gated)
+    assert original == ([] if gated else [20.0])

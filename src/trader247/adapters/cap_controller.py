@@ -36,6 +36,7 @@ from trader247.core.trims import (
     on_trim_filled,
     on_trim_placed,
     plan_trims,
+    reconcile_fills,
 )
 
 logger = logging.getLogger(__name__)
@@ -134,6 +135,15 @@ class CapController:
     def restore(self, data: Mapping[str, Any]) -> None:
         self.trim_state = TrimState.from_dict(data["trim_state"])
         self.cycle = int(data.get("cycle", 0))
+
+    def reconcile_fills(self, fills: Mapping[str, float]) -> list[str]:
+        """Mark open trims filled that the database shows filled; returns those pairs."""
+        before = set(self.trim_state.open_trims)
+        self.trim_state = reconcile_fills(self.trim_state, fills)
+        settled = sorted(before - set(self.trim_state.open_trims))
+        if settled:
+            self._changed()
+        return settled
 
     def _changed(self) -> None:
         if self.on_change is not None:

@@ -197,8 +197,26 @@ class ExposureCapMixin:
         except (ValueError, KeyError, TypeError) as exc:
             logger.error("cap state in the database is unreadable (%s): starting fresh", exc)
             return
+        settled = controller.reconcile_fills(self._cap_trim_fills(controller.trim_state.open_trims))
+        if settled:
+            logger.info("cap state: trims filled before the restart: %s", ",".join(settled))
         logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
                     sorted(controller.trim_state.open_trims), controller.state.value)
+
+    @staticmethod
+    def _cap_trim_fills(pairs: Any) -> dict[str, float]:
+        """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
+        if not pairs:
+            return {}
+        from sqlalchemy import func, select
+
+        rows = Order.session.execute(
+            select(Order.ft_pair, func.max(Order.order_filled_date))
+            .where(Order.ft_pair.in_(list(pairs)), Order.ft_order_tag == TRIM_TAG,
+                   Order.status == "closed", Order.filled > 0)
+            .group_by(Order.ft_pair)
+        ).all()
+        return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
 
     def _cap_persist(self) -> None:
         """Write-ahead: called before a trim order is handed to freqtrade, so a kill -9 at any
@@ -425,6 +443,25 @@ class ExposureCapMixin:
             logger.debug("entry skipped: %s", decision.reason)
             return 0.0
         return float(decision.stake)
+
+    def _cap_gate_position_increase(self, pair: str, stake: float) -> float:
+        """Clamp an increase of a held position like an entry.
+
+        freqtrade's ``/forceenter`` (Telegram ``/forcelong``) on a pair already held is a position
+        adjustment that reaches neither ``custom_stake_amount`` nor ``confirm_trade_entry``: the
+        start-up hook calls this around ``FreqtradeBot.execute_entry`` for every adjustment, so
+        no increase passes the cap while REDUCING (a strategy's own DCA, already clamped in
+        ``adjust_trade_position``, is clamped to the same headroom again: a no-op).
+        """
+        if self.config.get("runmode") not in _CAP_RUNMODES:
+            return stake
+        allowed = self._cap_clamp_stake(stake, pair=pair, current_time=datetime.now(UTC))
+        if allowed < stake:
+            logger.warning("ENTRY_REFUSED exposure_cap: increase of %s by %.2f %s %s (state %s)",
+                           pair, stake, self.config["stake_currency"],
+                           f"clamped to {allowed:.2f}" if allowed else "refused",
+                           self.cap.state.value)
+        return allowed
 
     def _cap_allows_entry(self, pair: str, now: datetime | None = None,
                           entry_tag: str | None = None) -> bool:

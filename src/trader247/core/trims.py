@@ -211,6 +211,27 @@ def on_trim_filled(state: TrimState, pair: str, now: float) -> tuple[TrimState, 
     )
 
 
+# An order is stamped a moment after its write-ahead ``placed_at``; clocks of one host agree to
+# well under this.
+FILL_MATCH_TOLERANCE_S = 1.0
+
+
+def reconcile_fills(state: TrimState, fills: Mapping[str, float]) -> TrimState:
+    """After a restart: open trims whose order filled before the kill are filled.
+
+    ``fills`` maps a pair to the fill time of its newest filled trim order in the database. A
+    kill between freqtrade committing the fill and our state write would otherwise keep the pair
+    in ``open_trims``: its stake held back from the next rounds, then expired as failed and
+    trimmed a second time in the same episode. A fill older than the open trim belongs to an
+    earlier round and is ignored.
+    """
+    for pair, filled_at in fills.items():
+        trim = state.open_trims.get(pair)
+        if trim is not None and filled_at >= trim.placed_at - FILL_MATCH_TOLERANCE_S:
+            state, _ = on_trim_filled(state, pair, filled_at)
+    return state
+
+
 def on_trim_cancelled(state: TrimState, pair: str) -> TrimState:
     """A trim was rejected or cancelled: counted as failed and planned again next round."""
     if pair not in state.open_trims:
