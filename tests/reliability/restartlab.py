@@ -22,7 +22,7 @@ Double trim
     planned step; (b) a *replayed step*: a trim order placed by a bot run for a round that run
     never planned (the latest round listing that pair before the order was logged by an
     earlier, killed run), i.e. a pre-kill step re-placed after the restart, whether or not the
-    one before the kill had filled; (c) two trim orders of the same trade in flight at once.
+    one before the kill had filled; (c) two trim orders of the same trade in flight at once;
     (d) a pair the restore still lists in ``open_trims`` although its trim order had filled
     before the kill, trimmed again before the bot was ACTIVE again (same REDUCING episode): the
     restarted bot took the filled trim for a failed one and re-planned it.
@@ -42,7 +42,9 @@ Lost trade
     and -shm files, which is what the next start recovers); every trade without an open order
     has ``amount == sum(filled entries) - sum(filled exits)`` (closed trades: 0) within 1e-6
     relative; at the end no order is open (market trims fill at once; a trim that does not
-    is cancelled after ``trim_timeout_seconds``).
+    is cancelled after ``trim_timeout_seconds``). A mismatch of exactly one closed exit
+    order's ``filled`` is reported apart (*exit fill not applied*): the signature of a kill
+    between freqtrade committing an order's fill and applying it to the trade.
 
 Write-ahead
     At each kill the persisted cap state already counts every trim order the database holds
@@ -118,9 +120,12 @@ _ROUND = re.compile(
     r"selling=(?P<selling>\S+)\s+to_trim=(?P<to_trim>\S+)\s+cycle=(?P<cycle>\d+)\s+"
     r"pairs=(?P<pairs>\S+)")
 _RESTORED = re.compile(r"cap state restored: cycle=(\d+)")
-# Failure names of the restore defect pinned by test_restore_keeps_a_trim_fill_made_before_kill.
+_RESTORED_TRIMS = re.compile(r"cap state restored: cycle=\d+ open_trims=\[([^\]]*)\]")
+# Failure names of the kill window pinned by test_kill_between_fill_commit_and_fill_processing:
+# freqtrade commits an order's fill before it applies it to the trade and calls order_filled.
 RETRIMMED = "trim re-placed after a restart although the one before the kill filled"
 FILL_FORGOTTEN = "restore kept a filled trim as open"
+UNAPPLIED_FILL = "exit fill committed but never applied to its trade (amount != entries - exits)"
 _USD = '{currency="USD"}'
 
 
@@ -681,29 +686,44 @@ class RestartLab:
         return f"top-up {pair}: {trade!r}"
 
     def _do_probe(self, run: RunRecord, plan: CyclePlan | None) -> str:
-        """While REDUCING a force entry must be refused (a new pair: confirm and stake hooks).
+        """While REDUCING a force entry must be refused, into a new pair (freqtrade asks the
+        strategy's stake and confirm hooks) and into a held one (a position adjustment).
 
-        Conclusive when the latest reading just before the attempt and the first one from an
-        iteration ending after it both say REDUCING (the state only moves at evaluations).
+        Conclusive when the latest reading just before the attempts and the first one from an
+        iteration ending after them both say REDUCING (the state only moves at evaluations).
         """
-        pair = self._free_pair(run)
+        status = run.bot.get("status")
+        entries = {t["pair"]: int(t["nr_of_successful_entries"]) for t in status}
+        targets = [("new", next((p for p in EXTRA_PAIRS if p not in entries), None)),
+                   ("held", next((t["pair"] for t in status if not t["has_open_orders"]), None))]
         before = self._fresh(run, iterations=0)
-        if before is None or not before.reducing or pair is None:
+        if before is None or not before.reducing:
             return "probe: not REDUCING"
-        accepted, detail = False, ""
-        try:
-            answer = run.bot.post("forceenter", {"pair": pair, "stakeamount": 20})
-            accepted = isinstance(answer, dict) and answer.get("trade_id") is not None
-            detail = json.dumps(answer)[:200]
-            if accepted:
-                self.acknowledged[int(answer["trade_id"])] = run.index
-        except urllib.error.HTTPError as exc:
-            detail = f"HTTP {exc.code}"
+        answers: dict[str, str] = {}
+        for _kind, pair in targets:
+            if pair is None:
+                continue
+            try:
+                answers[pair] = json.dumps(
+                    run.bot.post("forceenter", {"pair": pair, "stakeamount": 20}))[:200]
+            except urllib.error.HTTPError as exc:
+                answers[pair] = f"HTTP {exc.code}"
         after = self._fresh(run, iterations=1)
-        accepted = accepted or pair in {t["pair"] for t in run.bot.get("status")}
+        now = {t["pair"]: t for t in run.bot.get("status")}
         conclusive = after is not None and after.reducing
-        self.probes.append(Probe(run.index, pair, accepted, conclusive, detail))
-        return f"probe {pair} while REDUCING: {'ACCEPTED' if accepted else 'refused'}"
+        texts = []
+        for kind, pair in targets:
+            if pair is None:
+                continue
+            trade = now.get(pair)
+            grown = trade is not None and int(trade["nr_of_successful_entries"]) > entries.get(
+                pair, 0)
+            if grown and kind == "new":
+                self.acknowledged[int(trade["trade_id"])] = run.index  # type: ignore[index]
+            self.probes.append(Probe(run.index, f"{pair} ({kind})", grown, conclusive,
+                                     answers.get(pair, "")))
+            texts.append(f"{pair} ({kind}) {'ACCEPTED' if grown else 'refused'}")
+        return f"probe while REDUCING: {', '.join(texts)}"
 
     # ---------------------------------------------------------------- audit
     def rounds(self) -> list[Round]:
@@ -743,6 +763,7 @@ class Audit:
     lost: list[str] = field(default_factory=list)
     integrity: list[str] = field(default_factory=list)
     amount_mismatches: list[str] = field(default_factory=list)
+    unapplied_fills: list[str] = field(default_factory=list)
     open_at_end: list[str] = field(default_factory=list)
     write_ahead: list[str] = field(default_factory=list)
     restore: list[str] = field(default_factory=list)
@@ -758,6 +779,7 @@ class Audit:
     at_risk_max_outside: float = 0.0
     excursion_max: float = 0.0
     trim_orders: int = 0
+    fill_windows: int = 0  # kills that fell between a trim's fill commit and its state write
     trim_kills: int = 0
 
     @property
@@ -834,7 +856,9 @@ class Audit:
         for snap in chain:
             if snap.integrity != "ok":
                 self.integrity.append(f"{snap.label}: {snap.integrity}")
-            self.amount_mismatches += _amount_mismatches(snap)
+            mismatches, stale = _amount_mismatches(snap)
+            self.amount_mismatches += mismatches
+            self.unapplied_fills += stale
         for before, after in zip(chain, chain[1:], strict=False):
             self.lost += _regressions(before, after)
         for run in lab.runs:
@@ -850,7 +874,7 @@ class Audit:
                                 for o in lab.final.orders.values() if o.is_open]
 
     def _restarts(self, lab: RestartLab) -> None:
-        stale: dict[tuple[str, int], float] = {}  # (pair, filled trim order) -> kill time
+        stale: dict[tuple[str, int], int] = {}  # (pair, filled trim order) -> kill (run index)
         for previous, run in zip(lab.runs, lab.runs[1:], strict=False):
             snap = previous.snapshot
             if snap is None:
@@ -872,11 +896,9 @@ class Audit:
                 for pair, trim in open_trims.items():
                     filled = [o for o in trims if o.pair == pair and not o.is_open
                               and o.filled > 0 and o.order_date >= float(trim["placed_at"]) - 1]
-                    if filled:
-                        self.stale_open_trims.append(
-                            f"kill {previous.index}: {pair} restored as an open trim although "
-                            f"order {filled[-1].id} had filled")
-                        stale.setdefault((pair, filled[-1].id), previous.ended or 0.0)
+                    if filled and (pair, filled[-1].id) not in stale:
+                        # The kill fell between the fill's commit and the state write.
+                        stale[(pair, filled[-1].id)] = previous.index
             elif trims:
                 self.write_ahead.append(
                     f"kill {previous.index}: {len(trims)} trim orders but no persisted state")
@@ -913,18 +935,31 @@ class Audit:
                               if run.moment is not None and run.moment.kind == "trim")
         self._retrims(lab, stale)
 
-    def _retrims(self, lab: RestartLab, stale: dict[tuple[str, int], float]) -> None:
-        """A pair restored as an open trim although its order had filled expires after the
-        timeout as 'failed' and is planned again: a re-trim in the same REDUCING episode is a
-        trim re-placed after the restart although the one before the kill filled."""
+    def _retrims(self, lab: RestartLab, stale: dict[tuple[str, int], int]) -> None:
+        """Open trims persisted at a kill whose order had already filled: the next restore must
+        list them no longer (``cap state restored: ... open_trims=[...]``). One it keeps expires
+        after the timeout as failed and is planned again; a re-trim of that pair before the
+        bot is ACTIVE again is a trim re-placed although the one before the kill filled."""
+        self.fill_windows = len(stale)
         final = lab.final or (lab.runs[-1].snapshot if lab.runs else None)
-        if final is None:
-            return
         resumed = [t for run in lab.runs for t, message in log_records(run.tail.text)
                    if "entries resume (lock lifted)" in message]
         resumed += [s.t for s in lab.sampler.samples if not s.reducing]
-        for (pair, order_id), killed_at in sorted(stale.items()):
-            later = [o for o in final.trims if o.pair == pair and o.order_date > killed_at]
+        for (pair, order_id), kill in sorted(stale.items(), key=lambda item: item[1]):
+            restorer = next((run for run in lab.runs[kill + 1:]
+                             if _RESTORED_TRIMS.search(run.tail.text)), None)
+            if restorer is None:
+                continue
+            listed = _RESTORED_TRIMS.search(restorer.tail.text)
+            assert listed is not None
+            if pair not in listed[1]:
+                continue
+            self.stale_open_trims.append(
+                f"kill {kill}: run {restorer.index} restored {pair} as an open trim although "
+                f"order {order_id} had filled")
+            killed_at = lab.runs[kill].ended or 0.0
+            later = [o for o in (final.trims if final else []) if o.pair == pair
+                     and o.order_date > killed_at]
             if not later:
                 continue
             again = min(later, key=lambda o: o.order_date)
@@ -966,6 +1001,7 @@ class Audit:
             "lost trades / orders": self.lost,
             "integrity_check": self.integrity,
             "amount != entries - exits": self.amount_mismatches,
+            UNAPPLIED_FILL: self.unapplied_fills,
             "orders open at the end": self.open_at_end,
             "write-ahead": self.write_ahead,
             "restore": self.restore,
@@ -988,8 +1024,11 @@ def _excursion_windows(rallies: Iterable[Rally], samples: list[Sample],
     return windows
 
 
-def _amount_mismatches(snap: DbSnapshot) -> list[str]:
-    found = []
+def _amount_mismatches(snap: DbSnapshot) -> tuple[list[str], list[str]]:
+    """(mismatches, stale fills): a stale fill is the signature of a kill between freqtrade
+    committing an exit order's fill and applying it to the trade: the trade still holds
+    exactly that order's amount on top of entries - exits."""
+    found, stale = [], []
     by_trade: dict[int, list[OrderRow]] = defaultdict(list)
     for order in snap.orders.values():
         by_trade[order.trade_id].append(order)
@@ -1001,10 +1040,18 @@ def _amount_mismatches(snap: DbSnapshot) -> list[str]:
         exits = sum(o.filled for o in orders if o.side == "sell")
         held = entries - exits
         expected = trade.amount if trade.is_open else 0.0
-        if abs(held - expected) > AMOUNT_RTOL * max(entries, 1e-12):
-            found.append(f"{snap.label}: trade {trade.id} {trade.pair} amount={trade.amount:.10g} "
-                         f"entries-exits={held:.10g} open={trade.is_open}")
-    return found
+        tolerance = AMOUNT_RTOL * max(entries, 1e-12)
+        if abs(held - expected) <= tolerance:
+            continue
+        text = (f"{snap.label}: trade {trade.id} {trade.pair} amount={trade.amount:.10g} "
+                f"entries-exits={held:.10g} open={trade.is_open}")
+        unapplied = [o for o in orders if o.side == "sell" and o.filled > 0
+                     and abs(expected - held - o.filled) <= tolerance]
+        if unapplied:
+            stale.append(f"{text} (order {unapplied[-1].id} filled, not applied to the trade)")
+        else:
+            found.append(text)
+    return found, stale
 
 
 def _regressions(before: DbSnapshot, after: DbSnapshot) -> list[str]:
@@ -1091,12 +1138,14 @@ def render(lab: RestartLab, audit: Audit, title: str, wall: float) -> str:
               f"{len(audit.unplanned_trims)}; over-sold rounds {len(audit.oversold_rounds)}; "
               f"round cycle reused {len(audit.cycle_reuse)}",
               f"- lost trades/orders: {len(audit.lost)}; integrity failures "
-              f"{len(audit.integrity)}; amount mismatches {len(audit.amount_mismatches)}; "
+              f"{len(audit.integrity)}; amount mismatches {len(audit.amount_mismatches)} "
+              f"(+ {len(audit.unapplied_fills)} exit fills not applied to their trade); "
               f"orders open at the end {len(audit.open_at_end)}; REST view mismatches "
               f"{len(audit.api_view)}",
               f"- write-ahead violations {len(audit.write_ahead)}; restore mismatches "
               f"{len(audit.restore)}; PID file problems {len(audit.pid_file)}; "
-              f"trim fills forgotten by the restore {len(audit.stale_open_trims)}",
+              f"kills between a trim fill and its state write {audit.fill_windows}, fills "
+              f"the restore then missed {len(audit.stale_open_trims)}",
               f"- at-risk max {audit.at_risk_max:.2%} (price-driven excursion max "
               f"{audit.excursion_max:.2%}); outside excursions {audit.at_risk_max_outside:.2%}; "
               f"cap + step = {lab.cap:.0%} + {audit.step:.2%} = {lab.cap + audit.step:.2%}; "
