@@ -65,6 +65,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -211,6 +212,9 @@ class RowResult:
     universe_changes: int
     core_kept: bool
     tracebacks: list[str]
+    # stale_candles rows: entries on a frozen candle whose timestamp looks current (not counted
+    # as bad data: neither freqtrade nor the guard can tell, see the module docstring)
+    frozen_entries: int | None = None
 
     @property
     def survived(self) -> bool:
@@ -347,6 +351,7 @@ class Sample:
     iterations: float | None
     whitelist: tuple[str, ...] | None
     currencies: int | None
+    markets: int | None = None  # USD spot markets the bot holds; sampled for markets rows only
 
 
 # -- the lab -------------------------------------------------------------------------------------
@@ -368,6 +373,7 @@ class Lab:
         self.log = LogTail(bot.log)
         self.samples: list[Sample] = []
         self.reloads: list[float] = []  # times a market (re)load was seen to start
+        self.watch_markets = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample_loop, daemon=True)
 
@@ -395,8 +401,19 @@ class Lab:
                 if last_currencies is not None and currencies > last_currencies:
                     self.reloads.append(t)
                 last_currencies = currencies
-            self.samples.append(Sample(t, alive, iterations, whitelist, currencies))
+            markets = self.count_markets() if self.watch_markets else None
+            self.samples.append(Sample(t, alive, iterations, whitelist, currencies, markets))
             self._stop.wait(max(0.0, SAMPLE_S - (time.time() - t)))
+
+    def count_markets(self) -> int | None:
+        """USD markets the bot's exchange object holds (0: freqtrade says none are loaded)."""
+        try:
+            answer = http("GET", f"{self.bot.api}/api/v1/markets?quote=USD")
+        except urllib.error.HTTPError:
+            return 0  # get_markets raises "Markets were not loaded." on an empty market dict
+        except Exception:
+            return None
+        return len(answer.get("markets", {}))
 
     def replay_state(self) -> dict[str, Any]:
         with urllib.request.urlopen(f"{self.replay_url}/_replay/state", timeout=5) as response:
@@ -491,6 +508,7 @@ class Lab:
             self.wait_flat(book_pairs, timeout=max(0.0, start_at + 3.5 - time.time())
                            if boundary else 20.0)
         faults = [{**spec, "duration_s": row.duration_s} for row in rows for spec in row.faults()]
+        self.watch_markets = any(row.endpoint == "markets" for row in rows)
         start = time.time()
         self.post_faults(faults)
         ends = {row.key: start + row.duration_s for row in rows}
@@ -503,6 +521,7 @@ class Lab:
                     recovered[row.key] = self.evidence(row, start, ends[row.key])
             time.sleep(SAMPLE_S)
         self.clear_faults()
+        self.watch_markets = False
         # iterations after the fault are part of "survived": give them AFTER_S at least
         time.sleep(max(SAMPLE_S * 2, max(ends.values()) + AFTER_S + SAMPLE_S - time.time()))
         results = [self.measure(row, start, ends[row.key], recovered[row.key]) for row in rows]
@@ -537,17 +556,19 @@ class Lab:
     def evidence(self, row: FaultRow, start: float, end: float) -> float | None:
         """Time of the first healthy evidence for the row's endpoint after the fault end."""
         now = time.time()
+        before = self.whitelist_before(start)
         if row.endpoint == "tickers":
-            good = [line.ts for line in self.log.between(end, now, r"^universe: ")
-                    if "kept last good" not in line.message]
-            return good[0] if good else None
+            # a refresh from complete tickers, with the pre-fault whitelist still (or again) there
+            for line in self.log.between(end, now, r"^universe: "):
+                if "kept last good" in line.message:
+                    continue
+                after = [s.whitelist for s in self.samples
+                         if line.ts <= s.t <= line.ts + 3 and s.whitelist is not None]
+                if after and after[-1] == before:
+                    return line.ts
+            return None
         if row.endpoint == "markets":
-            before = self.whitelist_before(start)
-            reloads = [t for t in self.reloads if t >= end]
-            if not reloads:
-                return None
-            healthy = [s.t for s in self.samples if s.t >= reloads[0] and s.whitelist == before]
-            return healthy[0] if healthy else None
+            return self._markets_evidence(start, end, before, now)
         trades = [t for t in read_trades(self.bot.db) if t.opened >= end]
         firsts = []
         for pair in row.affected:
@@ -557,6 +578,25 @@ class Lab:
                 return None
             firsts.append(min(ok))
         return max(firsts)
+
+    def _markets_evidence(self, start: float, end: float, before: tuple[str, ...],
+                          now: float) -> float | None:
+        """The bot holds every USD market and the pre-fault whitelist, and its last market
+        reload did not fail (freqtrade keeps the old markets when a reload raises, and retries
+        the reload on every iteration until one succeeds)."""
+        healthy_from = end
+        errors = self.log.between(start, now, r"^Could not load markets")
+        if errors:
+            later = [t for t in self.reloads if t > errors[-1].ts]
+            if not later or now < later[0] + CCXT_TIMEOUT_MS / 1000 + 1:
+                return None  # a failing attempt logs its error at most one ccxt timeout later
+            healthy_from = max(end, later[0])
+        expected = len(PAIRS)
+        for sample in self.samples:
+            if (sample.t >= healthy_from and sample.whitelist == before
+                    and sample.markets is not None and sample.markets >= expected):
+                return sample.t if sample.t > healthy_from + SAMPLE_S else healthy_from
+        return None
 
     def measure(self, row: FaultRow, start: float, end: float,
                 healthy_at: float | None) -> RowResult:
@@ -593,6 +633,11 @@ class Lab:
             if reason:
                 when = datetime.fromtimestamp(trade.opened, UTC).strftime("%H:%M:%S")
                 bad.append(f"{trade.pair}@{when} ({reason})")
+        frozen = None
+        if row.kind == "stale_candles":
+            first_boundary = math.ceil(start / TIMEFRAME_S) * TIMEFRAME_S
+            frozen = sum(1 for t in trades if t.pair in affected and not t.stale()
+                         and first_boundary <= t.opened < end)
         before = sum(1 for t in trades if start - BEFORE_S <= t.opened < start)
         during_other = sum(1 for t in trades if start <= t.opened < end and t.pair not in affected)
         refusals = sum(
@@ -613,7 +658,7 @@ class Lab:
             iterations_after=moved(end, settled + SAMPLE_S), stall_s=round(stall, 1), bad_entries=bad, entries_before=before,
             entries_during_other=during_other, refusals=refusals,
             universe_changes=max(transitions, logged), core_kept=core_kept,
-            tracebacks=self.log.unexpected_tracebacks(start, settled + 1))
+            tracebacks=self.log.unexpected_tracebacks(start, settled + 1), frozen_entries=frozen)
 
     def run_checks(self, results: Sequence[RowResult]) -> list[str]:
         """Problems outside every row: core pairs missing from any sample, tracebacks."""
@@ -717,9 +762,9 @@ def fault_lab(workdir: Path, data_dir: Path) -> Iterator[Lab]:
 
 
 # -- the table -----------------------------------------------------------------------------------
-COLUMNS = ("fault", "endpoint", "pairs", "survived", "stall s", "entries on bad data",
-           "entries before / other pairs during", "refusals", "universe changes",
-           "recovery s (bound)")
+COLUMNS = ("fault", "endpoint", "pairs", "window (UTC)", "survived", "stall s",
+           "entries on bad data", "entries before / other pairs during", "refusals",
+           "universe changes", "recovery s (bound)")
 
 
 def render_table(results: Sequence[RowResult]) -> str:
@@ -734,9 +779,14 @@ def render_table(results: Sequence[RowResult]) -> str:
         if r.recovery_s is not None and not r.recovered:
             recovery += " LATE"
         core = "" if r.core_kept else " (BTC/ETH/SOL lost)"
-        cells = (r.row.name, r.row.endpoint, pairs, survived, f"{r.stall_s:g}",
-                 str(len(r.bad_entries)), f"{r.entries_before} / {r.entries_during_other}",
-                 str(r.refusals), f"{r.universe_changes}{core}", recovery)
+        window = datetime.fromtimestamp(r.start, UTC).strftime("%H:%M:%S")
+        window += f" +{r.end - r.start:.0f}s"
+        # refusals and a control group exist where the fault hits some pairs' data only
+        per_pair = bool(r.row.pairs)
+        other = str(r.entries_during_other) if per_pair else "-"
+        cells = (r.row.name, r.row.endpoint, pairs, window, survived, f"{r.stall_s:g}",
+                 str(len(r.bad_entries)), f"{r.entries_before} / {other}",
+                 str(r.refusals) if per_pair else "-", f"{r.universe_changes}{core}", recovery)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -749,6 +799,9 @@ def write_report(name: str, results: Sequence[RowResult], wall_s: float,
     body = [f"# {name} ({stamp}, {wall_s:.0f} s wall time)", "", render_table(results)]
     body += [f"- {note}" for note in notes]
     for r in results:
+        if r.frozen_entries:
+            body.append(f"- {r.row.key}: {r.frozen_entries} entries on the frozen candle after "
+                        "freqtrade's 15 s grace (timestamp current, values as of the freeze)")
         for problem in r.problems():
             body.append(f"- {r.row.key}: {problem}")
     path.write_text("\n".join(body) + "\n")
