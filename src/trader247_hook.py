@@ -22,6 +22,10 @@ Decisions:
 - ``FreqtradeBot.execute_entry``: a position adjustment (``/forceenter`` on a held pair, a
   strategy's DCA) passes the at-risk cap of a strategy using ``ExposureCapMixin`` first;
   freqtrade calls no strategy sizing hook for a forced adjustment.
+- ``Exchange._load_async_markets``: a markets reload that parses to no markets at all (ccxt's
+  coinbase class turns a truncated JSON answer into ``{}`` instead of raising) is a failed
+  reload, so freqtrade keeps the markets it has; otherwise the next pairlist refresh raises
+  "Markets were not loaded" and freqtrade stops trading.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -166,9 +170,31 @@ def _patch_freqtradebot(module: "ModuleType") -> None:
     bot.execute_entry = execute_entry
 
 
+def _patch_exchange(module: "ModuleType") -> None:
+    exchange = module.Exchange
+    if getattr(exchange._load_async_markets, "_trader247_guarded", False):
+        return
+    original = exchange._load_async_markets
+
+    def _load_async_markets(self: "Any", reload: bool = False) -> None:
+        original(self, reload=reload)
+        if reload and self._markets and not self._api_async.markets:
+            # The sync instance still holds the last markets: freqtrade copies them over only
+            # after a reload succeeds.
+            self._api_async.set_markets_from_exchange(self._api)
+            from freqtrade.exceptions import TemporaryError
+
+            raise TemporaryError(f"the exchange answered the markets reload with no markets: "
+                                 f"keeping the {len(self._markets)} loaded ones")
+
+    _load_async_markets._trader247_guarded = True  # type: ignore[attr-defined]
+    exchange._load_async_markets = _load_async_markets
+
+
 _PATCHES = {
     "freqtrade.main": _patch_main,
     "freqtrade.freqtradebot": _patch_freqtradebot,
+    "freqtrade.exchange.exchange": _patch_exchange,
     "freqtrade.constants": _patch_constants,
     "freqtrade.resolvers.pairlist_resolver": _patch_pairlist_resolver,
     "freqtrade.resolvers.protection_resolver": _patch_protection_resolver,

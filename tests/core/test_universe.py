@@ -353,6 +353,11 @@ PAIRS = ["BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD", "DOGE/USD", "UNI/USD", "OP/
             {p: quote_ticker(p, 1.0) for p in PAIRS[:3]},
             "reason=tickers_missing fresh=3/7 max_age_s=300",
         ),
+        (
+            "most-without-volume",  # the exchange dropped the volume fields: 3 of 7 keep them
+            {p: quote_ticker(p, 50e6 if i < 3 else None) for i, p in enumerate(PAIRS)},
+            "reason=tickers_without_volume without=4/7",
+        ),
     ],
 )
 def test_faults_keep_previous_whitelist_and_force_pairs(
@@ -373,6 +378,18 @@ def test_faults_keep_previous_whitelist_and_force_pairs(
     assert result.state.last_good_at == previous.last_good_at == NOW - 300
     assert result.state.timestamp == NOW
     assert result.force_changes == ()
+
+
+def test_a_minority_without_volume_is_judged_pair_by_pair() -> None:
+    # 4 of 7 with volume is above the 50 % coverage: no fault, the 3 others are NO_USD_PRICE.
+    previous = good_previous()
+    tickers = {p: quote_ticker(p, 50e6 if i < 4 else None) for i, p in enumerate(PAIRS)}
+    result = evaluate_universe(
+        [market(p) for p in PAIRS], tickers, production_rules(), previous, now=NOW
+    )
+    assert not result.kept
+    without = [d for d in result.decisions if d.pair in PAIRS[4:] and not d.force_listed]
+    assert without and {d.reason for d in without} == {Reason.NO_USD_PRICE}
 
 
 def test_result_that_would_empty_the_universe_is_treated_as_a_fault() -> None:

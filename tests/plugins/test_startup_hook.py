@@ -6,6 +6,7 @@ import subprocess
 import sys
 import types
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -139,6 +140,12 @@ def test_configuration_error_exits_non_zero(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr + result.stdout
 
 
+def original_cell(patched: Any) -> Any:
+    """The closure cell holding freqtrade's original method, to stand in for it."""
+    return next(c for c in patched.__closure__ or () if callable(c.cell_contents)
+                and c.cell_contents.__name__ == patched.__name__)
+
+
 @pytest.mark.parametrize(
     ("mode", "has_trade", "gated"),
     [("pos_adjust", True, True), ("initial", False, False), ("replace", True, False)],
@@ -155,11 +162,8 @@ def test_position_increases_pass_the_cap_gate_first(
         calls.append((pair, stake))
         return 0.0
 
-    # The patched method's closure holds freqtrade's original; stand in for it.
     patched = FreqtradeBot.execute_entry
-    cell = next(c for c in patched.__closure__ or () if callable(c.cell_contents)
-                and c.cell_contents.__name__ == "execute_entry")
-    monkeypatch.setattr(cell, "cell_contents",
+    monkeypatch.setattr(original_cell(patched), "cell_contents",
                         lambda _self, _pair, stake, *_a, **_k: original.append(stake) or True)
     bot = types.SimpleNamespace(strategy=types.SimpleNamespace(
         _cap_gate_position_increase=refuse))
@@ -167,3 +171,25 @@ def test_position_increases_pass_the_cap_gate_first(
     assert calls == ([("BTC/USD", 20.0)] if gated else [])
     assert result is (not gated)
     assert original == ([] if gated else [20.0])
+
+
+def test_an_empty_markets_reload_keeps_the_loaded_markets(monkeypatch: pytest.MonkeyPatch) -> None:
+    from freqtrade.exceptions import TemporaryError
+    from freqtrade.exchange.exchange import Exchange
+
+    patched = Exchange._load_async_markets
+    monkeypatch.setattr(original_cell(patched), "cell_contents", lambda _self, reload=False: None)
+    copied: list[object] = []
+    sync_api = object()
+    exchange = types.SimpleNamespace(
+        _markets={"BTC/USD": {}, "ETH/USD": {}}, _api=sync_api,
+        _api_async=types.SimpleNamespace(markets={}, set_markets_from_exchange=copied.append))
+    with pytest.raises(TemporaryError, match="no markets: keeping the 2 loaded ones"):
+        patched(exchange, reload=True)
+    assert copied == [sync_api]
+
+    exchange._api_async.markets = {"BTC/USD": {}}  # a reload with markets passes
+    patched(exchange, reload=True)
+    exchange._markets, exchange._api_async.markets = {}, {}  # so does the very first load
+    patched(exchange, reload=True)
+    assert copied == [sync_api]

@@ -434,9 +434,10 @@ def evaluate_universe(
     built from ``tickers``.
 
     Data faults - no markets, no tickers, fewer than ``min_ticker_coverage`` of the active
-    markets with a fresh ticker, or a result that would empty a non-empty universe - keep the
-    previous whitelist (minus pairs that are now inactive or excluded by rule) and mark the
-    affected decisions ``STALE_DATA``. Force-eligible pairs never depend on tickers.
+    markets with a fresh ticker or with any volume figure in it, or a result that would empty a
+    non-empty universe - keep the previous whitelist (minus pairs that are now inactive or
+    excluded by rule) and mark the affected decisions ``STALE_DATA``. Force-eligible pairs never
+    depend on tickers.
     """
     market_iter = markets.values() if isinstance(markets, Mapping) else markets
     prev_whitelist = previous.whitelist if previous is not None else ()
@@ -452,7 +453,7 @@ def evaluate_universe(
     dynamic: list[tuple[str, TierRule | None, TickerSnapshot | None]] = []
     volume_decisions: list[PairDecision] = []
     seen: set[str] = set()
-    n_active = n_fresh = n_missing = 0
+    n_active = n_fresh = n_missing = n_no_volume = 0
 
     for m in market_iter:
         pair = m.pair
@@ -474,6 +475,10 @@ def evaluate_universe(
                 n_missing += 1
             elif fresh:
                 n_fresh += 1
+                # One pair without volume is NO_USD_PRICE; most of them is the exchange
+                # dropping the fields, a data fault (coverage below).
+                if ticker.quote_volume is None and ticker.base_volume is None:
+                    n_no_volume += 1
         floor = rules.global_floor_usd if tier is None else tier.floor_usd
         tier_name = None if tier is None else tier.name
         if not m.active:
@@ -535,6 +540,8 @@ def evaluate_universe(
         n_stale = n_active - n_fresh - n_missing
         kind = "tickers_missing" if n_missing >= n_stale else "tickers_stale"
         fault = f"reason={kind} fresh={n_fresh}/{n_active} max_age_s={max_ticker_age_s:g}"
+    elif n_active and n_fresh - n_no_volume < min_ticker_coverage * n_active:
+        fault = f"reason=tickers_without_volume without={n_no_volume}/{n_active}"
     elif prev_whitelist and not forced_ok and not any(d.eligible for d in volume_decisions):
         fault = "reason=empty_result"
     if fault is not None:
