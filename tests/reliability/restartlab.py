@@ -50,8 +50,10 @@ Write-ahead
     At each kill the persisted cap state already counts every trim order the database holds
     (``trim_state.attempted >= trim orders``) and lists every open trim order in
     ``open_trims``; the next start logs ``cap state restored: cycle=N`` with N the persisted
-    cycle (when it got as far as the cap, i.e. to the metrics exporter start). The next start
-    reports and replaces the stale PID file left by the kill.
+    cycle (when it got as far as the cap, i.e. to the metrics exporter start), and the
+    ``open_trims=[...]`` it restores no longer holds a pair whose trim order had filled before
+    the kill (a kill between freqtrade's fill commit and the cap's state write leaves one in
+    the persisted state). The next start reports and replaces the stale PID file the kill left.
 
 At-risk bound
     ``trader247_exposure_at_risk_ratio`` is scraped every 0.5 s from each bot (a free metrics
@@ -63,17 +65,18 @@ At-risk bound
     ``max(cap + step, excursion(t)) + 0.5 pp``. Outside excursions (from a rally's start until
     the bot is ACTIVE again) at-risk must stay within ``cap + step`` alone, and the last run
     must get back to ACTIVE at or under the target. Force entries attempted while the metrics
-    say REDUCING (before and after the attempt) must be refused.
+    say REDUCING (before and after the attempt), into a new pair and into a held one (a
+    position adjustment), must be refused.
 
 Kill moments
     ``random``: uniform delay after the process start (so some land in start-up, validation,
     restore, or a running loop); ``up``: a delay after the bot is up (whitelist logged);
-    ``trim``: right after (0-0.4 s) a ``TRIM_ROUND:`` line appears in the run's log, i.e.
+    ``trim``: right after (0-0.6 s) a ``TRIM_ROUND:`` line appears in the run's log, i.e.
     while that round's orders are being placed and filled (the log is polled every 3 ms; the
-    kill lands ~50-100 ms after the line's timestamp plus the delay). Actions (probe, rally,
-    entries) run between polls, so a kill can land up to one action late; the table shows
-    when it really landed. A bot that exits by itself, or gets no trim round within 150 s of
-    a rally that took it over the cap, is a failure.
+    kill lands ~40 ms after the line's timestamp plus the delay). Actions (probes, rallies,
+    entries) run on a worker thread and never delay a kill; the table shows when each kill
+    really landed and what the bot was doing. A bot that exits by itself, or gets no trim
+    round within 150 s of a rally that took it over the cap, is a failure.
 """
 
 from __future__ import annotations
@@ -645,6 +648,8 @@ class RestartLab:
     def _do_rally(self, run: RunRecord, plan: CyclePlan | None) -> str:
         assert self.replay is not None and plan is not None
         sample = self._fresh(run)
+        if run.bot.process.poll() is not None:
+            return "rally skipped: killed first"
         if sample is None or sample.ratio <= 0:
             return "rally skipped: no exposure reading"
         if sample.reducing and plan.moment.kind == "trim":
@@ -836,9 +841,9 @@ class Audit:
                         f"trade {trade_id}: orders {first.id} and {second.id} in flight at once")
         sold: dict[tuple[int, int], float] = defaultdict(float)
         for order in trims:
-            origin = attributed.get(order.id)
-            if origin is not None:
-                sold[(origin.run, origin.cycle)] += order.filled * order.average
+            if order.id in attributed:
+                step = attributed[order.id]
+                sold[(step.run, step.cycle)] += order.filled * order.average
         for r in self.rounds:
             value = sold.get((r.run, r.cycle), 0.0)
             if value > r.selling * 1.05 + 1.0:
@@ -862,13 +867,12 @@ class Audit:
         for before, after in zip(chain, chain[1:], strict=False):
             self.lost += _regressions(before, after)
         for run in lab.runs:
-            snap = run.snapshot
-            if snap is None:
+            if run.snapshot is None:
                 continue
             for trade_id, owner in lab.acknowledged.items():
-                if owner == run.index and trade_id not in snap.trades:
+                if owner == run.index and trade_id not in run.snapshot.trades:
                     self.lost.append(f"trade {trade_id} acknowledged by REST in run {run.index} "
-                                     f"missing {snap.label}")
+                                     f"missing {run.snapshot.label}")
         if lab.final is not None:
             self.open_at_end = [f"order {o.id} {o.pair} {o.side} {o.status}"
                                 for o in lab.final.orders.values() if o.is_open]

@@ -74,7 +74,7 @@ def soak_plan(rng: random.Random, cycles: int) -> list[CyclePlan]:
     plans = []
     for i in range(cycles):
         # Draw every value each cycle so one seed always gives the same whole plan.
-        trim_delay, random_delay = rng.uniform(0.0, 0.4), rng.uniform(2.0, 30.0)
+        trim_delay, random_delay = rng.uniform(0.0, 0.6), rng.uniform(2.0, 30.0)
         peak, ramp, dip = rng.uniform(0.27, 0.34), rng.uniform(2.0, 6.0), rng.uniform(0.75, 0.9)
         action = rng.choices(["rally", "dip", "idle"], weights=[0.45, 0.35, 0.2])[0]
         if i == 0:
