@@ -103,6 +103,9 @@ def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) 
             time.sleep(0.002)
             return "processed"
 
+        def execute_entry(self, pair: str, stake_amount: float, **kwargs: Any) -> bool:
+            return True
+
     trader247_hook._patch_freqtradebot(types.SimpleNamespace(FreqtradeBot=Bot))
     work()  # between iterations: dropped by begin_iteration
     assert Bot().process() == "processed"

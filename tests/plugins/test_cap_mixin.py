@@ -31,6 +31,9 @@ class FakeStrategyBase:
     def bot_loop_start(self, **kwargs: Any) -> None:
         return None
 
+    def ft_bot_cleanup(self) -> None:
+        return None
+
 
 class SizingStrategy(ExposureCapMixin, FakeStrategyBase):
     def custom_stake_amount(self, **kwargs: Any) -> float:
@@ -202,3 +205,22 @@ def test_forced_increase_of_a_held_position_is_refused_over_the_cap_and_clamped_
     under.bot_loop_start(current_time=NOW)
     assert under._cap_gate_position_increase("BTC/USD", 50.0) == pytest.approx(50.0)
     assert under._cap_gate_position_increase("BTC/USD", 500.0) == pytest.approx(130.0)
+
+
+def test_shutdown_persists_the_cap_state_after_a_flush_the_signal_interrupted() -> None:
+    """SIGTERM raises KeyboardInterrupt inside whatever the bot does, also a flush; the shared
+    session then refuses every statement until rolled back (seen in CI: state not persisted)."""
+    from freqtrade.persistence import KeyValueStore, Order, Trade, init_db
+
+    init_db("sqlite://")
+    strategy = make(SizingStrategy, balance=700.0, held=300.0)
+    strategy.config["runmode"] = RunMode.DRY_RUN
+    strategy.bot_loop_start(current_time=NOW)
+    Trade.session.add(Order(ft_order_side="sell", ft_pair="BTC/USD", ft_is_open=True,
+                            order_id="interrupted"))  # no trade id: the flush fails
+    with pytest.raises(Exception, match="IntegrityError|NOT NULL"):
+        Trade.session.flush()
+
+    strategy.ft_bot_cleanup()
+    saved = KeyValueStore.get_string_value("trader247_cap_state")
+    assert saved is not None and '"trim_state"' in saved

@@ -229,8 +229,11 @@ def launch(run: LoadRun, replay_url: str, workdir: Path, *, open_trades: int = 1
     if run.strategy_path is not None:
         command += ["--strategy-path", str(run.strategy_path)]
     env = {**CHILD_ENV, "TRADER247_METRICS_PORT": str(metrics_port)}
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               env=env, start_new_session=True)
+    # The log file has everything once logging is set up; a crash before that lands here.
+    output = (workdir / f"{run.name}.out").open("w")
+    process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, env=env,
+                               start_new_session=True)
+    output.close()  # the child holds its own descriptor
     return Bot(process, log, f"http://127.0.0.1:{api_port}",
                f"http://127.0.0.1:{metrics_port}/metrics")
 

@@ -115,6 +115,7 @@ def test_200_pairs_iterate_and_export_the_plugin_time(
 
 
 @pytest.mark.soak
+@pytest.mark.timeout(2400)
 def test_200_pair_load_report(dataset: Dataset, replay_url: str, tmp_path: Path) -> None:
     """The bench comparison with more iterations; figures to reports/reliability/load.md."""
     lines: list[str] = []

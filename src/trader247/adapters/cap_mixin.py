@@ -225,6 +225,19 @@ class ExposureCapMixin:
 
         KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))
 
+    def _cap_persist_on_shutdown(self) -> None:
+        """A SIGTERM raises KeyboardInterrupt wherever the bot is, also inside a flush; the
+        shared session is then unusable ("rolled back due to a previous exception") until it
+        is rolled back. That interrupted write was never committed, so rolling it back loses
+        nothing that was on disk, and our state still gets written."""
+        try:
+            self._cap_persist()
+        except Exception as exc:
+            logger.info("cap state: session unusable at shutdown (%s): rolled back, retrying",
+                        type(exc).__name__)
+            Trade.session.rollback()  # the one session Trade, Order and KeyValueStore share
+            self._cap_persist()
+
     def ft_bot_start(self, **kwargs: Any) -> None:
         """Validate our YAML and build the controller before the first iteration, so a bad file
         stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
@@ -238,7 +251,7 @@ class ExposureCapMixin:
         controller = self.__dict__.get("_cap_controller")
         if controller is not None and self._cap_persistent():
             try:
-                self._cap_persist()
+                self._cap_persist_on_shutdown()
                 logger.info("cap state persisted on shutdown")
             except Exception as exc:  # the database may already be gone during shutdown
                 logger.warning("cap state not persisted on shutdown: %s", exc)
