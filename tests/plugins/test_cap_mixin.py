@@ -224,3 +224,174 @@ def test_shutdown_persists_the_cap_state_after_a_flush_the_signal_interrupted() 
     strategy.ft_bot_cleanup()
     saved = KeyValueStore.get_string_value("trader247_cap_state")
     assert saved is not None and '"trim_state"' in saved
+
+
+class CountingExchange:
+    """``fetch_ticker`` as freqtrade's Exchange has it, counting the requests."""
+
+    def __init__(self, prices: dict[str, float]) -> None:
+        self.prices = prices
+        self.requests: list[str] = []
+        self.bids_empty = False
+
+    def fetch_ticker(self, pair: str) -> dict[str, Any]:
+        self.requests.append(pair)
+        return {"symbol": pair, "last": self.prices[pair]}
+
+    def fetch_l2_order_book(self, pair: str, limit: int = 100) -> dict[str, Any]:
+        price = self.prices[pair]
+        bids = [] if self.bids_empty else [[price - 0.5, 1.0]]
+        return {"symbol": pair, "bids": bids, "asks": [[price + 0.5, 1.0]]}
+
+    def get_min_pair_stake_amount(self, *_args: Any) -> float:
+        return 1.0
+
+
+def live_marking_strategy(exchange: CountingExchange) -> Any:
+    strategy = SizingStrategy()
+    strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.DRY_RUN}
+    strategy.dp = SimpleNamespace(_exchange=exchange,
+                                  ticker=lambda pair: exchange.fetch_ticker(pair))
+    return strategy
+
+
+def test_marks_reuse_the_tickers_freqtrade_fetched_since_the_previous_iteration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trader247.adapters import price_tape
+
+    now = [1000.0]
+    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
+    strategy = live_marking_strategy(exchange)
+    trades = [SimpleNamespace(pair="BTC/USD", open_rate=1.0),
+              SimpleNamespace(pair="ETH/USD", open_rate=1.0)]
+
+    strategy._cap_begin_iteration()
+    assert [strategy._cap_live_mark(t) for t in trades] == [100.0, 10.0]
+    assert exchange.requests == ["BTC/USD", "ETH/USD"]  # nothing seen yet: fetched
+
+    # Later in the iteration freqtrade fetches each open trade's ticker itself (exit_positions).
+    now[0] = 1002.0
+    exchange.prices = {"BTC/USD": 101.0, "ETH/USD": 11.0}
+    for trade in trades:
+        exchange.fetch_ticker(trade.pair)  # the instance attribute: the tape
+    exchange.requests.clear()
+
+    now[0] = 1005.0
+    strategy._cap_begin_iteration()
+    assert [strategy._cap_live_mark(t) for t in trades] == [101.0, 11.0]
+    assert exchange.requests == []  # no second request per trade
+
+    # Nothing fetched during that iteration: the next one does not mark with older prices.
+    now[0] = 1010.0
+    exchange.prices = {"BTC/USD": 102.0, "ETH/USD": 12.0}
+    strategy._cap_begin_iteration()
+    assert strategy._cap_live_mark(trades[0]) == 102.0
+    assert exchange.requests == ["BTC/USD"]
+
+
+def test_a_price_older_than_the_age_limit_is_fetched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trader247.adapters import price_tape
+
+    now = [0.0]
+    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    exchange = CountingExchange({"BTC/USD": 100.0})
+    strategy = live_marking_strategy(exchange)
+    trade = SimpleNamespace(pair="BTC/USD", open_rate=1.0)
+    strategy._cap_begin_iteration()
+    strategy._cap_live_mark(trade)
+    # A long process_throttle_secs: the next iteration begins a minute later.
+    now[0] = price_tape.MAX_AGE_SECONDS
+    strategy._cap_begin_iteration()
+    strategy._cap_live_mark(trade)
+    assert exchange.requests == ["BTC/USD"]  # exactly at the limit: reused
+    # Still fresh by the iteration window (the previous one began at 0), but 10 ms too old.
+    now[0] = price_tape.MAX_AGE_SECONDS + 0.01
+    strategy._cap_live_mark(trade)
+    assert exchange.requests == ["BTC/USD", "BTC/USD"]
+
+
+def test_over_the_cap_a_trim_is_worked_out_at_current_prices_not_the_reused_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from freqtrade.persistence import init_db
+
+    from trader247.adapters import cap_mixin, price_tape
+
+    init_db("sqlite://")
+    now = [1000.0]
+    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    exchange = CountingExchange({"BTC/USD": 100.0})
+    strategy = live_marking_strategy(exchange)
+    strategy.config.update(make(SizingStrategy, 0.0, 0.0).config, runmode=RunMode.DRY_RUN)
+    strategy.dp.send_msg = lambda *_a, **_k: None
+    strategy.wallets = SimpleNamespace(get_total=lambda _currency: 700.0)
+    strategy.stoploss = -0.1
+    strategy.timeframe = "1h"
+    strategy._cap_sync_lock = lambda *_a: None
+    held = SimpleNamespace(pair="BTC/USD", amount=3.0, nr_of_successful_entries=1,
+                           open_orders=[], entry_side="buy", open_rate=100.0)
+    monkeypatch.setattr(cap_mixin.Trade, "get_open_trades", staticmethod(lambda: [held]))
+
+    strategy.bot_loop_start(current_time=NOW)  # $300 of $1000: over the cap
+    exchange.fetch_ticker("BTC/USD")  # freqtrade's own fetch later in the iteration
+    exchange.prices["BTC/USD"] = 120.0  # a rally before the next iteration
+    exchange.requests.clear()
+    now[0] = 1005.0
+    strategy.bot_loop_start(current_time=NOW)
+
+    assert exchange.requests == ["BTC/USD"]  # fetched again although a fresh price was on tape
+    exposure = strategy.cap.last_exposure
+    assert exposure is not None and exposure.at_risk == pytest.approx(3 * 120.0)
+
+
+def test_order_books_freqtrade_priced_with_mark_at_their_mid_one_sided_books_do_not(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Our config prices from the order book (``use_order_book``): those are what freqtrade
+    fetches for every open trade, so the tape must take them too."""
+    from trader247.adapters import price_tape
+
+    now = [1000.0]
+    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
+    strategy = live_marking_strategy(exchange)
+    btc, eth = (SimpleNamespace(pair=p, open_rate=1.0) for p in ("BTC/USD", "ETH/USD"))
+    strategy._cap_begin_iteration()
+    assert strategy._cap_live_mark(btc) == 100.0
+    exchange.prices = {"BTC/USD": 101.0, "ETH/USD": 11.0}
+    exchange.fetch_l2_order_book("BTC/USD", 1)  # freqtrade's get_rate with use_order_book
+    exchange.requests.clear()
+    now[0] = 1001.0
+    strategy._cap_begin_iteration()
+    assert strategy._cap_live_mark(btc) == 101.0  # (100.5 + 101.5) / 2
+    assert exchange.requests == []
+
+    exchange.bids_empty = True
+    exchange.fetch_l2_order_book("ETH/USD", 1)
+    assert strategy._cap_live_mark(eth) == 11.0  # nothing usable recorded: a ticker fetched
+    assert exchange.requests == ["ETH/USD"]
+
+
+def test_realised_profit_is_summed_again_after_a_fill_or_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trader247.adapters import cap_mixin
+
+    totals = iter([10.0, 12.5, 13.0])
+    queries: list[float] = []
+
+    def total_closed_profit() -> float:
+        queries.append(1.0)
+        return next(totals)
+
+    monkeypatch.setattr(cap_mixin.Trade, "get_total_closed_profit",
+                        staticmethod(total_closed_profit))
+    strategy = make(SizingStrategy, balance=900.0, held=100.0)
+    assert strategy._cap_realised_profit(0.0) == 10.0
+    assert strategy._cap_realised_profit(59.9) == 10.0 and len(queries) == 1
+    strategy._cap_order_filled("BTC/USD", SimpleNamespace(ft_order_tag="exit_signal"), NOW)
+    assert strategy._cap_realised_profit(60.0) == 12.5  # the fill: summed at once
+    assert strategy._cap_realised_profit(119.9) == 12.5 and len(queries) == 2
+    assert strategy._cap_realised_profit(120.0) == 13.0  # exactly a minute later
