@@ -108,6 +108,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         self._regime_pair: str | None = None
         self._usd_pair: str | None = None
         self._no_regime_data: set[str] = set()
+        self._regime_cache: dict[str, tuple[tuple[Any, ...], DataFrame]] = {}
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         super().ft_bot_start(**kwargs)  # loads hyperopt values from the parameter file
@@ -153,11 +154,21 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                                source, self._regime_tf)
             df["regime"] = Regime.UNKNOWN.value
             return df
-        inf = DataFrame({"date": inf["date"], "regime": regime(inf["close"], self._regime_params)})
+        inf = self._regime_frame(source, inf)
         df = merge_informative_pair(df, inf, self.timeframe, self._regime_tf, ffill=True,
                                     append_timeframe=False, suffix="mkt")
         df["regime"] = df.pop("regime_mkt").fillna(Regime.UNKNOWN.value)
         return df.drop(columns=["date_mkt"])
+
+    def _regime_frame(self, source: str, candles: DataFrame) -> DataFrame:
+        """BTC's regime per candle, computed once per new BTC candle rather than once per pair."""
+        key = (source, len(candles), candles["date"].iat[-1])
+        cached = self._regime_cache.get(source)
+        if cached is None or cached[0] != key:
+            frame = DataFrame({"date": candles["date"],
+                               "regime": regime(candles["close"], self._regime_params)})
+            cached = self._regime_cache[source] = (key, frame)
+        return cached[1]
 
     def _eligibility(self, df: DataFrame, pair: str) -> DataFrame:
         quote_usd: Any = 1.0

@@ -293,8 +293,10 @@ def exit_rule(tag: str | None, rules: Mapping[str, ExitRule] = EXIT_RULES) -> Ex
 
 def _ramp(x: pd.Series, low: float, high: float) -> pd.Series:
     """0 at or below ``low``, 1 at or above ``high``, linear between; NaN -> 0."""
-    out: pd.Series = ((x - low) / (high - low)).clip(0.0, 1.0).fillna(0.0)
-    return out
+    # numpy, not pandas: seven ramps per pair per candle iteration, and pandas' per-call
+    # overhead was a quarter of add_indicators on 173 pairs.
+    ramp = np.clip((x.to_numpy(dtype="float64") - low) / (high - low), 0.0, 1.0)
+    return pd.Series(np.nan_to_num(ramp, nan=0.0), index=x.index)
 
 
 def _rolling(x: pd.Series, window: int, how: Literal["mean", "std"]) -> pd.Series:
