@@ -149,3 +149,19 @@ def test_plain_freqtrade_refuses_a_bad_universe_with_a_non_zero_exit(
     assert result.returncode == 2, output[-2000:]
     assert f"{bad}:6: tiers.tier_1_core.constraints.min_volume: unknown key" in output
     assert "Traceback" not in output
+
+
+def test_a_thread_that_outlives_the_clean_shutdown_cannot_hold_the_process() -> None:
+    script = (
+        "import threading, time\n"
+        "from trader247.cli.launcher import arm_exit_watchdog\n"
+        "threading.Thread(target=time.sleep, args=(600,), name='stuck-worker').start()\n"
+        "arm_exit_watchdog(0, seconds=0.3)\n"
+    )
+    started = time.monotonic()
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60, env=CHILD_ENV, cwd=REPO)
+    assert result.returncode == 0
+    assert time.monotonic() - started < 30
+    assert "still running 0.3s after the clean shutdown" in result.stderr
+    assert "most recent call first" in result.stderr  # the stacks that held it

@@ -12,6 +12,11 @@ live one refuses a second instance.
 REST API ``/forceexit all``, bounded by ``liquidate_timeout_seconds``, reporting what could not be
 closed), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
 always removed.
+
+After freqtrade's clean shutdown has returned, the process gets ``EXIT_WATCHDOG_SECONDS`` to
+exit; a thread that keeps the interpreter alive past that (once in CI a stop with liquidation was
+SIGKILLed 5 s after a complete shutdown) has its stack written to the log and the process exits
+with the code it would have had: everything worth keeping is already committed then.
 """
 
 from __future__ import annotations
@@ -19,10 +24,13 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import faulthandler
 import json
+import logging
 import os
 import signal
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -30,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_PID_FILE = Path("user_data/trader247.pid")
+EXIT_WATCHDOG_SECONDS = 2.0
 
 
 class AlreadyRunning(RuntimeError):
@@ -113,6 +122,22 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(handler=run)
 
 
+def arm_exit_watchdog(code: int, seconds: float = EXIT_WATCHDOG_SECONDS) -> None:
+    """Exit with ``code`` if the interpreter is still alive ``seconds`` from now."""
+
+    def fire() -> None:
+        time.sleep(seconds)
+        print(f"247trader: still running {seconds:g}s after the clean shutdown; exiting without "
+              "waiting for these threads:", file=sys.stderr, flush=True)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+    threading.Thread(target=fire, name="trader247-exit-watchdog", daemon=True).start()
+
+
 def run(args: argparse.Namespace) -> int:
     freqtrade_args = [a for a in args.freqtrade_args if a != "--"]
     if not any(a in ("-c", "--config") or a.startswith("--config=") for a in freqtrade_args):
@@ -135,14 +160,16 @@ def run(args: argparse.Namespace) -> int:
         from freqtrade.main import main as freqtrade_main
 
         freqtrade_main(["trade", *freqtrade_args])
+        code = 0
     except SystemExit as exc:
         code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
         # freqtrade exits 130 after SIGTERM/SIGINT (it raises KeyboardInterrupt); a requested
         # stop that completed its clean shutdown is a success for a process manager.
-        return 0 if code == 130 else code
+        code = 0 if code == 130 else code
     finally:
         release_pid_file(args.pid_file, pid)
-    return 0
+    arm_exit_watchdog(code)
+    return code
 
 
 def add_stop_arguments(parser: argparse.ArgumentParser) -> None:
