@@ -433,3 +433,17 @@ def test_exit_rule_lookup(tag: str | None, expected: ExitRule) -> None:
 def test_exit_rule_validation(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         ExitRule(**kwargs)
+
+
+def test_talib_windows_at_their_edges() -> None:
+    from trader247.core.signals import _roc_pct, _rolling_max, _rolling_min
+
+    x = pd.Series([1.0, 3.0, 2.0])
+    assert _rolling_max(x, 1).tolist() == [1.0, 3.0, 2.0]  # TA-Lib's MAX refuses a 1-candle window
+    assert _rolling_min(x, 1).tolist() == [1.0, 3.0, 2.0]
+    full = _rolling_max(x, 3)
+    assert full.iloc[:2].isna().all() and full.iat[2] == 3.0  # exactly one full window
+    assert _rolling_min(x, 3).iat[2] == 1.0
+    assert _rolling_max(x, 4).isna().all()  # window longer than the data: nothing, no error
+    assert _roc_pct(x, 2).iat[2] == pytest.approx(100.0)
+    assert _roc_pct(x, 3).isna().all()

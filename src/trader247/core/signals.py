@@ -1,6 +1,6 @@
 """Entry signals of the original bot: five triggers, a weighted conviction, a BTC market regime.
 
-Pure: pandas and numpy over plain OHLCV frames, no freqtrade. The strategy adapter calls
+Pure: TA-Lib, pandas and numpy over plain OHLCV frames, no freqtrade. The strategy adapter calls
 :func:`add_indicators` in ``populate_indicators`` and :func:`add_entries` in
 ``populate_entry_trend`` (so hyperopt re-runs only the cheap second half); :func:`build_signals`
 is both in one call.
@@ -13,6 +13,10 @@ Decisions:
 - Indicators are windowed (simple means, Cutler's RSI) rather than recursive (EMA, Wilder's RSI):
   after its window a value is exact whatever the start-up length, which is what freqtrade's
   ``recursive-analysis`` checks. Strengths are 0 while a window is still filling (no NaN leaks).
+- TA-Lib computes what it computes exactly (``ROC``, rolling ``MAX`` / ``MIN``: no running state).
+  Means, standard deviations and the RSI are our own (:func:`_rolling`): TA-Lib's ``SMA`` /
+  ``STDDEV`` keep running sums, whose last bits depend on where the data starts, and its ``RSI``
+  is Wilder's recursive one, so ``recursive-analysis`` would see them vary with the start-up.
 - Long only: each strength is in [0, 1] and measures evidence for a rise.
 - ``conviction`` is the weighted mean of the strengths, so it stays in [0, 1] whatever the
   weights. With the default weights (trend triggers 2, price_move 1, spike and reversal 0.5) a
@@ -34,6 +38,7 @@ from typing import Any, Final, Literal
 
 import numpy as np
 import pandas as pd
+import talib
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
@@ -299,6 +304,24 @@ def _ramp(x: pd.Series, low: float, high: float) -> pd.Series:
     return pd.Series(np.nan_to_num(ramp, nan=0.0), index=x.index)
 
 
+def _talib(function: Any, x: pd.Series, window: int) -> pd.Series:
+    return pd.Series(function(x.to_numpy(dtype="float64"), timeperiod=window), index=x.index)
+
+
+def _roc_pct(close: pd.Series, window: int) -> pd.Series:
+    """Rate of change in percent over ``window`` candles (TA-Lib ``ROC``)."""
+    return _talib(talib.ROC, close, window)
+
+
+def _rolling_max(x: pd.Series, window: int) -> pd.Series:
+    """Trailing maximum, NaN until ``window`` values (TA-Lib ``MAX`` needs a window >= 2)."""
+    return _talib(talib.MAX, x, window) if window >= 2 else x.astype("float64")
+
+
+def _rolling_min(x: pd.Series, window: int) -> pd.Series:
+    return _talib(talib.MIN, x, window) if window >= 2 else x.astype("float64")
+
+
 def _rolling(x: pd.Series, window: int, how: Literal["mean", "std"]) -> pd.Series:
     """Trailing mean / std, each window summed on its own: unlike pandas' running sums the result
     is bit-identical whatever the start of the data (``recursive-analysis`` shows no variance)."""
@@ -334,7 +357,7 @@ def regime(btc_close: pd.Series, params: SignalParams) -> pd.Series:
     """
     close = btc_close.astype("float64")
     n = params.candles(params.regime_hours)
-    ret = (close / close.shift(n) - 1.0) * 100.0
+    ret = _roc_pct(close, n)
     log_ret = np.log(close / close.shift(1))
     vol = _rolling(log_ret, n, "std") * math.sqrt(
         params.candles_per_hour * _HOURS_PER_YEAR
@@ -365,7 +388,7 @@ def add_indicators(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
     c = params.candles
 
     n = c(params.price_move_hours)
-    move_pct = (close / close.shift(n) - 1.0) * 100.0
+    move_pct = _roc_pct(close, n)
     out[strength_column("price_move")] = _ramp(
         move_pct, params.price_move_min_pct, params.price_move_full_pct
     )
@@ -380,7 +403,7 @@ def add_indicators(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
     ).where(rising, 0.0)
 
     n = c(params.breakout_hours)
-    level = high.shift(1).rolling(n, min_periods=n).max()
+    level = _rolling_max(high.shift(1), n)
     out["breakout_level"] = level
     excess_pct = (close / level - 1.0) * 100.0
     # Any close above the level is a breakout (0.5); its size adds the other half.
@@ -391,10 +414,10 @@ def add_indicators(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
     rsi = _rsi(close, c(params.rsi_hours))
     out["rsi"] = rsi
     n_rev = c(params.reversal_hours)
-    was_oversold = rsi.rolling(n_rev, min_periods=n_rev).min() <= params.rsi_oversold
-    recent_low = low.rolling(n_rev, min_periods=n_rev).min()
+    was_oversold = _rolling_min(rsi, n_rev) <= params.rsi_oversold
+    recent_low = _rolling_min(low, n_rev)
     n_drop = c(params.reversal_drop_hours)
-    drop_pct = (1.0 - recent_low / high.rolling(n_drop, min_periods=n_drop).max()) * 100.0
+    drop_pct = (1.0 - recent_low / _rolling_max(high, n_drop)) * 100.0
     bounced = (close / recent_low - 1.0) * 100.0 >= params.reversal_bounce_pct
     # RSI still lags after a slide (a 2 % bounce leaves it near 20): ask only that it turns up.
     turning = was_oversold & bounced & (rsi > rsi.shift(1))
@@ -407,7 +430,7 @@ def add_indicators(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
     ma_slow = _rolling(close, n_slow, "mean")
     out["ma_fast"], out["ma_slow"] = ma_fast, ma_slow
     n = c(params.momentum_hours)
-    roc_pct = (close / close.shift(n) - 1.0) * 100.0
+    roc_pct = _roc_pct(close, n)
     trending = (ma_fast > ma_slow) & (ma_slow > ma_slow.shift(n_fast))
     out[strength_column("momentum")] = _ramp(
         roc_pct, params.momentum_min_pct, params.momentum_full_pct
