@@ -55,6 +55,7 @@ def make(strategy_cls: type, balance: float, held: float) -> Any:
     snapshot = Snapshot(stake_balance=balance,
                         positions=(Position("BTC/USD", held / 100.0, 100.0),) if held else ())
     strategy._cap_snapshot = lambda *_a: snapshot  # type: ignore[method-assign]
+    strategy._cap_open_trades = lambda: []  # type: ignore[method-assign]
     strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
     return strategy
 
@@ -247,6 +248,16 @@ class CountingExchange:
         return 1.0
 
 
+@pytest.fixture
+def tape_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The price tape's clock; tests move it by setting element 0."""
+    from trader247.adapters import price_tape
+
+    now = [1000.0]
+    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    return now
+
+
 def live_marking_strategy(exchange: CountingExchange) -> Any:
     strategy = SizingStrategy()
     strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.DRY_RUN}
@@ -256,12 +267,9 @@ def live_marking_strategy(exchange: CountingExchange) -> Any:
 
 
 def test_marks_reuse_the_tickers_freqtrade_fetched_since_the_previous_iteration(
-    monkeypatch: pytest.MonkeyPatch,
+    tape_clock: list[float],
 ) -> None:
-    from trader247.adapters import price_tape
-
-    now = [1000.0]
-    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
     strategy = live_marking_strategy(exchange)
     trades = [SimpleNamespace(pair="BTC/USD", open_rate=1.0),
@@ -291,11 +299,11 @@ def test_marks_reuse_the_tickers_freqtrade_fetched_since_the_previous_iteration(
     assert exchange.requests == ["BTC/USD"]
 
 
-def test_a_price_older_than_the_age_limit_is_fetched_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_price_older_than_the_age_limit_is_fetched_again(tape_clock: list[float]) -> None:
     from trader247.adapters import price_tape
 
-    now = [0.0]
-    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    now = tape_clock
+    now[0] = 0.0
     exchange = CountingExchange({"BTC/USD": 100.0})
     strategy = live_marking_strategy(exchange)
     trade = SimpleNamespace(pair="BTC/USD", open_rate=1.0)
@@ -313,15 +321,14 @@ def test_a_price_older_than_the_age_limit_is_fetched_again(monkeypatch: pytest.M
 
 
 def test_over_the_cap_a_trim_is_worked_out_at_current_prices_not_the_reused_ones(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tape_clock: list[float],
 ) -> None:
     from freqtrade.persistence import init_db
 
-    from trader247.adapters import cap_mixin, price_tape
+    from trader247.adapters import cap_mixin
 
     init_db("sqlite://")
-    now = [1000.0]
-    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0})
     strategy = live_marking_strategy(exchange)
     strategy.config.update(make(SizingStrategy, 0.0, 0.0).config, runmode=RunMode.DRY_RUN)
@@ -347,14 +354,11 @@ def test_over_the_cap_a_trim_is_worked_out_at_current_prices_not_the_reused_ones
 
 
 def test_order_books_freqtrade_priced_with_mark_at_their_mid_one_sided_books_do_not(
-    monkeypatch: pytest.MonkeyPatch,
+    tape_clock: list[float],
 ) -> None:
     """Our config prices from the order book (``use_order_book``): those are what freqtrade
     fetches for every open trade, so the tape must take them too."""
-    from trader247.adapters import price_tape
-
-    now = [1000.0]
-    monkeypatch.setattr(price_tape, "clock", lambda: now[0])
+    now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
     strategy = live_marking_strategy(exchange)
     btc, eth = (SimpleNamespace(pair=p, open_rate=1.0) for p in ("BTC/USD", "ETH/USD"))

@@ -108,7 +108,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         self._regime_pair: str | None = None
         self._usd_pair: str | None = None
         self._no_regime_data: set[str] = set()
-        self._regime_cache: dict[str, tuple[tuple[Any, ...], DataFrame]] = {}
+        self._regime_cache: dict[str, tuple[tuple[int, Any], DataFrame]] = {}
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         super().ft_bot_start(**kwargs)  # loads hyperopt values from the parameter file
@@ -162,7 +162,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
 
     def _regime_frame(self, source: str, candles: DataFrame) -> DataFrame:
         """BTC's regime per candle, computed once per new BTC candle rather than once per pair."""
-        key = (source, len(candles), candles["date"].iat[-1])
+        key = (len(candles), candles["date"].iat[-1])
         cached = self._regime_cache.get(source)
         if cached is None or cached[0] != key:
             frame = DataFrame({"date": candles["date"],

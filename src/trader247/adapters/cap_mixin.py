@@ -303,10 +303,10 @@ class ExposureCapMixin:
         self.__dict__["_cap_previous_loop"] = self.__dict__.get("_cap_loop_started", started)
         self.__dict__["_cap_loop_started"] = started
 
-    def _cap_snapshot_at_current_prices(self, now: datetime) -> Snapshot:
+    def _cap_snapshot_at_current_prices(self, now: datetime, open_trades: list[Trade]) -> Snapshot:
         self.__dict__["_cap_previous_loop"] = float("inf")  # no reuse for the rest of it
         self.__dict__.pop("_cap_live_marks", None)
-        return self._cap_snapshot(now)
+        return self._cap_snapshot(now, open_trades)
 
     def _cap_price_tape(self) -> price_tape.PriceTape | None:
         if "_cap_tape" not in self.__dict__:
@@ -338,11 +338,16 @@ class ExposureCapMixin:
         position = int(np.searchsorted(dates, closed_by, side="right")) - 1
         return float(closes[position]) if position >= 0 else float(trade.open_rate)
 
-    def _cap_snapshot(self, now: datetime | None = None) -> Snapshot:
+    @staticmethod
+    def _cap_open_trades() -> list[Trade]:
+        """The iteration's one open-trades query: the snapshot, a re-mark and the report share it."""
+        trades: list[Trade] = Trade.get_open_trades()
+        return trades
+
+    def _cap_snapshot(self, now: datetime | None = None,
+                      open_trades: list[Trade] | None = None) -> Snapshot:
         positions = []
-        open_trades = Trade.get_open_trades()
-        self.__dict__["_cap_open_trades"] = open_trades  # the report's cost basis reuses them
-        for trade in open_trades:
+        for trade in self._cap_open_trades() if open_trades is None else open_trades:
             filled = float(trade.amount) if trade.nr_of_successful_entries > 0 else 0.0
             open_entry = sum(
                 (o.safe_remaining * o.safe_price)
@@ -388,14 +393,15 @@ class ExposureCapMixin:
             return
         if not self._cap_backtesting():
             self._cap_begin_iteration()
-        snapshot = self._cap_snapshot(current_time)
+        open_trades = self._cap_open_trades()
+        snapshot = self._cap_snapshot(current_time, open_trades)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
         needs_minimums = self.cap.state is CapState.REDUCING or measure(
             snapshot, self.cap.policy).over_cap
         if needs_minimums and not self._cap_backtesting():
             # A trim sells the base amount its value makes at the mark: a mark one iteration
             # old over-sells in a rally (the restart soak saw $33.90 sold of $30.15 planned).
-            snapshot = self._cap_snapshot_at_current_prices(current_time)
+            snapshot = self._cap_snapshot_at_current_prices(current_time, open_trades)
         events = self.cap.evaluate(
             snapshot, self._cap_min_stakes(snapshot) if needs_minimums else 0.0,
             current_time.timestamp())
@@ -407,9 +413,10 @@ class ExposureCapMixin:
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.cap.cycle,
                         ",".join(order.pair for order in plan.orders))
         if not self._cap_backtesting():
-            self._cap_report(events, snapshot, current_time)
+            self._cap_report(events, snapshot, open_trades, current_time)
 
-    def _cap_report(self, events: Any, snapshot: Snapshot, now: datetime) -> None:
+    def _cap_report(self, events: Any, snapshot: Snapshot, open_trades: list[Trade],
+                    now: datetime) -> None:
         """Chat (rate-limited per kind) and metrics; dry-run and live only."""
         from trader247.core import messages
 
@@ -444,7 +451,6 @@ class ExposureCapMixin:
         observability.record_cap(controller)
         if observability.active() is not None:
             held = sum(p.value for p in snapshot.positions)
-            open_trades = self.__dict__.get("_cap_open_trades") or Trade.get_open_trades()
             cost = sum(float(t.stake_amount) for t in open_trades)
             observability.record_pnl(self._cap_realised_profit(stamp), held - cost,
                                      len(snapshot.positions))
