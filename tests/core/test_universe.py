@@ -15,15 +15,14 @@ from trader247.core.universe import (
     UniverseResult,
     UniverseRules,
     UniverseState,
-    eligible_series,
     evaluate_universe,
     exit_floor,
     format_force_eligible_line,
     format_usd,
     market_from_ccxt,
-    rolling_usd_volume,
     tier_of,
 )
+from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.core.volume import TickerSnapshot, VolumeSource, ticker_from_ccxt
 
 NOW = 1_700_000_000.0

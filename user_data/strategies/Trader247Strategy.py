@@ -40,7 +40,7 @@ from trader247.core.signals import (
     regime,
     strength_column,
 )
-from trader247.core.universe import eligible_series, rolling_usd_volume
+from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.strategy import ExposureCapMixin
 
 logger = logging.getLogger(__name__)
