@@ -16,6 +16,11 @@ Key names are the original bot's (fixes 1, 3, 4 and 8 of 2025-11-15). Decisions:
   kept as written and compared in the normalised form of :func:`normalize_symbol`. An exact pair
   in one tier and its bare base in another is a warning, not an error: the universe core
   resolves it (an exact entry beats a bare base).
+- These models hold the one set of defaults (the committed YAML files repeat them as
+  documentation, pinned by a test). The core gets values, never defaults: ``to_core()`` builds
+  its value objects (:class:`RiskConfig` -> ``CapPolicy``, :class:`UniverseConfig` ->
+  ``UniverseRules``, :class:`Tier` -> ``TierRule``). Which tier a pair belongs to is decided
+  only by the core (``trader247.core.universe.tier_of``).
 """
 
 from __future__ import annotations
@@ -43,7 +48,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from trader247.core.exposure import CapPolicy
 from trader247.core.symbols import to_pair
+from trader247.core.universe import TierRule, UniverseRules
 from trader247.core.volume import VolumeSource
 
 __all__ = [
@@ -358,6 +365,21 @@ class RiskConfig(BaseModel):
         False, description="Required true for a live (non dry-run) config with cap > 25."
     )
 
+    def to_core(self, trims: TrimsConfig) -> CapPolicy:
+        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch)."""
+        return CapPolicy(
+            max_total_at_risk_pct=self.max_total_at_risk_pct,
+            trim_band_pct=self.trim_band_pct,
+            trim_interval_cycles=self.trim_interval_cycles,
+            trim_timeout_seconds=self.trim_timeout_seconds,
+            max_trims_per_cycle=self.max_trims_per_cycle,
+            trim_on_start=self.trim_on_start,
+            trim_mode=self.trim_mode,
+            reentry_cooldown_cycles=self.reentry_cooldown_cycles,
+            count_external_holdings=self.count_external_holdings,
+            trims_enabled=trims.enabled,
+        )
+
 
 class TrimsConfig(BaseModel):
     model_config = _FROZEN
@@ -460,6 +482,14 @@ class Tier(BaseModel):
     )
     constraints: TierConstraints
 
+    def to_core(self, name: str) -> TierRule:
+        return TierRule(
+            name=name,
+            symbols=frozenset(to_pair(s) for s in self.symbols),
+            floor_usd=self.constraints.min_24h_volume_usd,
+            force_eligible=frozenset(to_pair(s) for s in self.constraints.force_eligible_symbols),
+        )
+
 
 class ExclusionsConfig(BaseModel):
     model_config = _FROZEN
@@ -520,18 +550,21 @@ class UniverseConfig(BaseModel):
     def tier_names(self) -> tuple[str, ...]:
         return tuple(self.tiers)
 
-    def tier_of(self, symbol: str) -> str | None:
-        """Name of the tier covering ``symbol`` (any spelling); exact pairs beat bare bases."""
-        pair = normalize_symbol(symbol)
-        bare_hit: str | None = None
-        for name, tier in self.tiers.items():
-            for sym in tier.symbols:
-                rule = normalize_symbol(sym)
-                if rule == pair:
-                    return name
-                if bare_hit is None and _covers(rule, pair):
-                    bare_hit = name
-        return bare_hit
+    def to_core(self, liquidity: LiquidityConfig) -> UniverseRules:
+        """The core's universe rules: tiers and exclusions from this file, the liquidity rules
+        shared by all tiers from ``liquidity:`` of ``policy.yaml``."""
+        return UniverseRules(
+            tiers=tuple(tier.to_core(name) for name, tier in self.tiers.items()),
+            global_floor_usd=liquidity.min_24h_volume_usd,
+            never_trade=frozenset(to_pair(s) for s in self.exclusions.never_trade),
+            stablecoins=frozenset(liquidity.stablecoins),
+            exclude_stablecoin_bases=liquidity.exclude_stablecoin_bases,
+            exit_band=liquidity.exit_band,
+            min_universe_size=liquidity.min_universe_size,
+            pegged_quotes=frozenset(liquidity.pegged_quotes),
+            volume_source=liquidity.volume_source,
+            suspect_ratio=liquidity.suspect_ratio,
+        )
 
 
 # --------------------------------------------------------------------------- cross checks

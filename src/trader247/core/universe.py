@@ -22,7 +22,6 @@ from typing import Any, Final, NamedTuple
 
 from trader247.core.symbols import SymbolSet, to_pair
 from trader247.core.volume import (
-    DEFAULT_PEGGED_QUOTES,
     VOLUME_SOURCES,
     TickerSnapshot,
     UsdVolume,
@@ -32,7 +31,6 @@ from trader247.core.volume import (
 )
 
 __all__ = [
-    "DEFAULT_STABLECOINS",
     "MarketInfo",
     "PairDecision",
     "Reason",
@@ -48,9 +46,9 @@ __all__ = [
     "tier_of",
 ]
 
-DEFAULT_STABLECOINS: Final[frozenset[str]] = frozenset(
-    {"USDT", "USDC", "DAI", "PYUSD", "USDS", "GUSD", "TUSD", "FDUSD", "USDP", "EURC"}
-)
+MIN_TICKER_COVERAGE: Final = 0.5
+"""Share of the active markets that must have a fresh ticker with volume, else a data fault.
+A constant of the fault detection, not a setting (no config key sets it)."""
 
 
 class Reason(StrEnum):
@@ -70,8 +68,8 @@ class Reason(StrEnum):
 
 def _floor_value(value: float, what: str) -> float:
     number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
     return number
 
 
@@ -84,12 +82,12 @@ def _norm_symbols(symbols: Iterable[str], what: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class TierRule:
     """One liquidity tier. Symbols are pairs (``BTC-USD`` / ``BTC/USD``) or bare bases (``BTC``),
-    normalised on construction."""
+    normalised on construction. Built by ``trader247.core.config.Tier.to_core``."""
 
     name: str
     symbols: frozenset[str]
     floor_usd: float
-    force_eligible: frozenset[str] = frozenset()
+    force_eligible: frozenset[str]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -137,18 +135,20 @@ class _RuleIndex:
 
 @dataclass(frozen=True)
 class UniverseRules:
-    """Everything the universe decision needs; the adapter maps the YAML/pydantic config to it."""
+    """Everything the universe decision needs. No defaults: the one set lives in the config
+    models (``liquidity:`` of ``policy.yaml``, ``universe.yaml``), and
+    ``trader247.core.config.UniverseConfig.to_core`` builds this object."""
 
-    tiers: tuple[TierRule, ...] = ()
-    global_floor_usd: float = 3_000_000.0
-    never_trade: frozenset[str] = frozenset()
-    stablecoins: frozenset[str] = DEFAULT_STABLECOINS
-    exclude_stablecoin_bases: bool = True
-    exit_band: float = 0.10
-    min_universe_size: int = 0
-    pegged_quotes: frozenset[str] = DEFAULT_PEGGED_QUOTES
-    volume_source: VolumeSource = "quote_first"
-    suspect_ratio: float = 100.0
+    tiers: tuple[TierRule, ...]
+    global_floor_usd: float
+    never_trade: frozenset[str]
+    stablecoins: frozenset[str]
+    exclude_stablecoin_bases: bool
+    exit_band: float
+    min_universe_size: int
+    pegged_quotes: frozenset[str]
+    volume_source: VolumeSource
+    suspect_ratio: float
     _index: _RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -189,8 +189,8 @@ class UniverseRules:
                 f"volume_source must be one of {VOLUME_SOURCES}, got {self.volume_source!r}"
             )
         ratio = float(self.suspect_ratio)
-        if not ratio >= 1.0:  # also rejects NaN
-            raise ValueError(f"suspect_ratio must be >= 1, got {self.suspect_ratio!r}")
+        if not ratio > 1.0:  # also rejects NaN
+            raise ValueError(f"suspect_ratio must be > 1, got {self.suspect_ratio!r}")
         set_(self, "suspect_ratio", ratio)
         set_(
             self,
@@ -415,8 +415,8 @@ def evaluate_universe(
     previous: UniverseState | None,
     *,
     now: float,
-    max_ticker_age_s: float = 300.0,
-    min_ticker_coverage: float = 0.5,
+    max_ticker_age_s: float,
+    min_ticker_coverage: float = MIN_TICKER_COVERAGE,
     usd_price_of: Callable[[str], float | None] | None = None,
 ) -> UniverseResult:
     """Decide every candidate market.

@@ -641,9 +641,10 @@ def resolve_bind(
     return host, port
 
 
-def start(host: str = "127.0.0.1", port: int = 9090, *, metrics: Metrics | None = None) -> bool:
-    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port``, once per
-    process. Later calls return the first call's result without binding or logging again.
+def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
+    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port`` (``metrics:``
+    of policy.yaml, whose model holds the defaults), once per process. Later calls return the
+    first call's result without binding or logging again.
 
     A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot trades on.
     """
