@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.config.conftest import POLICY, SCHEMA_DIR, UNIVERSE
+from trader247.cli import main as cli_main
 from trader247.configfiles import (
     check_files,
     json_schemas,
@@ -147,13 +148,15 @@ def test_write_json_schemas(tmp_path: Path) -> None:
     assert schema["additionalProperties"] is False
 
 
-def test_cli_check(capsys: pytest.CaptureFixture[str], write: Callable[[str, Any], Path]) -> None:
-    assert main(["--check", str(POLICY), str(UNIVERSE), "--live"]) == 0
-    bad = write("policy.yaml", {"risk": {"max_total_at_risk_pct": 80.0}})
-    assert main(["--check", str(bad), str(UNIVERSE), "--live"]) == 1
-    err = capsys.readouterr().err
-    assert f"{bad}:2: risk.max_total_at_risk_pct: a live config" in err
-    assert main(["--check", str(bad), str(UNIVERSE), "--dry-run"]) == 0
+def test_committed_files_validate_as_a_live_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["validate", "--yaml", str(POLICY), str(UNIVERSE), "--live"]) == 0
+    assert capsys.readouterr().out == "✅ All configuration files are valid!\n"
+
+
+def test_schema_cli_writes_the_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--write-schemas", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(json_schemas())
+    assert capsys.readouterr().out.count("wrote ") == 2
 
 
 def test_normalize_symbol() -> None:
