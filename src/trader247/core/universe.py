@@ -13,7 +13,7 @@ eligible, and a bad or stale data refresh keeps the last good universe instead o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cached_property
@@ -419,7 +419,7 @@ def evaluate_universe(
     min_ticker_coverage: float = MIN_TICKER_COVERAGE,
     usd_price_of: Callable[[str], float | None] | None = None,
 ) -> UniverseResult:
-    """Decide every candidate market.
+    """Decide every candidate market: classify, detect a data fault, assemble the result.
 
     Check order per pair: inactive market, never_trade, stablecoin base, force-eligible (no
     volume or price needed), missing/stale ticker (holds the previous eligibility), no USD price,
@@ -433,135 +433,136 @@ def evaluate_universe(
     excluded by rule) and mark the affected decisions ``STALE_DATA``. Force-eligible pairs never
     depend on tickers.
     """
-    market_iter = markets.values() if isinstance(markets, Mapping) else markets
-    prev_whitelist = previous.whitelist if previous is not None else ()
-    prev_eligible = previous.eligible if previous is not None else frozenset()
     price_of = usd_price_of or build_usd_price_index(tickers.values(), rules.pegged_quotes)
+    found = _classify_markets(
+        markets.values() if isinstance(markets, Mapping) else markets,
+        tickers, rules, previous, now=now, max_ticker_age_s=max_ticker_age_s, price_of=price_of,
+    )
+    prev_whitelist = previous.whitelist if previous is not None else ()
+    fault = _detect_fault(found, bool(tickers), prev_whitelist, min_ticker_coverage,
+                          max_ticker_age_s)
+    if fault is not None:
+        held = frozenset(prev_whitelist)
+        found.volume = [
+            _held_decision(pair, tier, ticker, price_of, rules, pair in held, fault)
+            for pair, tier, ticker in found.dynamic
+        ]
+    return _assemble(found, fault, rules, previous, now)
 
-    decisions: list[PairDecision] = []
-    errors: list[str] = []
-    tiers_map: dict[str, str] = {}
-    forced_ok: list[tuple[int, PairDecision]] = []
-    # Volume decisions are computed in the same pass and thrown away on a fault (rare), which
-    # keeps the common path to one loop over ~800 markets.
-    dynamic: list[tuple[str, TierRule | None, TickerSnapshot | None]] = []
-    volume_decisions: list[PairDecision] = []
-    seen: set[str] = set()
-    n_active = n_fresh = n_missing = n_no_volume = 0
 
-    for m in market_iter:
+@dataclass(eq=False)
+class _Classified:
+    """What one pass over the markets found (internal, filled by :func:`_classify_markets`).
+
+    ``volume``: the volume decisions, computed in the same pass and thrown away on a data fault
+    (rare), which keeps the common path to one loop over ~800 markets; ``dynamic`` holds what
+    is needed to decide those pairs again.
+    """
+
+    decisions: list[PairDecision] = field(default_factory=list)  # inactive or excluded by rule
+    forced: list[tuple[int, PairDecision]] = field(default_factory=list)  # (tier index, ...)
+    dynamic: list[tuple[str, TierRule | None, TickerSnapshot | None]] = field(
+        default_factory=list)
+    volume: list[PairDecision] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    tiers: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    active: int = 0
+    fresh: int = 0
+    missing: int = 0
+    no_volume: int = 0
+
+
+def _classify_markets(
+    markets: Iterable[MarketInfo],
+    tickers: Mapping[str, TickerSnapshot],
+    rules: UniverseRules,
+    previous: UniverseState | None,
+    *,
+    now: float,
+    max_ticker_age_s: float,
+    price_of: Callable[[str], float | None],
+) -> _Classified:
+    """Stage 1: every market's decision, and the ticker coverage counts fault detection needs."""
+    prev_eligible = previous.eligible if previous is not None else frozenset()
+    found = _Classified()
+    for m in markets:
         pair = m.pair
-        if pair in seen:
+        if pair in found.seen:
             continue
-        seen.add(pair)
+        found.seen.add(pair)
         cls = rules._classify(pair)
-        idx = cls.tier_idx
-        tier = None if idx is None else rules.tiers[idx]
+        tier = None if cls.tier_idx is None else rules.tiers[cls.tier_idx]
         if tier is not None:
-            tiers_map[pair] = tier.name
+            found.tiers[pair] = tier.name
+        if not m.active:
+            found.decisions.append(_rule_decision(pair, cls, tier, rules, Reason.INACTIVE_MARKET,
+                                                  "market inactive"))
+            if cls.forced:
+                found.errors.append(
+                    f"FORCE_ELIGIBLE_INACTIVE: pair={pair} tier={found.tiers.get(pair)}")
+            continue
         ticker = tickers.get(pair)
         fresh = ticker is not None and (
             ticker.timestamp is None or now - ticker.timestamp <= max_ticker_age_s
         )
-        if m.active:
-            n_active += 1
-            if ticker is None:
-                n_missing += 1
-            elif fresh:
-                n_fresh += 1
-                # One pair without volume is NO_USD_PRICE; most of them is the exchange
-                # dropping the fields, a data fault (coverage below).
-                if ticker.quote_volume is None and ticker.base_volume is None:
-                    n_no_volume += 1
-        floor = rules.global_floor_usd if tier is None else tier.floor_usd
-        tier_name = None if tier is None else tier.name
-        if not m.active:
-            decisions.append(
-                PairDecision(
-                    pair,
-                    False,
-                    Reason.INACTIVE_MARKET,
-                    tier_name,
-                    None,
-                    None if cls.key is None else floor,
-                    "market inactive",
-                    force_listed=cls.forced,
-                )
-            )
-            if cls.forced:
-                errors.append(f"FORCE_ELIGIBLE_INACTIVE: pair={pair} tier={tier_name}")
-            continue
+        found.active += 1
+        if ticker is None:
+            found.missing += 1
+        elif fresh:
+            found.fresh += 1
+            # One pair without volume is NO_USD_PRICE; most of them is the exchange dropping
+            # the fields, a data fault (coverage in _detect_fault).
+            if ticker.quote_volume is None and ticker.base_volume is None:
+                found.no_volume += 1
         if cls.static_reason is not None:
-            decisions.append(
-                PairDecision(
-                    pair,
-                    False,
-                    cls.static_reason,
-                    tier_name,
-                    None,
-                    None if cls.key is None else floor,
-                    cls.static_detail,
-                    force_listed=cls.forced,
-                )
-            )
-            continue
-        if cls.forced and idx is not None:
-            vol = None if ticker is None else _usd(ticker, price_of, rules)
-            decision = PairDecision(
-                pair,
-                True,
-                Reason.FORCE_ELIGIBLE,
-                tier_name,
-                None if vol is None else vol.usd,
-                floor,
-                "force-eligible: liquidity checks bypassed",
-                force_listed=True,
-                volume_suspect=vol is not None and vol.suspect,
-            )
-            forced_ok.append((idx, decision))
-            continue
-        dynamic.append((pair, tier, ticker))
-        volume_decisions.append(
-            _volume_decision(pair, tier, ticker, fresh, price_of, rules, pair in prev_eligible)
-        )
+            found.decisions.append(_rule_decision(pair, cls, tier, rules, cls.static_reason,
+                                                  cls.static_detail))
+        elif cls.forced and cls.tier_idx is not None:
+            found.forced.append((cls.tier_idx, _forced_decision(pair, tier, ticker, price_of,
+                                                                rules)))
+        else:
+            found.dynamic.append((pair, tier, ticker))
+            found.volume.append(_volume_decision(pair, tier, ticker, fresh, price_of, rules,
+                                                 pair in prev_eligible))
+    return found
 
-    fault: str | None = None
-    if not seen:
-        fault = "reason=no_markets"
-    elif n_active and not tickers:
-        fault = "reason=no_tickers"
-    elif n_active and n_fresh < min_ticker_coverage * n_active:
-        n_stale = n_active - n_fresh - n_missing
-        kind = "tickers_missing" if n_missing >= n_stale else "tickers_stale"
-        fault = f"reason={kind} fresh={n_fresh}/{n_active} max_age_s={max_ticker_age_s:g}"
-    elif n_active and n_fresh - n_no_volume < min_ticker_coverage * n_active:
-        fault = f"reason=tickers_without_volume without={n_no_volume}/{n_active}"
-    elif prev_whitelist and not forced_ok and not any(d.eligible for d in volume_decisions):
-        fault = "reason=empty_result"
-    if fault is not None:
-        held = frozenset(prev_whitelist)
-        volume_decisions = [
-            _held_decision(pair, tier, ticker, price_of, rules, pair in held, fault)
-            for pair, tier, ticker in dynamic
-        ]
 
-    forced_ok.sort(key=lambda item: (item[0], -(item[1].usd_volume or -1.0), item[1].pair))
-    force_pairs = [d.pair for _, d in forced_ok]
-    if fault is None:
-        others = sorted(
-            (d for d in volume_decisions if d.eligible),
-            key=lambda d: (d.usd_volume is None, -(d.usd_volume or 0.0), d.pair),
-        )
-        whitelist = tuple(force_pairs + [d.pair for d in others])
-    else:
-        keep = {d.pair for d in volume_decisions if d.eligible}
-        if not seen:  # no market data at all: nothing to filter the previous whitelist with
-            keep = set(prev_whitelist)
-        keep.difference_update(force_pairs)
-        whitelist = tuple(force_pairs + [p for p in prev_whitelist if p in keep])
+def _detect_fault(
+    found: _Classified,
+    have_tickers: bool,
+    prev_whitelist: Sequence[str],
+    min_ticker_coverage: float,
+    max_ticker_age_s: float,
+) -> str | None:
+    """Stage 2: the ``reason=...`` of a data fault that must keep the previous whitelist."""
+    active, fresh = found.active, found.fresh
+    if not found.seen:
+        return "reason=no_markets"
+    if active and not have_tickers:
+        return "reason=no_tickers"
+    if active and fresh < min_ticker_coverage * active:
+        stale = active - fresh - found.missing
+        kind = "tickers_missing" if found.missing >= stale else "tickers_stale"
+        return f"reason={kind} fresh={fresh}/{active} max_age_s={max_ticker_age_s:g}"
+    if active and fresh - found.no_volume < min_ticker_coverage * active:
+        return f"reason=tickers_without_volume without={found.no_volume}/{active}"
+    if prev_whitelist and not found.forced and not any(d.eligible for d in found.volume):
+        return "reason=empty_result"
+    return None
 
-    decisions.extend(d for _, d in forced_ok)
-    decisions.extend(volume_decisions)
+
+def _assemble(
+    found: _Classified,
+    fault: str | None,
+    rules: UniverseRules,
+    previous: UniverseState | None,
+    now: float,
+) -> UniverseResult:
+    """Stage 3: the whitelist (force-eligible first, tier order), warnings and the new state."""
+    found.forced.sort(key=lambda item: (item[0], -(item[1].usd_volume or -1.0), item[1].pair))
+    force_pairs = [d.pair for _, d in found.forced]
+    whitelist = _whitelist(found, fault, force_pairs, previous)
     warnings: list[str] = []
     if fault is not None:
         warnings.append(
@@ -570,7 +571,6 @@ def evaluate_universe(
         )
     if len(whitelist) < rules.min_universe_size:
         warnings.append(f"UNIVERSE_SMALL: eligible={len(whitelist)} min={rules.min_universe_size}")
-
     force_now = frozenset(force_pairs)
     force_before = previous.force_eligible if previous is not None else frozenset()
     if fault is None:
@@ -585,14 +585,70 @@ def evaluate_universe(
         last_good_at=last_good,
     )
     return UniverseResult(
-        decisions=tuple(decisions),
+        decisions=(*found.decisions, *(d for _, d in found.forced), *found.volume),
         whitelist=whitelist,
-        tiers=MappingProxyType(tiers_map),
+        tiers=MappingProxyType(found.tiers),
         warnings=tuple(warnings),
         force_changes=tuple(sorted(force_now ^ force_before)),
         state=state,
-        errors=tuple(errors),
+        errors=tuple(found.errors),
         kept=fault is not None,
+    )
+
+
+def _whitelist(
+    found: _Classified, fault: str | None, force_pairs: list[str], previous: UniverseState | None
+) -> tuple[str, ...]:
+    if fault is None:
+        others = sorted(
+            (d for d in found.volume if d.eligible),
+            key=lambda d: (d.usd_volume is None, -(d.usd_volume or 0.0), d.pair),
+        )
+        return tuple(force_pairs + [d.pair for d in others])
+    prev_whitelist = previous.whitelist if previous is not None else ()
+    keep = {d.pair for d in found.volume if d.eligible}
+    if not found.seen:  # no market data at all: nothing to filter the previous whitelist with
+        keep = set(prev_whitelist)
+    keep.difference_update(force_pairs)
+    return tuple(force_pairs + [p for p in prev_whitelist if p in keep])
+
+
+def _rule_decision(
+    pair: str, cls: _PairClass, tier: TierRule | None, rules: UniverseRules, reason: Reason,
+    detail: str,
+) -> PairDecision:
+    """A pair decided by the rules or the market alone (inactive, never_trade, stablecoin)."""
+    floor = rules.global_floor_usd if tier is None else tier.floor_usd
+    return PairDecision(
+        pair,
+        False,
+        reason,
+        None if tier is None else tier.name,
+        None,
+        None if cls.key is None else floor,
+        detail,
+        force_listed=cls.forced,
+    )
+
+
+def _forced_decision(
+    pair: str,
+    tier: TierRule | None,
+    ticker: TickerSnapshot | None,
+    price_of: Callable[[str], float | None],
+    rules: UniverseRules,
+) -> PairDecision:
+    vol = None if ticker is None else _usd(ticker, price_of, rules)
+    return PairDecision(
+        pair,
+        True,
+        Reason.FORCE_ELIGIBLE,
+        None if tier is None else tier.name,
+        None if vol is None else vol.usd,
+        rules.global_floor_usd if tier is None else tier.floor_usd,
+        "force-eligible: liquidity checks bypassed",
+        force_listed=True,
+        volume_suspect=vol is not None and vol.suspect,
     )
 
 
