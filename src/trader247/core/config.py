@@ -31,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -636,52 +636,21 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
     """Checks across tiers of ``universe.yaml``: floor order, one tier per symbol, force-eligible
     symbols inside their tier, no symbol both traded and never traded."""
     found = _Found(file, [])
-    prev: tuple[str, float] | None = None
-    for name, tier in universe.tiers.items():
-        floor = tier.constraints.min_24h_volume_usd
-        if prev is not None and floor > prev[1]:
-            found.error(
-                ("tiers", name, "constraints", "min_24h_volume_usd"),
-                f"must be <= the floor of the tier above ({prev[0]}: {show_value(prev[1])}); "
-                f"tiers go from highest floor to lowest (got {show_value(floor)})",
-            )
-        prev = (name, floor)
-
+    _check_floor_order(universe, found)
     never = [(s, _norm_or_none(s)) for s in universe.exclusions.never_trade]
-    seen: list[tuple[str, int, str, str]] = []  # (tier, index, as written, normalised)
+    seen: list[_Listed] = []
     for name, tier in universe.tiers.items():
         norms = [_norm_or_none(s) for s in tier.symbols]
         for i, (sym, norm) in enumerate(zip(tier.symbols, norms, strict=True)):
             if norm is None:
                 continue
-            path: tuple[PathElem, ...] = ("tiers", name, "symbols", i)
-            for other_tier, j, other, other_norm in seen:
-                if not _overlap(norm, other_norm):
-                    continue
-                if other_tier == name and norm == other_norm:
-                    found.warning(
-                        path, f"{sym} is listed twice in this tier (also at symbols[{j}])"
-                    )
-                elif other_tier == name:
-                    continue  # BTC and BTC-USD in one tier: same floor either way
-                elif norm == other_norm:
-                    found.error(
-                        path,
-                        f"{sym} is already in tier {other_tier}{_as(sym, other)}; "
-                        "a symbol belongs to one tier only",
-                    )
-                else:
-                    pair, bare = (sym, other) if "/" in norm else (other, sym)
-                    found.warning(
-                        path,
-                        f"{sym} overlaps {other} of tier {other_tier}: the exact pair {pair} "
-                        f"takes its own tier's floor, other pairs of {bare} the bare base's",
-                    )
-            seen.append((name, i, sym, norm))
+            listed = _Listed(name, i, sym, norm)
+            _check_overlaps(listed, seen, found)
+            seen.append(listed)
             for bad, bad_norm in never:
                 if bad_norm is not None and _overlap(norm, bad_norm):
                     found.error(
-                        path,
+                        listed.path,
                         f"{sym} is also in exclusions.never_trade{_as(sym, bad)}; "
                         "remove it from one of them",
                     )
@@ -694,6 +663,59 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
                     "to its tier",
                 )
     return found.items
+
+
+class _Listed(NamedTuple):
+    """A symbol of a tier: where it is, as written and normalised."""
+
+    tier: str
+    position: int
+    written: str
+    norm: str
+
+    @property
+    def path(self) -> tuple[PathElem, ...]:
+        return ("tiers", self.tier, "symbols", self.position)
+
+
+def _check_floor_order(universe: UniverseConfig, found: _Found) -> None:
+    prev: tuple[str, float] | None = None
+    for name, tier in universe.tiers.items():
+        floor = tier.constraints.min_24h_volume_usd
+        if prev is not None and floor > prev[1]:
+            found.error(
+                ("tiers", name, "constraints", "min_24h_volume_usd"),
+                f"must be <= the floor of the tier above ({prev[0]}: {show_value(prev[1])}); "
+                f"tiers go from highest floor to lowest (got {show_value(floor)})",
+            )
+        prev = (name, floor)
+
+
+def _check_overlaps(listed: _Listed, seen: list[_Listed], found: _Found) -> None:
+    """``listed`` against every symbol listed before it: one tier per symbol."""
+    sym, norm = listed.written, listed.norm
+    for other in seen:
+        if not _overlap(norm, other.norm):
+            continue
+        if other.tier == listed.tier and norm == other.norm:
+            found.warning(
+                listed.path, f"{sym} is listed twice in this tier (also at symbols[{other.position}])"
+            )
+        elif other.tier == listed.tier:
+            continue  # BTC and BTC-USD in one tier: same floor either way
+        elif norm == other.norm:
+            found.error(
+                listed.path,
+                f"{sym} is already in tier {other.tier}{_as(sym, other.written)}; "
+                "a symbol belongs to one tier only",
+            )
+        else:
+            pair, bare = (sym, other.written) if "/" in norm else (other.written, sym)
+            found.warning(
+                listed.path,
+                f"{sym} overlaps {other.written} of tier {other.tier}: the exact pair {pair} "
+                f"takes its own tier's floor, other pairs of {bare} the bare base's",
+            )
 
 
 def cross_check(

@@ -189,19 +189,8 @@ def usd_volume(
     base_vol = parse_amount(ticker.base_volume)
     last = parse_price(ticker.last)
     base_times_last = base_vol * last if base_vol is not None and last is not None else None
-
-    suspect = False
-    note = ""
-    if quote_vol is not None and base_times_last is not None:
-        low, high = min(quote_vol, base_times_last), max(quote_vol, base_times_last)
-        ratio = (math.inf if low == 0 else high / low) if high > 0 else 1.0
-        if ratio > suspect_ratio:
-            suspect = True
-            note = (
-                f" suspect: quote_volume={quote_vol:.12g}"
-                f" base_times_last={base_times_last:.12g} ratio={ratio:.12g}"
-            )
-
+    note = _suspect_note(quote_vol, base_times_last, suspect_ratio)
+    suspect = bool(note)
     rate = quote_to_usd(ticker.quote, usd_price_of, pegged_quotes)
     if rate is None:
         return UsdVolume(
@@ -229,6 +218,23 @@ def usd_volume(
         "base_times_price": "no base volume x last",
     }[source]
     return UsdVolume(None, "none", NO_USD_PRICE, suspect, f"{missing} (source={source}){note}")
+
+
+def _suspect_note(
+    quote_vol: float | None, base_times_last: float | None, suspect_ratio: float
+) -> str:
+    """`` suspect: ...`` when both figures are known and differ by more than ``suspect_ratio``x,
+    else ``""``."""
+    if quote_vol is None or base_times_last is None:
+        return ""
+    low, high = min(quote_vol, base_times_last), max(quote_vol, base_times_last)
+    ratio = (math.inf if low == 0 else high / low) if high > 0 else 1.0
+    if not ratio > suspect_ratio:  # also a NaN ratio (two infinite figures): not suspect
+        return ""
+    return (
+        f" suspect: quote_volume={quote_vol:.12g}"
+        f" base_times_last={base_times_last:.12g} ratio={ratio:.12g}"
+    )
 
 
 def _first(*candidates: object, parse: Callable[[object], float | None]) -> float | None:
