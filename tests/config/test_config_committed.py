@@ -169,3 +169,18 @@ def test_normalize_symbol() -> None:
     for bad in ("btc-usd", "BTC_USD", "BTC-", "", "BTC/USD:USD", "A-B-C"):
         with pytest.raises(ValueError):
             normalize_symbol(bad)
+
+
+def test_the_plugins_and_the_tests_build_the_same_core_objects(
+    cap_policy: CapPolicy, universe_rules: UniverseRules
+) -> None:
+    """The tests' fixtures (tests/shipped.py) and the plugins' loader (adapters/settings.py) go
+    the same way from the shipped files to the core: what the tests test is what runs."""
+    from trader247.adapters.settings import load_settings
+
+    settings = load_settings({"config_files": [str(POLICY.parent / "config.json")],
+                              "dry_run": True, "pairlists": [
+                                  {"method": "TieredLiquidityPairList"}]})
+    assert (settings.policy_path, settings.universe_path) == (POLICY, UNIVERSE)
+    assert settings.cap_policy == cap_policy
+    assert settings.universe_rules == universe_rules

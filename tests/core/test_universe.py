@@ -41,8 +41,8 @@ TIER_3 = frozenset(f"{b}-USD" for b in ["UNI", "XLM", "AAVE", "ICP", "FIL", "GRT
 production_rules = shipped_universe_rules
 
 
-def test_the_shipped_rules_are_the_fixed_production_rules() -> None:
-    rules = production_rules()
+def test_the_shipped_rules_are_the_fixed_production_rules(universe_rules: UniverseRules) -> None:
+    rules = universe_rules
     assert [(t.name, t.symbols, t.floor_usd, t.force_eligible) for t in rules.tiers] == [
         ("tier_1_core", to_pairs(CORE), 10_000_000, to_pairs(CORE)),
         ("tier_2_rotational", to_pairs(TIER_2), 5_000_000, frozenset()),
