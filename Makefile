@@ -65,6 +65,7 @@ bench: data
 	$(BIN)/python bench/pairlist.py
 	$(BIN)/python bench/cap_backtest.py
 	$(BIN)/python bench/exporter_cost.py
+	$(BIN)/python bench/plugin_timing.py
 	$(BIN)/python bench/load_200_pairs.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)

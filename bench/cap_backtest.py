@@ -68,15 +68,19 @@ def backtest(strategy: str, strategy_dir: Path, timerange: str, port: int) -> fl
 
 
 def trim_decision_ms(positions: int = 50, repeats: int = 200) -> float:
-    from trader247.core.exposure import CapPolicy, Position, Snapshot
+    from trader247.configfiles import load_policy
+    from trader247.core.exposure import Position, Snapshot
     from trader247.core.trims import TrimState, plan_trims
+
+    shipped = load_policy(REPO / "config" / "policy.yaml")
+    policy = shipped.risk.to_core(shipped.trims)
 
     snapshot = Snapshot(stake_balance=1000.0, positions=tuple(
         Position(f"C{i:03d}/USD", 1.0 + i / 10, 10.0 + i) for i in range(positions)))
     samples = []
     for _ in range(repeats):
         start = time.perf_counter()
-        plan_trims(snapshot, CapPolicy(), min_stake=1.0, state=TrimState(), cycle=1, now=0.0)
+        plan_trims(snapshot, policy, min_stake=1.0, state=TrimState(), cycle=1, now=0.0)
         samples.append(time.perf_counter() - start)
     return statistics.median(samples) * 1000
 

@@ -16,33 +16,31 @@ import statistics
 import sys
 import time
 from dataclasses import replace
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge
 
-from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot
+from trader247.configfiles import load_both
+from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimState, plan_trims
-from trader247.core.universe import (
-    MarketInfo,
-    TierRule,
-    UniverseResult,
-    UniverseRules,
-    evaluate_universe,
-)
+from trader247.core.universe import MarketInfo, TierRule, UniverseResult, evaluate_universe
 from trader247.core.volume import TickerSnapshot
 from trader247.metrics.exporter import Metrics
 
 ITERATIONS = 2000
 WARMUP = 200
 NOW = 1_700_000_000.0
+MAX_TICKER_AGE_S = 300.0  # TieredLiquidityPairList's default max_ticker_age_s
+CONFIG = Path(__file__).resolve().parents[1] / "config"
+SHIPPED_POLICY, SHIPPED_UNIVERSE = load_both(CONFIG / "policy.yaml", CONFIG / "universe.yaml")
 
 
 def universe_40() -> UniverseResult:
     core = frozenset({"BTC/USD", "ETH/USD", "SOL/USD"})
     tier2 = frozenset({"ADA/USD", "XRP/USD", "DOGE/USD", "AVAX/USD", "LINK/USD"})
-    rules = UniverseRules(
-        tiers=(TierRule("tier_1_core", core, 10e6, force_eligible=core),
-               TierRule("tier_2_rotational", tier2, 5e6)),
-        global_floor_usd=3e6, never_trade=frozenset({"BONK/USD"}))
+    rules = replace(SHIPPED_UNIVERSE.to_core(SHIPPED_POLICY.liquidity),
+                    tiers=(TierRule("tier_1_core", core, 10e6, force_eligible=core),
+                           TierRule("tier_2_rotational", tier2, 5e6, frozenset())))
     volumes: dict[str, float | None] = {p: 1e9 for p in sorted(core)}
     volumes.update({"ADA/USD": 9e6, "XRP/USD": 8e6, "DOGE/USD": 4e6, "AVAX/USD": 6e6,
                     "LINK/USD": 1e6, "USDT/USD": 5e8, "BONK/USD": 5e7, "FOO/XYZ": None,
@@ -52,7 +50,7 @@ def universe_40() -> UniverseResult:
     markets = [MarketInfo(p, *p.split("/"), active=p != "OLD/USD") for p in volumes]
     tickers = {p: TickerSnapshot(p, *p.split("/"), 1.0, 1_000.0 if v is None else v, None, NOW)
                for p, v in volumes.items()}
-    result = evaluate_universe(markets, tickers, rules, None, now=NOW)
+    result = evaluate_universe(markets, tickers, rules, None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert len(result.decisions) == 40
     return result
 
@@ -63,7 +61,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    policy = CapPolicy(trim_interval_cycles=1)
+    policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims), trim_interval_cycles=1)
     snapshot = Snapshot(400.0, tuple(Position(f"P{i}/USD", 10.0, 10.0) for i in range(6)))
     plan = plan_trims(snapshot, policy, min_stake=1.0, state=TrimState(), cycle=1, now=NOW)
     universe = universe_40()

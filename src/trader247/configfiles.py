@@ -16,9 +16,7 @@ Regenerate the committed JSON Schemas after changing a model::
 
     python -m trader247.configfiles --write-schemas config/schema
 
-Validate the files (exit status 1 on any error)::
-
-    python -m trader247.configfiles --check config/policy.yaml config/universe.yaml [--live]
+Validating is ``trader247 validate`` (``--yaml POLICY UNIVERSE`` for these two files alone).
 """
 
 from __future__ import annotations
@@ -643,40 +641,15 @@ def write_json_schemas(out_dir: str | os.PathLike[str]) -> list[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m trader247.configfiles",
-        description="Validate 247trader YAML config or write its JSON Schemas.",
+        description="Write the JSON Schemas of the 247trader YAML files (validate them with "
+        "`trader247 validate`).",
     )
-    group = parser.add_mutually_exclusive_group(required=True)
-    group.add_argument("--write-schemas", metavar="DIR", help="write the JSON Schemas into DIR")
-    group.add_argument(
-        "--check",
-        nargs=2,
-        metavar=("POLICY", "UNIVERSE"),
-        help="validate both files; exit status 1 on any error",
-    )
-    mode = parser.add_mutually_exclusive_group()
-    mode.add_argument(
-        "--live",
-        dest="dry_run",
-        action="store_false",
-        default=None,
-        help="check as a live (non dry-run) bot",
-    )
-    mode.add_argument(
-        "--dry-run", dest="dry_run", action="store_true", help="check as a dry-run bot"
+    parser.add_argument(
+        "--write-schemas", metavar="DIR", required=True, help="write the JSON Schemas into DIR"
     )
     args = parser.parse_args(argv)
-    if args.write_schemas:
-        for path in write_json_schemas(args.write_schemas):
-            print(f"wrote {path}")
-        return 0
-    problems = check_files(args.check[0], args.check[1], dry_run=args.dry_run)
-    for p in problems:
-        print(p.format(), file=sys.stderr)
-    errors = sum(p.severity == "error" for p in problems)
-    if errors:
-        print(f"{errors} error(s) in the configuration", file=sys.stderr)
-        return 1
-    print("configuration is valid")
+    for path in write_json_schemas(args.write_schemas):
+        print(f"wrote {path}")
     return 0
 
 

@@ -15,18 +15,51 @@ Checks beyond each file's own schema:
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from trader247.configfiles import check_files
+from trader247.configfiles import check_files, load_policy
 from trader247.core.config import PolicyConfig, Problem
 
 PAIRLIST = "TieredLiquidityPairList"
+POLICY_FILE = "policy.yaml"
+UNIVERSE_FILE = "universe.yaml"
 CCXT_DEFAULT_TIMEOUT_MS = 10_000
 DEMO_SECRETS = ("demo-only-password", "demo-only-jwt-secret-replace-before-live-7f3c9a2e5b1d4c86",
                 "demo-only-ws-token-replace-before-live-4e2a")
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def config_dir(config: Mapping[str, Any]) -> Path:
+    """Folder of the first ``-c`` file: our YAML files live next to it by default."""
+    # freqtrade stores config_files newest-first: the first ``-c`` file is the last entry.
+    files = config.get("config_files") or []
+    first = next((f for f in reversed(files) if f and f != "-"), None)
+    # Kept relative when the user gave a relative path, so messages read `config/policy.yaml:49`.
+    return Path(first).parent if first else Path("config")
+
+
+def pairlist_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
+    for entry in config.get("pairlists") or []:
+        if entry.get("method") == PAIRLIST:
+            return entry  # type: ignore[no-any-return]
+    return {}
+
+
+def locate(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+    """``(policy.yaml, universe.yaml)`` for freqtrade ``config``: the pairlist parameters
+    ``policy_file`` / ``universe_file`` (or ``overrides``), relative to the config's folder as
+    freqtrade does for its own paths."""
+    params = {**pairlist_params(config), **(overrides or {})}
+    base = config_dir(config)
+
+    def resolve(key: str, default: str) -> Path:
+        path = Path(os.path.expanduser(str(params.get(key) or default)))
+        return path if path.is_absolute() else base / path
+
+    return resolve("policy_file", POLICY_FILE), resolve("universe_file", UNIVERSE_FILE)
 
 
 def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
@@ -83,8 +116,6 @@ def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str,
     from freqtrade.exceptions import OperationalException
     from jsonschema.exceptions import ValidationError
 
-    from trader247.adapters.settings import locate
-
     label = ", ".join(config_files)
     # freqtrade's loader configures logging and reports every step; the validator's output is
     # the problem list, so its chatter is muted for the duration of the load.
@@ -106,8 +137,6 @@ def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str,
     problems = check_files(policy_path, universe_path, dry_run=dry_run)
     policy = None
     if not any(p.severity == "error" and p.file == str(policy_path) for p in problems):
-        from trader247.configfiles import load_policy
-
         policy = load_policy(policy_path, dry_run=dry_run)
     problems += config_checks(config, policy, file=str(Path(config_files[0])))
     return problems, config

@@ -1,4 +1,9 @@
-"""Every limit exactly at, just under and just over, through the whole YAML path."""
+"""Every limit exactly at, just under and just over, through the whole YAML path.
+
+A value the model accepts must also build the core's objects (``to_core()``): the core validates
+its inputs too, and the two must agree at every boundary (they once disagreed on
+``suspect_ratio`` 1 and on a zero floor).
+"""
 
 from __future__ import annotations
 
@@ -67,7 +72,9 @@ def test_policy_limits(
 ) -> None:
     text = dump(policy)
     if error_path is None:
-        parse_policy(text, file="p.yaml", dry_run=dry_run)
+        parsed = parse_policy(text, file="p.yaml", dry_run=dry_run)
+        parsed.risk.to_core(parsed.trims)
+        UniverseConfig().to_core(parsed.liquidity)
         return
     with pytest.raises(ConfigFileError) as info:
         parse_policy(text, file="p.yaml", dry_run=dry_run)
@@ -145,7 +152,7 @@ UNIVERSE_CASES = [
 def test_universe_limits(universe: dict[str, Any], error_paths: list[str]) -> None:
     text = dump(universe)
     if not error_paths:
-        parse_universe(text, file="u.yaml")
+        parse_universe(text, file="u.yaml").to_core(PolicyConfig().liquidity)
         return
     with pytest.raises(ConfigFileError) as info:
         parse_universe(text, file="u.yaml")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.config.conftest import POLICY, SCHEMA_DIR, UNIVERSE
+from trader247.cli import main as cli_main
 from trader247.configfiles import (
     check_files,
     json_schemas,
@@ -19,7 +22,10 @@ from trader247.configfiles import (
     main,
     write_json_schemas,
 )
+from trader247.core import volume
 from trader247.core.config import PolicyConfig, UniverseConfig, cross_check, normalize_symbol
+from trader247.core.exposure import CapPolicy
+from trader247.core.universe import TierRule, UniverseRules, evaluate_universe, tier_of
 
 CATALOG_TIERS = {
     "tier_1_core": ["BTC", "ETH", "SOL"],
@@ -63,8 +69,50 @@ def test_committed_universe_follows_the_pair_catalog() -> None:
     floors = [t.constraints.min_24h_volume_usd for t in universe.tiers.values()]
     assert floors == [10_000_000, 5_000_000, 2_000_000]
     assert universe.exclusions.never_trade == ("BONK-USD",)
-    assert universe.tier_of("BTC/USD") == "tier_1_core"
-    assert universe.tier_of("SHIB-USD") is None
+
+
+def test_committed_files_build_the_core_objects() -> None:
+    """The one mapping from the models to the core (``to_core``), on the files we ship."""
+    policy, universe = load_both(POLICY, UNIVERSE)
+    cap = policy.risk.to_core(policy.trims)
+    assert (cap.max_total_at_risk_pct, cap.trim_band_pct, cap.target_pct) == (25.0, 2.0, 23.0)
+    assert (cap.trim_interval_cycles, cap.trim_timeout_seconds, cap.max_trims_per_cycle) == (
+        3, 75.0, 3)
+    assert (cap.trim_on_start, cap.trim_mode, cap.reentry_cooldown_cycles) == (
+        True, "proportional", 6)
+    assert (cap.count_external_holdings, cap.trims_enabled) == (False, True)
+    rules = universe.to_core(policy.liquidity)
+    assert [(t.name, t.floor_usd) for t in rules.tiers] == [
+        ("tier_1_core", 10e6), ("tier_2_rotational", 5e6), ("tier_3_event_driven", 2e6)]
+    assert rules.tiers[0].force_eligible == {"BTC/USD", "ETH/USD", "SOL/USD"}
+    assert rules.never_trade == {"BONK/USD"} and rules.global_floor_usd == 3e6
+    assert rules.stablecoins == {"USDT", "USDC", "DAI", "PYUSD", "USDS", "EURC"}
+    assert rules.pegged_quotes == {"USDC", "USDT"}
+    assert (rules.exit_band, rules.min_universe_size, rules.suspect_ratio) == (0.10, 7, 100.0)
+    assert rules.volume_source == "quote_first" and rules.exclude_stablecoin_bases is True
+    # the one tier look-up (the core's): exact pairs, any spelling, pairs in no tier
+    assert [tier_of(p, rules) for p in ("BTC/USD", "XRP-USD", "SHIB-USD")] == [
+        rules.tiers[0], rules.tiers[1], None]
+
+
+@pytest.mark.parametrize("core_class", [CapPolicy, UniverseRules, TierRule])
+def test_core_value_objects_have_no_defaults(core_class: type) -> None:
+    """Defaults live in the models only: a core object built without a value is an error."""
+    fields = [f for f in dataclasses.fields(core_class) if f.init]
+    assert [f.name for f in fields if f.default is not dataclasses.MISSING
+            or f.default_factory is not dataclasses.MISSING] == []
+
+
+@pytest.mark.parametrize(("function", "settings"), [
+    (volume.usd_volume, ("pegged_quotes", "source", "suspect_ratio")),
+    (volume.build_usd_price_index, ("pegged_quotes",)),
+    (evaluate_universe, ("max_ticker_age_s",)),
+])
+def test_core_functions_take_settings_without_defaults(
+    function: Callable[..., Any], settings: tuple[str, ...]
+) -> None:
+    parameters = inspect.signature(function).parameters
+    assert [p for p in settings if parameters[p].default is not inspect.Parameter.empty] == []
 
 
 def test_committed_policy_has_the_seed_values() -> None:
@@ -100,13 +148,15 @@ def test_write_json_schemas(tmp_path: Path) -> None:
     assert schema["additionalProperties"] is False
 
 
-def test_cli_check(capsys: pytest.CaptureFixture[str], write: Callable[[str, Any], Path]) -> None:
-    assert main(["--check", str(POLICY), str(UNIVERSE), "--live"]) == 0
-    bad = write("policy.yaml", {"risk": {"max_total_at_risk_pct": 80.0}})
-    assert main(["--check", str(bad), str(UNIVERSE), "--live"]) == 1
-    err = capsys.readouterr().err
-    assert f"{bad}:2: risk.max_total_at_risk_pct: a live config" in err
-    assert main(["--check", str(bad), str(UNIVERSE), "--dry-run"]) == 0
+def test_committed_files_validate_as_a_live_bot(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["validate", "--yaml", str(POLICY), str(UNIVERSE), "--live"]) == 0
+    assert capsys.readouterr().out == "✅ All configuration files are valid!\n"
+
+
+def test_schema_cli_writes_the_schemas(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--write-schemas", str(tmp_path)]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(json_schemas())
+    assert capsys.readouterr().out.count("wrote ") == 2
 
 
 def test_normalize_symbol() -> None:
@@ -119,3 +169,18 @@ def test_normalize_symbol() -> None:
     for bad in ("btc-usd", "BTC_USD", "BTC-", "", "BTC/USD:USD", "A-B-C"):
         with pytest.raises(ValueError):
             normalize_symbol(bad)
+
+
+def test_the_plugins_and_the_tests_build_the_same_core_objects(
+    cap_policy: CapPolicy, universe_rules: UniverseRules
+) -> None:
+    """The tests' fixtures (tests/shipped.py) and the plugins' loader (adapters/settings.py) go
+    the same way from the shipped files to the core: what the tests test is what runs."""
+    from trader247.adapters.settings import load_settings
+
+    settings = load_settings({"config_files": [str(POLICY.parent / "config.json")],
+                              "dry_run": True, "pairlists": [
+                                  {"method": "TieredLiquidityPairList"}]})
+    assert (settings.policy_path, settings.universe_path) == (POLICY, UNIVERSE)
+    assert settings.cap_policy == cap_policy
+    assert settings.universe_rules == universe_rules

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+from tests.shipped import shipped_cap_policy
 
 from trader247.core.exposure import (
-    CapPolicy,
     CapState,
     Exposure,
     Position,
@@ -18,7 +18,7 @@ from trader247.core.exposure import (
     next_state,
 )
 
-POLICY = CapPolicy()  # cap 25 %, band 2 % -> target 23 %
+POLICY = shipped_cap_policy()  # config/policy.yaml: cap 25 %, band 2 % -> target 23 %
 
 
 def snap(balance: float, *values: float, entry: float = 0.0, external: float = 0.0) -> Snapshot:
@@ -51,7 +51,7 @@ def snap(balance: float, *values: float, entry: float = 0.0, external: float = 0
 )
 def test_policy_rejects_bad_values_naming_the_field(kwargs: dict[str, object], field: str) -> None:
     with pytest.raises(ValueError, match=field):
-        CapPolicy(**kwargs)  # type: ignore[arg-type]
+        shipped_cap_policy(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_policy_rejects_bad_values_naming_the_field(kwargs: dict[str, object], f
     ],
 )
 def test_policy_accepts_boundary_values(kwargs: dict[str, object]) -> None:
-    CapPolicy(**kwargs)  # type: ignore[arg-type]
+    shipped_cap_policy(**kwargs)
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_non_positive_equity(balance: float, held: float, pct: float, state: Cap
 def test_external_holdings_counted_only_when_enabled() -> None:
     s = snap(700.0, 200.0, external=100.0)
     off = measure(s, POLICY)
-    on = measure(s, CapPolicy(count_external_holdings=True))
+    on = measure(s, shipped_cap_policy(count_external_holdings=True))
     assert (off.at_risk, off.equity) == (200.0, 900.0)
     assert (on.at_risk, on.equity) == (300.0, 1000.0)
     assert next_state(CapState.ACTIVE, off, POLICY) is CapState.ACTIVE  # 22.2 %
@@ -249,7 +249,7 @@ def test_entering_the_full_headroom_lands_exactly_on_the_target_and_stays_active
 
 def test_external_holdings_change_the_gate_answer() -> None:
     s = snap(700.0, 200.0, external=100.0)  # 22.2 % without, 30 % with external holdings
-    on = CapPolicy(count_external_holdings=True)
+    on = shipped_cap_policy(count_external_holdings=True)
     without = clamp_entry_stake(
         50.0, measure(s, POLICY), CapState.ACTIVE, min_stake=1.0, max_stake=1e9
     )

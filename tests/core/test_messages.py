@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from tests.shipped import shipped_cap_policy, shipped_universe_rules
 
-from trader247.core.exposure import CapPolicy, CapState, Exposure, Position, Snapshot, measure
+from trader247.core.exposure import CapState, Exposure, Position, Snapshot, measure
 from trader247.core.messages import (
     MessageGate,
     format_startup,
@@ -18,21 +19,21 @@ from trader247.core.universe import (
     MarketInfo,
     TierRule,
     UniverseResult,
-    UniverseRules,
     UniverseState,
     evaluate_universe,
 )
 from trader247.core.volume import TickerSnapshot
 
 NOW = 1_700_000_000.0
-POLICY = CapPolicy(max_total_at_risk_pct=25.0, trim_band_pct=2.0)
+MAX_TICKER_AGE_S = 300.0  # TieredLiquidityPairList's default max_ticker_age_s
+POLICY = shipped_cap_policy()  # config/policy.yaml: cap 25 %, band 2 %
 CORE = frozenset({"BTC/USD", "ETH/USD", "SOL/USD"})
-RULES = UniverseRules(
+RULES = shipped_universe_rules(
     tiers=(
         TierRule("tier_1_core", CORE, 10_000_000, force_eligible=CORE),
-        TierRule("tier_2_rotational", frozenset({"ADA/USD", "DOGE/USD", "XRP/USD"}), 5_000_000),
+        TierRule("tier_2_rotational", frozenset({"ADA/USD", "DOGE/USD", "XRP/USD"}), 5_000_000,
+                 frozenset()),
     ),
-    global_floor_usd=3_000_000,
 )
 
 
@@ -45,7 +46,7 @@ def universe(volumes: dict[str, float], previous: UniverseState | None = None,
              inactive: frozenset[str] = frozenset()) -> UniverseResult:
     markets = [MarketInfo(p, *p.split("/"), active=p not in inactive) for p in volumes]
     tickers = {p: TickerSnapshot(p, *p.split("/"), 1.0, v, None, NOW) for p, v in volumes.items()}
-    return evaluate_universe(markets, tickers, RULES, previous, now=NOW)
+    return evaluate_universe(markets, tickers, RULES, previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
 
 
 # ------------------------------------------------------------------ cap state
@@ -181,7 +182,7 @@ def test_no_change_is_no_message_and_a_vanished_market() -> None:
 
 def test_kept_universe_is_flagged() -> None:
     first = universe(BASE)
-    kept = evaluate_universe([], {}, RULES, first.state, now=NOW)
+    kept = evaluate_universe([], {}, RULES, first.state, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     changes = universe_changes(("OLD/USD", *first.whitelist), kept)
     assert kept.kept and changes.kept
     assert (format_universe_changes(changes, kept) or "").splitlines()[0] == (

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 import pytest
+from tests.shipped import shipped_cap_policy
 
 from trader247.core import exposure as exposure_mod
 from trader247.core import trims as trims_mod
@@ -33,7 +34,8 @@ from trader247.core.trims import (
     plan_trims,
 )
 
-POLICY = CapPolicy()  # cap 25, band 2, interval 3, timeout 75 s, 3 orders/round, cooldown 6
+# config/policy.yaml: cap 25, band 2, interval 3, timeout 75 s, 3 orders/round, cooldown 6
+POLICY = shipped_cap_policy()
 
 
 def snap(balance: float, values: Mapping[str, float], external: float = 0.0) -> Snapshot:
@@ -152,7 +154,7 @@ def test_proportional_split_same_ratio_sum_within_one_min_stake() -> None:
 
 
 def test_largest_first() -> None:
-    policy = CapPolicy(trim_mode="largest_first")
+    policy = shipped_cap_policy(trim_mode="largest_first")
     p = plan(snap(130.0, {"A/USD": 60.0, "B/USD": 40.0, "C/USD": 30.0}), policy, min_stake=5.0)
     assert stakes(p) == pytest.approx({"A/USD": 60.0, "B/USD": 10.2})
     assert [o.full_exit for o in p.orders] == [True, False]
@@ -176,7 +178,7 @@ def test_min_stake_clamp_and_remainder(
     value: float, excess: float, expected_stake: float, full_exit: bool
 ) -> None:
     # Equity 1000 with band 0: target 250, so at_risk = 250 + excess (other holdings untradeable).
-    policy = CapPolicy(trim_band_pct=0.0)
+    policy = shipped_cap_policy(trim_band_pct=0.0)
     rest = 250.0 + excess - value
     s = snap(1000.0 - 250.0 - excess, {"X/USD": value, "DUST/USD": rest})
     p = plan(s, policy, min_stake={"X/USD": 5.0, "DUST/USD": rest + 1})
@@ -190,7 +192,7 @@ def test_min_stake_clamp_and_remainder(
 
 def test_position_worth_min_to_2min_overshooting_more_than_min_is_a_last_resort() -> None:
     # Gap 2, two positions worth 9 and 8 (min 5): any full exit overshoots by > 5.
-    policy = CapPolicy(trim_band_pct=0.0)
+    policy = shipped_cap_policy(trim_band_pct=0.0)
     s = snap(1000.0 - 252.0, {"X/USD": 9.0, "Y/USD": 8.0, "DUST/USD": 235.0})
     p = plan(s, policy, min_stake={"X/USD": 5.0, "Y/USD": 5.0, "DUST/USD": 500.0})
     (order,) = p.orders
@@ -208,7 +210,7 @@ def test_dust_only_plans_nothing() -> None:
 
 def test_small_excess_with_many_positions_does_not_overshoot_by_clamping() -> None:
     # Excess 10 over 5 equal positions: the 2 $ proportional cuts would each clamp to 5.
-    policy = CapPolicy(trim_band_pct=0.0)
+    policy = shipped_cap_policy(trim_band_pct=0.0)
     s = snap(1000.0 - 260.0, {f"P{i}/USD": 52.0 for i in range(5)})
     p = plan(s, policy, min_stake=5.0)
     assert sum(stakes(p).values()) == pytest.approx(10.0)
@@ -342,7 +344,7 @@ def test_cooldowns_are_pruned_once_over() -> None:
 
 
 def test_trims_disabled_blocks_entries_but_places_nothing() -> None:
-    policy = CapPolicy(trims_enabled=False)
+    policy = shipped_cap_policy(trims_enabled=False)
     s = snap(130.0, SEED)
     p = plan(s, policy)
     assert p.state is CapState.REDUCING and p.orders == ()
@@ -356,7 +358,7 @@ def test_trims_disabled_blocks_entries_but_places_nothing() -> None:
 
 
 def test_trim_on_start_false_leaves_the_start_breach_to_the_operator() -> None:
-    policy = CapPolicy(trim_on_start=False)
+    policy = shipped_cap_policy(trim_on_start=False)
     s = snap(130.0, SEED)
     state = TrimState()
     for cycle in range(7):
@@ -371,7 +373,7 @@ def test_trim_on_start_false_leaves_the_start_breach_to_the_operator() -> None:
 
 
 def test_trim_on_start_false_does_not_hold_a_breach_that_starts_later() -> None:
-    policy = CapPolicy(trim_on_start=False)
+    policy = shipped_cap_policy(trim_on_start=False)
     p = plan(snap(900.0, {"A/USD": 100.0}), policy, cycle=0)
     assert p.state is CapState.ACTIVE
     p = plan(snap(130.0, SEED), policy, state=p.trim_state, cycle=1)
@@ -385,7 +387,7 @@ def test_trim_on_start_false_does_not_hold_a_breach_that_starts_later() -> None:
 def test_external_holdings_same_function_for_gate_and_trimmer(
     count_external: bool, trims: int
 ) -> None:
-    policy = CapPolicy(count_external_holdings=count_external)
+    policy = shipped_cap_policy(count_external_holdings=count_external)
     s = snap(700.0, {"A/USD": 200.0}, external=100.0)  # 22.2 % without, 30 % with
     p = plan(s, policy)
     assert vars(trims_mod)["measure"] is exposure_mod.measure

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 import pytest
+from tests.shipped import shipped_universe_rules
 
 from trader247.core.universe import (
     MarketInfo,
@@ -15,18 +16,19 @@ from trader247.core.universe import (
     UniverseResult,
     UniverseRules,
     UniverseState,
-    eligible_series,
     evaluate_universe,
     exit_floor,
     format_force_eligible_line,
     format_usd,
     market_from_ccxt,
-    rolling_usd_volume,
     tier_of,
 )
+from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.core.volume import TickerSnapshot, VolumeSource, ticker_from_ccxt
 
 NOW = 1_700_000_000.0
+MAX_TICKER_AGE_S = 300.0  # TieredLiquidityPairList's default max_ticker_age_s
+NONE: frozenset[str] = frozenset()
 CORE = frozenset({"BTC-USD", "ETH-USD", "SOL-USD"})
 TIER_2 = frozenset(
     f"{b}-USD" for b in ["ADA", "XRP", "DOGE", "AVAX", "LINK", "LTC", "DOT", "POL", "NEAR", "ATOM"]
@@ -34,24 +36,28 @@ TIER_2 = frozenset(
 TIER_3 = frozenset(f"{b}-USD" for b in ["UNI", "XLM", "AAVE", "ICP", "FIL", "GRT", "ALGO", "SUI"])
 
 
-def production_rules(**changes: object) -> UniverseRules:
-    """config/universe.yaml after the 2025-11-15 fixes (floors 10M / 5M / 2M, global 3M)."""
-    rules = UniverseRules(
-        tiers=(
-            TierRule("tier_1_core", CORE, 10_000_000, force_eligible=CORE),
-            TierRule("tier_2_rotational", TIER_2, 5_000_000),
-            TierRule("tier_3_event_driven", TIER_3, 2_000_000),
-        ),
-        global_floor_usd=3_000_000,
-        never_trade=frozenset({"BONK-USD"}),
-        exit_band=0.10,
-        min_universe_size=7,
-    )
-    return dataclasses.replace(rules, **changes) if changes else rules  # type: ignore[arg-type]
+# The rules under test are the shipped ones (config/policy.yaml + config/universe.yaml after
+# the 2025-11-15 fixes), built through the config models: tests.shipped.
+production_rules = shipped_universe_rules
+
+
+def test_the_shipped_rules_are_the_fixed_production_rules(universe_rules: UniverseRules) -> None:
+    rules = universe_rules
+    assert [(t.name, t.symbols, t.floor_usd, t.force_eligible) for t in rules.tiers] == [
+        ("tier_1_core", to_pairs(CORE), 10_000_000, to_pairs(CORE)),
+        ("tier_2_rotational", to_pairs(TIER_2), 5_000_000, frozenset()),
+        ("tier_3_event_driven", to_pairs(TIER_3), 2_000_000, frozenset()),
+    ]
+    assert (rules.global_floor_usd, rules.never_trade, rules.exit_band, rules.min_universe_size) \
+        == (3_000_000, {"BONK/USD"}, 0.10, 7)
+
+
+def to_pairs(symbols: Iterable[str]) -> frozenset[str]:
+    return frozenset(s.replace("-", "/") for s in symbols)
 
 
 def without_force(rules: UniverseRules, tier1_floor: float = 10_000_000) -> UniverseRules:
-    tiers = (TierRule("tier_1_core", CORE, tier1_floor), *rules.tiers[1:])
+    tiers = (TierRule("tier_1_core", CORE, tier1_floor, frozenset()), *rules.tiers[1:])
     return dataclasses.replace(rules, tiers=tiers)
 
 
@@ -86,7 +92,7 @@ def run(
     markets = [market(p, p not in off) for p in volumes]
     if tickers is None:
         tickers = {p: quote_ticker(p, v) for p, v in volumes.items()}
-    return evaluate_universe(markets, tickers, rules or production_rules(), previous, now=now)
+    return evaluate_universe(markets, tickers, rules or production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=now)
 
 
 def decision(result: UniverseResult, pair: str) -> PairDecision:
@@ -260,12 +266,12 @@ def test_never_trade_beats_force() -> None:
 
 
 def test_bare_base_rules_and_exact_pair_precedence() -> None:
-    rules = UniverseRules(
+    rules = production_rules(
         tiers=(
             TierRule(
                 "wide", frozenset({"BTC", "ETH"}), 1_000_000, force_eligible=frozenset({"ETH"})
             ),
-            TierRule("narrow", frozenset({"BTC-USD"}), 50_000_000),
+            TierRule("narrow", frozenset({"BTC-USD"}), 50_000_000, frozenset()),
         )
     )
     assert tier_of("BTC-USD", rules) is rules.tiers[1]  # exact pair wins over an earlier bare
@@ -365,7 +371,7 @@ def test_faults_keep_previous_whitelist_and_force_pairs(
 ) -> None:
     previous = good_previous()
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, production_rules(), previous, now=NOW
+        [market(p) for p in PAIRS], tickers, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert result.kept
     assert result.whitelist == previous.whitelist
@@ -385,7 +391,7 @@ def test_a_minority_without_volume_is_judged_pair_by_pair() -> None:
     previous = good_previous()
     tickers = {p: quote_ticker(p, 50e6 if i < 4 else None) for i, p in enumerate(PAIRS)}
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, production_rules(), previous, now=NOW
+        [market(p) for p in PAIRS], tickers, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert not result.kept
     without = [d for d in result.decisions if d.pair in PAIRS[4:] and not d.force_listed]
@@ -397,7 +403,7 @@ def test_result_that_would_empty_the_universe_is_treated_as_a_fault() -> None:
     previous = good_previous()
     tickers = {p: quote_ticker(p, 6_000.0) for p in PAIRS}
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, without_force(production_rules()), previous, now=NOW
+        [market(p) for p in PAIRS], tickers, without_force(production_rules()), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert result.kept
     assert result.whitelist == previous.whitelist
@@ -410,14 +416,14 @@ def test_ticker_exactly_at_max_age_is_fresh() -> None:
     previous = good_previous()
     tickers = {p: quote_ticker(p, 100e6, age_s=300) for p in PAIRS}
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, production_rules(), previous, now=NOW
+        [market(p) for p in PAIRS], tickers, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert not result.kept
     assert decision(result, "OP/USD").reason is Reason.ELIGIBLE
 
 
 def test_fault_without_previous_keeps_force_pairs_only() -> None:
-    result = evaluate_universe([market(p) for p in PAIRS], {}, production_rules(), None, now=NOW)
+    result = evaluate_universe([market(p) for p in PAIRS], {}, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert result.whitelist == ("BTC/USD", "ETH/USD", "SOL/USD")
     assert result.warnings == (
         "UNIVERSE_KEPT: reason=no_tickers kept=3 previous=none",
@@ -429,7 +435,7 @@ def test_fault_without_previous_keeps_force_pairs_only() -> None:
 def test_fault_drops_pairs_whose_market_went_inactive() -> None:
     previous = good_previous()
     markets = [market(p, active=p not in {"SOL/USD", "XRP/USD"}) for p in PAIRS]
-    result = evaluate_universe(markets, {}, production_rules(), previous, now=NOW)
+    result = evaluate_universe(markets, {}, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert result.whitelist == ("BTC/USD", "ETH/USD", "DOGE/USD", "UNI/USD")
     assert result.errors == ("FORCE_ELIGIBLE_INACTIVE: pair=SOL/USD tier=tier_1_core",)
     assert result.force_changes == ("SOL/USD",)
@@ -437,7 +443,7 @@ def test_fault_drops_pairs_whose_market_went_inactive() -> None:
 
 def test_no_markets_keeps_previous_whitelist_as_is() -> None:
     previous = good_previous()
-    result = evaluate_universe([], {}, production_rules(), previous, now=NOW)
+    result = evaluate_universe([], {}, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert result.whitelist == previous.whitelist
     assert result.warnings[0] == "UNIVERSE_KEPT: reason=no_markets kept=6"
 
@@ -447,7 +453,7 @@ def test_single_missing_or_stale_ticker_holds_that_pairs_state() -> None:
     tickers = {p: quote_ticker(p, 100e6) for p in PAIRS if p not in {"XRP/USD", "OP/USD"}}
     tickers["OP/USD"] = quote_ticker("OP/USD", 100e6, age_s=3_600)
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, production_rules(), previous, now=NOW
+        [market(p) for p in PAIRS], tickers, production_rules(), previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert not result.kept
     xrp, op = decision(result, "XRP/USD"), decision(result, "OP/USD")
@@ -463,7 +469,7 @@ def test_single_missing_or_stale_ticker_holds_that_pairs_state() -> None:
 def test_tickers_without_timestamps_count_as_fresh() -> None:
     tickers = {p: quote_ticker(p, 100e6, age_s=None) for p in PAIRS}
     result = evaluate_universe(
-        [market(p) for p in PAIRS], tickers, production_rules(), None, now=NOW
+        [market(p) for p in PAIRS], tickers, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert not result.kept and len(result.whitelist) == 7
 
@@ -627,7 +633,7 @@ def test_universe_small_warning() -> None:
 def test_large_universe_smoke() -> None:
     markets = [market(f"C{i}/USD") for i in range(800)]
     tickers = {m.pair: quote_ticker(m.pair, float(i) * 10_000) for i, m in enumerate(markets)}
-    result = evaluate_universe(markets, tickers, production_rules(), None, now=NOW)
+    result = evaluate_universe(markets, tickers, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert len(result.decisions) == 800
     assert result.whitelist[0] == "C799/USD" and len(result.whitelist) == 500
 
@@ -681,30 +687,35 @@ def test_state_from_dict_rejects_malformed(data: dict[str, object]) -> None:
             lambda: TierRule("t", frozenset({"BTC-USD"}), 1.0, frozenset({"ETH-USD"})),
             "force_eligible symbol ETH/USD",
         ),
-        (lambda: TierRule("t", frozenset({"BTC-USD"}), -1.0), "finite number >= 0"),
-        (lambda: TierRule("t", frozenset({"BTC-USD"}), float("nan")), "finite number >= 0"),
-        (lambda: TierRule("", frozenset(), 1.0), "tier name"),
-        (lambda: TierRule("t", "BTC-USD", 1.0), "collection of symbols"),  # type: ignore[arg-type]
-        (lambda: TierRule("t", frozenset({"BTC-"}), 1.0), "invalid symbol"),
+        (lambda: TierRule("t", frozenset({"BTC-USD"}), -1.0, NONE), "finite number > 0"),
+        # as the model (min_24h_volume_usd > 0): a zero floor is a typo, not "any volume"
+        (lambda: TierRule("t", frozenset({"BTC-USD"}), 0.0, NONE), "finite number > 0"),
+        (lambda: TierRule("t", frozenset({"BTC-USD"}), float("nan"), NONE), "finite number > 0"),
+        (lambda: production_rules(global_floor_usd=0.0), "global_floor_usd"),
+        (lambda: TierRule("", frozenset(), 1.0, NONE), "tier name"),
+        (lambda: TierRule("t", "BTC-USD", 1.0, NONE), "collection of symbols"),  # type: ignore[arg-type]
+        (lambda: TierRule("t", frozenset({"BTC-"}), 1.0, NONE), "invalid symbol"),
         (
-            lambda: UniverseRules(
-                tiers=(TierRule("a", frozenset(), 1), TierRule("a", frozenset(), 2))
+            lambda: production_rules(
+                tiers=(TierRule("a", frozenset(), 1, NONE), TierRule("a", frozenset(), 2, NONE))
             ),
             "duplicate tier names",
         ),
         (
-            lambda: UniverseRules(
+            lambda: production_rules(
                 tiers=(
-                    TierRule("a", frozenset({"BTC-USD"}), 1),
-                    TierRule("b", frozenset({"BTC/USD"}), 2),
+                    TierRule("a", frozenset({"BTC-USD"}), 1, NONE),
+                    TierRule("b", frozenset({"BTC/USD"}), 2, NONE),
                 )
             ),
             "listed in tiers a and b",
         ),
-        (lambda: UniverseRules(exit_band=1.0), "exit_band"),
-        (lambda: UniverseRules(min_universe_size=-1), "min_universe_size"),
-        (lambda: UniverseRules(volume_source="base"), "volume_source"),  # type: ignore[arg-type]
-        (lambda: UniverseRules(suspect_ratio=0.5), "suspect_ratio"),
+        (lambda: production_rules(exit_band=1.0), "exit_band"),
+        (lambda: production_rules(min_universe_size=-1), "min_universe_size"),
+        (lambda: production_rules(volume_source="base"), "volume_source"),
+        (lambda: production_rules(suspect_ratio=0.5), "suspect_ratio"),
+        # as the model (suspect_ratio > 1): at 1 every rounding difference would be "suspect"
+        (lambda: production_rules(suspect_ratio=1.0), "suspect_ratio must be > 1"),
     ],
 )
 def test_rules_validation(build: object, message: str) -> None:
@@ -715,7 +726,7 @@ def test_rules_validation(build: object, message: str) -> None:
 def test_rules_normalise_spellings() -> None:
     tier = TierRule("t", frozenset({"btc-usd", "ETH"}), 1, force_eligible=frozenset({"BTC/USD"}))
     assert tier.symbols == {"BTC/USD", "ETH"} and tier.force_eligible == {"BTC/USD"}
-    rules = UniverseRules(
+    rules = production_rules(
         tiers=(tier,),
         never_trade=frozenset({"bonk-usd"}),
         pegged_quotes=frozenset({"usdc"}),
@@ -741,7 +752,7 @@ def test_market_from_ccxt(ccxt_market: dict[str, object], expected: bool) -> Non
 def test_unrecognised_market_symbol_is_excluded_not_fatal() -> None:
     markets = [market("XRP/USD"), MarketInfo("BTC/USD:USD", "BTC", "USD", True)]
     result = evaluate_universe(
-        markets, {"XRP/USD": quote_ticker("XRP/USD", 80e6)}, production_rules(), None, now=NOW
+        markets, {"XRP/USD": quote_ticker("XRP/USD", 80e6)}, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW
     )
     assert decision(result, "BTC/USD:USD").reason is Reason.EXCLUDED
     assert result.whitelist == ("XRP/USD",)
@@ -848,17 +859,17 @@ def test_markets_mapping_duplicates_and_injected_prices() -> None:
         tickers,
         production_rules(),
         None,
-        now=NOW,
+        max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW,
         usd_price_of=lambda c: 50_000.0 if c == "BTC" else None,
     )
     assert [d.pair for d in result.decisions] == ["ETH/BTC", "XRP/USD"]
     assert decision(result, "ETH/BTC").usd_volume == 5_000_000.0
-    by_mapping = evaluate_universe(markets, tickers, production_rules(), None, now=NOW)
+    by_mapping = evaluate_universe(markets, tickers, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
     assert decision(by_mapping, "ETH/BTC").reason is Reason.NO_USD_PRICE
 
 
 def test_force_pairs_are_ordered_by_tier_then_volume() -> None:
-    rules = UniverseRules(
+    rules = production_rules(
         tiers=(
             TierRule("core", frozenset({"BTC", "ETH"}), 10e6, force_eligible=frozenset({"BTC"})),
             TierRule("alt", frozenset({"DOGE-USD"}), 5e6, force_eligible=frozenset({"DOGE-USD"})),

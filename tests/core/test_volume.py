@@ -5,19 +5,33 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from tests.shipped import shipped_universe_rules
 
+from trader247.core import volume
 from trader247.core.universe import Reason
 from trader247.core.volume import (
     NO_USD_PRICE,
     TickerSnapshot,
-    build_usd_price_index,
+    UsdPriceIndex,
+    UsdVolume,
     parse_amount,
     parse_price,
     ticker_from_ccxt,
-    usd_volume,
 )
 
 BTC_USD = 60_000.0
+SHIPPED = shipped_universe_rules()  # liquidity: of config/policy.yaml (pegged USDC/USDT, 100x)
+
+
+def usd_volume(ticker: TickerSnapshot, price_of: Any, **changes: Any) -> UsdVolume:
+    """``volume.usd_volume`` with the shipped liquidity settings, ``changes`` applied."""
+    settings = {"pegged_quotes": SHIPPED.pegged_quotes, "source": SHIPPED.volume_source,
+                "suspect_ratio": SHIPPED.suspect_ratio, **changes}
+    return volume.usd_volume(ticker, price_of, **settings)
+
+
+def build_usd_price_index(tickers: Any, pegged_quotes: Any = SHIPPED.pegged_quotes) -> UsdPriceIndex:
+    return volume.build_usd_price_index(tickers, pegged_quotes)
 
 # Coinbase's BTC-USD product as ccxt returns it (seed: production fixes 2025-11-15, fix 2).
 SEED_BTC_CCXT: dict[str, Any] = {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.request
@@ -12,17 +13,36 @@ from typing import Any
 import pytest
 
 from tests.e2e.support import CHILD_ENV, Replay, freqtrade_args, wait_for_log, write_config
+from trader247.cli.demo import exchange_override
 from trader247.cli.processes import stop
 
 pytestmark = pytest.mark.e2e
 
 
-def control(replay: Replay, path: str, body: Any) -> Any:
-    request = urllib.request.Request(f"{replay.url}/_replay/{path}", method="POST",
-                                     data=json.dumps(body).encode(),
+def control(replay: Replay, path: str, body: Any, method: str = "POST") -> Any:
+    request = urllib.request.Request(f"{replay.url}/_replay/{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10) as response:
         return json.loads(response.read())
+
+
+def wait_after(log: Path, pattern: str, *, offset: int, timeout: float,
+               process: subprocess.Popen[bytes], count: int = 1) -> int:
+    """Wait for ``count`` new ``pattern`` lines after character ``offset`` of the log; returns the
+    offset just past the last of them, so the next wait needs yet another new line."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        found = list(re.finditer(pattern, text[offset:]))
+        if len(found) >= count:
+            return offset + found[count - 1].end()
+        if process.poll() is not None:
+            break
+        time.sleep(0.25)
+    raise AssertionError(f"{pattern!r} x{count} not seen after offset {offset} in {timeout}s; "
+                         f"log tail:\n{text[-3000:]}")
 
 
 def test_seed_btc_product_is_reported_in_usd_and_eligible(tmp_path: Path, replay: Replay) -> None:
@@ -42,7 +62,11 @@ def test_seed_btc_product_is_reported_in_usd_and_eligible(tmp_path: Path, replay
 def test_ticker_faults_keep_the_whitelist_and_the_bot_running(
     tmp_path: Path, replay: Replay
 ) -> None:
-    override = write_config(tmp_path, replay, pairlists=[
+    # A 1.5 s request time-out: freqtrade's 5 attempts at a hung ticker request take 7.5 s
+    # (50 s at ccxt's default 10 s), then the failure reaches the pairlist.
+    exchange = exchange_override(replay.port)["exchange"]
+    exchange["ccxt_config"]["timeout"] = 1500  # type: ignore[index]
+    override = write_config(tmp_path, replay, exchange=exchange, pairlists=[
         {"method": "TieredLiquidityPairList", "refresh_period": 2}])
     log = tmp_path / "bot.log"
     command = freqtrade_args(tmp_path, override, "trade", "--dry-run")
@@ -54,12 +78,19 @@ def test_ticker_faults_keep_the_whitelist_and_the_bot_running(
         first = text.split("Whitelist with", 1)[1].split("\n", 1)[0]
         for kind in ({"kind": "http_5xx", "status": 503}, {"kind": "timeout", "hang_s": 15},
                      {"kind": "malformed_json"}):
-            control(replay, "faults", {**kind, "endpoint": "products", "duration_s": 8})
-            wait_for_log(log, r"UNIVERSE_KEPT", count=1, timeout=60, process=bot,
-                         after=r"Whitelist with")
-            time.sleep(8)
-        text = wait_for_log(log, r"Bot heartbeat", count=3, timeout=60, process=bot,
-                            after=r"UNIVERSE_KEPT")
+            # Only a line written after this fault started is evidence that it was handled;
+            # the fault lasts until that evidence is seen (a slow start-up cannot outlast it).
+            offset = len(log.read_text(errors="replace"))
+            control(replay, "faults", {**kind, "endpoint": "products", "duration_s": 90})
+            # no tickers this refresh (an exchange error, or nothing parseable in a bad answer)
+            offset = wait_after(log, r"UNIVERSE_KEPT: reason=no_tickers", offset=offset,
+                                timeout=60, process=bot)
+            control(replay, "faults", None, method="DELETE")
+        # the faults are over: a refresh from good tickers again, and the loop goes on
+        offset = wait_after(log, r"(?m)universe: \d+ eligible of \d+ candidates$",
+                            offset=len(log.read_text(errors="replace")), timeout=60, process=bot)
+        wait_after(log, r"Bot heartbeat", offset=offset, count=3, timeout=60, process=bot)
+        text = log.read_text(errors="replace")
         assert bot.poll() is None
         assert "Traceback" not in text
         whitelists = [line.split("Whitelist with", 1)[1] for line in text.splitlines()

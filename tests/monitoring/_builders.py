@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from tests.shipped import shipped_cap_policy, shipped_universe_rules
 from trader247.core.exposure import CapPolicy, Exposure, Position, Snapshot, measure
 from trader247.core.trims import TrimPlan, TrimState, plan_trims
 from trader247.core.universe import (
@@ -17,8 +18,8 @@ from trader247.core.universe import (
 from trader247.core.volume import TickerSnapshot
 
 NOW = 1_700_000_000.0
-POLICY = CapPolicy(max_total_at_risk_pct=25.0, trim_band_pct=2.0, trim_interval_cycles=1,
-                   max_trims_per_cycle=3)
+MAX_TICKER_AGE_S = 300.0  # TieredLiquidityPairList's default max_ticker_age_s
+POLICY = shipped_cap_policy(trim_interval_cycles=1)  # config/policy.yaml, a round every cycle
 
 
 def exposure(at_risk: float, equity: float, policy: CapPolicy = POLICY) -> Exposure:
@@ -43,13 +44,11 @@ def plan(
 
 CORE = frozenset({"BTC/USD", "ETH/USD", "SOL/USD"})
 TIER2 = frozenset({"ADA/USD", "XRP/USD", "DOGE/USD", "AVAX/USD", "LINK/USD"})
-RULES = UniverseRules(
+RULES = shipped_universe_rules(  # config/universe.yaml with a shorter tier 2, no tier 3
     tiers=(
         TierRule("tier_1_core", CORE, 10_000_000, force_eligible=CORE),
-        TierRule("tier_2_rotational", TIER2, 5_000_000),
+        TierRule("tier_2_rotational", TIER2, 5_000_000, force_eligible=frozenset()),
     ),
-    global_floor_usd=3_000_000,
-    never_trade=frozenset({"BONK/USD"}),
 )
 
 
@@ -75,7 +74,7 @@ def universe(
             tickers[pair] = TickerSnapshot(pair, base, quote, 1.0, 1_000.0, None, NOW)
         else:
             tickers[pair] = ticker(pair, volume)
-    return evaluate_universe(markets, tickers, rules, previous, now=NOW)
+    return evaluate_universe(markets, tickers, rules, previous, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
 
 
 def forty_pairs() -> dict[str, float | None]:

@@ -103,7 +103,7 @@ def test_bad_port_in_environment_does_not_raise(
 ) -> None:
     monkeypatch.setenv(ENV_PORT, "x")
     with caplog.at_level(logging.ERROR, logger=exporter.__name__):
-        assert start() is False
+        assert start("127.0.0.1", 9090) is False
     assert ENV_PORT in caplog.text
 
 

@@ -1,6 +1,8 @@
 """Plugin time per bot iteration: ``observability.timed`` and the start-up hook's iteration window.
 
-Behaviour only (what is counted, once, in which iteration); no timing thresholds.
+Behaviour only (what is counted, once, in which iteration): the clock is a fake that moves only
+when a test moves it, so every figure is exact and nothing depends on the machine's speed. What
+the timing costs and how close it comes to real time is measured by ``bench/plugin_timing.py``.
 """
 
 from __future__ import annotations
@@ -8,7 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -18,6 +20,39 @@ from tests.plugins.test_pairlist import BASE_MARKET, FakeExchange, load
 from trader247.adapters import observability
 from trader247.metrics.exporter import Metrics
 from trader247.strategy import ExposureCapMixin
+
+
+class FakeClock:
+    """``perf_counter`` of the code under test. Binary fractions keep every sum exact."""
+
+    def __init__(self) -> None:
+        self.now = 1024.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+CLOCK = FakeClock()
+
+
+@pytest.fixture(autouse=True)
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    monkeypatch.setattr(observability, "perf_counter", CLOCK)  # timed()
+    monkeypatch.setattr(time, "perf_counter", CLOCK)  # the start-up hook's process() wrapper
+    return CLOCK
+
+
+def advancing(function: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    """``function`` taking ``seconds`` of the fake clock."""
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        CLOCK.advance(seconds)
+        return function(*args, **kwargs)
+
+    return run
 
 
 @pytest.fixture
@@ -37,8 +72,7 @@ def v(m: Metrics, name: str, **labels: str) -> float:
 
 @observability.timed("pairlist")
 def work(seconds: float = 0.0, fail: bool = False) -> str:
-    if seconds:
-        time.sleep(seconds)
+    CLOCK.advance(seconds)
     if fail:
         raise RuntimeError("boom")
     return "done"
@@ -53,42 +87,44 @@ def test_without_exporter_nothing_is_counted(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_one_iteration_is_observed_then_reset(metrics: Metrics) -> None:
-    work(0.002)
-    work()
+    work(0.25)
+    work(0.125)
+    CLOCK.advance(4.0)  # outside our plugins: not plugin time
     observability.record_iteration(1.0)
     assert v(metrics, "trader247_bot_iteration_plugin_seconds_count") == 1
-    plugin = v(metrics, "trader247_bot_iteration_plugin_seconds_sum")
-    assert 0 < plugin < 1.0
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.375
     assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 2
-    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") == \
-        pytest.approx(plugin)
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") == 0.375
     assert v(metrics, "trader247_bot_iteration_duration_seconds_sum") == 1.0
 
     observability.record_iteration(0.5)  # nothing ran in this one
     assert v(metrics, "trader247_bot_iteration_plugin_seconds_count") == 2
-    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == pytest.approx(plugin)
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.375
 
 
 def test_nested_calls_count_once_and_errors_still_count(metrics: Metrics) -> None:
     @observability.timed("bot_loop_start")
     def outer() -> str:
-        return work() + work()
+        return work(0.25) + work(0.25)
 
     assert outer() == "donedone"
     with pytest.raises(RuntimeError):
-        work(fail=True)
-    assert work() == "done"  # the failed call did not leave the clock busy
+        work(0.125, fail=True)
+    assert work(0.0625) == "done"  # the failed call did not leave the clock busy
     observability.record_iteration(1.0)
     assert v(metrics, "trader247_plugin_hook_calls_total", hook="bot_loop_start") == 1
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="bot_loop_start") == 0.5
     assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 2
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") == 0.1875
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.6875
 
 
 def test_time_before_the_iteration_and_in_other_threads_is_not_counted(
     metrics: Metrics,
 ) -> None:
-    work()  # e.g. the start-up whitelist, before the first process()
+    work(0.5)  # e.g. the start-up whitelist, before the first process()
     observability.begin_iteration()
-    thread = threading.Thread(target=work)  # e.g. /forceenter in the REST API thread
+    thread = threading.Thread(target=work, args=(0.25,))  # e.g. /forceenter in the API thread
     thread.start()
     thread.join()
     observability.record_iteration(1.0)
@@ -99,18 +135,18 @@ def test_time_before_the_iteration_and_in_other_threads_is_not_counted(
 def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) -> None:
     class Bot:
         def process(self) -> str:
-            work(0.001)
-            time.sleep(0.002)
+            work(0.25)
+            CLOCK.advance(0.5)  # freqtrade's own work in the iteration
             return "processed"
 
         def execute_entry(self, pair: str, stake_amount: float, **kwargs: Any) -> bool:
             return True
 
     trader247_hook._patch_freqtradebot(types.SimpleNamespace(FreqtradeBot=Bot))
-    work()  # between iterations: dropped by begin_iteration
+    work(2.0)  # between iterations: dropped by begin_iteration
     assert Bot().process() == "processed"
-    plugin = v(metrics, "trader247_bot_iteration_plugin_seconds_sum")
-    assert 0 < plugin < v(metrics, "trader247_bot_iteration_duration_seconds_sum")
+    assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.25
+    assert v(metrics, "trader247_bot_iteration_duration_seconds_sum") == 0.75
     assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 1
 
 
@@ -132,10 +168,12 @@ def test_mixin_hooks_are_timed_once_when_a_strategy_overrides_them(
 
 
 def test_pairlist_refresh_is_timed(metrics: Metrics) -> None:
-    pairlist = load(FakeExchange(dict(BASE_MARKET)))
+    exchange = FakeExchange(dict(BASE_MARKET))
+    exchange.get_tickers = advancing(exchange.get_tickers, 0.125)  # type: ignore[method-assign]
+    pairlist = load(exchange)
     observability.begin_iteration()
     assert pairlist.gen_pairlist({})[:3] == ["BTC/USD", "ETH/USD", "SOL/USD"]
     observability.record_iteration(1.0)
-    # gen_pairlist calls filter_pairlist: one timed call.
+    # gen_pairlist calls filter_pairlist: one timed call, its exchange calls included.
     assert v(metrics, "trader247_plugin_hook_calls_total", hook="pairlist") == 1
-    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") > 0
+    assert v(metrics, "trader247_plugin_hook_seconds_total", hook="pairlist") == 0.125

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 from freqtrade.enums import RunMode
+from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import CapController, stake_to_return
-from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot
+from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimOrder
 from trader247.strategy import ExposureCapMixin
 
@@ -112,7 +113,7 @@ def test_stake_to_return_uses_freqtrades_cost_basis(
 
 
 def test_controller_hands_out_each_trim_once_and_measures_latency() -> None:
-    controller = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    controller = CapController(shipped_cap_policy(), "USD", cycle_seconds=5.0)
     snapshot = Snapshot(600.0, (Position("BTC/USD", 2.0, 100.0), Position("ETH/USD", 2.0, 100.0)))
     events = controller.evaluate(snapshot, 1.0, now=1000.0)
     assert events.state is CapState.REDUCING and events.lock_reason is not None
@@ -123,7 +124,7 @@ def test_controller_hands_out_each_trim_once_and_measures_latency() -> None:
 
 
 def test_controller_state_survives_a_restart_without_double_trim() -> None:
-    controller = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    controller = CapController(shipped_cap_policy(), "USD", cycle_seconds=5.0)
     snapshot = Snapshot(600.0, (Position("BTC/USD", 2.0, 100.0), Position("ETH/USD", 2.0, 100.0)))
     controller.evaluate(snapshot, 1.0, now=1000.0)
     for pair in ("BTC/USD", "ETH/USD"):
@@ -131,7 +132,7 @@ def test_controller_state_survives_a_restart_without_double_trim() -> None:
         if order is not None:
             controller.trim_placed(order, now=1000.0)
     saved = controller.to_dict()
-    restarted = CapController(CapPolicy(), "USD", cycle_seconds=5.0)
+    restarted = CapController(shipped_cap_policy(), "USD", cycle_seconds=5.0)
     restarted.restore(saved)
     restarted.evaluate(snapshot, 1.0, now=1010.0)
     # The open trims restored from state block new trims for those pairs.
@@ -190,9 +191,14 @@ def test_force_entries_and_unanalysed_pairs_pass_and_the_guard_rolls_back_by_con
     (tmp_path / "policy.yaml").write_text(policy)
     (tmp_path / "universe.yaml").write_text((REPO / "config" / "universe.yaml").read_text())
     (tmp_path / "config.json").write_text("{}")
-    strategy.config["config_files"] = [str(tmp_path / "config.json")]
-    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
-    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
+    # The files are read once per strategy: a changed policy applies to the next one
+    # (freqtrade's /reload_config builds a new strategy).
+    rolled_back = make(SizingStrategy, balance=1000.0, held=0.0)
+    rolled_back.config["config_files"] = [str(tmp_path / "config.json")]
+    rolled_back.bot_loop_start(current_time=NOW)
+    rolled_back.config["runmode"] = RunMode.DRY_RUN
+    rolled_back.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
+    assert rolled_back.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
 
 
 def test_forced_increase_of_a_held_position_is_refused_over_the_cap_and_clamped_under(

@@ -40,7 +40,9 @@ Measures (all from timestamps of the bot's own records)
   (``Unable to create trade``, ``ENTRY_REFUSED``, ``Outdated history``).
 - universe changes: transitions of the REST whitelist sampled every 0.5 s plus freqtrade's
   ``Whitelist with`` lines (it logs the whitelist only when it changes), fault start to
-  recovery; BTC/ETH/SOL must be in every sample of the whole run.
+  recovery; BTC/ETH/SOL must be in every sample of the whole run. A sample the REST API did not
+  answer proves nothing: unanswered samples are counted (table column), and a row whose window
+  has no answered sample fails "core kept" instead of passing it vacuously.
 - recovery: seconds from fault end to the first healthy evidence for the endpoint: tickers = a
   universe refresh not marked "kept last good whitelist"; markets = a market reload after the
   fault (replay ``currencies`` request) with the pre-fault whitelist back; candles = an entry on
@@ -210,11 +212,13 @@ class RowResult:
     entries_during_other: int
     refusals: int
     universe_changes: int
-    core_kept: bool
+    core_kept: bool  # BTC/ETH/SOL in every answered sample, and at least one was answered
     tracebacks: list[str]
     # stale_candles rows: entries on a frozen candle whose timestamp looks current (not counted
     # as bad data: neither freqtrade nor the guard can tell, see the module docstring)
     frozen_entries: int | None = None
+    whitelist_answered: int = 0  # samples in the window where GET /whitelist answered
+    whitelist_unanswered: int = 0
 
     @property
     def survived(self) -> bool:
@@ -236,7 +240,10 @@ class RowResult:
             found.append("no probe entries before the fault: the zero proves nothing")
         if self.universe_changes:
             found.append(f"{self.universe_changes} universe changes")
-        if not self.core_kept:
+        if not self.whitelist_answered:
+            found.append(f"the whitelist API never answered ({self.whitelist_unanswered} "
+                         "samples): BTC/ETH/SOL kept is unproven")
+        elif not self.core_kept:
             found.append("BTC/ETH/SOL left the whitelist")
         if self.tracebacks:
             found.append(f"{len(self.tracebacks)} unexpected tracebacks after: "
@@ -649,7 +656,8 @@ class Lab:
         if lists and pre_whitelist and lists[0] != pre_whitelist:
             transitions += 1
         logged = len(self.log.between(start, settled + 1, r"^Whitelist with"))
-        core_kept = all(set(CORE) <= set(s.whitelist) for s in window if s.whitelist is not None)
+        answered = len(lists)
+        core_kept = answered > 0 and all(set(CORE) <= set(w) for w in lists)
         return RowResult(
             row=row, start=start, end=end, settled=settled,
             recovery_s=None if healthy_at is None else round(max(0.0, healthy_at - end), 1),
@@ -658,7 +666,8 @@ class Lab:
             iterations_after=moved(end, settled + SAMPLE_S), stall_s=round(stall, 1), bad_entries=bad, entries_before=before,
             entries_during_other=during_other, refusals=refusals,
             universe_changes=max(transitions, logged), core_kept=core_kept,
-            tracebacks=self.log.unexpected_tracebacks(start, settled + 1), frozen_entries=frozen)
+            tracebacks=self.log.unexpected_tracebacks(start, settled + 1), frozen_entries=frozen,
+            whitelist_answered=answered, whitelist_unanswered=len(window) - answered)
 
     def run_checks(self, results: Sequence[RowResult]) -> list[str]:
         """Problems outside every row: core pairs missing from any sample, tracebacks."""
@@ -668,6 +677,8 @@ class Lab:
                    if s.whitelist is not None and not set(CORE) <= set(s.whitelist)]
         if missing:
             problems.append(f"BTC/ETH/SOL missing from the whitelist in {len(missing)} samples")
+        if not any(s.whitelist is not None for s in self.samples):
+            problems.append(f"the whitelist API never answered ({len(self.samples)} samples)")
         spans = [(r.start, r.settled + 1) for r in results]
         odd = [message for ts, message in self.log.tracebacks
                if not any(lo <= ts <= hi for lo, hi in spans)
@@ -764,7 +775,7 @@ def fault_lab(workdir: Path, data_dir: Path) -> Iterator[Lab]:
 # -- the table -----------------------------------------------------------------------------------
 COLUMNS = ("fault", "endpoint", "pairs", "window (UTC)", "survived", "stall s",
            "entries on bad data", "entries before / other pairs during", "refusals",
-           "universe changes", "recovery s (bound)")
+           "universe changes", "whitelist samples answered / not", "recovery s (bound)")
 
 
 def render_table(results: Sequence[RowResult]) -> str:
@@ -778,7 +789,8 @@ def render_table(results: Sequence[RowResult]) -> str:
         recovery += f" ({r.row.recovery_bound_s:g})"
         if r.recovery_s is not None and not r.recovered:
             recovery += " LATE"
-        core = "" if r.core_kept else " (BTC/ETH/SOL lost)"
+        core = ("" if r.core_kept else " (BTC/ETH/SOL unproven)" if not r.whitelist_answered
+                else " (BTC/ETH/SOL lost)")
         window = datetime.fromtimestamp(r.start, UTC).strftime("%H:%M:%S")
         window += f" +{r.end - r.start:.0f}s"
         # refusals and a control group exist where the fault hits some pairs' data only
@@ -786,7 +798,8 @@ def render_table(results: Sequence[RowResult]) -> str:
         other = str(r.entries_during_other) if per_pair else "-"
         cells = (r.row.name, r.row.endpoint, pairs, window, survived, f"{r.stall_s:g}",
                  str(len(r.bad_entries)), f"{r.entries_before} / {other}",
-                 str(r.refusals) if per_pair else "-", f"{r.universe_changes}{core}", recovery)
+                 str(r.refusals) if per_pair else "-", f"{r.universe_changes}{core}",
+                 f"{r.whitelist_answered} / {r.whitelist_unanswered}", recovery)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -141,3 +141,32 @@ def test_fault_matrix_row(full_matrix: Matrix, row: FaultRow) -> None:
 @pytest.mark.timeout(1800)
 def test_fault_matrix_whole_run(full_matrix: Matrix) -> None:
     assert not full_matrix.run_problems, full_matrix.table + "\n".join(full_matrix.run_problems)
+
+
+def _row_result(**changes: object) -> RowResult:
+    """A row that passes every check; ``changes`` break one."""
+    fields: dict[str, object] = dict(
+        row=FaultRow("http_5xx", "tickers", 18), start=0.0, end=18.0, settled=25.0,
+        recovery_s=3.0, alive=True, stopped=False, iterations=5, iterations_after=3, stall_s=0.0,
+        bad_entries=[], entries_before=4, entries_during_other=0, refusals=0,
+        universe_changes=0, core_kept=True, tracebacks=[], whitelist_answered=40,
+        whitelist_unanswered=10)
+    fields.update(changes)
+    return RowResult(**fields)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({}, None),
+    # the REST API never answered: "core kept" is unproven, not passed
+    ({"whitelist_answered": 0, "whitelist_unanswered": 50, "core_kept": False},
+     "the whitelist API never answered (50 samples)"),
+    ({"core_kept": False}, "BTC/ETH/SOL left the whitelist"),
+])
+def test_a_row_needs_answered_whitelist_samples(changes: dict[str, object],
+                                                problem: str | None) -> None:
+    result = _row_result(**changes)
+    problems = result.problems()
+    assert len(problems) == (0 if problem is None else 1), problems
+    assert problem is None or problems[0].startswith(problem)
+    cells = render_table([result]).splitlines()[-1]
+    assert f"| {result.whitelist_answered} / {result.whitelist_unanswered} |" in cells

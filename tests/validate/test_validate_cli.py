@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -10,11 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from trader247.cli import main as cli_main
+from trader247.configfiles import main as configfiles_main
+
 REPO = Path(__file__).resolve().parents[2]
+TRADER247 = Path(sys.executable).with_name("trader247")  # the console script pip installed
 
 
 def validate(*args: str, cwd: Path = REPO) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "trader247.validate", *args], cwd=cwd,
+    return subprocess.run([str(TRADER247), "validate", *args], cwd=cwd,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -81,3 +86,44 @@ def test_trim_timeout_must_cover_the_exchange_request_timeout(
     override.write_text(json.dumps({"exchange": {"ccxt_config": {"timeout": timeout_ms}}}))
     result = validate("-c", str(config_dir / "config.json"), "-c", str(override))
     assert (result.returncode == 0) is ok, result.stdout
+
+
+@pytest.mark.parametrize(("flags", "code", "line"), [
+    (["--live"], 1, "❌ {policy}:2: risk.max_total_at_risk_pct: a live config with a cap above 25"),
+    (["--dry-run"], 0, "✅ All configuration files are valid!"),
+    ([], 0, "⚠️  {policy}:2: risk.max_total_at_risk_pct: warning: a live config"),
+])
+def test_yaml_files_alone(config_dir: Path, capsys: pytest.CaptureFixture[str],
+                          flags: list[str], code: int, line: str) -> None:
+    """``--yaml``: our two files without a freqtrade config; live or not decides the high cap."""
+    policy = config_dir / "policy.yaml"
+    policy.write_text("risk:\n  max_total_at_risk_pct: 80.0\n")
+    assert cli_main(["validate", "--yaml", str(policy), str(config_dir / "universe.yaml"),
+                     *flags]) == code
+    assert line.format(policy=policy) in capsys.readouterr().out
+
+
+def test_yaml_files_alone_as_json(config_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (config_dir / "universe.yaml").write_text("tiers: {}\n")
+    code = cli_main(["validate", "--format", "json", "--yaml", str(config_dir / "policy.yaml"),
+                     str(config_dir / "universe.yaml")])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 1 and report["valid"] is False
+    assert [(p["line"], p["key"]) for p in report["problems"]] == [(1, "tiers")]
+
+
+@pytest.mark.parametrize("args", [
+    ["-c", "config/config.json", "--yaml", "a.yaml", "b.yaml"],  # one or the other
+    ["--live"],  # the freqtrade config says whether it is live
+])
+def test_contradictory_arguments_are_refused(args: list[str],
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        cli_main(["validate", *args])
+    assert info.value.code == 2 and "--yaml" in capsys.readouterr().err
+
+
+def test_there_is_one_validation_entry_point() -> None:
+    assert importlib.util.find_spec("trader247.validate") is None
+    with pytest.raises(SystemExit):
+        configfiles_main(["--check", "config/policy.yaml", "config/universe.yaml"])

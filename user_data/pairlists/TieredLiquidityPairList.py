@@ -28,7 +28,7 @@ from freqtrade.exchange.exchange_types import Tickers
 from freqtrade.plugins.pairlist.IPairList import IPairList, PairlistParameter, SupportsBacktesting
 
 from trader247.adapters import observability, universe_status
-from trader247.adapters.settings import load_settings, universe_rules
+from trader247.adapters.settings import load_settings
 from trader247.core.universe import (
     MarketInfo,
     UniverseState,
@@ -37,6 +37,7 @@ from trader247.core.universe import (
     market_from_ccxt,
 )
 from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
+from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +50,15 @@ class TieredLiquidityPairList(IPairList):
         super().__init__(*args, **kwargs)
         params = self._pairlistconfig
         self._stake_currency: str = self._config["stake_currency"]
-        self._number_assets = int(params.get("number_assets", 0))
-        self._max_ticker_age_s = float(params.get("max_ticker_age_s", 300))
+        defaults = {key: spec["default"] for key, spec in self.available_parameters().items()}
+        self._number_assets = int(params.get("number_assets", defaults["number_assets"]))
+        self._max_ticker_age_s = float(params.get("max_ticker_age_s", defaults["max_ticker_age_s"]))
         if self._number_assets < 0 or self._max_ticker_age_s <= 0:
             raise OperationalException(
                 f"{self.name}: number_assets must be >= 0 and max_ticker_age_s > 0 "
                 f"(got {self._number_assets}, {self._max_ticker_age_s})")
         settings = load_settings(self._config, params)
-        self._rules = universe_rules(settings.policy, settings.universe)
+        self._rules = settings.universe_rules
         self._files = f"{settings.universe_path}, {settings.policy_path}"
         self._state: UniverseState | None = None
         self._next_refresh = 0.0
@@ -73,11 +75,11 @@ class TieredLiquidityPairList(IPairList):
     @staticmethod
     def available_parameters() -> dict[str, PairlistParameter]:
         return {
-            "universe_file": {"type": "string", "default": "universe.yaml",
+            "universe_file": {"type": "string", "default": UNIVERSE_FILE,
                               "description": "Universe file",
                               "help": "Tiers, floors, force-eligible symbols; relative to the "
                                       "config file's folder."},
-            "policy_file": {"type": "string", "default": "policy.yaml",
+            "policy_file": {"type": "string", "default": POLICY_FILE,
                             "description": "Policy file",
                             "help": "Global floor, volume source, hysteresis band; relative to "
                                     "the config file's folder."},

@@ -29,7 +29,6 @@ from freqtrade.strategy import (
 )
 from pandas import DataFrame
 
-from trader247.adapters.settings import load_settings, universe_rules
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
@@ -40,7 +39,8 @@ from trader247.core.signals import (
     regime,
     strength_column,
 )
-from trader247.core.universe import eligible_series, rolling_usd_volume
+from trader247.core.universe import tier_of
+from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.strategy import ExposureCapMixin
 
 logger = logging.getLogger(__name__)
@@ -116,8 +116,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
             self._entry_params()
         except ValueError as exc:
             raise OperationalException(f"Trader247Strategy: {exc}") from None
-        settings = load_settings(self.config)
-        self._rules = universe_rules(settings.policy, settings.universe)
+        self._rules = self.trader247_settings.universe_rules
         stake = self.config["stake_currency"]
         btc = f"BTC/{stake}"
         self._regime_pair = btc if self.dp.market(btc) else None
@@ -207,8 +206,8 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                             **kwargs: Any) -> float:
         if entry_tag == "force_entry":
             return proposed_stake  # an operator's /forceenter stake is theirs (the cap still clamps)
-        settings = load_settings(self.config)
-        pct = settings.policy.sizing.stake_pct(settings.universe.tier_of(pair))
+        tier = tier_of(pair, self._rules)
+        pct = self.trader247_settings.policy.sizing.stake_pct(None if tier is None else tier.name)
         equity = float(self.wallets.get_total_stake_amount())
         return min(equity * pct / 100.0, max_stake)
 

@@ -43,7 +43,7 @@ from freqtrade.persistence.pairlock import PairLock
 
 from trader247.adapters import cap_status, observability, price_tape, universe_status
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
-from trader247.adapters.settings import cap_policy, load_settings
+from trader247.adapters.settings import Settings, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
 
@@ -168,12 +168,19 @@ class ExposureCapMixin:
 
     # ------------------------------------------------------------------ plumbing
     @property
+    def trader247_settings(self) -> Settings:
+        """Our YAML files for this strategy, loaded once (on first use: ``ft_bot_start``)."""
+        settings: Settings | None = self.__dict__.get("_trader247_settings")
+        if settings is None:
+            settings = self.__dict__["_trader247_settings"] = load_settings(self.config)
+        return settings
+
+    @property
     def cap(self) -> CapController:
         controller: CapController | None = self.__dict__.get("_cap_controller")
         if controller is None:
-            settings = load_settings(self.config)
             controller = CapController(
-                policy=cap_policy(settings.policy),
+                policy=self.trader247_settings.cap_policy,
                 stake_currency=self.config["stake_currency"],
                 cycle_seconds=self._cap_cycle_seconds(),
             )
@@ -244,7 +251,7 @@ class ExposureCapMixin:
         stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         _ = self.cap
-        settings = load_settings(self.config)
+        settings = self.trader247_settings
         observability.start(self.config, settings.policy, settings.universe.tier_names)
 
     def ft_bot_cleanup(self) -> None:
@@ -545,7 +552,7 @@ class ExposureCapMixin:
         or before the first iteration) cannot carry a signal: freqtrade needs candles for one.
         Force entries (tag ``force_entry``, freqtrade's default) are a human's call and pass.
         """
-        guard = load_settings(self.config).policy.stale_data
+        guard = self.trader247_settings.policy.stale_data
         if not guard.block_entries or not self._cap_persistent():
             return True
         frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)

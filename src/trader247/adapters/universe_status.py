@@ -18,7 +18,3 @@ def publish(result: UniverseResult) -> None:
 
 def latest() -> UniverseResult | None:
     return _latest
-
-
-def tier_of(pair: str) -> str | None:
-    return _latest.tiers.get(pair) if _latest is not None else None

@@ -63,10 +63,10 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path) -> Exp
     import pandas as pd
     from freqtrade.data.history import load_pair_history
 
-    from trader247.adapters.settings import cap_policy
     from trader247.configfiles import load_policy
 
-    policy = cap_policy(load_policy(policy_path))
+    loaded = load_policy(policy_path)
+    policy = loaded.risk.to_core(loaded.trims)
     fills = fills_of(result)
     timeframe = result["timeframe"]
     start = pd.Timestamp(result["backtest_start"], tz="UTC")

@@ -184,18 +184,19 @@ def add_stop_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _shutdown_policy(configs: list[str]) -> tuple[Any, dict[str, Any] | None]:
-    from trader247.preflight import run_preflight
+    """``shutdown:`` of policy.yaml, or its defaults when the files cannot be read (a stop must
+    still work with a broken config)."""
+    from trader247.configfiles import ConfigFileError, load_policy
+    from trader247.core.config import ShutdownConfig
+    from trader247.preflight import locate, run_preflight
 
     problems, config = run_preflight(configs)
     if config is None:
-        return None, None
-    from trader247.adapters.settings import locate
-    from trader247.configfiles import ConfigFileError, load_policy
-
+        return ShutdownConfig(), None
     try:
         return load_policy(locate(config)[0]).shutdown, config
     except ConfigFileError:
-        return None, config
+        return ShutdownConfig(), config
 
 
 def stop(args: argparse.Namespace) -> int:
@@ -208,10 +209,9 @@ def stop(args: argparse.Namespace) -> int:
             print("247trader is not running")
         return 0
     shutdown, config = _shutdown_policy(args.configs or ["config/config.json"])
-    grace = args.grace if args.grace is not None else (
-        shutdown.stop_grace_seconds if shutdown is not None else 5.0)
-    if (args.liquidate or (shutdown is not None and shutdown.liquidate_on_stop)) and config:
-        timeout = shutdown.liquidate_timeout_seconds if shutdown is not None else 30.0
+    grace = args.grace if args.grace is not None else shutdown.stop_grace_seconds
+    if (args.liquidate or shutdown.liquidate_on_stop) and config:
+        timeout = shutdown.liquidate_timeout_seconds
         left = liquidate(config, timeout)
         print("liquidation: all positions closed" if not left
               else f"liquidation: NOT closed within {timeout:g}s: {', '.join(left)}")

@@ -1,7 +1,14 @@
-"""``trader247 validate [-c config/config.json ...] [--format json]`` (also
-``python -m trader247.validate``): the pre-flight check of seed fix 5.
+"""``trader247 validate``: the pre-flight check of seed fix 5, the one validation entry point.
 
-Exit codes: 0 valid (warnings allowed), 1 any error. Every problem is printed, not only the first.
+- ``trader247 validate [-c config/config.json ...]``: freqtrade's config (its own loader and
+  schema, ``FREQTRADE__`` variables, several ``-c`` files), then our ``policy.yaml`` and
+  ``universe.yaml`` found from it, then the checks across them (``trader247.preflight``).
+- ``trader247 validate --yaml POLICY UNIVERSE [--live | --dry-run]``: only our two files, for
+  editing them without a freqtrade config; ``--live`` checks them as a live bot would (a cap
+  above 25 % needs ``risk.acknowledge_high_cap_live``), neither flag: "not known yet" (a warning).
+
+Every problem is printed, not only the first, as ``file:line: key.path: message``; ``--format
+json`` prints them for machines. Exit codes: 0 valid (warnings allowed), 1 any error.
 """
 
 from __future__ import annotations
@@ -9,26 +16,45 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+from collections.abc import Sequence
 
+from trader247.configfiles import check_files
+from trader247.core.config import Problem
 from trader247.preflight import run_preflight
 
 OK_LINE = "✅ All configuration files are valid!"
+DEFAULT_CONFIG = "config/config.json"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-c", "--config", action="append", dest="configs",
                         help="freqtrade config file (repeatable, as in freqtrade); "
-                             "default config/config.json")
+                             f"default {DEFAULT_CONFIG}")
+    parser.add_argument("--yaml", nargs=2, metavar=("POLICY", "UNIVERSE"),
+                        help="check only these two files, without a freqtrade config")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--live", dest="dry_run", action="store_false", default=None,
+                      help="with --yaml: check as a live (non dry-run) bot")
+    mode.add_argument("--dry-run", dest="dry_run", action="store_true",
+                      help="with --yaml: check as a dry-run bot")
     parser.add_argument("--format", choices=("text", "json"), default="text")
-    parser.set_defaults(handler=run)
+    parser.set_defaults(handler=run, parser=parser)
 
 
 def run(args: argparse.Namespace) -> int:
-    return report(args.configs or ["config/config.json"], args.format)
+    if args.yaml:
+        if args.configs:
+            args.parser.error("-c and --yaml exclude each other: --yaml checks only our files")
+        return print_report(check_files(*args.yaml, dry_run=args.dry_run), args.format)
+    if args.dry_run is not None:
+        args.parser.error("--live / --dry-run go with --yaml; the freqtrade config's dry_run "
+                          "decides otherwise")
+    return report(args.configs or [DEFAULT_CONFIG], args.format)
 
 
 def report(configs: list[str], output_format: str) -> int:
-    """Print every problem; 1 when any is an error (``trader247 run`` uses this too)."""
+    """Check freqtrade ``configs`` and our files; print every problem, 1 when any is an error
+    (``trader247 run`` uses this too)."""
     # Warnings are already in the problem list; the loaders' own log lines would repeat them.
     logger = logging.getLogger("trader247")
     level = logger.level
@@ -37,6 +63,10 @@ def report(configs: list[str], output_format: str) -> int:
         problems, _ = run_preflight(configs)
     finally:
         logger.setLevel(level)
+    return print_report(problems, output_format)
+
+
+def print_report(problems: Sequence[Problem], output_format: str) -> int:
     errors = [p for p in problems if p.severity == "error"]
     if output_format == "json":
         print(json.dumps({
@@ -53,9 +83,3 @@ def report(configs: list[str], output_format: str) -> int:
         else:
             print(OK_LINE)
     return 1 if errors else 0
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m trader247.validate", description=__doc__)
-    add_arguments(parser)
-    return run(parser.parse_args())

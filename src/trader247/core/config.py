@@ -16,6 +16,11 @@ Key names are the original bot's (fixes 1, 3, 4 and 8 of 2025-11-15). Decisions:
   kept as written and compared in the normalised form of :func:`normalize_symbol`. An exact pair
   in one tier and its bare base in another is a warning, not an error: the universe core
   resolves it (an exact entry beats a bare base).
+- These models hold the one set of defaults (the committed YAML files repeat them as
+  documentation, pinned by a test). The core gets values, never defaults: ``to_core()`` builds
+  its value objects (:class:`RiskConfig` -> ``CapPolicy``, :class:`UniverseConfig` ->
+  ``UniverseRules``, :class:`Tier` -> ``TierRule``). Which tier a pair belongs to is decided
+  only by the core (``trader247.core.universe.tier_of``).
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, NamedTuple
 
 from pydantic import (
     BaseModel,
@@ -43,7 +48,9 @@ from pydantic import (
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
+from trader247.core.exposure import CapPolicy
 from trader247.core.symbols import to_pair
+from trader247.core.universe import TierRule, UniverseRules
 from trader247.core.volume import VolumeSource
 
 __all__ = [
@@ -358,6 +365,21 @@ class RiskConfig(BaseModel):
         False, description="Required true for a live (non dry-run) config with cap > 25."
     )
 
+    def to_core(self, trims: TrimsConfig) -> CapPolicy:
+        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch)."""
+        return CapPolicy(
+            max_total_at_risk_pct=self.max_total_at_risk_pct,
+            trim_band_pct=self.trim_band_pct,
+            trim_interval_cycles=self.trim_interval_cycles,
+            trim_timeout_seconds=self.trim_timeout_seconds,
+            max_trims_per_cycle=self.max_trims_per_cycle,
+            trim_on_start=self.trim_on_start,
+            trim_mode=self.trim_mode,
+            reentry_cooldown_cycles=self.reentry_cooldown_cycles,
+            count_external_holdings=self.count_external_holdings,
+            trims_enabled=trims.enabled,
+        )
+
 
 class TrimsConfig(BaseModel):
     model_config = _FROZEN
@@ -460,6 +482,14 @@ class Tier(BaseModel):
     )
     constraints: TierConstraints
 
+    def to_core(self, name: str) -> TierRule:
+        return TierRule(
+            name=name,
+            symbols=frozenset(to_pair(s) for s in self.symbols),
+            floor_usd=self.constraints.min_24h_volume_usd,
+            force_eligible=frozenset(to_pair(s) for s in self.constraints.force_eligible_symbols),
+        )
+
 
 class ExclusionsConfig(BaseModel):
     model_config = _FROZEN
@@ -520,18 +550,21 @@ class UniverseConfig(BaseModel):
     def tier_names(self) -> tuple[str, ...]:
         return tuple(self.tiers)
 
-    def tier_of(self, symbol: str) -> str | None:
-        """Name of the tier covering ``symbol`` (any spelling); exact pairs beat bare bases."""
-        pair = normalize_symbol(symbol)
-        bare_hit: str | None = None
-        for name, tier in self.tiers.items():
-            for sym in tier.symbols:
-                rule = normalize_symbol(sym)
-                if rule == pair:
-                    return name
-                if bare_hit is None and _covers(rule, pair):
-                    bare_hit = name
-        return bare_hit
+    def to_core(self, liquidity: LiquidityConfig) -> UniverseRules:
+        """The core's universe rules: tiers and exclusions from this file, the liquidity rules
+        shared by all tiers from ``liquidity:`` of ``policy.yaml``."""
+        return UniverseRules(
+            tiers=tuple(tier.to_core(name) for name, tier in self.tiers.items()),
+            global_floor_usd=liquidity.min_24h_volume_usd,
+            never_trade=frozenset(to_pair(s) for s in self.exclusions.never_trade),
+            stablecoins=frozenset(liquidity.stablecoins),
+            exclude_stablecoin_bases=liquidity.exclude_stablecoin_bases,
+            exit_band=liquidity.exit_band,
+            min_universe_size=liquidity.min_universe_size,
+            pegged_quotes=frozenset(liquidity.pegged_quotes),
+            volume_source=liquidity.volume_source,
+            suspect_ratio=liquidity.suspect_ratio,
+        )
 
 
 # --------------------------------------------------------------------------- cross checks
@@ -603,52 +636,21 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
     """Checks across tiers of ``universe.yaml``: floor order, one tier per symbol, force-eligible
     symbols inside their tier, no symbol both traded and never traded."""
     found = _Found(file, [])
-    prev: tuple[str, float] | None = None
-    for name, tier in universe.tiers.items():
-        floor = tier.constraints.min_24h_volume_usd
-        if prev is not None and floor > prev[1]:
-            found.error(
-                ("tiers", name, "constraints", "min_24h_volume_usd"),
-                f"must be <= the floor of the tier above ({prev[0]}: {show_value(prev[1])}); "
-                f"tiers go from highest floor to lowest (got {show_value(floor)})",
-            )
-        prev = (name, floor)
-
+    _check_floor_order(universe, found)
     never = [(s, _norm_or_none(s)) for s in universe.exclusions.never_trade]
-    seen: list[tuple[str, int, str, str]] = []  # (tier, index, as written, normalised)
+    seen: list[_Listed] = []
     for name, tier in universe.tiers.items():
         norms = [_norm_or_none(s) for s in tier.symbols]
         for i, (sym, norm) in enumerate(zip(tier.symbols, norms, strict=True)):
             if norm is None:
                 continue
-            path: tuple[PathElem, ...] = ("tiers", name, "symbols", i)
-            for other_tier, j, other, other_norm in seen:
-                if not _overlap(norm, other_norm):
-                    continue
-                if other_tier == name and norm == other_norm:
-                    found.warning(
-                        path, f"{sym} is listed twice in this tier (also at symbols[{j}])"
-                    )
-                elif other_tier == name:
-                    continue  # BTC and BTC-USD in one tier: same floor either way
-                elif norm == other_norm:
-                    found.error(
-                        path,
-                        f"{sym} is already in tier {other_tier}{_as(sym, other)}; "
-                        "a symbol belongs to one tier only",
-                    )
-                else:
-                    pair, bare = (sym, other) if "/" in norm else (other, sym)
-                    found.warning(
-                        path,
-                        f"{sym} overlaps {other} of tier {other_tier}: the exact pair {pair} "
-                        f"takes its own tier's floor, other pairs of {bare} the bare base's",
-                    )
-            seen.append((name, i, sym, norm))
+            listed = _Listed(name, i, sym, norm)
+            _check_overlaps(listed, seen, found)
+            seen.append(listed)
             for bad, bad_norm in never:
                 if bad_norm is not None and _overlap(norm, bad_norm):
                     found.error(
-                        path,
+                        listed.path,
                         f"{sym} is also in exclusions.never_trade{_as(sym, bad)}; "
                         "remove it from one of them",
                     )
@@ -661,6 +663,59 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
                     "to its tier",
                 )
     return found.items
+
+
+class _Listed(NamedTuple):
+    """A symbol of a tier: where it is, as written and normalised."""
+
+    tier: str
+    position: int
+    written: str
+    norm: str
+
+    @property
+    def path(self) -> tuple[PathElem, ...]:
+        return ("tiers", self.tier, "symbols", self.position)
+
+
+def _check_floor_order(universe: UniverseConfig, found: _Found) -> None:
+    prev: tuple[str, float] | None = None
+    for name, tier in universe.tiers.items():
+        floor = tier.constraints.min_24h_volume_usd
+        if prev is not None and floor > prev[1]:
+            found.error(
+                ("tiers", name, "constraints", "min_24h_volume_usd"),
+                f"must be <= the floor of the tier above ({prev[0]}: {show_value(prev[1])}); "
+                f"tiers go from highest floor to lowest (got {show_value(floor)})",
+            )
+        prev = (name, floor)
+
+
+def _check_overlaps(listed: _Listed, seen: list[_Listed], found: _Found) -> None:
+    """``listed`` against every symbol listed before it: one tier per symbol."""
+    sym, norm = listed.written, listed.norm
+    for other in seen:
+        if not _overlap(norm, other.norm):
+            continue
+        if other.tier == listed.tier and norm == other.norm:
+            found.warning(
+                listed.path, f"{sym} is listed twice in this tier (also at symbols[{other.position}])"
+            )
+        elif other.tier == listed.tier:
+            continue  # BTC and BTC-USD in one tier: same floor either way
+        elif norm == other.norm:
+            found.error(
+                listed.path,
+                f"{sym} is already in tier {other.tier}{_as(sym, other.written)}; "
+                "a symbol belongs to one tier only",
+            )
+        else:
+            pair, bare = (sym, other.written) if "/" in norm else (other.written, sym)
+            found.warning(
+                listed.path,
+                f"{sym} overlaps {other.written} of tier {other.tier}: the exact pair {pair} "
+                f"takes its own tier's floor, other pairs of {bare} the bare base's",
+            )
 
 
 def cross_check(

@@ -101,18 +101,22 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class CapPolicy:
-    """The at-risk cap and how trims enforce it. Validated once, at construction."""
+    """The at-risk cap and how trims enforce it. Validated once, at construction.
 
-    max_total_at_risk_pct: float = 25.0
-    trim_band_pct: float = 2.0
-    trim_interval_cycles: int = 3
-    trim_timeout_seconds: float = 75.0
-    max_trims_per_cycle: int = 3
-    trim_on_start: bool = True
-    trim_mode: TrimMode = "proportional"
-    reentry_cooldown_cycles: int = 6
-    count_external_holdings: bool = False
-    trims_enabled: bool = True
+    No defaults: the one set lives in ``trader247.core.config.RiskConfig`` (``policy.yaml``),
+    whose ``to_core()`` builds this object.
+    """
+
+    max_total_at_risk_pct: float
+    trim_band_pct: float
+    trim_interval_cycles: int
+    trim_timeout_seconds: float
+    max_trims_per_cycle: int
+    trim_on_start: bool
+    trim_mode: TrimMode
+    reentry_cooldown_cycles: int
+    count_external_holdings: bool
+    trims_enabled: bool
 
     def __post_init__(self) -> None:
         cap = self.max_total_at_risk_pct

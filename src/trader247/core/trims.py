@@ -438,11 +438,75 @@ def plan_trims(
     Call it every cycle (not only in rounds): it also keeps the state machine and the thrash
     counter current. ``now`` is wall-clock seconds, used only for trim timeouts.
     """
+    first_evaluation = not state.started
+    state, cycle_view = _evaluate(snapshot, policy, state, cycle=cycle, now=now)
+    exposure = cycle_view.exposure
+    if cycle_view.cap_state is CapState.ACTIVE:
+        return cycle_view.plan(f"CAP_OK: {_status(exposure)}", state)
+    if first_evaluation and not policy.trim_on_start:
+        state = replace(state, startup_hold=True)
+    to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+    if state.startup_hold:
+        return cycle_view.plan(
+            f"STARTUP_HOLD: {_status(exposure)} trim_on_start=false", state, to_trim=to_trim
+        )
+    if not policy.trims_enabled:
+        return cycle_view.plan(f"TRIMS_DISABLED: {_status(exposure)}", state, to_trim=to_trim)
+    if to_trim <= exposure.tolerance:
+        return cycle_view.plan(
+            f"WAITING_FILLS: {_status(exposure)} open_trims={len(state.open_trims)}", state
+        )
+    candidates, dust = _candidates(snapshot, state, min_stake)
+    orders, reset = _select(candidates, to_trim, policy, state.episode_trimmed, exposure.tolerance)
+    if not orders:
+        return cycle_view.plan(
+            f"NOTHING_TRADEABLE: {_status(exposure)} to_trim={to_trim:.10g} dust_positions={dust}",
+            state,
+            to_trim=to_trim,
+        )
+    return _round(cycle_view, state, policy, orders, reset=reset, cycle=cycle, to_trim=to_trim)
+
+
+@dataclass(frozen=True, slots=True)
+class _CycleView:
+    """What one evaluation measured; every plan of this cycle carries it."""
+
+    exposure: Exposure
+    cap_state: CapState
+    expired: tuple[str, ...]
+    next_round: int
+
+    def plan(
+        self,
+        summary: str,
+        trim_state: TrimState,
+        *,
+        orders: tuple[TrimOrder, ...] = (),
+        next_round_cycle: int | None = None,
+        to_trim: float = 0.0,
+        estimated_rounds: int = 0,
+    ) -> TrimPlan:
+        return TrimPlan(
+            orders=orders,
+            exposure=self.exposure,
+            state=self.cap_state,
+            next_round_cycle=self.next_round if next_round_cycle is None else next_round_cycle,
+            summary=summary,
+            trim_state=trim_state,
+            expired_pairs=self.expired,
+            to_trim=to_trim,
+            estimated_rounds=estimated_rounds,
+        )
+
+
+def _evaluate(
+    snapshot: Snapshot, policy: CapPolicy, state: TrimState, *, cycle: int, now: float
+) -> tuple[TrimState, _CycleView]:
+    """Rebase after a restart, expire stale trims, measure, advance the cap state."""
     state = _rebase(state, cycle)
     state, expired = expire_trims(state, now, policy)
     exposure = measure(snapshot, policy)
     cap_state = next_state(state.cap_state, exposure, policy)
-    first_evaluation = not state.started
     state = _advance(state, cap_state, cycle, policy)
     state = replace(
         state,
@@ -450,47 +514,17 @@ def plan_trims(
         started=True,
         cooldowns={p: until for p, until in state.cooldowns.items() if until > cycle},
     )
-    interval = policy.trim_interval_cycles
     last_round = state.last_round_cycle
-    next_round = cycle if last_round is None else max(cycle, last_round + interval)
+    next_round = (
+        cycle if last_round is None else max(cycle, last_round + policy.trim_interval_cycles)
+    )
+    return state, _CycleView(exposure, cap_state, expired, next_round)
 
-    def result(
-        summary: str,
-        trim_state: TrimState,
-        *,
-        orders: tuple[TrimOrder, ...] = (),
-        next_round_cycle: int = next_round,
-        to_trim: float = 0.0,
-        estimated_rounds: int = 0,
-    ) -> TrimPlan:
-        return TrimPlan(
-            orders=orders,
-            exposure=exposure,
-            state=cap_state,
-            next_round_cycle=next_round_cycle,
-            summary=summary,
-            trim_state=trim_state,
-            expired_pairs=expired,
-            to_trim=to_trim,
-            estimated_rounds=estimated_rounds,
-        )
 
-    if cap_state is CapState.ACTIVE:
-        return result(f"CAP_OK: {_status(exposure)}", state)
-    if first_evaluation and not policy.trim_on_start:
-        state = replace(state, startup_hold=True)
-    to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
-    if state.startup_hold:
-        return result(
-            f"STARTUP_HOLD: {_status(exposure)} trim_on_start=false", state, to_trim=to_trim
-        )
-    if not policy.trims_enabled:
-        return result(f"TRIMS_DISABLED: {_status(exposure)}", state, to_trim=to_trim)
-    if to_trim <= exposure.tolerance:
-        return result(
-            f"WAITING_FILLS: {_status(exposure)} open_trims={len(state.open_trims)}", state
-        )
-
+def _candidates(
+    snapshot: Snapshot, state: TrimState, min_stake: Mapping[str, float] | float
+) -> tuple[list[_Candidate], int]:
+    """Positions a trim may sell (no open trim, not dust) and the number of dust positions."""
     candidates: list[_Candidate] = []
     dust = 0
     for position in snapshot.positions:
@@ -502,18 +536,26 @@ def plan_trims(
             dust += 1
             continue
         candidates.append(_Candidate(position, value, minimum))
-    orders, reset = _select(candidates, to_trim, policy, state.episode_trimmed, exposure.tolerance)
+    return candidates, dust
+
+
+def _round(
+    cycle_view: _CycleView,
+    state: TrimState,
+    policy: CapPolicy,
+    orders: list[TrimOrder],
+    *,
+    reset: bool,
+    cycle: int,
+    to_trim: float,
+) -> TrimPlan:
+    """This cycle's share of ``orders``: a round when its interval has come, else a wait."""
     per_round = policy.max_trims_per_cycle
     rounds = math.ceil(len(orders) / per_round)
-    if not orders:
-        return result(
-            f"NOTHING_TRADEABLE: {_status(exposure)} to_trim={to_trim:.10g} dust_positions={dust}",
-            state,
-            to_trim=to_trim,
-        )
-    if cycle < next_round:
-        return result(
-            f"WAITING_ROUND: {_status(exposure)} next_round_cycle={next_round}",
+    status = _status(cycle_view.exposure)
+    if cycle < cycle_view.next_round:
+        return cycle_view.plan(
+            f"WAITING_ROUND: {status} next_round_cycle={cycle_view.next_round}",
             state,
             to_trim=to_trim,
             estimated_rounds=rounds,
@@ -526,12 +568,12 @@ def plan_trims(
         recent_rounds=(*state.recent_rounds, cycle)[-_RECENT_ROUNDS_KEPT:],
         episode_trimmed=frozenset() if reset else state.episode_trimmed,
     )
-    return result(
-        f"TRIM_ROUND: {_status(exposure)} orders={len(this_round)} selling={selling:.10g} "
+    return cycle_view.plan(
+        f"TRIM_ROUND: {status} orders={len(this_round)} selling={selling:.10g} "
         f"to_trim={to_trim:.10g}",
         state,
         orders=this_round,
-        next_round_cycle=cycle + interval,
+        next_round_cycle=cycle + policy.trim_interval_cycles,
         to_trim=to_trim,
         estimated_rounds=rounds,
     )

@@ -2,8 +2,8 @@
 
 Pure decisions over plain data (time passed in). The Freqtrade pairlist adapter calls
 :func:`evaluate_universe` on every refresh and keeps the returned :class:`UniverseState` for the
-next one; backtests use :func:`rolling_usd_volume` and :func:`eligible_series` to apply the same
-rules candle by candle without look-ahead.
+next one; backtests apply the same rules candle by candle without look-ahead with
+``trader247.core.universe_series``.
 
 Production lessons encoded here (fixes 2-4 of 2025-11-15): volume is always real USD (see
 ``volume.py``), floors are per tier with a global fallback, tier-1 core assets can be forced
@@ -20,13 +20,8 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any, Final, NamedTuple
 
-import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
-from numpy.typing import ArrayLike, NDArray
-
 from trader247.core.symbols import SymbolSet, to_pair
 from trader247.core.volume import (
-    DEFAULT_PEGGED_QUOTES,
     VOLUME_SOURCES,
     TickerSnapshot,
     UsdVolume,
@@ -36,7 +31,6 @@ from trader247.core.volume import (
 )
 
 __all__ = [
-    "DEFAULT_STABLECOINS",
     "MarketInfo",
     "PairDecision",
     "Reason",
@@ -44,19 +38,17 @@ __all__ = [
     "UniverseResult",
     "UniverseRules",
     "UniverseState",
-    "eligible_series",
     "evaluate_universe",
     "exit_floor",
     "format_force_eligible_line",
     "format_usd",
     "market_from_ccxt",
-    "rolling_usd_volume",
     "tier_of",
 ]
 
-DEFAULT_STABLECOINS: Final[frozenset[str]] = frozenset(
-    {"USDT", "USDC", "DAI", "PYUSD", "USDS", "GUSD", "TUSD", "FDUSD", "USDP", "EURC"}
-)
+MIN_TICKER_COVERAGE: Final = 0.5
+"""Share of the active markets that must have a fresh ticker with volume, else a data fault.
+A constant of the fault detection, not a setting (no config key sets it)."""
 
 
 class Reason(StrEnum):
@@ -76,8 +68,8 @@ class Reason(StrEnum):
 
 def _floor_value(value: float, what: str) -> float:
     number = float(value)
-    if not math.isfinite(number) or number < 0:
-        raise ValueError(f"{what} must be a finite number >= 0, got {value!r}")
+    if not math.isfinite(number) or number <= 0:
+        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
     return number
 
 
@@ -90,12 +82,12 @@ def _norm_symbols(symbols: Iterable[str], what: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class TierRule:
     """One liquidity tier. Symbols are pairs (``BTC-USD`` / ``BTC/USD``) or bare bases (``BTC``),
-    normalised on construction."""
+    normalised on construction. Built by ``trader247.core.config.Tier.to_core``."""
 
     name: str
     symbols: frozenset[str]
     floor_usd: float
-    force_eligible: frozenset[str] = frozenset()
+    force_eligible: frozenset[str]
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name.strip():
@@ -143,18 +135,20 @@ class _RuleIndex:
 
 @dataclass(frozen=True)
 class UniverseRules:
-    """Everything the universe decision needs; the adapter maps the YAML/pydantic config to it."""
+    """Everything the universe decision needs. No defaults: the one set lives in the config
+    models (``liquidity:`` of ``policy.yaml``, ``universe.yaml``), and
+    ``trader247.core.config.UniverseConfig.to_core`` builds this object."""
 
-    tiers: tuple[TierRule, ...] = ()
-    global_floor_usd: float = 3_000_000.0
-    never_trade: frozenset[str] = frozenset()
-    stablecoins: frozenset[str] = DEFAULT_STABLECOINS
-    exclude_stablecoin_bases: bool = True
-    exit_band: float = 0.10
-    min_universe_size: int = 0
-    pegged_quotes: frozenset[str] = DEFAULT_PEGGED_QUOTES
-    volume_source: VolumeSource = "quote_first"
-    suspect_ratio: float = 100.0
+    tiers: tuple[TierRule, ...]
+    global_floor_usd: float
+    never_trade: frozenset[str]
+    stablecoins: frozenset[str]
+    exclude_stablecoin_bases: bool
+    exit_band: float
+    min_universe_size: int
+    pegged_quotes: frozenset[str]
+    volume_source: VolumeSource
+    suspect_ratio: float
     _index: _RuleIndex = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -195,8 +189,8 @@ class UniverseRules:
                 f"volume_source must be one of {VOLUME_SOURCES}, got {self.volume_source!r}"
             )
         ratio = float(self.suspect_ratio)
-        if not ratio >= 1.0:  # also rejects NaN
-            raise ValueError(f"suspect_ratio must be >= 1, got {self.suspect_ratio!r}")
+        if not ratio > 1.0:  # also rejects NaN
+            raise ValueError(f"suspect_ratio must be > 1, got {self.suspect_ratio!r}")
         set_(self, "suspect_ratio", ratio)
         set_(
             self,
@@ -421,11 +415,11 @@ def evaluate_universe(
     previous: UniverseState | None,
     *,
     now: float,
-    max_ticker_age_s: float = 300.0,
-    min_ticker_coverage: float = 0.5,
+    max_ticker_age_s: float,
+    min_ticker_coverage: float = MIN_TICKER_COVERAGE,
     usd_price_of: Callable[[str], float | None] | None = None,
 ) -> UniverseResult:
-    """Decide every candidate market.
+    """Decide every candidate market: classify, detect a data fault, assemble the result.
 
     Check order per pair: inactive market, never_trade, stablecoin base, force-eligible (no
     volume or price needed), missing/stale ticker (holds the previous eligibility), no USD price,
@@ -439,135 +433,136 @@ def evaluate_universe(
     excluded by rule) and mark the affected decisions ``STALE_DATA``. Force-eligible pairs never
     depend on tickers.
     """
-    market_iter = markets.values() if isinstance(markets, Mapping) else markets
-    prev_whitelist = previous.whitelist if previous is not None else ()
-    prev_eligible = previous.eligible if previous is not None else frozenset()
     price_of = usd_price_of or build_usd_price_index(tickers.values(), rules.pegged_quotes)
+    found = _classify_markets(
+        markets.values() if isinstance(markets, Mapping) else markets,
+        tickers, rules, previous, now=now, max_ticker_age_s=max_ticker_age_s, price_of=price_of,
+    )
+    prev_whitelist = previous.whitelist if previous is not None else ()
+    fault = _detect_fault(found, bool(tickers), prev_whitelist, min_ticker_coverage,
+                          max_ticker_age_s)
+    if fault is not None:
+        held = frozenset(prev_whitelist)
+        found.volume = [
+            _held_decision(pair, tier, ticker, price_of, rules, pair in held, fault)
+            for pair, tier, ticker in found.dynamic
+        ]
+    return _assemble(found, fault, rules, previous, now)
 
-    decisions: list[PairDecision] = []
-    errors: list[str] = []
-    tiers_map: dict[str, str] = {}
-    forced_ok: list[tuple[int, PairDecision]] = []
-    # Volume decisions are computed in the same pass and thrown away on a fault (rare), which
-    # keeps the common path to one loop over ~800 markets.
-    dynamic: list[tuple[str, TierRule | None, TickerSnapshot | None]] = []
-    volume_decisions: list[PairDecision] = []
-    seen: set[str] = set()
-    n_active = n_fresh = n_missing = n_no_volume = 0
 
-    for m in market_iter:
+@dataclass(eq=False)
+class _Classified:
+    """What one pass over the markets found (internal, filled by :func:`_classify_markets`).
+
+    ``volume``: the volume decisions, computed in the same pass and thrown away on a data fault
+    (rare), which keeps the common path to one loop over ~800 markets; ``dynamic`` holds what
+    is needed to decide those pairs again.
+    """
+
+    decisions: list[PairDecision] = field(default_factory=list)  # inactive or excluded by rule
+    forced: list[tuple[int, PairDecision]] = field(default_factory=list)  # (tier index, ...)
+    dynamic: list[tuple[str, TierRule | None, TickerSnapshot | None]] = field(
+        default_factory=list)
+    volume: list[PairDecision] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    tiers: dict[str, str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    active: int = 0
+    fresh: int = 0
+    missing: int = 0
+    no_volume: int = 0
+
+
+def _classify_markets(
+    markets: Iterable[MarketInfo],
+    tickers: Mapping[str, TickerSnapshot],
+    rules: UniverseRules,
+    previous: UniverseState | None,
+    *,
+    now: float,
+    max_ticker_age_s: float,
+    price_of: Callable[[str], float | None],
+) -> _Classified:
+    """Stage 1: every market's decision, and the ticker coverage counts fault detection needs."""
+    prev_eligible = previous.eligible if previous is not None else frozenset()
+    found = _Classified()
+    for m in markets:
         pair = m.pair
-        if pair in seen:
+        if pair in found.seen:
             continue
-        seen.add(pair)
+        found.seen.add(pair)
         cls = rules._classify(pair)
-        idx = cls.tier_idx
-        tier = None if idx is None else rules.tiers[idx]
+        tier = None if cls.tier_idx is None else rules.tiers[cls.tier_idx]
         if tier is not None:
-            tiers_map[pair] = tier.name
+            found.tiers[pair] = tier.name
+        if not m.active:
+            found.decisions.append(_rule_decision(pair, cls, tier, rules, Reason.INACTIVE_MARKET,
+                                                  "market inactive"))
+            if cls.forced:
+                found.errors.append(
+                    f"FORCE_ELIGIBLE_INACTIVE: pair={pair} tier={found.tiers.get(pair)}")
+            continue
         ticker = tickers.get(pair)
         fresh = ticker is not None and (
             ticker.timestamp is None or now - ticker.timestamp <= max_ticker_age_s
         )
-        if m.active:
-            n_active += 1
-            if ticker is None:
-                n_missing += 1
-            elif fresh:
-                n_fresh += 1
-                # One pair without volume is NO_USD_PRICE; most of them is the exchange
-                # dropping the fields, a data fault (coverage below).
-                if ticker.quote_volume is None and ticker.base_volume is None:
-                    n_no_volume += 1
-        floor = rules.global_floor_usd if tier is None else tier.floor_usd
-        tier_name = None if tier is None else tier.name
-        if not m.active:
-            decisions.append(
-                PairDecision(
-                    pair,
-                    False,
-                    Reason.INACTIVE_MARKET,
-                    tier_name,
-                    None,
-                    None if cls.key is None else floor,
-                    "market inactive",
-                    force_listed=cls.forced,
-                )
-            )
-            if cls.forced:
-                errors.append(f"FORCE_ELIGIBLE_INACTIVE: pair={pair} tier={tier_name}")
-            continue
+        found.active += 1
+        if ticker is None:
+            found.missing += 1
+        elif fresh:
+            found.fresh += 1
+            # One pair without volume is NO_USD_PRICE; most of them is the exchange dropping
+            # the fields, a data fault (coverage in _detect_fault).
+            if ticker.quote_volume is None and ticker.base_volume is None:
+                found.no_volume += 1
         if cls.static_reason is not None:
-            decisions.append(
-                PairDecision(
-                    pair,
-                    False,
-                    cls.static_reason,
-                    tier_name,
-                    None,
-                    None if cls.key is None else floor,
-                    cls.static_detail,
-                    force_listed=cls.forced,
-                )
-            )
-            continue
-        if cls.forced and idx is not None:
-            vol = None if ticker is None else _usd(ticker, price_of, rules)
-            decision = PairDecision(
-                pair,
-                True,
-                Reason.FORCE_ELIGIBLE,
-                tier_name,
-                None if vol is None else vol.usd,
-                floor,
-                "force-eligible: liquidity checks bypassed",
-                force_listed=True,
-                volume_suspect=vol is not None and vol.suspect,
-            )
-            forced_ok.append((idx, decision))
-            continue
-        dynamic.append((pair, tier, ticker))
-        volume_decisions.append(
-            _volume_decision(pair, tier, ticker, fresh, price_of, rules, pair in prev_eligible)
-        )
+            found.decisions.append(_rule_decision(pair, cls, tier, rules, cls.static_reason,
+                                                  cls.static_detail))
+        elif cls.forced and cls.tier_idx is not None:
+            found.forced.append((cls.tier_idx, _forced_decision(pair, tier, ticker, price_of,
+                                                                rules)))
+        else:
+            found.dynamic.append((pair, tier, ticker))
+            found.volume.append(_volume_decision(pair, tier, ticker, fresh, price_of, rules,
+                                                 pair in prev_eligible))
+    return found
 
-    fault: str | None = None
-    if not seen:
-        fault = "reason=no_markets"
-    elif n_active and not tickers:
-        fault = "reason=no_tickers"
-    elif n_active and n_fresh < min_ticker_coverage * n_active:
-        n_stale = n_active - n_fresh - n_missing
-        kind = "tickers_missing" if n_missing >= n_stale else "tickers_stale"
-        fault = f"reason={kind} fresh={n_fresh}/{n_active} max_age_s={max_ticker_age_s:g}"
-    elif n_active and n_fresh - n_no_volume < min_ticker_coverage * n_active:
-        fault = f"reason=tickers_without_volume without={n_no_volume}/{n_active}"
-    elif prev_whitelist and not forced_ok and not any(d.eligible for d in volume_decisions):
-        fault = "reason=empty_result"
-    if fault is not None:
-        held = frozenset(prev_whitelist)
-        volume_decisions = [
-            _held_decision(pair, tier, ticker, price_of, rules, pair in held, fault)
-            for pair, tier, ticker in dynamic
-        ]
 
-    forced_ok.sort(key=lambda item: (item[0], -(item[1].usd_volume or -1.0), item[1].pair))
-    force_pairs = [d.pair for _, d in forced_ok]
-    if fault is None:
-        others = sorted(
-            (d for d in volume_decisions if d.eligible),
-            key=lambda d: (d.usd_volume is None, -(d.usd_volume or 0.0), d.pair),
-        )
-        whitelist = tuple(force_pairs + [d.pair for d in others])
-    else:
-        keep = {d.pair for d in volume_decisions if d.eligible}
-        if not seen:  # no market data at all: nothing to filter the previous whitelist with
-            keep = set(prev_whitelist)
-        keep.difference_update(force_pairs)
-        whitelist = tuple(force_pairs + [p for p in prev_whitelist if p in keep])
+def _detect_fault(
+    found: _Classified,
+    have_tickers: bool,
+    prev_whitelist: Sequence[str],
+    min_ticker_coverage: float,
+    max_ticker_age_s: float,
+) -> str | None:
+    """Stage 2: the ``reason=...`` of a data fault that must keep the previous whitelist."""
+    active, fresh = found.active, found.fresh
+    if not found.seen:
+        return "reason=no_markets"
+    if active and not have_tickers:
+        return "reason=no_tickers"
+    if active and fresh < min_ticker_coverage * active:
+        stale = active - fresh - found.missing
+        kind = "tickers_missing" if found.missing >= stale else "tickers_stale"
+        return f"reason={kind} fresh={fresh}/{active} max_age_s={max_ticker_age_s:g}"
+    if active and fresh - found.no_volume < min_ticker_coverage * active:
+        return f"reason=tickers_without_volume without={found.no_volume}/{active}"
+    if prev_whitelist and not found.forced and not any(d.eligible for d in found.volume):
+        return "reason=empty_result"
+    return None
 
-    decisions.extend(d for _, d in forced_ok)
-    decisions.extend(volume_decisions)
+
+def _assemble(
+    found: _Classified,
+    fault: str | None,
+    rules: UniverseRules,
+    previous: UniverseState | None,
+    now: float,
+) -> UniverseResult:
+    """Stage 3: the whitelist (force-eligible first, tier order), warnings and the new state."""
+    found.forced.sort(key=lambda item: (item[0], -(item[1].usd_volume or -1.0), item[1].pair))
+    force_pairs = [d.pair for _, d in found.forced]
+    whitelist = _whitelist(found, fault, force_pairs, previous)
     warnings: list[str] = []
     if fault is not None:
         warnings.append(
@@ -576,7 +571,6 @@ def evaluate_universe(
         )
     if len(whitelist) < rules.min_universe_size:
         warnings.append(f"UNIVERSE_SMALL: eligible={len(whitelist)} min={rules.min_universe_size}")
-
     force_now = frozenset(force_pairs)
     force_before = previous.force_eligible if previous is not None else frozenset()
     if fault is None:
@@ -591,14 +585,70 @@ def evaluate_universe(
         last_good_at=last_good,
     )
     return UniverseResult(
-        decisions=tuple(decisions),
+        decisions=(*found.decisions, *(d for _, d in found.forced), *found.volume),
         whitelist=whitelist,
-        tiers=MappingProxyType(tiers_map),
+        tiers=MappingProxyType(found.tiers),
         warnings=tuple(warnings),
         force_changes=tuple(sorted(force_now ^ force_before)),
         state=state,
-        errors=tuple(errors),
+        errors=tuple(found.errors),
         kept=fault is not None,
+    )
+
+
+def _whitelist(
+    found: _Classified, fault: str | None, force_pairs: list[str], previous: UniverseState | None
+) -> tuple[str, ...]:
+    if fault is None:
+        others = sorted(
+            (d for d in found.volume if d.eligible),
+            key=lambda d: (d.usd_volume is None, -(d.usd_volume or 0.0), d.pair),
+        )
+        return tuple(force_pairs + [d.pair for d in others])
+    prev_whitelist = previous.whitelist if previous is not None else ()
+    keep = {d.pair for d in found.volume if d.eligible}
+    if not found.seen:  # no market data at all: nothing to filter the previous whitelist with
+        keep = set(prev_whitelist)
+    keep.difference_update(force_pairs)
+    return tuple(force_pairs + [p for p in prev_whitelist if p in keep])
+
+
+def _rule_decision(
+    pair: str, cls: _PairClass, tier: TierRule | None, rules: UniverseRules, reason: Reason,
+    detail: str,
+) -> PairDecision:
+    """A pair decided by the rules or the market alone (inactive, never_trade, stablecoin)."""
+    floor = rules.global_floor_usd if tier is None else tier.floor_usd
+    return PairDecision(
+        pair,
+        False,
+        reason,
+        None if tier is None else tier.name,
+        None,
+        None if cls.key is None else floor,
+        detail,
+        force_listed=cls.forced,
+    )
+
+
+def _forced_decision(
+    pair: str,
+    tier: TierRule | None,
+    ticker: TickerSnapshot | None,
+    price_of: Callable[[str], float | None],
+    rules: UniverseRules,
+) -> PairDecision:
+    vol = None if ticker is None else _usd(ticker, price_of, rules)
+    return PairDecision(
+        pair,
+        True,
+        Reason.FORCE_ELIGIBLE,
+        None if tier is None else tier.name,
+        None if vol is None else vol.usd,
+        rules.global_floor_usd if tier is None else tier.floor_usd,
+        "force-eligible: liquidity checks bypassed",
+        force_listed=True,
+        volume_suspect=vol is not None and vol.suspect,
     )
 
 
@@ -686,75 +736,3 @@ def _held_decision(
         f"universe kept ({fault}); {'still' if held else 'not'} in previous whitelist",
         volume_suspect=vol is not None and vol.suspect,
     )
-
-
-# --------------------------------------------------------------------------- backtesting
-
-
-def rolling_usd_volume(
-    close: ArrayLike,
-    volume_base: ArrayLike,
-    window_candles: int,
-    quote_to_usd: float | ArrayLike = 1.0,
-) -> NDArray[np.float64]:
-    """Trailing USD volume over ``window_candles`` candles, the current candle included.
-
-    Value ``i`` uses candles ``i - window + 1 .. i`` only (no look-ahead) and is NaN until the
-    window is full or when any candle in it has an unusable close/volume/rate. ``volume_base`` is
-    in BASE units (freqtrade candles), hence close × volume × quote→USD.
-    """
-    if (
-        isinstance(window_candles, bool)
-        or int(window_candles) != window_candles
-        or window_candles < 1
-    ):
-        raise ValueError(f"window_candles must be a positive int, got {window_candles!r}")
-    window = int(window_candles)
-    c = np.asarray(close, dtype=np.float64)
-    v = np.asarray(volume_base, dtype=np.float64)
-    if c.ndim != 1 or c.shape != v.shape:
-        raise ValueError(
-            f"close and volume_base must be 1-D of equal length, got {c.shape} and {v.shape}"
-        )
-    q = np.broadcast_to(np.asarray(quote_to_usd, dtype=np.float64), c.shape)
-    with np.errstate(invalid="ignore", over="ignore"):
-        per_candle = c * v * q
-        bad = ~np.isfinite(per_candle) | ~(c > 0) | ~(v >= 0) | ~(q > 0)
-    per_candle = np.where(bad, np.nan, per_candle)
-    out = np.full(c.shape, np.nan, dtype=np.float64)
-    if c.size >= window:
-        out[window - 1 :] = sliding_window_view(per_candle, window).sum(axis=1)
-    return out
-
-
-def eligible_series(
-    pair: str,
-    rolling_usd: ArrayLike | Sequence[float],
-    rules: UniverseRules,
-    *,
-    active: bool = True,
-    initially_eligible: bool = False,
-) -> NDArray[np.bool_]:
-    """Candle-by-candle eligibility with the live rules (force, exclusions, floors, hysteresis).
-
-    A NaN volume (window not yet full, data gap) keeps the previous candle's state, as a stale
-    refresh does live; ``initially_eligible`` is the state before the first candle.
-    """
-    cls = rules._classify(to_pair(pair))  # to_pair: a malformed symbol raises here
-    values = np.asarray(rolling_usd, dtype=np.float64)
-    if values.ndim != 1:
-        raise ValueError(f"rolling_usd must be 1-D, got shape {values.shape}")
-    n = values.size
-    idx = cls.tier_idx
-    if not active or cls.static_reason is not None:
-        return np.zeros(n, dtype=np.bool_)
-    if cls.forced:
-        return np.ones(n, dtype=np.bool_)
-    floor = rules.global_floor_usd if idx is None else rules.tiers[idx].floor_usd
-    with np.errstate(invalid="ignore"):
-        enter = values >= floor
-        leave = values < exit_floor(floor, rules.exit_band)
-    # State = outcome of the most recent enter/leave event; candles with neither hold it.
-    positions = np.where(enter | leave, np.arange(n), -1)
-    last_event = np.maximum.accumulate(positions) if n else positions
-    return np.where(last_event >= 0, enter[np.maximum(last_event, 0)], initially_eligible)

@@ -3,6 +3,9 @@
 The original bot read Coinbase ``volume_24h`` (BASE units: 5928.37 BTC) as dollars and showed BTC
 at "$6K". Every figure leaving this module is therefore either a real USD amount or ``None`` with a
 reason; a base-unit count is only ever used multiplied by a price.
+
+The settings (pegged quotes, volume source, suspect ratio) are passed in, never defaulted here:
+their one definition is ``liquidity:`` in ``trader247.core.config``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any, Final, Literal, NamedTuple, get_args
 from trader247.core.symbols import split_pair, to_pair
 
 __all__ = [
-    "DEFAULT_PEGGED_QUOTES",
     "NO_USD_PRICE",
     "VOLUME_SOURCES",
     "TickerSnapshot",
@@ -39,7 +41,6 @@ VOLUME_SOURCES: Final[tuple[str, ...]] = get_args(VolumeSource)
 # this module does not import the universe module that imports it.
 NO_USD_PRICE: Final = "NO_USD_PRICE"
 USD: Final = "USD"
-DEFAULT_PEGGED_QUOTES: Final[frozenset[str]] = frozenset({"USDC", "USDT"})
 
 
 def parse_amount(value: object) -> float | None:
@@ -115,7 +116,7 @@ class UsdPriceIndex:
 
 def build_usd_price_index(
     tickers: Iterable[TickerSnapshot] | Mapping[str, TickerSnapshot],
-    pegged_quotes: Iterable[str] = DEFAULT_PEGGED_QUOTES,
+    pegged_quotes: Iterable[str],
 ) -> UsdPriceIndex:
     """USD prices from the same ticker batch: ``X/USD`` last beats ``X/<pegged>`` last.
 
@@ -169,9 +170,9 @@ def usd_volume(
     ticker: TickerSnapshot,
     usd_price_of: Callable[[str], float | None],
     *,
-    pegged_quotes: Collection[str] = DEFAULT_PEGGED_QUOTES,
-    source: VolumeSource = "quote_first",
-    suspect_ratio: float = 100.0,
+    pegged_quotes: Collection[str],
+    source: VolumeSource,
+    suspect_ratio: float,
 ) -> UsdVolume:
     """24h USD volume of one ticker.
 
@@ -188,19 +189,8 @@ def usd_volume(
     base_vol = parse_amount(ticker.base_volume)
     last = parse_price(ticker.last)
     base_times_last = base_vol * last if base_vol is not None and last is not None else None
-
-    suspect = False
-    note = ""
-    if quote_vol is not None and base_times_last is not None:
-        low, high = min(quote_vol, base_times_last), max(quote_vol, base_times_last)
-        ratio = (math.inf if low == 0 else high / low) if high > 0 else 1.0
-        if ratio > suspect_ratio:
-            suspect = True
-            note = (
-                f" suspect: quote_volume={quote_vol:.12g}"
-                f" base_times_last={base_times_last:.12g} ratio={ratio:.12g}"
-            )
-
+    note = _suspect_note(quote_vol, base_times_last, suspect_ratio)
+    suspect = bool(note)
     rate = quote_to_usd(ticker.quote, usd_price_of, pegged_quotes)
     if rate is None:
         return UsdVolume(
@@ -228,6 +218,23 @@ def usd_volume(
         "base_times_price": "no base volume x last",
     }[source]
     return UsdVolume(None, "none", NO_USD_PRICE, suspect, f"{missing} (source={source}){note}")
+
+
+def _suspect_note(
+    quote_vol: float | None, base_times_last: float | None, suspect_ratio: float
+) -> str:
+    """`` suspect: ...`` when both figures are known and differ by more than ``suspect_ratio``x,
+    else ``""``."""
+    if quote_vol is None or base_times_last is None:
+        return ""
+    low, high = min(quote_vol, base_times_last), max(quote_vol, base_times_last)
+    ratio = (math.inf if low == 0 else high / low) if high > 0 else 1.0
+    if not ratio > suspect_ratio:  # also a NaN ratio (two infinite figures): not suspect
+        return ""
+    return (
+        f" suspect: quote_volume={quote_vol:.12g}"
+        f" base_times_last={base_times_last:.12g} ratio={ratio:.12g}"
+    )
 
 
 def _first(*candidates: object, parse: Callable[[object], float | None]) -> float | None:

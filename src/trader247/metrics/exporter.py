@@ -33,7 +33,7 @@ import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from typing import Any, Final
+from typing import Any, Final, Literal, NamedTuple
 
 from prometheus_client import (
     CollectorRegistry,
@@ -200,6 +200,121 @@ def _ratio(pct: float) -> float:
     return pct / 100.0 if math.isfinite(pct) else pct
 
 
+MetricKind = Literal["gauge", "counter", "histogram"]
+GAUGE: Final = "gauge"
+COUNTER: Final = "counter"
+HISTOGRAM: Final = "histogram"
+MONEY: Final = ("currency",)
+
+
+class MetricSpec(NamedTuple):
+    """One metric: ``key`` names it in :class:`Metrics`' ``gauges`` / ``counters`` /
+    ``histograms``; ``name``, ``doc``, ``labels`` and ``buckets`` are what Prometheus sees."""
+
+    kind: MetricKind
+    key: str
+    name: str
+    doc: str
+    labels: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = ()
+
+
+METRICS: Final[tuple[MetricSpec, ...]] = (
+    # --- exposure / cap
+    MetricSpec(GAUGE, "equity", "trader247_exposure_equity_stake",
+               "Equity (stake balance + open positions at mark), stake currency.", MONEY),
+    MetricSpec(GAUGE, "at_risk", "trader247_exposure_at_risk_stake",
+               "At-risk value (positions at mark + open entry stake), stake currency.", MONEY),
+    MetricSpec(GAUGE, "cap_value", "trader247_exposure_cap_stake",
+               "At-risk cap as a value (cap ratio x equity), stake currency.", MONEY),
+    MetricSpec(GAUGE, "target_value", "trader247_exposure_target_stake",
+               "Trim target as a value ((cap - band) x equity), stake currency.", MONEY),
+    MetricSpec(GAUGE, "headroom", "trader247_exposure_headroom_stake",
+               "Cap value minus at-risk value (negative over the cap), stake currency.", MONEY),
+    MetricSpec(GAUGE, "at_risk_ratio", "trader247_exposure_at_risk_ratio",
+               "At-risk value / equity (0..1; +Inf with no equity)."),
+    MetricSpec(GAUGE, "cap_ratio", "trader247_exposure_cap_ratio",
+               "Configured at-risk cap (max_total_at_risk_pct / 100)."),
+    MetricSpec(GAUGE, "target_ratio", "trader247_exposure_target_ratio",
+               "Trim target ((cap - trim band) / 100)."),
+    MetricSpec(GAUGE, "cap_state", "trader247_cap_state",
+               "Exposure cap state: 1 for the current state, 0 for the others.", ("state",)),
+    MetricSpec(COUNTER, "cap_transitions", "trader247_cap_transitions_total",
+               "Cap state changes, by the state entered.", ("state",)),
+    MetricSpec(GAUGE, "reducing_rounds", "trader247_cap_reducing_rounds",
+               "Trim rounds in the current REDUCING episode (0 when ACTIVE)."),
+    # --- trims
+    MetricSpec(COUNTER, "trims", "trader247_trims_total",
+               "Trim orders by outcome (failed includes timed_out).", ("outcome",)),
+    MetricSpec(GAUGE, "trims_last_round", "trader247_trims_last_round",
+               "Trim orders planned in the most recent trim round."),
+    MetricSpec(GAUGE, "trims_open", "trader247_trims_open",
+               "Trim orders placed and not yet filled."),
+    MetricSpec(COUNTER, "trim_rounds", "trader247_trim_rounds_total",
+               "Trim rounds that planned at least one order."),
+    MetricSpec(GAUGE, "trim_remaining", "trader247_trim_remaining_stake",
+               "Excess over the target not yet covered by open trims.", MONEY),
+    MetricSpec(HISTOGRAM, "trim_latency", "trader247_trim_latency_seconds",
+               "Trim order placement-to-fill latency.", buckets=TRIM_LATENCY_BUCKETS),
+    MetricSpec(GAUGE, "trim_last_latency", "trader247_trim_last_latency_seconds",
+               "Latency of the most recent trim fill."),
+    MetricSpec(COUNTER, "thrash", "trader247_trim_thrash_episodes_total",
+               "REDUCING episodes that started soon after the previous one ended."),
+    # --- bot loop / PnL
+    MetricSpec(HISTOGRAM, "iteration", "trader247_bot_iteration_duration_seconds",
+               "Duration of one bot iteration (freqtrade process()).", buckets=ITERATION_BUCKETS),
+    MetricSpec(GAUGE, "iteration_last", "trader247_bot_iteration_last_duration_seconds",
+               "Duration of the most recent bot iteration."),
+    MetricSpec(GAUGE, "iteration_ts", "trader247_bot_last_iteration_timestamp_seconds",
+               "Unix time the most recent bot iteration ended."),
+    MetricSpec(HISTOGRAM, "plugin_time", "trader247_bot_iteration_plugin_seconds",
+               "Time spent in 247trader plugin hooks (pairlist, cap) during one bot iteration.",
+               buckets=PLUGIN_BUCKETS),
+    MetricSpec(COUNTER, "hook_seconds", "trader247_plugin_hook_seconds_total",
+               "Time spent in 247trader plugin hooks inside bot iterations.", ("hook",)),
+    MetricSpec(COUNTER, "hook_calls", "trader247_plugin_hook_calls_total",
+               "Calls of 247trader plugin hooks inside bot iterations.", ("hook",)),
+    MetricSpec(GAUGE, "open_trades", "trader247_bot_open_trades",
+               "Open trades."),
+    MetricSpec(GAUGE, "pnl_realised", "trader247_pnl_realised_stake",
+               "Realised profit of closed trades, stake currency.", MONEY),
+    MetricSpec(GAUGE, "pnl_unrealised", "trader247_pnl_unrealised_stake",
+               "Unrealised profit of open trades at mark, stake currency.", MONEY),
+    # --- universe
+    MetricSpec(GAUGE, "universe_size", "trader247_universe_size",
+               "Pairs in the whitelist."),
+    MetricSpec(GAUGE, "universe_tier", "trader247_universe_eligible_pairs",
+               "Whitelisted pairs by liquidity tier ('none': in no tier).", ("tier",)),
+    MetricSpec(GAUGE, "universe_reason", "trader247_universe_pairs",
+               "Evaluated pairs by decision reason code (last refresh).", ("reason",)),
+    MetricSpec(GAUGE, "force_eligible", "trader247_universe_force_eligible_pairs",
+               "Pairs force-eligible in the last refresh."),
+    MetricSpec(GAUGE, "core_eligible", "trader247_core_pair_eligible",
+               "1 when a core pair (BTC/ETH/SOL) is in the whitelist.", ("pair",)),
+    MetricSpec(GAUGE, "no_usd_price", "trader247_universe_no_usd_price_pairs",
+               "Pairs whose volume could not be converted to USD (last refresh)."),
+    MetricSpec(COUNTER, "usd_failures", "trader247_usd_conversion_failures_total",
+               "USD conversion failures (NO_USD_PRICE), summed over refreshes."),
+    MetricSpec(COUNTER, "universe_refreshes", "trader247_universe_refreshes_total",
+               "Universe refreshes."),
+    MetricSpec(GAUGE, "universe_kept", "trader247_universe_kept",
+               "1 when the last refresh kept the previous whitelist (data fault)."),
+    MetricSpec(GAUGE, "universe_ts", "trader247_universe_last_refresh_timestamp_seconds",
+               "Unix time of the last universe refresh."),
+    # --- errors / operations
+    MetricSpec(COUNTER, "order_failures", "trader247_order_failures_total",
+               "Failed orders by side and reason.", ("side", "reason")),
+    MetricSpec(COUNTER, "exchange_errors", "trader247_exchange_errors_total",
+               "Exchange API errors by endpoint.", ("endpoint",)),
+    MetricSpec(COUNTER, "config_reloads", "trader247_config_reloads_total",
+               "Configuration reloads (freqtrade /reload_config)."),
+
+)
+"""Every metric of the bot (but the build info and the process collectors), in export order.
+Names, labels and help texts are pinned by tests/monitoring and the alert rules."""
+MONEY_GAUGES: Final = tuple(m.key for m in METRICS if m.labels == MONEY)
+
+
 class Metrics:
     """Every metric of the bot in one private registry; see the module doc for conventions."""
 
@@ -213,155 +328,23 @@ class Metrics:
         process_collectors: bool = True,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
-        reg = self.registry
         if process_collectors:
-            ProcessCollector(registry=reg)
-            PlatformCollector(registry=reg)
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
         self._lock = threading.Lock()
         self._warned: set[str] = set()
-
-        # --- exposure / cap -------------------------------------------------------------
-        money = ("currency",)
-        self.equity = Gauge("trader247_exposure_equity_stake",
-                            "Equity (stake balance + open positions at mark), stake currency.",
-                            money, registry=reg)
-        self.at_risk = Gauge("trader247_exposure_at_risk_stake",
-                             "At-risk value (positions at mark + open entry stake), stake currency.",
-                             money, registry=reg)
-        self.cap_value = Gauge("trader247_exposure_cap_stake",
-                               "At-risk cap as a value (cap ratio x equity), stake currency.",
-                               money, registry=reg)
-        self.target_value = Gauge("trader247_exposure_target_stake",
-                                  "Trim target as a value ((cap - band) x equity), stake currency.",
-                                  money, registry=reg)
-        self.headroom = Gauge("trader247_exposure_headroom_stake",
-                              "Cap value minus at-risk value (negative over the cap), stake currency.",
-                              money, registry=reg)
-        self.at_risk_ratio = Gauge("trader247_exposure_at_risk_ratio",
-                                   "At-risk value / equity (0..1; +Inf with no equity).",
-                                   registry=reg)
-        self.cap_ratio = Gauge("trader247_exposure_cap_ratio",
-                               "Configured at-risk cap (max_total_at_risk_pct / 100).", registry=reg)
-        self.target_ratio = Gauge("trader247_exposure_target_ratio",
-                                  "Trim target ((cap - trim band) / 100).", registry=reg)
-        self.cap_state = Gauge("trader247_cap_state",
-                               "Exposure cap state: 1 for the current state, 0 for the others.",
-                               ("state",), registry=reg)
-        self.cap_transitions = Counter("trader247_cap_transitions_total",
-                                       "Cap state changes, by the state entered.",
-                                       ("state",), registry=reg)
-        self.reducing_rounds = Gauge("trader247_cap_reducing_rounds",
-                                     "Trim rounds in the current REDUCING episode (0 when ACTIVE).",
-                                     registry=reg)
-
-        # --- trims ----------------------------------------------------------------------
-        self.trims = Counter("trader247_trims_total",
-                             "Trim orders by outcome (failed includes timed_out).",
-                             ("outcome",), registry=reg)
-        self.trims_last_round = Gauge("trader247_trims_last_round",
-                                      "Trim orders planned in the most recent trim round.",
-                                      registry=reg)
-        self.trims_open = Gauge("trader247_trims_open", "Trim orders placed and not yet filled.",
-                                registry=reg)
-        self.trim_rounds = Counter("trader247_trim_rounds_total",
-                                   "Trim rounds that planned at least one order.", registry=reg)
-        self.trim_remaining = Gauge("trader247_trim_remaining_stake",
-                                    "Excess over the target not yet covered by open trims.",
-                                    money, registry=reg)
-        self.trim_latency = Histogram("trader247_trim_latency_seconds",
-                                      "Trim order placement-to-fill latency.",
-                                      buckets=TRIM_LATENCY_BUCKETS, registry=reg)
-        self.trim_last_latency = Gauge("trader247_trim_last_latency_seconds",
-                                       "Latency of the most recent trim fill.", registry=reg)
-        self.thrash = Counter("trader247_trim_thrash_episodes_total",
-                              "REDUCING episodes that started soon after the previous one ended.",
-                              registry=reg)
-
-        # --- bot loop / PnL -------------------------------------------------------------
-        self.iteration = Histogram("trader247_bot_iteration_duration_seconds",
-                                   "Duration of one bot iteration (freqtrade process()).",
-                                   buckets=ITERATION_BUCKETS, registry=reg)
-        self.iteration_last = Gauge("trader247_bot_iteration_last_duration_seconds",
-                                    "Duration of the most recent bot iteration.", registry=reg)
-        self.iteration_ts = Gauge("trader247_bot_last_iteration_timestamp_seconds",
-                                  "Unix time the most recent bot iteration ended.", registry=reg)
-        self.plugin_time = Histogram("trader247_bot_iteration_plugin_seconds",
-                                     "Time spent in 247trader plugin hooks (pairlist, cap) "
-                                     "during one bot iteration.",
-                                     buckets=PLUGIN_BUCKETS, registry=reg)
-        self.hook_seconds = Counter("trader247_plugin_hook_seconds_total",
-                                    "Time spent in 247trader plugin hooks inside bot iterations.",
-                                    ("hook",), registry=reg)
-        self.hook_calls = Counter("trader247_plugin_hook_calls_total",
-                                  "Calls of 247trader plugin hooks inside bot iterations.",
-                                  ("hook",), registry=reg)
-        self.open_trades = Gauge("trader247_bot_open_trades", "Open trades.", registry=reg)
-        self.pnl_realised = Gauge("trader247_pnl_realised_stake",
-                                  "Realised profit of closed trades, stake currency.",
-                                  money, registry=reg)
-        self.pnl_unrealised = Gauge("trader247_pnl_unrealised_stake",
-                                    "Unrealised profit of open trades at mark, stake currency.",
-                                    money, registry=reg)
-
-        # --- universe -------------------------------------------------------------------
-        self.universe_size = Gauge("trader247_universe_size", "Pairs in the whitelist.",
-                                   registry=reg)
-        self.universe_tier = Gauge("trader247_universe_eligible_pairs",
-                                   "Whitelisted pairs by liquidity tier ('none': in no tier).",
-                                   ("tier",), registry=reg)
-        self.universe_reason = Gauge("trader247_universe_pairs",
-                                     "Evaluated pairs by decision reason code (last refresh).",
-                                     ("reason",), registry=reg)
-        self.force_eligible = Gauge("trader247_universe_force_eligible_pairs",
-                                    "Pairs force-eligible in the last refresh.", registry=reg)
-        self.core_eligible = Gauge("trader247_core_pair_eligible",
-                                   "1 when a core pair (BTC/ETH/SOL) is in the whitelist.",
-                                   ("pair",), registry=reg)
-        self.no_usd_price = Gauge("trader247_universe_no_usd_price_pairs",
-                                  "Pairs whose volume could not be converted to USD (last refresh).",
-                                  registry=reg)
-        self.usd_failures = Counter("trader247_usd_conversion_failures_total",
-                                    "USD conversion failures (NO_USD_PRICE), summed over refreshes.",
-                                    registry=reg)
-        self.universe_refreshes = Counter("trader247_universe_refreshes_total",
-                                          "Universe refreshes.", registry=reg)
-        self.universe_kept = Gauge("trader247_universe_kept",
-                                   "1 when the last refresh kept the previous whitelist (data fault).",
-                                   registry=reg)
-        self.universe_ts = Gauge("trader247_universe_last_refresh_timestamp_seconds",
-                                 "Unix time of the last universe refresh.", registry=reg)
-
-        # --- errors / operations --------------------------------------------------------
-        self.order_failures = Counter("trader247_order_failures_total",
-                                      "Failed orders by side and reason.",
-                                      ("side", "reason"), registry=reg)
-        self.exchange_errors = Counter("trader247_exchange_errors_total",
-                                       "Exchange API errors by endpoint.", ("endpoint",),
-                                       registry=reg)
-        self.config_reloads = Counter("trader247_config_reloads_total",
-                                      "Configuration reloads (freqtrade /reload_config).",
-                                      registry=reg)
-        Info("trader247_exporter_build", "Versions of the exporter.", registry=reg).info({
+        self.gauges: dict[str, Gauge] = {}
+        self.counters: dict[str, Counter] = {}
+        self.histograms: dict[str, Histogram] = {}
+        for spec in METRICS:
+            self._declare(spec)
+        Info("trader247_exporter_build", "Versions of the exporter.", registry=self.registry).info({
             "version": _version("trader247"),
             "freqtrade_version": _version("freqtrade"),
             "prometheus_client_version": _version("prometheus-client"),
             "python_version": platform.python_version(),
         })
-
-        # --- pre-initialised children (labels() is the slow part of an update) ----------
-        self._states = {s: self.cap_state.labels(state=s) for s in CAP_STATES}
-        self._transitions = {s: self.cap_transitions.labels(state=s) for s in CAP_STATES}
-        self._states[CapState.ACTIVE.value].set(1)
-        self._trims = {o: self.trims.labels(outcome=o) for o in TRIM_OUTCOMES}
-        self._reasons = {r: self.universe_reason.labels(reason=r) for r in REASONS}
-        self._tiers: dict[str, Any] = {}
-        self._core: dict[str, Any] = {}
-        for side in SIDES:
-            for why in ORDER_FAILURE_REASONS:
-                self.order_failures.labels(side=side, reason=why)
-        self._endpoints = {e: self.exchange_errors.labels(endpoint=e) for e in ENDPOINTS}
-        self._hooks = {h: (self.hook_seconds.labels(hook=h), self.hook_calls.labels(hook=h))
-                       for h in HOOKS}
+        self._preinitialise()
         self._money: dict[str, Any] = {}
         self.currency = ""
         self.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
@@ -371,6 +354,34 @@ class Metrics:
         self._last_plan: TrimPlan | None = None
         self._last_state: CapState | None = None
         self._episode_rounds = 0
+
+    def _declare(self, spec: MetricSpec) -> None:
+        reg = self.registry
+        if spec.kind == HISTOGRAM:
+            self.histograms[spec.key] = Histogram(spec.name, spec.doc, spec.labels,
+                                                  buckets=spec.buckets, registry=reg)
+        elif spec.kind == COUNTER:
+            self.counters[spec.key] = Counter(spec.name, spec.doc, spec.labels, registry=reg)
+        else:
+            self.gauges[spec.key] = Gauge(spec.name, spec.doc, spec.labels, registry=reg)
+
+    def _preinitialise(self) -> None:
+        """Label children created once (``labels()`` is the slow part of an update), so every
+        bounded label set exists at 0 before its first event (alerts need the series)."""
+        gauges, counters = self.gauges, self.counters
+        self._states = {s: gauges["cap_state"].labels(state=s) for s in CAP_STATES}
+        self._transitions = {s: counters["cap_transitions"].labels(state=s) for s in CAP_STATES}
+        self._states[CapState.ACTIVE.value].set(1)
+        self._trims = {o: counters["trims"].labels(outcome=o) for o in TRIM_OUTCOMES}
+        self._reasons = {r: gauges["universe_reason"].labels(reason=r) for r in REASONS}
+        self._tiers: dict[str, Any] = {}
+        self._core: dict[str, Any] = {}
+        for side in SIDES:
+            for why in ORDER_FAILURE_REASONS:
+                counters["order_failures"].labels(side=side, reason=why)
+        self._endpoints = {e: counters["exchange_errors"].labels(endpoint=e) for e in ENDPOINTS}
+        self._hooks = {h: (counters["hook_seconds"].labels(hook=h),
+                           counters["hook_calls"].labels(hook=h)) for h in HOOKS}
 
     # ------------------------------------------------------------------ configuration
 
@@ -389,30 +400,21 @@ class Metrics:
             if stake_currency is not None:
                 code = str(stake_currency).strip().upper() or "USD"
                 if code != self.currency:
-                    gauges = {
-                        "equity": self.equity,
-                        "at_risk": self.at_risk,
-                        "cap": self.cap_value,
-                        "target": self.target_value,
-                        "headroom": self.headroom,
-                        "trim_remaining": self.trim_remaining,
-                        "realised": self.pnl_realised,
-                        "unrealised": self.pnl_unrealised,
-                    }
-                    for gauge in gauges.values():
+                    money = {key: self.gauges[key] for key in MONEY_GAUGES}
+                    for gauge in money.values():
                         gauge.clear()
-                    self._money = {k: g.labels(currency=code) for k, g in gauges.items()}
+                    self._money = {k: g.labels(currency=code) for k, g in money.items()}
                     self.currency = code
             for tier in (NO_TIER, *tiers):
                 self._tier(tier)
             if core_pairs is not None:
-                self.core_eligible.clear()
-                self._core = {p: self.core_eligible.labels(pair=p) for p in core_pairs}
+                self.gauges["core_eligible"].clear()
+                self._core = {p: self.gauges["core_eligible"].labels(pair=p) for p in core_pairs}
 
     def _tier(self, name: str) -> Any:
         child = self._tiers.get(name)
         if child is None:
-            child = self._tiers[name] = self.universe_tier.labels(tier=name)
+            child = self._tiers[name] = self.gauges["universe_tier"].labels(tier=name)
         return child
 
     def _warn_once(self, key: str, message: str, *args: object) -> None:
@@ -427,9 +429,9 @@ class Metrics:
         if not math.isfinite(seconds) or seconds < 0:
             self._warn_once("iteration", "metrics: ignoring iteration duration %r", seconds)
             return
-        self.iteration.observe(seconds)
-        self.iteration_last.set(seconds)
-        self.iteration_ts.set(time.time() if now is None else now)
+        self.histograms["iteration"].observe(seconds)
+        self.gauges["iteration_last"].set(seconds)
+        self.gauges["iteration_ts"].set(time.time() if now is None else now)
 
     def observe_plugin_time(
         self, seconds: float, hooks: Mapping[str, tuple[float, int]] | None = None
@@ -439,7 +441,7 @@ class Metrics:
         if not math.isfinite(seconds) or seconds < 0:
             self._warn_once("plugin", "metrics: ignoring plugin time %r", seconds)
             return
-        self.plugin_time.observe(seconds)
+        self.histograms["plugin_time"].observe(seconds)
         for hook, (spent, calls) in (hooks or {}).items():
             children = self._hooks.get(hook)
             if children is None:
@@ -453,9 +455,9 @@ class Metrics:
     def update_pnl(self, realised: float, unrealised: float, open_trades: int) -> None:
         """Realised / unrealised profit in the stake currency and the number of open trades."""
         money = self._money
-        money["realised"].set(realised)
-        money["unrealised"].set(unrealised)
-        self.open_trades.set(open_trades)
+        money["pnl_realised"].set(realised)
+        money["pnl_unrealised"].set(unrealised)
+        self.gauges["open_trades"].set(open_trades)
 
     # ------------------------------------------------------------------ cap / trims
 
@@ -471,15 +473,15 @@ class Metrics:
         money = self._money
         money["equity"].set(exposure.equity)
         money["at_risk"].set(exposure.at_risk)
-        money["cap"].set(exposure.cap_value)
-        money["target"].set(exposure.target_value)
+        money["cap_value"].set(exposure.cap_value)
+        money["target_value"].set(exposure.target_value)
         money["headroom"].set(exposure.headroom)
-        self.at_risk_ratio.set(_ratio(exposure.at_risk_pct))
-        self.cap_ratio.set(_ratio(exposure.cap_pct))
-        self.target_ratio.set(_ratio(exposure.target_pct))
+        self.gauges["at_risk_ratio"].set(_ratio(exposure.at_risk_pct))
+        self.gauges["cap_ratio"].set(_ratio(exposure.cap_pct))
+        self.gauges["target_ratio"].set(_ratio(exposure.target_pct))
         for name, child in self._states.items():
             child.set(1 if name == state.value else 0)
-        self.trims_open.set(len(trim_state.open_trims))
+        self.gauges["trims_open"].set(len(trim_state.open_trims))
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
 
@@ -492,11 +494,11 @@ class Metrics:
             if plan is not None and plan is not self._last_plan:
                 self._last_plan = plan
                 if plan.orders:
-                    self.trim_rounds.inc()
-                    self.trims_last_round.set(len(plan.orders))
+                    self.counters["trim_rounds"].inc()
+                    self.gauges["trims_last_round"].set(len(plan.orders))
                     if state is CapState.REDUCING:
                         self._episode_rounds += 1
-            self.reducing_rounds.set(self._episode_rounds)
+            self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
 
     def _count_trim_state(self, trim_state: TrimState) -> None:
@@ -516,7 +518,7 @@ class Metrics:
             if delta <= 0:
                 continue  # unchanged, or a fresh state (re-based)
             if key == "thrash":
-                self.thrash.inc(delta)
+                self.counters["thrash"].inc(delta)
             else:
                 self._trims[key].inc(delta)
 
@@ -527,8 +529,8 @@ class Metrics:
         if not math.isfinite(latency_seconds) or latency_seconds < 0:
             self._warn_once("latency", "metrics: ignoring trim latency %r", latency_seconds)
             return
-        self.trim_latency.observe(latency_seconds)
-        self.trim_last_latency.set(latency_seconds)
+        self.histograms["trim_latency"].observe(latency_seconds)
+        self.gauges["trim_last_latency"].set(latency_seconds)
 
     # ------------------------------------------------------------------ universe
 
@@ -556,20 +558,20 @@ class Metrics:
             for code, count in counts.items():
                 child = self._reasons.get(code)
                 if child is None:
-                    child = self._reasons[code] = self.universe_reason.labels(reason=code)
+                    child = self._reasons[code] = self.gauges["universe_reason"].labels(reason=code)
                 child.set(count)
             for tier, count in per_tier.items():
                 self._tier(tier).set(count)
             for pair, child in self._core.items():
                 child.set(1 if pair in listed else 0)
-        self.universe_size.set(len(whitelist))
-        self.force_eligible.set(counts[Reason.FORCE_ELIGIBLE.value])
-        self.no_usd_price.set(no_usd)
+        self.gauges["universe_size"].set(len(whitelist))
+        self.gauges["force_eligible"].set(counts[Reason.FORCE_ELIGIBLE.value])
+        self.gauges["no_usd_price"].set(no_usd)
         if no_usd:
-            self.usd_failures.inc(no_usd)
-        self.universe_kept.set(1 if result.kept else 0)
-        self.universe_refreshes.inc()
-        self.universe_ts.set(time.time() if now is None else now)
+            self.counters["usd_failures"].inc(no_usd)
+        self.gauges["universe_kept"].set(1 if result.kept else 0)
+        self.counters["universe_refreshes"].inc()
+        self.gauges["universe_ts"].set(time.time() if now is None else now)
 
     # ------------------------------------------------------------------ errors / ops
 
@@ -581,14 +583,14 @@ class Metrics:
             self._warn_once(f"side:{key}", "metrics: order failure with unknown side %r dropped",
                             side)
             return
-        self.order_failures.labels(side=key, reason=_failure_reason(reason)).inc()
+        self.counters["order_failures"].labels(side=key, reason=_failure_reason(reason)).inc()
 
     def exchange_error(self, endpoint: str) -> None:
         """An exchange call failed; ``endpoint`` may be a ccxt method name (``fetch_tickers``)."""
         self._endpoints[exchange_endpoint(endpoint)].inc()
 
     def config_reloaded(self) -> None:
-        self.config_reloads.inc()
+        self.counters["config_reloads"].inc()
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """A sample's current value (tests and debugging): ``registry.get_sample_value``."""
@@ -641,9 +643,10 @@ def resolve_bind(
     return host, port
 
 
-def start(host: str = "127.0.0.1", port: int = 9090, *, metrics: Metrics | None = None) -> bool:
-    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port``, once per
-    process. Later calls return the first call's result without binding or logging again.
+def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
+    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port`` (``metrics:``
+    of policy.yaml, whose model holds the defaults), once per process. Later calls return the
+    first call's result without binding or logging again.
 
     A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot trades on.
     """
