@@ -33,6 +33,9 @@ def no_problems(problems: list[str]) -> None:
 
 def test_execute_entry_gate_signature() -> None:
     no_problems(execute_entry_gate.NEEDS.problems(FreqtradeBot.execute_entry))
+    # The gate asks the bot's current strategy (``self.strategy``).
+    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.__init__",
+                                FreqtradeBot.__init__, ["self.strategy"]))
 
 
 def test_position_increases_still_bypass_the_strategy_callbacks() -> None:

@@ -31,6 +31,7 @@ RELOAD_CALLS = (
     "self._load_async_markets",  # an instance attribute is found first
     "(reload=True)",
     "self._markets = self._api_async.markets",  # copied only after the load returned
+    "self._api.set_markets_from_exchange(self._api_async)",  # the sync copy is the last good
     "TemporaryError",  # ... and a TemporaryError is caught and logged, markets kept
 )
 """What ``reload_markets`` must contain for the guard to mean what it says."""
