@@ -3,15 +3,15 @@
 Freqtrade has no plugin API for these; each patch is installed by the plugin that needs it, when
 freqtrade loads that plugin (dry-run and live only), and is idempotent:
 
-| module | freqtrade callable | installed by |
-| --- | --- | --- |
-| ``execute_entry_gate`` | ``FreqtradeBot.execute_entry`` | ``ExposureCapMixin.ft_bot_start`` |
-| ``iteration_timing`` | ``FreqtradeBot.process`` | the metrics exporter's start |
-| ``markets_guard`` | ``Exchange._load_async_markets`` (on the bot's exchange object only) | ``TieredLiquidityPairList.__init__`` |
+- ``execute_entry_gate``: ``FreqtradeBot.execute_entry``, by ``ExposureCapMixin.ft_bot_start``;
+- ``iteration_timing``: ``FreqtradeBot.process``, when our metrics exporter starts;
+- ``markets_guard``: ``Exchange._load_async_markets`` of the bot's exchange object only, by
+  ``TieredLiquidityPairList.__init__``.
 
-Every module lists what it relies on (:class:`Needs`); ``install`` checks it first and refuses
-with :class:`FreqtradeChanged` naming the freqtrade function, and ``tests/compat`` runs the same
-checks on every supported release.
+Every module lists what it relies on (:class:`Needs`, :func:`source_problems`); ``install``
+checks that first and, on a freqtrade that changed, names the freqtrade function: the cap gate
+refuses to start (:class:`FreqtradeChanged`), the other two log one error and stay out.
+``tests/compat`` runs the same checks on every supported release.
 """
 
 from __future__ import annotations
