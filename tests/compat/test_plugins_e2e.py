@@ -62,7 +62,7 @@ def test_backtesting_over_bundled_data_writes_a_result(tmp_path: Path, replay: R
     results = tmp_path / "backtest_results"
     results.mkdir()  # freqtrade treats a missing directory as a file-name prefix
     command = freqtrade_args(tmp_path, override, "backtesting")
-    command += ["--timerange", "20250301-20250401", "--export", "trades", "--enable-protections",
+    command += ["--timerange", "20250301-20250315", "--export", "trades", "--enable-protections",
                 "--backtest-directory", str(results), "--cache", "none"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=600, env=CHILD_ENV)
     output = result.stdout + result.stderr
