@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all soak lint bench backtest data install clean promtool
+.PHONY: demo test test-all test-compat soak lint bench backtest data install clean promtool
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -50,6 +50,12 @@ test: data promtool
 
 test-all: data promtool
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-compat: the compat subset (tests/compat, marker `compat`) on every supported freqtrade
+## release (trader247.FREQTRADE_RELEASES), one venv each under .compat/ (reused), plus a release
+## outside the range that must be refused; prints release -> pass/fail. Not part of `make test`.
+test-compat: data
+	$(BIN)/python tests/compat/run_matrix.py $(COMPAT_ARGS)
 
 ## soak: the full reliability suite (fault matrix, 20 kill -9 restarts, 200-pair load); tables in reports/reliability/
 soak: data

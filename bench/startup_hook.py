@@ -74,6 +74,11 @@ def main() -> None:
     print(f"  python -c pass (venv, hook active):       {with_site:.1f} ms")
     print(f"  python -I -S -c pass (no site at all):    {bare:.1f} ms")
     print(f"  hook share of a venv start:               {hook_import / 1000 / with_site:.1%}")
+    import trader247_hook
+
+    watched = sorted(trader247_hook.WATCHED)
+    print(f"  freqtrade modules the hook acts on:       {len(watched)} ({', '.join(watched)}); "
+          "the version of 'freqtrade' is only read")
     sys.exit(0 if hook_import < 1000 else 1)
 
 

@@ -1,31 +1,24 @@
 """Start-up hook that registers our plugins with an unmodified freqtrade.
 
-Freqtrade 2026.9 only accepts the pairlist names in ``freqtrade.constants.AVAILABLE_PAIRLISTS``
-(the config schema's enum is that very list object) and its pairlist / protection resolvers have
-no user sub-directory. This top-level module (not part of the ``trader247`` package, whose ``__init__`` would
-be one more import) is imported from ``trader247_startup.pth`` on every Python
-start, so it must stay cheap: ``install()`` only puts a finder on ``sys.meta_path``; the patches
-run when, and only when, freqtrade imports the watched modules.
+Freqtrade only accepts the pairlist names in ``freqtrade.constants.AVAILABLE_PAIRLISTS`` (the
+config schema's enum is that very list object) and its pairlist / protection resolvers have no
+user sub-directory. This top-level module (not part of the ``trader247`` package, whose
+``__init__`` would be one more import) is imported from ``trader247_startup.pth`` on every Python
+start, so it must stay cheap: ``install()`` only puts a finder on ``sys.meta_path``; the work runs
+when, and only when, freqtrade imports the watched modules.
+
+This hook only registers names and folders. Everything else we change in freqtrade is a small
+patch in ``trader247.patches``, installed by the plugin that needs it when freqtrade loads it.
 
 Decisions:
-- A freqtrade version other than the tested one fails the import of ``freqtrade.constants`` with
-  a clear message; ``TRADER247_ALLOW_UNTESTED_FREQTRADE=1`` downgrades that to a warning.
+- The freqtrade releases we test are ``trader247.FREQTRADE_RELEASES``. Another release stops at
+  the import of the ``freqtrade`` package (so also ``freqtrade --version``) with one line on
+  stderr and exit code 2, before any of our code touches it;
+  ``TRADER247_ALLOW_UNTESTED_FREQTRADE=1`` turns that into a one-line warning.
+  ``TRADER247_TEST_FREQTRADE_VERSION`` pretends another release is installed: it exists for the
+  test suite (it can only refuse a release or let one through as the override does).
 - Plugins are searched in ``<user_data>/pairlists`` and ``<user_data>/protections`` first, then
   in the copies shipped with the package (``freqtrade create-userdir`` creates neither folder).
-- ``freqtrade.main.main`` exits 0 on a ``ConfigurationError`` (an unknown pairlist name, a bad
-  value in the JSON config, or our own YAML validation), which a process manager reads as
-  success. We hide that except clause so such errors take freqtrade's ``FreqtradeException``
-  path: the same message is logged and the exit code is 2.
-- ``FreqtradeBot.process`` (one bot iteration) is timed for the ``/metrics`` iteration histogram,
-  with our plugins' share of it (``observability.begin_iteration`` / ``record_iteration``);
-  nothing is recorded unless our exporter runs.
-- ``FreqtradeBot.execute_entry``: a position adjustment (``/forceenter`` on a held pair, a
-  strategy's DCA) passes the at-risk cap of a strategy using ``ExposureCapMixin`` first;
-  freqtrade calls no strategy sizing hook for a forced adjustment.
-- ``Exchange._load_async_markets``: a markets reload that parses to no markets at all (ccxt's
-  coinbase class turns a truncated JSON answer into ``{}`` instead of raising) is a failed
-  reload, so freqtrade keeps the markets it has; otherwise the next pairlist refresh raises
-  "Markets were not loaded" and freqtrade stops trading.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -40,12 +33,10 @@ if TYPE_CHECKING:  # typing and pathlib cost milliseconds; a plain start must no
 
 PAIRLIST_NAMES = ("TieredLiquidityPairList",)
 PROTECTION_NAMES = ("ExposureCap",)
-_ALLOW_UNTESTED_ENV = "TRADER247_ALLOW_UNTESTED_FREQTRADE"
+ALLOW_UNTESTED_ENV = "TRADER247_ALLOW_UNTESTED_FREQTRADE"
+TEST_VERSION_ENV = "TRADER247_TEST_FREQTRADE_VERSION"
 _DISABLE_ENV = "TRADER247_DISABLE_HOOK"
-
-
-class UntestedFreqtradeVersion(RuntimeError):
-    pass
+UNTESTED_EXIT_CODE = 2
 
 
 def packaged_plugin_dirs() -> "list[Path]":
@@ -57,26 +48,48 @@ def packaged_plugin_dirs() -> "list[Path]":
     return [path for path in candidates if path.is_dir()]
 
 
-def _check_freqtrade_version() -> None:
-    from trader247 import TESTED_FREQTRADE_VERSION
+def release_of(version: str) -> str | None:
+    """``2026.9``, ``2026.9.1``, ``2026.10-dev-abc123``, ``docker-2026.9-dev-1a2b`` -> year.month."""
+    import re
 
-    freqtrade = sys.modules.get("freqtrade")
-    found = getattr(freqtrade, "__version__", "unknown")
-    if str(found).split("-")[0] == TESTED_FREQTRADE_VERSION:
+    found = re.search(r"(\d{4})\.(\d{1,2})(?!\d)", version)
+    return f"{found[1]}.{int(found[2])}" if found else None
+
+
+def requirement(releases: "tuple[str, ...]") -> str:
+    """The pip requirement of a contiguous range of releases: ``>=first,<month after last``."""
+    year, month = (int(part) for part in releases[-1].split("."))
+    after = f"{year + 1}.1" if month == 12 else f"{year}.{month + 1}"
+    return f"freqtrade[hyperopt]>={releases[0]},<{after}"
+
+
+def untested_release_message(found: str) -> str | None:
+    """The one line for a freqtrade outside the tested range, or None when it is tested."""
+    from trader247 import FREQTRADE_RELEASES, __version__
+
+    if release_of(found) in FREQTRADE_RELEASES:
+        return None
+    return (f"trader247 {__version__} supports freqtrade {FREQTRADE_RELEASES[0]} to "
+            f"{FREQTRADE_RELEASES[-1]}, but freqtrade {found} is installed: run "
+            f"pip install '{requirement(FREQTRADE_RELEASES)}', or set {ALLOW_UNTESTED_ENV}=1 "
+            "to run it untested")
+
+
+def _check_freqtrade_release(module: "ModuleType") -> None:
+    found = os.environ.get(TEST_VERSION_ENV) or str(getattr(module, "__version__", "unknown"))
+    message = untested_release_message(found)
+    if message is None:
         return
-    message = (
-        f"trader247 is tested with freqtrade=={TESTED_FREQTRADE_VERSION} but freqtrade {found} "
-        f"is installed. Install the tested version (pip install freqtrade=="
-        f"{TESTED_FREQTRADE_VERSION}) or set {_ALLOW_UNTESTED_ENV}=1 to run untested."
-    )
-    if os.environ.get(_ALLOW_UNTESTED_ENV) == "1":
-        sys.stderr.write(f"WARNING: {message}\n")
+    if os.environ.get(ALLOW_UNTESTED_ENV) == "1":
+        sys.stderr.write(f"WARNING: {message} ({ALLOW_UNTESTED_ENV}=1: running untested)\n")
         return
-    raise UntestedFreqtradeVersion(message)
+    sys.stderr.write(f"ERROR: {message}\n")
+    sys.stderr.flush()
+    # Raised from the import of ``freqtrade`` itself: the interpreter exits without a traceback.
+    raise SystemExit(UNTESTED_EXIT_CODE)
 
 
-def _patch_constants(module: "ModuleType") -> None:
-    _check_freqtrade_version()
+def _register_pairlists(module: "ModuleType") -> None:
     # Mutate in place: config_schema holds a reference to this same list object.
     pairlists: list[str] = module.AVAILABLE_PAIRLISTS
     for name in PAIRLIST_NAMES:
@@ -124,78 +137,9 @@ def _patch_strategy_resolver(module: "ModuleType") -> None:
     _with_fallback_dirs(module.StrategyResolver, "", "strategies")
 
 
-class _NeverRaised(Exception):
-    """Stands in for ConfigurationError in ``freqtrade.main`` so that except clause never fires."""
-
-
-def _patch_main(module: "ModuleType") -> None:
-    module.__dict__["ConfigurationError"] = _NeverRaised
-
-
-def _patch_freqtradebot(module: "ModuleType") -> None:
-    bot = module.FreqtradeBot
-    if getattr(bot.process, "_trader247_timed", False):
-        return
-    original = bot.process
-
-    def process(self: "Any") -> "Any":
-        import time
-
-        observability = sys.modules.get("trader247.adapters.observability")
-        if observability is not None:
-            observability.begin_iteration()
-        start = time.perf_counter()
-        try:
-            return original(self)
-        finally:
-            observability = sys.modules.get("trader247.adapters.observability")
-            if observability is not None:
-                observability.record_iteration(time.perf_counter() - start)
-
-    process._trader247_timed = True  # type: ignore[attr-defined]
-    bot.process = process
-
-    original_entry = bot.execute_entry
-
-    def execute_entry(self: "Any", pair: str, stake_amount: float, *args: "Any",
-                      **kwargs: "Any") -> "Any":
-        gate = getattr(self.strategy, "_cap_gate_position_increase", None)
-        if gate is not None and kwargs.get("trade") is not None \
-                and kwargs.get("mode") == "pos_adjust":
-            stake_amount = gate(pair, stake_amount)
-            if not stake_amount:
-                return False
-        return original_entry(self, pair, stake_amount, *args, **kwargs)
-
-    bot.execute_entry = execute_entry
-
-
-def _patch_exchange(module: "ModuleType") -> None:
-    exchange = module.Exchange
-    if getattr(exchange._load_async_markets, "_trader247_guarded", False):
-        return
-    original = exchange._load_async_markets
-
-    def _load_async_markets(self: "Any", reload: bool = False) -> None:
-        original(self, reload=reload)
-        if reload and self._markets and not self._api_async.markets:
-            # The sync instance still holds the last markets: freqtrade copies them over only
-            # after a reload succeeds.
-            self._api_async.set_markets_from_exchange(self._api)
-            from freqtrade.exceptions import TemporaryError
-
-            raise TemporaryError(f"the exchange answered the markets reload with no markets: "
-                                 f"keeping the {len(self._markets)} loaded ones")
-
-    _load_async_markets._trader247_guarded = True  # type: ignore[attr-defined]
-    exchange._load_async_markets = _load_async_markets
-
-
-_PATCHES = {
-    "freqtrade.main": _patch_main,
-    "freqtrade.freqtradebot": _patch_freqtradebot,
-    "freqtrade.exchange.exchange": _patch_exchange,
-    "freqtrade.constants": _patch_constants,
+WATCHED = {
+    "freqtrade": _check_freqtrade_release,  # read only: its __version__
+    "freqtrade.constants": _register_pairlists,
     "freqtrade.resolvers.pairlist_resolver": _patch_pairlist_resolver,
     "freqtrade.resolvers.protection_resolver": _patch_protection_resolver,
     "freqtrade.resolvers.strategy_resolver": _patch_strategy_resolver,
@@ -203,7 +147,7 @@ _PATCHES = {
 
 
 class _PatchingLoader:
-    """Delegates to the real loader and applies our patch right after the module executes."""
+    """Delegates to the real loader and applies our change right after the module executes."""
 
     def __init__(self, loader: "Any", patch: "Any") -> None:
         self._loader = loader
@@ -224,7 +168,7 @@ class _FreqtradeFinder:
     trader247_hook = True
 
     def find_spec(self, fullname: str, path: "Any", target: "Any" = None) -> "Any":
-        patch = _PATCHES.get(fullname)
+        patch = WATCHED.get(fullname)
         if patch is None:
             return None
         for finder in sys.meta_path:
@@ -244,8 +188,8 @@ def install() -> None:
     if any(getattr(finder, "trader247_hook", False) for finder in sys.meta_path):
         return
     sys.meta_path.insert(0, _FreqtradeFinder())
-    # Modules freqtrade already imported (hook installed late, e.g. in tests) are patched now.
-    for name, patch in _PATCHES.items():
+    # Modules freqtrade already imported (hook installed late, e.g. in tests) are handled now.
+    for name, patch in WATCHED.items():
         module = sys.modules.get(name)
         if module is not None:
             patch(module)

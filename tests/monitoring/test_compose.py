@@ -144,9 +144,11 @@ def test_promtool_check_config() -> None:
 
 def test_dockerfile() -> None:
     text = DOCKERFILE.read_text()
-    pin = re.search(r'"freqtrade(?:\[[a-z,]+\])?==([^"]+)"', (REPO / "pyproject.toml").read_text())
-    assert pin is not None
-    assert f"FROM freqtradeorg/freqtrade:{pin.group(1)}\n" in text
+    from trader247 import FREQTRADE_RELEASES
+
+    newest = FREQTRADE_RELEASES[-1]  # the newest supported release
+    assert f"FROM freqtradeorg/freqtrade:{newest}\n" in text
+    assert f"freqtrade.__version__.startswith('{newest}')" in text
     assert re.search(r"^USER ftuser$", text, re.M)
     assert 'ENTRYPOINT ["freqtrade"]' in text
     ignore = (REPO / "docker" / "Dockerfile.dockerignore").read_text().splitlines()

@@ -1,4 +1,4 @@
-"""Plugin time per bot iteration: ``observability.timed`` and the start-up hook's iteration window.
+"""Plugin time per bot iteration: ``observability.timed`` and the iteration window around it.
 
 Behaviour only (what is counted, once, in which iteration): the clock is a fake that moves only
 when a test moves it, so every figure is exact and nothing depends on the machine's speed. What
@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import threading
 import time
-import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 
-import trader247_hook
 from tests.plugins.test_pairlist import BASE_MARKET, FakeExchange, load
 from trader247.adapters import observability
 from trader247.metrics.exporter import Metrics
+from trader247.patches import iteration_timing
 from trader247.strategy import ExposureCapMixin
 
 
@@ -142,7 +141,7 @@ def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) 
         def execute_entry(self, pair: str, stake_amount: float, **kwargs: Any) -> bool:
             return True
 
-    trader247_hook._patch_freqtradebot(types.SimpleNamespace(FreqtradeBot=Bot))
+    iteration_timing.install(observability.begin_iteration, observability.record_iteration, Bot)
     work(2.0)  # between iterations: dropped by begin_iteration
     assert Bot().process() == "processed"
     assert v(metrics, "trader247_bot_iteration_plugin_seconds_sum") == 0.25

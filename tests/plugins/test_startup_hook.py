@@ -1,17 +1,18 @@
-"""The start-up hook registers our plugins with an unmodified freqtrade (issue [A] item 2)."""
+"""The start-up hook registers our plugins with an unmodified freqtrade (issue [A] item 2).
+
+It registers names and folders only ([R] item 4): the release check is in
+``tests/compat/test_release_range.py``, the patches in ``tests/patches/``.
+"""
 
 from __future__ import annotations
 
 import subprocess
 import sys
-import types
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 import trader247_hook as _startup
-from trader247 import TESTED_FREQTRADE_VERSION
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,7 +65,7 @@ def test_pairlist_name_is_accepted_by_the_config_schema_once() -> None:
     enum = CONF_SCHEMA["properties"]["pairlists"]["items"]["properties"]["method"]["enum"]
     assert enum.count("TieredLiquidityPairList") == 1
     assert AVAILABLE_PAIRLISTS.count("TieredLiquidityPairList") == 1
-    _startup._patch_constants(sys.modules["freqtrade.constants"])
+    _startup._register_pairlists(sys.modules["freqtrade.constants"])
     assert AVAILABLE_PAIRLISTS.count("TieredLiquidityPairList") == 1
 
 
@@ -106,90 +107,26 @@ def test_search_paths_list_each_folder_once() -> None:
     assert len(resolved) == len(set(resolved))
 
 
-@pytest.mark.parametrize(
-    ("found", "allow", "raises"),
-    [
-        (TESTED_FREQTRADE_VERSION, "", False),
-        ("2025.1", "", True),
-        ("2025.1", "1", False),
-        (f"{TESTED_FREQTRADE_VERSION}-dev-abc123", "", False),
-    ],
-)
-def test_untested_freqtrade_version_fails_loudly(
-    monkeypatch: pytest.MonkeyPatch, found: str, allow: str, raises: bool
-) -> None:
-    monkeypatch.setitem(sys.modules, "freqtrade", types.SimpleNamespace(__version__=found))
-    monkeypatch.setenv("TRADER247_ALLOW_UNTESTED_FREQTRADE", allow)
-    if raises:
-        with pytest.raises(_startup.UntestedFreqtradeVersion, match=f"freqtrade {found}"):
-            _startup._check_freqtrade_version()
-    else:
-        _startup._check_freqtrade_version()
-
-
-def test_configuration_error_exits_non_zero(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.json"
-    bad.write_text('{"pairlists": [{"method": "NoSuchPairList"}]}')
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "freqtrade"), "test-pairlist",
-         "-c", str(REPO / "config" / "config.json"), "-c", str(bad)],
-        capture_output=True, text=True, timeout=120,
+def test_the_hook_registers_names_and_folders_and_patches_nothing_else() -> None:
+    assert set(_startup.WATCHED) == {
+        "freqtrade", "freqtrade.constants", "freqtrade.resolvers.pairlist_resolver",
+        "freqtrade.resolvers.protection_resolver", "freqtrade.resolvers.strategy_resolver"}
+    # What the hook patched before [R]: untouched by a start that loads none of our plugins.
+    result = _python(
+        "import freqtrade.main as m, freqtrade.freqtradebot as b, freqtrade.exchange.exchange as e\n"
+        "from freqtrade.exceptions import ConfigurationError\n"
+        "print(m.ConfigurationError is ConfigurationError,\n"
+        "      *(getattr(f, '__trader247_patch__', None) is None for f in (\n"
+        "        b.FreqtradeBot.process, b.FreqtradeBot.execute_entry,\n"
+        "        e.Exchange._load_async_markets)))"
     )
-    assert result.returncode == 2
-    assert "'NoSuchPairList' is not one of" in result.stderr + result.stdout
-    assert "Traceback" not in result.stderr + result.stdout
+    assert result.stdout.split() == ["True"] * 4, result.stderr
 
 
-def original_cell(patched: Any) -> Any:
-    """The closure cell holding freqtrade's original method, to stand in for it."""
-    return next(c for c in patched.__closure__ or () if callable(c.cell_contents)
-                and c.cell_contents.__name__ == patched.__name__)
-
-
-@pytest.mark.parametrize(
-    ("mode", "has_trade", "gated"),
-    [("pos_adjust", True, True), ("initial", False, False), ("replace", True, False)],
-)
-def test_position_increases_pass_the_cap_gate_first(
-    mode: str, has_trade: bool, gated: bool, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from freqtrade.freqtradebot import FreqtradeBot
-
-    calls: list[tuple[str, float]] = []
-    original: list[float] = []
-
-    def refuse(pair: str, stake: float) -> float:
-        calls.append((pair, stake))
-        return 0.0
-
-    patched = FreqtradeBot.execute_entry
-    monkeypatch.setattr(original_cell(patched), "cell_contents",
-                        lambda _self, _pair, stake, *_a, **_k: original.append(stake) or True)
-    bot = types.SimpleNamespace(strategy=types.SimpleNamespace(
-        _cap_gate_position_increase=refuse))
-    result = patched(bot, "BTC/USD", 20.0, trade=object() if has_trade else None, mode=mode)
-    assert calls == ([("BTC/USD", 20.0)] if gated else [])
-    assert result is (not gated)
-    assert original == ([] if gated else [20.0])
-
-
-def test_an_empty_markets_reload_keeps_the_loaded_markets(monkeypatch: pytest.MonkeyPatch) -> None:
-    from freqtrade.exceptions import TemporaryError
-    from freqtrade.exchange.exchange import Exchange
-
-    patched = Exchange._load_async_markets
-    monkeypatch.setattr(original_cell(patched), "cell_contents", lambda _self, reload=False: None)
-    copied: list[object] = []
-    sync_api = object()
-    exchange = types.SimpleNamespace(
-        _markets={"BTC/USD": {}, "ETH/USD": {}}, _api=sync_api,
-        _api_async=types.SimpleNamespace(markets={}, set_markets_from_exchange=copied.append))
-    with pytest.raises(TemporaryError, match="no markets: keeping the 2 loaded ones"):
-        patched(exchange, reload=True)
-    assert copied == [sync_api]
-
-    exchange._api_async.markets = {"BTC/USD": {}}  # a reload with markets passes
-    patched(exchange, reload=True)
-    exchange._markets, exchange._api_async.markets = {}, {}  # so does the very first load
-    patched(exchange, reload=True)
-    assert copied == [sync_api]
+@pytest.mark.parametrize(("version", "release"), [
+    ("2026.9", "2026.9"), ("2026.9.1", "2026.9"), ("2026.10-dev-abc123", "2026.10"),
+    ("docker-2026.6-dev-1a2b3c4d", "2026.6"), ("2026.06", "2026.6"), ("unknown", None),
+    ("2026.123", None),
+])
+def test_release_of_a_freqtrade_version(version: str, release: str | None) -> None:
+    assert _startup.release_of(version) == release

@@ -37,6 +37,7 @@ from trader247.core.universe import (
     market_from_ccxt,
 )
 from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
+from trader247.patches import markets_guard
 from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,8 @@ class TieredLiquidityPairList(IPairList):
         self._state: UniverseState | None = None
         self._next_refresh = 0.0
         self._market_cache: dict[str, tuple[Any, MarketInfo]] = {}
+        if self._config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):  # reloads markets
+            markets_guard.install(self._exchange)
 
     @property
     def needstickers(self) -> bool:

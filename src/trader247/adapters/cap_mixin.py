@@ -46,6 +46,7 @@ from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_
 from trader247.adapters.settings import Settings, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
+from trader247.patches import execute_entry_gate
 
 logger = logging.getLogger(__name__)
 
@@ -251,6 +252,8 @@ class ExposureCapMixin:
         stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         _ = self.cap
+        if self._cap_persistent():  # freqtrade's bot (dry-run / live), not a backtest
+            execute_entry_gate.install()
         settings = self.trader247_settings
         observability.start(self.config, settings.policy, settings.universe.tier_names)
 
@@ -517,9 +520,9 @@ class ExposureCapMixin:
         """Clamp an increase of a held position like an entry.
 
         freqtrade's ``/forceenter`` (Telegram ``/forcelong``) on a pair already held is a position
-        adjustment that reaches neither ``custom_stake_amount`` nor ``confirm_trade_entry``: the
-        start-up hook calls this around ``FreqtradeBot.execute_entry`` for every adjustment, so
-        no increase passes the cap while REDUCING (a strategy's own DCA, already clamped in
+        adjustment that reaches neither ``custom_stake_amount`` nor ``confirm_trade_entry``:
+        ``trader247.patches.execute_entry_gate`` calls this for every adjustment, so no increase
+        passes the cap while REDUCING (a strategy's own DCA, already clamped in
         ``adjust_trade_position``, is clamped to the same headroom again: a no-op).
         """
         if self.config.get("runmode") not in _CAP_RUNMODES:

@@ -3,13 +3,14 @@
 The exporter starts once per process from the strategy's ``ft_bot_start`` (dry-run and live only,
 never in backtesting / hyperopt), on ``metrics.host:metrics.port`` of ``policy.yaml``
 (default 127.0.0.1:9090). A busy port is one clear error and the bot keeps trading. Iteration
-time is measured around ``FreqtradeBot.process`` by the start-up hook.
+time is measured around ``FreqtradeBot.process`` (``trader247.patches.iteration_timing``,
+installed here when the exporter starts).
 
 Plugin time: every entry point of our plugins that freqtrade calls (pairlist, cap hooks) is
 decorated with :func:`timed`. The time spent in them is summed per thread between
-:func:`begin_iteration` and :func:`record_iteration` (both called by the start-up hook around
-``process()``), so the bot loop's share is exported next to the iteration time. Calls from other
-threads (a ``/forceenter`` in the REST API thread) are outside the loop and not counted.
+:func:`begin_iteration` and :func:`record_iteration` (both called around ``process()``), so
+the bot loop's share is exported next to the iteration time. Calls from other threads (a
+``/forceenter`` in the REST API thread) are outside the loop and not counted.
 """
 
 from __future__ import annotations
@@ -91,6 +92,7 @@ def begin_iteration() -> None:
 def start(config: dict[str, Any], policy: PolicyConfig, tiers: Iterable[str]) -> None:
     global _metrics
     from trader247.metrics import exporter
+    from trader247.patches import iteration_timing
 
     runmode = config.get("runmode")
     if not policy.metrics.enabled or not exporter.should_start(str(getattr(runmode, "value", runmode))):
@@ -101,6 +103,7 @@ def start(config: dict[str, Any], policy: PolicyConfig, tiers: Iterable[str]) ->
     metrics = exporter.get_metrics(stake_currency=config["stake_currency"], tiers=tiers)
     exporter.start(policy.metrics.host, policy.metrics.port, metrics=metrics)
     _metrics = metrics
+    iteration_timing.install(begin_iteration, record_iteration)
     # freqtrade builds the first whitelist before the strategy starts: publish it now.
     from trader247.adapters import universe_status
 

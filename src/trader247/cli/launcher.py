@@ -8,6 +8,12 @@ clean shutdown, an exception). A PID file left by a ``kill -9`` is detected on t
 (its process is gone, or is no longer a trader247/freqtrade process), reported and replaced; a
 live one refuses a second instance.
 
+Exit codes of ``run`` (for a process manager): 0 after a requested stop (SIGTERM / SIGINT;
+freqtrade's own code there is 130); 2 on a configuration error, including freqtrade's
+``ConfigurationError``, which freqtrade's ``main()`` logs and then exits **0** with (plain
+``freqtrade trade`` keeps that); 1 on a failed pre-flight or a second instance; otherwise
+freqtrade's code.
+
 ``stop``: optionally liquidates first (``shutdown.liquidate_on_stop`` or ``--liquidate``: freqtrade's
 REST API ``/forceexit all``, bounded by ``liquidate_timeout_seconds``, reporting what could not be
 closed), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
@@ -157,19 +163,51 @@ def run(args: argparse.Namespace) -> int:
     if note:
         print(f"⚠️  {note}", flush=True)
     try:
-        from freqtrade.main import main as freqtrade_main
-
-        freqtrade_main(["trade", *freqtrade_args])
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-        # freqtrade exits 130 after SIGTERM/SIGINT (it raises KeyboardInterrupt); a requested
-        # stop that completed its clean shutdown is a success for a process manager.
-        code = 0 if code == 130 else code
+        code = trade(freqtrade_args)
     finally:
         release_pid_file(args.pid_file, pid)
     arm_exit_watchdog(code)
     return code
+
+
+CONFIGURATION_ERROR_LOG = "Configuration error: "
+"""How freqtrade's ``main()`` logs a ``ConfigurationError`` (logger ``freqtrade``), the one
+trace it leaves: it catches the exception and exits 0 (``tests/compat`` pins both)."""
+CONFIGURATION_ERROR_EXIT = 2
+
+
+def _configuration_error_logged() -> bool:
+    """Whether freqtrade's ``main()`` logged a configuration error in this process.
+
+    Read from freqtrade's own log buffer (what its REST ``/logs`` serves), which freqtrade's
+    logging set-up keeps; a handler of ours would be removed by that set-up (``dictConfig``
+    resets the ``freqtrade`` logger). ``main()`` logs the error last, so the buffer's trimming
+    (it keeps the newest half when full) cannot drop it.
+    """
+    from freqtrade.loggers import bufferHandler
+
+    return any(record.name == "freqtrade" and record.levelno >= logging.ERROR
+               and str(record.msg).startswith(CONFIGURATION_ERROR_LOG)
+               for record in bufferHandler.buffer)
+
+
+def trade(freqtrade_args: list[str]) -> int:
+    """freqtrade's own ``main(["trade", ...])``; returns the exit code for a process manager.
+
+    freqtrade logs the configuration error itself (one message); we only change the exit code.
+    """
+    from freqtrade.main import main as freqtrade_main
+
+    try:
+        freqtrade_main(["trade", *freqtrade_args])
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    if code == 0 and _configuration_error_logged():
+        return CONFIGURATION_ERROR_EXIT
+    # freqtrade exits 130 after SIGTERM/SIGINT (it raises KeyboardInterrupt); a requested stop
+    # that completed its clean shutdown is a success for a process manager.
+    return 0 if code == 130 else code
 
 
 def add_stop_arguments(parser: argparse.ArgumentParser) -> None:
