@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
     from trader247.cli import backtest, demo, exposure_report, launcher, userdir, validate
+    from trader247.migrate import cli as migrate
 
     return {
         "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
@@ -20,6 +21,8 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
         "exposure-report": ("at-risk % per candle of a backtest against the cap",
                             exposure_report.add_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
+        "migrate": ("convert a 247trader-v2 config directory into freqtrade + 247trader files",
+                    migrate.add_arguments),
     }
 
 
