@@ -71,6 +71,17 @@ def same_key(ctx: Context, leaf: Leaf) -> Row:
     return mapped(leaf, POLICY, path, leaf.value, "same key and meaning in 247trader")
 
 
+def old_global_floor(ctx: Context, leaf: Leaf) -> Row:
+    """Early versions kept the global volume floor under ``microstructure``."""
+    if ctx.src(POLICY, "liquidity", "min_24h_volume_usd") is not None:
+        return Row(leaf, Status.COVERED, "liquidity.min_24h_volume_usd of the same file is the "
+                   "global floor (the original moved it there)")
+    number(leaf, gt=0)
+    path = ("liquidity", "min_24h_volume_usd")
+    ctx.out.put(POLICY, path, leaf.value, leaf)
+    return mapped(leaf, POLICY, path, leaf.value, "the global 24 h USD volume floor")
+
+
 def to_policy(path: tuple[str, ...], note: str = "") -> Handler:
     def handler(ctx: Context, leaf: Leaf) -> Row:
         ctx.out.put(POLICY, path, leaf.value, leaf)

@@ -130,6 +130,9 @@ RULES: Sequence[Rule] = (
     (f"{P}:microstructure.max_quote_age_seconds", cover(
         "freqtrade fetches prices each iteration; stale candles block entries (stale_data)")),
     (f"{P}:microstructure.max_expected_slippage_bps", drop(SLIPPAGE)),
+    (f"{P}:microstructure.min_24h_volume_usd", m.old_global_floor),  # before `liquidity:`
+    (f"{P}:microstructure.max_spread_bps", cover(SPREAD)),
+    (f"{P}:microstructure.min_orderbook_depth_usd", drop(DEPTH)),
     (f"{P}:circuit_breakers.max_ohlcv_age_seconds", u.stale_candles),
     (f"{P}:circuit_breakers.min_eligible_assets", u.min_universe),
     (f"{P}:circuit_breakers.max_quote_age_seconds", cover(
