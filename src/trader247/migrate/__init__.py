@@ -5,7 +5,7 @@
 ``migrate(source_dir, target_dir)`` is the whole job (``build``); ``table`` lists the rules.
 """
 
-from trader247.migrate.build import DestinationError, Migration, migrate
-from trader247.migrate.model import Row, Status
+from trader247.migrate.build import DestinationError, migrate
+from trader247.migrate.model import Migration, Row, Status
 
 __all__ = ["DestinationError", "Migration", "Row", "Status", "migrate"]

@@ -18,7 +18,6 @@ import os
 import secrets
 import shutil
 import tempfile
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,37 +25,25 @@ from typing import Any
 import yaml
 
 from trader247.core.config import Problem, format_path
-from trader247.migrate.model import OUTPUT_FILES, BadValue, Context, Row, Status
+from trader247.migrate.model import (
+    OUTPUT_FILES,
+    REPORT_FILE,
+    BadValue,
+    Context,
+    Migration,
+    Row,
+    Status,
+)
+from trader247.migrate.report import render_report
 from trader247.migrate.source import SourceError, read_sources
 from trader247.migrate.table import rule_for
 from trader247.migrate.universe import ordered_tiers
 
-REPORT_FILE = "MIGRATION.md"
 CONFIG, POLICY, UNIVERSE = "config.json", "policy.yaml", "universe.yaml"
 
 
 class DestinationError(Exception):
     """``--to`` cannot take the files (not empty, no parent, a file)."""
-
-
-@dataclass
-class Migration:
-    source_dir: Path
-    target_dir: Path
-    rows: list[Row] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    texts: dict[str, str] = field(default_factory=dict)
-    defaults: list[str] = field(default_factory=list)
-    written: bool = False
-    usage_error: bool = False  # --to unusable: the command line, not the source, is wrong
-
-    @property
-    def ok(self) -> bool:
-        return not self.errors
-
-    def count(self, status: Status) -> int:
-        return sum(row.status is status for row in self.rows)
 
 
 def base_config() -> dict[str, Any]:
@@ -206,8 +193,6 @@ def migrate(source_dir: str | os.PathLike[str], target_dir: str | os.PathLike[st
             force: bool = False, check_freqtrade: bool = True) -> Migration:
     """Migrate one v2 config directory; see the module doc. Never raises on bad input:
     ``result.errors`` lists it, and then nothing is written."""
-    from trader247.migrate.report import render_report
-
     result = Migration(Path(source_dir), Path(target_dir))
     try:
         _target_ready(result.target_dir, force)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from trader247.migrate.build import REPORT_FILE, migrate
-from trader247.migrate.model import Status
+from trader247.migrate.build import migrate
+from trader247.migrate.model import REPORT_FILE, Status
 from trader247.migrate.report import summary_line
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Any
 
 from trader247.core.config import Bounds, show_value
@@ -39,6 +40,7 @@ class BadValue(Exception):
 
 
 OUTPUT_FILES = ("config.json", "policy.yaml", "universe.yaml")
+REPORT_FILE = "MIGRATION.md"
 
 
 @dataclass
@@ -154,3 +156,23 @@ def symbols(leaf: Leaf) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise BadValue(f"must be a list of symbols like BTC-USD (got {show_value(value)})")
     return [v.strip().upper() for v in value]
+
+
+@dataclass
+class Migration:
+    source_dir: Path
+    target_dir: Path
+    rows: list[Row] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    texts: dict[str, str] = field(default_factory=dict)
+    defaults: list[str] = field(default_factory=list)
+    written: bool = False
+    usage_error: bool = False  # --to unusable: the command line, not the source, is wrong
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def count(self, status: Status) -> int:
+        return sum(row.status is status for row in self.rows)

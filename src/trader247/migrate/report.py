@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trader247.core.config import show_value
-from trader247.migrate.build import CONFIG, POLICY, REPORT_FILE, Migration
-from trader247.migrate.model import Context, Row, Status
+from trader247.migrate.model import REPORT_FILE, Context, Migration, Row, Status
 from trader247.migrate.source import SOURCE_FILES
 
+CONFIG, POLICY = "config.json", "policy.yaml"
 STATUS_ORDER = (Status.MAPPED, Status.COVERED, Status.DROPPED, Status.UNRECOGNISED,
                 Status.ERROR)
 
