@@ -30,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trader247", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments) in _commands().items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        # argparse %-formats help (not descriptions): "at-risk % per" crashed --help.
+        add_arguments(sub.add_parser(name, help=help_text.replace("%", "%%"),
+                                     description=help_text))
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code
