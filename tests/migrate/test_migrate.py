@@ -165,8 +165,29 @@ def test_written_config_is_dry_run_without_secrets_of_the_source(real: Migration
 # ------------------------------------------------------------------------------ profiles
 
 
+# Keys of the 2025-11-15 version as docs/CONSERVATIVE_POLICY_ALIGNMENT.md and the production
+# fixes (trim budget, force-eligible core assets) name them.
+LATER_RISK_KEYS = """\
+  min_seconds_between_trades: 180
+  per_symbol_trade_spacing_seconds: 900
+  max_order_age_seconds: 600
+  trim_interval_cycles: 3
+  trim_timeout_seconds: 75
+"""
+FORCE = """\
+      force_eligible_symbols:
+      - BTC-USD
+      - ETH-USD
+"""
+
+
 def test_active_profile_sets_the_tier_sizing(v2_dir: Callable[..., Path], tmp_path: Path) -> None:
-    result = run(v2_dir(prepend={"policy.yaml": PROFILES}), tmp_path / "out")
+    source = v2_dir(
+        ("policy.yaml", "  take_profit_pct: 15.0\n", "  take_profit_pct: 15.0\n" + LATER_RISK_KEYS),
+        ("universe.yaml", "      min_24h_volume_usd: 10000000", FORCE
+         + "      min_24h_volume_usd: 10000000"),
+        prepend={"policy.yaml": PROFILES})
+    result = run(source, tmp_path / "out")
     assert result.ok, result.errors
     policy = yaml.safe_load(result.texts["policy.yaml"])
     assert policy["sizing"]["tier_stake_pct"] == {
@@ -179,6 +200,12 @@ def test_active_profile_sets_the_tier_sizing(v2_dir: Callable[..., Path], tmp_pa
     conviction = row(result, "policy.yaml", "profiles.conservative.min_conviction")
     assert '"buy_conviction": 0.4' in conviction.note
     assert result.count(Status.UNRECOGNISED) == 0
+    assert {"method": "CooldownPeriod", "stop_duration": 15} in policy["protections"]
+    assert (policy["risk"]["trim_interval_cycles"], policy["risk"]["trim_timeout_seconds"]) == (
+        3, 75)
+    universe = yaml.safe_load(result.texts["universe.yaml"])
+    assert universe["tiers"]["tier_1_core"]["constraints"]["force_eligible_symbols"] == [
+        "BTC-USD", "ETH-USD"]
 
 
 # ------------------------------------------------------------------------------ bad input
