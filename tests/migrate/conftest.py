@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import replay, replay_factory  # noqa: F401  (the e2e tests' replay)
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL = FIXTURES / "v2_real"
 

@@ -7,33 +7,22 @@ from __future__ import annotations
 import json
 import signal
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, wait_for_log
+from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, Replay, wait_for_log
 from tests.migrate.conftest import REAL
 from trader247.cli.demo import exchange_override
-from trader247.cli.processes import free_port, start_replay, stop
+from trader247.cli.processes import stop
 from trader247.cli.validate import report
 from trader247.migrate.cli import main as migrate_main
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def replay_port(data_dir: Path, tmp_path: Path) -> Iterator[int]:
-    port = free_port()
-    process = start_replay(data_dir, port, log=(tmp_path / "replay.log").open("w"))
-    try:
-        yield port
-    finally:
-        stop(process, grace=5.0)
-
-
 def test_migrated_real_config_validates_trades_and_backtests(
-    tmp_path: Path, replay_port: int, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, replay: Replay, capsys: pytest.CaptureFixture[str]
 ) -> None:
     target = tmp_path / "migrated"
     assert migrate_main(["--from", str(REAL), "--to", str(target)]) == 0
@@ -43,7 +32,7 @@ def test_migrated_real_config_validates_trades_and_backtests(
     assert capsys.readouterr().out.strip().endswith("✅ All configuration files are valid!")
 
     override = tmp_path / "replay.json"
-    override.write_text(json.dumps(exchange_override(replay_port)))
+    override.write_text(json.dumps(exchange_override(replay.port)))
     configs = ["-c", str(target / "config.json"), "-c", str(override),
                "--userdir", str(REPO / "user_data")]
     trade_log = tmp_path / "trade.log"

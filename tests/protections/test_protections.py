@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO
+from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, Replay
 from trader247.adapters.settings import Trader247ConfigError
 from trader247.cli.demo import exchange_override
-from trader247.cli.processes import free_port, start_replay, stop
 from trader247.protections import strategy_protections
 
 STRATEGIES = Path(__file__).resolve().parent / "strategies"
@@ -55,19 +53,9 @@ def test_bad_protection_stops_the_strategy_with_file_line_key(tmp_path: Path) ->
         strategy_protections({"config_files": [str(folder / "config.json")], "dry_run": True})
 
 
-@pytest.fixture
-def replay_port(data_dir: Path, tmp_path: Path) -> Iterator[int]:
-    port = free_port()
-    process = start_replay(data_dir, port, log=(tmp_path / "replay.log").open("w"))
-    try:
-        yield port
-    finally:
-        stop(process, grace=5.0)
-
-
 @pytest.mark.e2e
 def test_backtest_with_stoploss_guard_locks_and_enters_nothing_while_locked(
-    tmp_path: Path, replay_port: int
+    tmp_path: Path, replay: Replay
 ) -> None:
     from freqtrade.data.btanalysis import load_backtest_stats
 
@@ -75,7 +63,7 @@ def test_backtest_with_stoploss_guard_locks_and_enters_nothing_while_locked(
     folder = config_dir(tmp_path / "config", f"[{GUARD}]")
     override = tmp_path / "override.json"
     override.write_text(json.dumps({
-        **exchange_override(replay_port), "enable_protections": True, "max_open_trades": 3,
+        **exchange_override(replay.port), "enable_protections": True, "max_open_trades": 3,
         "stake_amount": 50, "strategy": "StopOutStrategy",
         "pairlists": [{"method": "StaticPairList"}],
     }))
