@@ -144,6 +144,13 @@ def test_entry_into_a_full_or_over_cap_cluster_is_refused(doge: float, allowed: 
         assert result.headroom <= 0
 
 
+def test_total_over_its_cap_refuses_with_the_total_caps_reason() -> None:
+    snap = snapshot(740.0, XRP=130.0, ADA=130.0)  # 26 % of $1000
+    result = entry_headroom("DOGE/USD", measure_groups(snap, POLICY, LIMITS), LIMITS, POLICY)
+    assert not result.allowed
+    assert result.reason == "EXPOSURE_OVER_CAP: at_risk=26.0% cap=25.0% target=23.0%"
+
+
 def test_no_limits_leave_the_total_cap_alone() -> None:
     limits = GroupLimits()
     groups = measure_groups(snapshot(900.0, DOGE=100.0), POLICY, limits)

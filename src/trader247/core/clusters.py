@@ -34,7 +34,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from trader247.core.exposure import CapPolicy, Exposure, Position, Snapshot, measure
+from trader247.core.exposure import (
+    CapPolicy,
+    Exposure,
+    Position,
+    Snapshot,
+    measure,
+    over_cap_reason,
+)
 from trader247.core.trims import TrimOrder
 
 GroupKind = Literal["cluster", "asset"]
@@ -244,9 +251,10 @@ def entry_headroom(
     """
     exposure = groups.exposure
     asset = asset_of_pair(pair)
-    candidates: list[tuple[str, float, GroupExposure | None]] = [
-        ("total", exposure.target_value - exposure.at_risk, None)
-    ]
+    total_room = exposure.target_value - exposure.at_risk
+    if exposure.over_cap:
+        return EntryHeadroom(pair, min(0.0, total_room), "total", over_cap_reason(exposure))
+    candidates: list[tuple[str, float, GroupExposure | None]] = [("total", total_room, None)]
     capped = limits.cluster_cap_of(asset)
     if capped is not None:
         name, pct = capped
