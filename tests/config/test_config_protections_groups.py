@@ -5,8 +5,6 @@ validator's one-line answer to a 247trader-v2 file."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -199,15 +197,16 @@ def test_v2_markers(tmp_path: Path, text: str, v2: bool) -> None:
     assert said is v2
 
 
-def test_validate_first_line_points_to_migrate(tmp_path: Path) -> None:
+def test_validate_first_line_points_to_migrate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from trader247.cli.validate import report  # `trader247 validate`, in this process
+
     shutil.copy(REPO / "config" / "config.json", tmp_path / "config.json")
     for name in ("policy.yaml", "universe.yaml"):
         shutil.copy(V2 / name, tmp_path / name)
-    result = subprocess.run([sys.executable, "-m", "trader247.validate", "-c",
-                             str(tmp_path / "config.json")], capture_output=True, text=True,
-                            timeout=120, cwd=REPO)
-    lines = result.stdout.splitlines()
-    assert result.returncode == 1
+    assert report([str(tmp_path / "config.json")], "text") == 1
+    lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith(f"❌ {tmp_path / 'policy.yaml'}:4: this is a 247trader-v2 file")
     assert "trader247 migrate" in lines[0]
-    assert len(lines) <= 4, result.stdout  # policy, universe, maybe a config check, summary
+    assert len(lines) <= 4, lines  # policy, universe, maybe a config check, the summary
