@@ -48,6 +48,7 @@ from trader247.core.config import (
     cross_check,
     show_value,
 )
+from trader247.v2detect import v2_problems
 
 __all__ = [
     "MAX_BYTES",
@@ -462,6 +463,8 @@ def _parse(file: str, data: bytes | str, model_cls: type[M]) -> _Parsed[M]:
     doc, problems = _read_yaml(file, data)
     if doc is None:
         return _Parsed(file, None, problems=problems)
+    if v2 := v2_problems(file, doc.data, doc.lines):  # the original bot's file: say so, once
+        return _Parsed(file, None, doc.lines, v2)
     try:
         model = model_cls.model_validate(doc.data)
     except ValidationError as exc:

@@ -41,6 +41,7 @@ from trader247.core.signals import (
 )
 from trader247.core.universe import tier_of
 from trader247.core.universe_series import eligible_series, rolling_usd_volume
+from trader247.protections import strategy_protections
 from trader247.strategy import ExposureCapMixin
 
 logger = logging.getLogger(__name__)
@@ -87,7 +88,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
 
     @property
     def protections(self) -> list[dict[str, Any]]:
-        return [{"method": "ExposureCap"}]
+        return strategy_protections(self.config)  # ExposureCap + policy.yaml `protections:`
 
     def __init__(self, config: dict[str, Any]) -> None:
         super().__init__(config)

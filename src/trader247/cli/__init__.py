@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
     from trader247.cli import backtest, demo, exposure_report, launcher, userdir, validate
+    from trader247.migrate import cli as migrate
 
     return {
         "demo": ("replay exchange + freqtrade trade --dry-run, offline", demo.add_arguments),
@@ -20,6 +21,8 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
         "exposure-report": ("at-risk % per candle of a backtest against the cap",
                             exposure_report.add_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
+        "migrate": ("convert a 247trader-v2 config directory into freqtrade + 247trader files",
+                    migrate.add_arguments),
     }
 
 
@@ -27,7 +30,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="trader247", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, (help_text, add_arguments) in _commands().items():
-        add_arguments(sub.add_parser(name, help=help_text, description=help_text))
+        # argparse %-formats help (not descriptions): "at-risk % per" crashed --help.
+        add_arguments(sub.add_parser(name, help=help_text.replace("%", "%%"),
+                                     description=help_text))
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code

@@ -55,12 +55,16 @@ from trader247.core.volume import VolumeSource
 
 __all__ = [
     "LIVE_CAP_ACK_THRESHOLD_PCT",
+    "PROTECTION_METHODS",
+    "PROTECTION_PARAMETERS",
     "Bounds",
+    "ClustersConfig",
     "ExclusionsConfig",
     "LiquidityConfig",
     "MetricsConfig",
     "PolicyConfig",
     "Problem",
+    "ProtectionConfig",
     "RiskConfig",
     "Severity",
     "ShutdownConfig",
@@ -69,6 +73,7 @@ __all__ = [
     "TierConstraints",
     "TrimsConfig",
     "UniverseConfig",
+    "asset_of",
     "check_policy",
     "check_universe",
     "cross_check",
@@ -364,6 +369,15 @@ class RiskConfig(BaseModel):
     acknowledge_high_cap_live: StrictBool = Field(
         False, description="Required true for a live (non dry-run) config with cap > 25."
     )
+    # The original bot's two other limits (issue [M]); both off by default.
+    max_per_theme_pct: dict[Text, Percent] = Field(
+        default_factory=dict,
+        description="At-risk cap per cluster of universe.yaml clusters.definitions, "
+        "as % of equity (e.g. MEME: 4.0). Empty: no cluster caps.",
+    )
+    max_per_asset_pct: Percent | None = Field(
+        None, description="At-risk cap per asset (all its pairs), as % of equity. null: off."
+    )
 
     def to_core(self, trims: TrimsConfig) -> CapPolicy:
         """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch)."""
@@ -416,6 +430,108 @@ class StaleDataConfig(BaseModel):
     )
 
 
+PROTECTION_METHODS: Final = ("StoplossGuard", "MaxDrawdown", "CooldownPeriod", "LowProfitPairs")
+_WINDOW_PARAMETERS: Final = frozenset(
+    {"stop_duration", "stop_duration_candles", "unlock_at", "lookback_period",
+     "lookback_period_candles"}
+)
+PROTECTION_PARAMETERS: Final[dict[str, frozenset[str]]] = {
+    "StoplossGuard": _WINDOW_PARAMETERS
+    | {"trade_limit", "only_per_pair", "only_per_side", "required_profit"},
+    "MaxDrawdown": _WINDOW_PARAMETERS
+    | {"trade_limit", "max_allowed_drawdown", "calculation_mode"},
+    "CooldownPeriod": _WINDOW_PARAMETERS,
+    "LowProfitPairs": _WINDOW_PARAMETERS | {"trade_limit", "required_profit", "only_per_side"},
+}
+"""Parameters of freqtrade 2026.9's own protections (freqtrade/plugins/protections/*.py)."""
+
+_Minutes = Annotated[StrictInt, Bounds(ge=1)]
+
+
+class ProtectionConfig(BaseModel):
+    """One of freqtrade's own protections, in freqtrade's format (``method`` + its parameters).
+
+    Freqtrade 2026.9 takes protections only from the strategy; ``trader247.protections``
+    hands these to it after ``ExposureCap``, which is always there and must not be listed.
+    Parameters a method does not know are reported by :func:`check_policy`.
+    """
+
+    model_config = _FROZEN
+
+    method: StrictStr = Field(
+        description="StoplossGuard, MaxDrawdown, CooldownPeriod or LowProfitPairs.",
+        json_schema_extra={"enum": list(PROTECTION_METHODS)},
+    )
+    stop_duration: _Minutes | None = Field(None, description="Lock length in minutes.")
+    stop_duration_candles: _Minutes | None = Field(None, description="Lock length in candles.")
+    unlock_at: (
+        Annotated[StrictStr, _Matches(r"^([01][0-9]|2[0-3]):[0-5][0-9]$", "a time HH:MM (UTC)")]
+        | None
+    ) = Field(None, description='Lock until this time of day, "HH:MM" UTC (quoted).')
+    lookback_period: _Minutes | None = Field(None, description="Window in minutes.")
+    lookback_period_candles: _Minutes | None = Field(None, description="Window in candles.")
+    trade_limit: Annotated[StrictInt, Bounds(ge=1)] | None = Field(
+        None, description="Trades needed in the window before the protection acts."
+    )
+    only_per_pair: StrictBool | None = Field(None, description="StoplossGuard: pair locks only.")
+    only_per_side: StrictBool | None = Field(None, description="Lock only the losing side.")
+    required_profit: Annotated[StrictFloat, Bounds(gt=-1)] | None = Field(
+        None, description="Profit ratio below which a trade counts (0.0: any loss)."
+    )
+    max_allowed_drawdown: Annotated[StrictFloat, Bounds(ge=0, le=1)] | None = Field(
+        None, description="MaxDrawdown: drawdown ratio that locks (0.1 = 10 %)."
+    )
+    calculation_mode: Literal["ratios", "equity"] | None = Field(
+        None, description="MaxDrawdown: 'equity' is relative to the account balance."
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, method: str) -> str:
+        if method == "ExposureCap":
+            raise PydanticCustomError(
+                "exposure_cap_listed",
+                "ExposureCap is always added by 247trader (first, from risk.*); remove it here",
+            )
+        if method not in PROTECTION_METHODS:
+            hint = _closest(method, PROTECTION_METHODS)
+            raise PydanticCustomError(
+                "unknown_protection",
+                "unknown protection {got}{hint} (expected one of {known})",
+                {
+                    "got": show_value(method),
+                    "hint": f" (did you mean {hint}?)" if hint else "",
+                    "known": ", ".join(PROTECTION_METHODS),
+                },
+            )
+        return method
+
+    @field_validator("unlock_at", mode="before")
+    @classmethod
+    def _quoted_time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 1440:
+            # YAML 1.1 reads an unquoted 12:30 as the base-60 number 750.
+            hint = f"{value // 60:02d}:{value % 60:02d}"
+            raise PydanticCustomError(
+                "unquoted_time",
+                'must be a quoted time: unlock_at: "{hint}" (YAML read {hint} as the number {got})',
+                {"hint": hint, "got": value},
+            )
+        return value
+
+    def parameters(self) -> dict[str, Any]:
+        """The parameters that are set, as freqtrade reads them (``method`` excluded)."""
+        return {
+            name: value
+            for name, value in self.model_dump(exclude={"method"}).items()
+            if value is not None
+        }
+
+    def to_freqtrade(self) -> dict[str, Any]:
+        """``{"method": ..., <set parameters>}``: an entry of the strategy's ``protections``."""
+        return {"method": self.method, **self.parameters()}
+
+
 class MetricsConfig(BaseModel):
     """Prometheus exporter (fix 6)."""
 
@@ -458,6 +574,11 @@ class PolicyConfig(BaseModel):
     stale_data: StaleDataConfig = StaleDataConfig()
     metrics: MetricsConfig = MetricsConfig()
     sizing: SizingConfig = SizingConfig()
+    protections: tuple[ProtectionConfig, ...] = Field(
+        (),
+        description="Freqtrade's own protections (StoplossGuard, MaxDrawdown, CooldownPeriod, "
+        "LowProfitPairs) in freqtrade's format; ExposureCap is always added first.",
+    )
 
 
 # --------------------------------------------------------------------------- universe.yaml
@@ -489,6 +610,22 @@ class Tier(BaseModel):
             floor_usd=self.constraints.min_24h_volume_usd,
             force_eligible=frozenset(to_pair(s) for s in self.constraints.force_eligible_symbols),
         )
+
+
+class ClustersConfig(BaseModel):
+    """Asset clusters (themes) for ``risk.max_per_theme_pct``; an asset is in one cluster only."""
+
+    model_config = _FROZEN
+
+    definitions: dict[Text, tuple[Symbol, ...]] = Field(
+        default_factory=dict,
+        description="Cluster name -> assets (BTC, or a pair BTC-USD / BTC/USD: its base counts).",
+    )
+
+
+def asset_of(symbol: str) -> str:
+    """The asset a config symbol stands for: ``DOGE-USD`` / ``DOGE/USD`` / ``DOGE`` -> ``DOGE``."""
+    return normalize_symbol(symbol).partition("/")[0]
 
 
 class ExclusionsConfig(BaseModel):
@@ -538,6 +675,7 @@ class UniverseConfig(BaseModel):
         description="Tier name -> tier, highest floor first.",
     )
     exclusions: ExclusionsConfig = ExclusionsConfig(never_trade=("BONK-USD",))
+    clusters: ClustersConfig = ClustersConfig()
 
     @field_validator("tiers")
     @classmethod
@@ -625,7 +763,52 @@ def check_policy(
                 f"one entry of {show_value(pct)}% exceeds the at-risk cap "
                 f"({show_value(cap)}%): such entries are always blocked",
             )
+    _check_group_caps(policy, found)
+    _check_protections(policy, found)
     return found.items
+
+
+def _check_group_caps(policy: PolicyConfig, found: _Found) -> None:
+    cap = policy.risk.max_total_at_risk_pct
+    limits: list[tuple[tuple[PathElem, ...], float]] = [
+        (("risk", "max_per_theme_pct", name), pct)
+        for name, pct in policy.risk.max_per_theme_pct.items()
+    ]
+    if policy.risk.max_per_asset_pct is not None:
+        limits.append((("risk", "max_per_asset_pct"), policy.risk.max_per_asset_pct))
+    for path, pct in limits:
+        if pct >= cap:
+            found.warning(
+                path,
+                f"{show_value(pct)}% is not below risk.max_total_at_risk_pct "
+                f"({show_value(cap)}%): this limit never binds",
+            )
+
+
+def _check_protections(policy: PolicyConfig, found: _Found) -> None:
+    """Parameters a method does not take, and the pairs freqtrade refuses together."""
+    exclusive = (
+        ("stop_duration", "stop_duration_candles"),
+        ("lookback_period", "lookback_period_candles"),
+        ("unlock_at", "stop_duration"),
+        ("unlock_at", "stop_duration_candles"),
+    )
+    for i, protection in enumerate(policy.protections):
+        given = protection.parameters()
+        allowed = PROTECTION_PARAMETERS[protection.method]
+        for name in given:
+            if name not in allowed:
+                found.error(
+                    ("protections", i, name),
+                    f"not a parameter of {protection.method} "
+                    f"(it takes {', '.join(sorted(allowed))})",
+                )
+        for first, second in exclusive:
+            if first in given and second in given:
+                found.error(
+                    ("protections", i, second),
+                    f"give {first} or {second}, not both (freqtrade refuses the pair)",
+                )
 
 
 def _as(written: str, other: str) -> str:
@@ -662,6 +845,7 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
                     f"{sym} is not in this tier's symbols; a force-eligible symbol must belong "
                     "to its tier",
                 )
+    _check_clusters(universe, found)
     return found.items
 
 
@@ -718,6 +902,29 @@ def _check_overlaps(listed: _Listed, seen: list[_Listed], found: _Found) -> None
             )
 
 
+def _check_clusters(universe: UniverseConfig, found: _Found) -> None:
+    """An asset belongs to one cluster: its at-risk would otherwise count against two caps."""
+    home: dict[str, tuple[str, str]] = {}  # asset -> (cluster, as written)
+    for name, symbols in universe.clusters.definitions.items():
+        for i, sym in enumerate(symbols):
+            norm = _norm_or_none(sym)
+            if norm is None:
+                continue
+            asset = norm.partition("/")[0]
+            path: tuple[PathElem, ...] = ("clusters", "definitions", name, i)
+            if asset not in home:
+                home[asset] = (name, sym)
+            elif home[asset][0] == name:
+                found.warning(path, f"{sym} is listed twice in cluster {name} (asset {asset})")
+            else:
+                other, written = home[asset]
+                found.error(
+                    path,
+                    f"{sym} is already in cluster {other}{_as(sym, written)}; "
+                    f"an asset belongs to one cluster only (asset {asset})",
+                )
+
+
 def cross_check(
     policy: PolicyConfig,
     universe: UniverseConfig,
@@ -737,6 +944,16 @@ def cross_check(
                 f"no tier {name} in {universe_file}"
                 + (f" (did you mean {hint}?)" if hint else "")
                 + "; its pairs get default_stake_pct",
+            )
+    clusters = universe.clusters.definitions
+    for name in policy.risk.max_per_theme_pct:
+        if name not in clusters:
+            hint = _closest(name, clusters)
+            in_policy.error(
+                ("risk", "max_per_theme_pct", name),
+                f"no cluster {name} in {universe_file} clusters.definitions"
+                + (f" (did you mean {hint}?)" if hint else "")
+                + (f"; defined: {', '.join(clusters)}" if clusters else "; none is defined"),
             )
     if policy.liquidity.exclude_stablecoin_bases:
         stable = set(policy.liquidity.stablecoins)
