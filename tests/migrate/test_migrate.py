@@ -15,8 +15,9 @@ import yaml
 
 from tests.migrate.conftest import PROFILES, REAL
 from trader247.configfiles import load_both
-from trader247.migrate import Migration, Status, migrate
+from trader247.migrate.build import migrate
 from trader247.migrate.cli import main as migrate_main
+from trader247.migrate.model import Migration, Status
 
 
 def leaves(value: Any, path: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

@@ -2,10 +2,7 @@
 ``policy.yaml``, ``universe.yaml``, ``app.yaml``) into a freqtrade ``config.json`` plus our
 ``policy.yaml`` / ``universe.yaml``, with a Markdown report of what became of every key.
 
-``migrate(source_dir, target_dir)`` is the whole job (``build``); ``table`` lists the rules.
+``trader247.migrate.build.migrate(source_dir, target_dir)`` is the whole job; ``table`` lists the
+rules. The package itself imports nothing, so importing one of its modules never runs the others
+(``build`` imports ``table``, which imports its sibling modules through this package).
 """
-
-from trader247.migrate.build import DestinationError, migrate
-from trader247.migrate.model import Migration, Row, Status
-
-__all__ = ["DestinationError", "Migration", "Row", "Status", "migrate"]
