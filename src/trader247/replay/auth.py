@@ -21,6 +21,8 @@ optional (default: Coinbase's volume tiers).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -28,8 +30,10 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-import jwt
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
 from trader247.replay.engine import FeeTier
@@ -62,10 +66,7 @@ class KeyRing:
 
     def account_of(self, token: str, method: str, path: str, now: float) -> str:
         """Verify a CDP JWT for ``method path`` at ``now``; returns the key's account."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.PyJWTError as exc:
-            raise AuthError(f"not a JWT: {exc}") from None
+        header, claims, signing_input, signature = _split(token)
         name = str(header.get("kid"))
         entry = self.keys.get(name)
         if entry is None:
@@ -73,34 +74,65 @@ class KeyRing:
         account, public_key = entry
         if header.get("alg") != "ES256":
             raise AuthError(f"{name}: alg {header.get('alg')!r}, expected ES256")
-        claims = _decode(token, public_key, name, now)
-        if claims.get("sub") != name:
-            raise AuthError(f"{name}: sub {claims.get('sub')!r} is not the key name")
-        if claims.get("iss") not in ISSUERS:
-            raise AuthError(f"{name}: iss {claims.get('iss')!r}")
-        uri = claims.get("uri")
-        uris = claims.get("uris")
-        candidates = [uri] if isinstance(uri, str) else (uris if isinstance(uris, list) else [])
-        if not any(_uri_matches(str(c), method, path) for c in candidates):
-            raise AuthError(f"{name}: uri {candidates!r} does not sign {method} {path}")
+        if len(signature) != 64:
+            raise AuthError(f"{name}: an ES256 signature is 64 bytes, got {len(signature)}")
+        der = encode_dss_signature(int.from_bytes(signature[:32], "big"),
+                                   int.from_bytes(signature[32:], "big"))
+        try:
+            public_key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            raise AuthError(f"{name}: bad signature") from None
+        _check_claims(claims, name, method, path, now)
         return account
 
 
-def _decode(token: str, public_key: ec.EllipticCurvePublicKey, name: str,
-            now: float) -> dict[str, Any]:
+def _b64(segment: str) -> bytes:
     try:
-        claims: dict[str, Any] = jwt.decode(
-            token, public_key, algorithms=["ES256"], audience=list(AUDIENCES),
-            options={"require": ["exp", "nbf", "sub"], "verify_exp": False,
-                     "verify_nbf": False, "verify_iat": False})
-    except jwt.PyJWTError as exc:
-        raise AuthError(f"{name}: {exc}") from None
+        return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    except (ValueError, binascii.Error):
+        raise AuthError("not a JWT: bad base64") from None
+
+
+def _split(token: str) -> tuple[dict[str, Any], dict[str, Any], bytes, bytes]:
+    """(header, claims, signed bytes, signature) of a compact JWS, not yet verified.
+
+    Hand-rolled rather than PyJWT's ``decode``: PyJWT validates base64 character by character
+    in Python, which cost ~4 ms a request -- the replay's largest cost per order.
+    """
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise AuthError("not a JWT: expected three segments")
+    try:
+        header, claims = json.loads(_b64(parts[0])), json.loads(_b64(parts[1]))
+    except ValueError:
+        raise AuthError("not a JWT: header or claims are not JSON") from None
+    if not isinstance(header, dict) or not isinstance(claims, dict):
+        raise AuthError("not a JWT: header and claims must be objects")
+    return header, claims, f"{parts[0]}.{parts[1]}".encode(), _b64(parts[2])
+
+
+def _check_claims(claims: dict[str, Any], name: str, method: str, path: str,
+                  now: float) -> None:
+    if claims.get("sub") != name:
+        raise AuthError(f"{name}: sub {claims.get('sub')!r} is not the key name")
+    if claims.get("iss") not in ISSUERS:
+        raise AuthError(f"{name}: iss {claims.get('iss')!r}")
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    if not any(a in AUDIENCES for a in audiences):
+        raise AuthError(f"{name}: aud {audience!r}")
+    nbf, exp = claims.get("nbf"), claims.get("exp")
+    if not isinstance(nbf, int | float) or not isinstance(exp, int | float):
+        raise AuthError(f"{name}: nbf and exp are required")
     # time claims against the replay's clock (tests run it on a fake one)
-    if float(claims["nbf"]) > now + LEEWAY_S:
-        raise AuthError(f"{name}: token not valid yet (nbf {claims['nbf']}, now {now:.0f})")
-    if float(claims["exp"]) < now - LEEWAY_S:
-        raise AuthError(f"{name}: token expired (exp {claims['exp']}, now {now:.0f})")
-    return claims
+    if nbf > now + LEEWAY_S:
+        raise AuthError(f"{name}: token not valid yet (nbf {nbf}, now {now:.0f})")
+    if exp < now - LEEWAY_S:
+        raise AuthError(f"{name}: token expired (exp {exp}, now {now:.0f})")
+    uri, uris = claims.get("uri"), claims.get("uris")
+    candidates = [uri] if isinstance(uri, str) else (uris if isinstance(uris, list) else [])
+    if not any(_uri_matches(str(c), method, path) for c in candidates):
+        raise AuthError(f"{name}: uri {candidates!r} does not sign {method} {path}")
 
 
 def _uri_matches(uri: str, method: str, path: str) -> bool:

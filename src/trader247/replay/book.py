@@ -12,8 +12,10 @@ $50M and more, and ``12 * sqrt($1M / volume) - 1.7`` basis points below that (0 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import overload
 
 from trader247.replay.engine import Level
 
@@ -29,10 +31,9 @@ class Ladder:
     price_decimals: int
     size_decimals: int
 
-    def levels(self, side: str) -> list[Level]:
-        rows = self.bids if side == "bids" else self.asks
-        return [Level(Decimal(p).scaleb(-self.price_decimals),
-                      Decimal(s).scaleb(-self.size_decimals)) for p, s in rows]
+    def levels(self, side: str) -> Sequence[Level]:
+        return _Levels(self.bids if side == "bids" else self.asks, self.price_decimals,
+                       self.size_decimals)
 
     @property
     def best_bid(self) -> int:
@@ -41,6 +42,29 @@ class Ladder:
     @property
     def best_ask(self) -> int:
         return self.asks[0][0]
+
+
+class _Levels(Sequence[Level]):
+    """Book levels as Decimals, converted when read: a sweep seldom goes past a few levels."""
+
+    def __init__(self, rows: list[tuple[int, int]], price_decimals: int,
+                 size_decimals: int) -> None:
+        self._rows, self._p, self._s = rows, -price_decimals, -size_decimals
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    @overload
+    def __getitem__(self, index: int) -> Level: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Level]: ...
+
+    def __getitem__(self, index: int | slice) -> Level | Sequence[Level]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        price, size = self._rows[index]
+        return Level(Decimal(price).scaleb(self._p), Decimal(size).scaleb(self._s))
 
 
 def auto_spread_bps(usd_volume_24h: float) -> float:

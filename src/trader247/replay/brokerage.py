@@ -59,7 +59,7 @@ class MarketView(Protocol):
 
     def spec(self, product_id: str, now: float) -> ProductSpec | None: ...
 
-    def book(self, product_id: str, now: float) -> tuple[list[Level], list[Level]]: ...
+    def book(self, product_id: str, now: float) -> tuple[Sequence[Level], Sequence[Level]]: ...
 
     def path(self, product_id: str, t0: float, t1: float) -> list[Segment]: ...
 
@@ -101,6 +101,9 @@ class Brokerage:
         self.accounts: dict[str, Account] = {}
         self.orders: dict[str, Order] = {}
         self.fills: list[Fill] = []
+        # indexes: every request touches the open orders and an account's own history only
+        self._open: dict[str, Order] = {}
+        self._by_account: dict[str, tuple[list[Order], list[Fill]]] = {}
         self._client_ids: dict[tuple[str, str], str] = {}
         self._seq = itertools.count(1)
 
@@ -134,8 +137,8 @@ class Brokerage:
 
     def _holds(self, name: str) -> dict[str, Decimal]:
         holds: dict[str, Decimal] = {}
-        for order in self.orders.values():
-            if order.account != name or not order.is_open:
+        for order in self._open.values():
+            if order.account != name:
                 continue
             base, quote = _currencies(order.request.product_id)
             if order.request.side is Side.SELL:
@@ -163,15 +166,19 @@ class Brokerage:
         return fee_tier(self._volume_30d(account.name, now))
 
     def _volume_30d(self, name: str, now: float) -> Decimal:
-        return sum((f.usd_value for f in self.fills
-                    if f.account == name and now - THIRTY_DAYS < f.time <= now), ZERO)
+        fills = self._history(name)[1]
+        return sum((f.usd_value for f in reversed(fills) if now - THIRTY_DAYS < f.time <= now),
+                   ZERO)
+
+    def _history(self, name: str) -> tuple[list[Order], list[Fill]]:
+        return self._by_account.setdefault(name, ([], []))
 
     def summary(self, name: str, now: float) -> tuple[FeeTier, Decimal, Decimal]:
         """(fee tier, 30-day USD volume, 30-day fees in USD)."""
         with self._lock:
             self.advance(now)
             account = self.accounts[name]
-            fills = [f for f in self.fills if f.account == name and now - THIRTY_DAYS < f.time]
+            fills = [f for f in self._history(name)[1] if now - THIRTY_DAYS < f.time]
             fees = sum((f.commission * (f.usd_value / f.value if f.value else ZERO)
                         for f in fills), ZERO)
             return self._tier(account, now), self._volume_30d(name, now), fees
@@ -205,6 +212,8 @@ class Brokerage:
             order = Order(str(uuid.uuid4()), name, req, now, next(self._seq), checked=now,
                           hold_rate=tier.taker)
             self.orders[order.order_id] = order
+            self._open[order.order_id] = order
+            self._history(name)[0].append(order)
             self._client_ids[(name, req.client_order_id)] = order.order_id
             fills = immediate_fills(req, opposite, spec.base_increment, tier.taker, max_fraction)
             for execution in fills:
@@ -218,13 +227,16 @@ class Brokerage:
                                                                "FILL_OR_KILL"):
             complete = (req.base_size is not None and order.remaining <= 0) or (
                 req.base_size is None and order.filled_size > 0)
-            order.status = FILLED if complete else CANCELLED
-            if not complete:
-                order.cancel_message = "Immediate or cancel: unfilled remainder cancelled"
-            order.closed = order.created
+            self._close(order, FILLED if complete else CANCELLED, order.created,
+                        "" if complete else "Immediate or cancel: unfilled remainder cancelled")
         elif order.remaining <= 0:
-            order.status = FILLED
-            order.closed = order.last_fill_time
+            self._close(order, FILLED, order.last_fill_time or order.created)
+
+    def _close(self, order: Order, status: str, when: float, message: str = "") -> None:
+        order.status, order.closed = status, when
+        if message:
+            order.cancel_message = message
+        self._open.pop(order.order_id, None)
 
     def _book_fill(self, order: Order, spec: ProductSpec, execution: Execution, rate: Decimal,
                    liquidity: str, now: float) -> None:
@@ -242,19 +254,21 @@ class Brokerage:
         order.number_of_fills += 1
         order.last_fill_time = now
         usd = Decimal(repr(self.market.usd_price(quote, now) or 0.0))
-        self.fills.append(Fill(
+        fill = (Fill(
             trade_id=str(uuid.uuid4()), order_id=order.order_id, account=order.account,
             product_id=order.request.product_id, side=side, price=execution.price,
             size=execution.size, quote=execution.quote, commission=fee, time=now,
             liquidity=liquidity,
             size_in_quote=order.request.quote_size is not None, usd_value=value * usd,
             seq=next(self._seq)))
+        self.fills.append(fill)
+        self._history(order.account)[1].append(fill)
 
     def advance(self, now: float) -> None:
         """Fill resting orders for the replayed market up to ``now``; expire GTD orders."""
         with self._lock:
-            for order in list(self.orders.values()):
-                if order.is_open and now > order.checked:
+            for order in list(self._open.values()):
+                if now > order.checked:
                     self._advance_order(order, now)
 
     def _advance_order(self, order: Order, now: float) -> None:
@@ -275,10 +289,9 @@ class Brokerage:
                                 self._maker_rate(order, until), "MAKER", until)
         order.checked = now
         if order.remaining <= 0:
-            order.status, order.closed = FILLED, order.last_fill_time
+            self._close(order, FILLED, order.last_fill_time or now)
         elif req.end_time is not None and now >= req.end_time:
-            order.status, order.closed = EXPIRED, req.end_time
-            order.cancel_message = "Order expired"
+            self._close(order, EXPIRED, req.end_time, "Order expired")
 
     def cancel(self, name: str, order_ids: Sequence[str], now: float, *,
                fill_fraction: Decimal | None = None) -> list[CancelResult]:
@@ -300,10 +313,34 @@ class Brokerage:
                 elif not order.is_open:
                     results.append(CancelResult(order_id, False, "DUPLICATE_CANCEL_REQUEST"))
                 else:
-                    order.status, order.closed = CANCELLED, now
-                    order.cancel_message = "User requested cancel"
+                    self._close(order, CANCELLED, now, "User requested cancel")
                     results.append(CancelResult(order_id, True, "UNKNOWN_CANCEL_FAILURE_REASON"))
             return results
+
+    def _reconcile_account(self, account: Account) -> list[str]:
+        name = account.name
+        orders, fills = self._history(name)
+        expected = _expected_balances(account, fills)
+        holds = self._holds(name)
+        problems = []
+        for currency in sorted(set(expected) | set(account.balances)):
+            have = account.balances.get(currency, ZERO)
+            if have != expected.get(currency, ZERO):
+                problems.append(f"{name} {currency}: balance {have} != transfers + fills "
+                                f"{expected.get(currency, ZERO)}")
+            if have < 0:
+                problems.append(f"{name} {currency}: negative balance {have}")
+            if holds.get(currency, ZERO) > have:
+                problems.append(f"{name} {currency}: hold {holds[currency]} exceeds balance "
+                                f"{have}")
+        filled: dict[str, Decimal] = {}
+        for f in fills:
+            filled[f.order_id] = filled.get(f.order_id, ZERO) + f.size
+        for order in orders:
+            if order.filled_size != filled.get(order.order_id, ZERO):
+                problems.append(f"{name} order {order.order_id}: filled_size "
+                                f"{order.filled_size} != the sum of its fills")
+        return problems
 
     def _maker_rate(self, order: Order, now: float) -> Decimal:
         # a resting order never pays more than its hold reserved (the taker rate it was
@@ -320,7 +357,7 @@ class Brokerage:
             self._book_fill(order, spec, Execution(order.request.limit_price, size),
                             self._maker_rate(order, now), "MAKER", now)
         if order.remaining <= 0:
-            order.status, order.closed = FILLED, now
+            self._close(order, FILLED, now)
 
     # -- queries ---------------------------------------------------------------------------
     def order(self, name: str, order_id: str, now: float) -> Order | None:
@@ -338,14 +375,14 @@ class Brokerage:
                                                  set(order_ids))
         with self._lock:
             self.advance(now)
-            found = [o for o in self.orders.values() if o.account == name
-                     and (not statuses or o.status in statuses)
+            found = [o for o in self._history(name)[0]
+                     if (not statuses or o.status in statuses)
                      and (not products or o.request.product_id in products)
                      and (not wanted_sides or o.request.side in wanted_sides)
                      and (not ids or o.order_id in ids)
                      and (start is None or o.created >= start)
                      and (end is None or o.created <= end)]
-        return sorted(found, key=lambda o: o.seq, reverse=True)
+        return found[::-1]  # the history is in creation order
 
     def list_fills(self, name: str, now: float, *, order_ids: Iterable[str] = (),
                    product_ids: Iterable[str] = (), start: float | None = None,
@@ -353,12 +390,12 @@ class Brokerage:
         ids, products = set(order_ids), set(product_ids)
         with self._lock:
             self.advance(now)
-            found = [f for f in self.fills if f.account == name
-                     and (not ids or f.order_id in ids)
+            found = [f for f in self._history(name)[1]
+                     if (not ids or f.order_id in ids)
                      and (not products or f.product_id in products)
                      and (start is None or f.time >= start)
                      and (end is None or f.time <= end)]
-        return sorted(found, key=lambda f: f.seq, reverse=True)
+        return found[::-1]
 
     # -- proof -----------------------------------------------------------------------------
     def reconcile(self, now: float) -> list[str]:
@@ -368,34 +405,21 @@ class Brokerage:
         with self._lock:
             self.advance(now)
             problems: list[str] = []
-            for name, account in self.accounts.items():
-                expected: dict[str, Decimal] = {}
-                for t in account.transfers:
-                    expected[t.currency] = expected.get(t.currency, ZERO) + t.amount
-                for f in self.fills:
-                    if f.account != name:
-                        continue
-                    base, quote = _currencies(f.product_id)
-                    sign = ONE if f.side is Side.BUY else -ONE
-                    expected[base] = expected.get(base, ZERO) + sign * f.size
-                    expected[quote] = expected.get(quote, ZERO) - sign * f.value - f.commission
-                holds = self._holds(name)
-                for currency in sorted(set(expected) | set(account.balances)):
-                    have = account.balances.get(currency, ZERO)
-                    if have != expected.get(currency, ZERO):
-                        problems.append(f"{name} {currency}: balance {have} != transfers + "
-                                        f"fills {expected.get(currency, ZERO)}")
-                    if have < 0:
-                        problems.append(f"{name} {currency}: negative balance {have}")
-                    if holds.get(currency, ZERO) > have:
-                        problems.append(f"{name} {currency}: hold {holds[currency]} exceeds "
-                                        f"balance {have}")
-                for order in self.orders.values():
-                    if order.account == name and order.filled_size != sum(
-                            (f.size for f in self.fills if f.order_id == order.order_id), ZERO):
-                        problems.append(f"{name} order {order.order_id}: filled_size "
-                                        f"{order.filled_size} != sum of its fills")
+            for account in self.accounts.values():
+                problems += self._reconcile_account(account)
             return problems
+
+
+def _expected_balances(account: Account, fills: Sequence[Fill]) -> dict[str, Decimal]:
+    expected: dict[str, Decimal] = {}
+    for t in account.transfers:
+        expected[t.currency] = expected.get(t.currency, ZERO) + t.amount
+    for f in fills:
+        base, quote = _currencies(f.product_id)
+        sign = ONE if f.side is Side.BUY else -ONE
+        expected[base] = expected.get(base, ZERO) + sign * f.size
+        expected[quote] = expected.get(quote, ZERO) - sign * f.value - f.commission
+    return expected
 
 
 def _currencies(product_id: str) -> tuple[str, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -67,7 +67,7 @@ class ExchangeMarket:
             post_only=bool(overrides.get("post_only", False)),
         )
 
-    def book(self, product_id: str, now: float) -> tuple[list[Level], list[Level]]:
+    def book(self, product_id: str, now: float) -> tuple[Sequence[Level], Sequence[Level]]:
         ladder = self.exchange.ladder(product_id, now)
         return ladder.levels("bids"), ladder.levels("asks")
 
