@@ -26,6 +26,9 @@ Decisions:
   coinbase class turns a truncated JSON answer into ``{}`` instead of raising) is a failed
   reload, so freqtrade keeps the markets it has; otherwise the next pairlist refresh raises
   "Markets were not loaded" and freqtrade stops trading.
+- ``Exchange.create_order`` (live only): creates carry a ``client_order_id`` and a create whose
+  answer was lost is retried / resolved under the same id, so it never becomes two orders
+  (``trader247.idempotent_orders``).
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -189,6 +192,9 @@ def _patch_exchange(module: "ModuleType") -> None:
 
     _load_async_markets._trader247_guarded = True  # type: ignore[attr-defined]
     exchange._load_async_markets = _load_async_markets
+    from trader247.idempotent_orders import install
+
+    install(exchange)
 
 
 _PATCHES = {
