@@ -66,6 +66,13 @@ class LiveReplay:
         with urllib.request.urlopen(request, timeout=15) as response:
             return json.loads(response.read())
 
+    def best(self, product_id: str) -> tuple[float, float]:
+        """(best bid, best ask) of a product, from the public ticker."""
+        url = f"{self.url}/api/v3/brokerage/market/products/{product_id}/ticker?limit=1"
+        with urllib.request.urlopen(url, timeout=15) as response:
+            data = json.loads(response.read())
+        return float(data["best_bid"]), float(data["best_ask"])
+
     def fault(self, **fault: Any) -> dict[str, Any]:
         return dict(self.control("faults", fault)["added"][0])
 

@@ -321,7 +321,7 @@ class ReplayExchange:
     def _products(self, request: Request) -> dict[str, Any]:
         product_type = (request.arg("product_type") or "").upper()
         if product_type == "FUTURE":  # no derivatives here; ccxt asks for them in load_markets
-            return {"products": [], "num_products": 0}
+            return {"products": [], "num_products": "0"}
         ids = [pid.upper() for value in request.query.get("product_ids", [])
                for pid in value.split(",") if pid]
         listed = self.listed(request.now)
@@ -332,7 +332,8 @@ class ReplayExchange:
         limit = request.int_arg("limit", 0) or len(listed)
         page = listed[offset:offset + limit]
         products = [self.product(pid, request.now, request.fired.missing_fields) for pid in page]
-        return {"products": products, "num_products": len(products)}
+        # Coinbase sends the count as a string too (ccxt's recorded answer: num_products: '646')
+        return {"products": products, "num_products": str(len(products))}
 
     def _product(self, request: Request) -> dict[str, Any]:
         return self.product(self._known(request), request.now, request.fired.missing_fields)
@@ -453,7 +454,6 @@ class ReplayExchange:
                 "size": f"{size:.{meta.size_decimals}f}",
                 "time": iso(at),
                 "side": "BUY" if int(at) % 2 else "SELL",
-                "exchange": "",
                 "bid": "",
                 "ask": "",
             })
@@ -490,9 +490,9 @@ class ReplayExchange:
                 "code": code,
                 "name": name_of(code),
                 "color": "#0052FF",
-                "sort_index": 100 + index * 10 if code not in CRYPTO else 100 + list(
-                    CRYPTO).index(code),
-                "exponent": 8,
+                "sort_index": str(100 + index * 10 if code not in CRYPTO else 100 + list(
+                    CRYPTO).index(code)),
+                "exponent": "8",
                 "type": "crypto",
                 "address_regex": "^.+$",
             })

@@ -228,8 +228,6 @@ class PrivateApi:
             "type": "ACCOUNT_TYPE_FIAT" if is_fiat(code) else "ACCOUNT_TYPE_CRYPTO",
             "ready": True,
             "hold": {"value": dec(held), "currency": code},
-            "retail_portfolio_id": self._wallet_id(request.account, "portfolio"),
-            "platform": "ACCOUNT_PLATFORM_CONSUMER",
         }
 
     def accounts_v3(self, request: Request) -> dict[str, Any]:
