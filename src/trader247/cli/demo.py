@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     state = args.state_dir or args.userdir
     state.mkdir(parents=True, exist_ok=True)
-    replay_args, key_layer = list(args.replay_arg), []
+    replay_args: list[str] = list(args.replay_arg)
+    key_layer: list[str] = []
     db_url = args.db_url or "sqlite:///user_data/tradesv3.dryrun.sqlite"
     if args.live:
         extra_replay, key_layer, db_url = _live_files(args, state)
