@@ -71,6 +71,7 @@ bench: data
 	$(BIN)/python bench/cap_backtest.py
 	$(BIN)/python bench/exporter_cost.py
 	$(BIN)/python bench/load_200_pairs.py
+	$(BIN)/python bench/replay_orders.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data
