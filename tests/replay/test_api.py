@@ -373,3 +373,33 @@ def test_products_statistics_are_computed_once_per_candle_slot(
     after = get(exchange, PRODUCTS)[1]["products"]
     assert calls[4:] == ["BTC-USD"]
     assert [p["price"] for p in before] != [p["price"] for p in after]
+
+
+def test_liquid_books_are_one_tick_wide_thin_ones_wider_and_usdc_is_an_alias(
+        tmp_path: Path, clock: FakeClock) -> None:
+    from tests.replay.conftest import candles, write
+    from trader247.replay.feed import load_feed
+
+    data = tmp_path / "liquid"
+    data.mkdir()
+    # BTC at ~60,000 with 500 BTC an hour: ~$720M a day, like Coinbase's BTC-USD
+    write(data, "BTC/USD", "1h", candles(1500, "1h", 60_000.0, 500.0, 2))
+    write(data, "BTC/USDC", "1h", candles(1500, "1h", 61_000.0, 1.0, 3))  # ignored: an alias
+    write(data, "THIN/USD", "1h", candles(1500, "1h", 2.0, 20_000.0, 4))  # ~$1M a day
+    exchange = ReplayExchange(load_feed(data), clock=clock)
+    now = clock()
+    book = exchange.order_book("BTC-USD", now, 1)
+    assert book["spread_absolute"] == "0.01"  # BTC-USD's spread is one cent
+    thin = exchange.order_book("THIN-USD", now, 1)
+    assert 5 < float(thin["spread_bps"]) < 15  # ~10 bp at $1M a day
+    usd, usdc = (exchange.product(pid, now) for pid in ("BTC-USD", "BTC-USDC"))
+    assert (usd["alias"], usd["alias_to"]) == ("", ["BTC-USDC"])
+    assert (usdc["alias"], usdc["alias_to"], usdc["quote_display_symbol"]) == (
+        "BTC-USD", [], "USD")
+    for key in ("price", "volume_24h", "approximate_quote_24h_volume"):
+        assert usdc[key] == usd[key], key
+    alias_book = exchange.order_book("BTC-USDC", now, 3)["pricebook"]
+    assert alias_book["bids"] == exchange.order_book("BTC-USD", now, 3)["pricebook"]["bids"]
+    # volume_24h x price (both printed rounded, hence the relative tolerance)
+    assert float(usd["approximate_quote_24h_volume"]) == pytest.approx(
+        float(usd["volume_24h"]) * float(usd["price"]), rel=1e-6)
