@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-all test-compat soak lint bench backtest data install clean promtool
+.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -25,6 +25,11 @@ data: $(STAMP)
 ## demo: the main job — replay exchange + freqtrade trade --dry-run, offline, Ctrl-C stops both
 demo: data
 	$(BIN)/trader247 demo
+
+## demo-live: the same in live mode (dry_run false): real orders on the replay's private API with a
+## local demo key (created in user_data/replay-keys/ on the first run, never committed)
+demo-live: data
+	$(BIN)/trader247 demo --live
 
 ## promtool: Prometheus' rule/config checker, needed by tests/monitoring (Debian package `prometheus`)
 promtool:
@@ -73,6 +78,7 @@ bench: data
 	$(BIN)/python bench/exporter_cost.py
 	$(BIN)/python bench/plugin_timing.py
 	$(BIN)/python bench/load_200_pairs.py
+	$(BIN)/python bench/replay_orders.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data

@@ -8,8 +8,13 @@ Checks beyond each file's own schema:
 - ``risk.trim_timeout_seconds`` is at least the exchange request time-out (ccxt ``timeout``, ms),
   or a trim could be cancelled while its order request is still in flight;
 - live mode (``dry_run: false``): exchange key and secret set, API-server password and JWT secret
-  neither empty nor our demo values, a warning when the API server listens beyond 127.0.0.1,
-  and a cap above 25 % needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer).
+  neither empty nor our demo values -- unless the exchange is the loopback replay (``make
+  demo-live``), a warning when the API server listens beyond 127.0.0.1, and a cap above 25 %
+  needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer).
+
+freqtrade removes the exchange credentials from the config it hands to plugins (they become
+``None``): the plugins cannot see them, so only the file-level check (``trader247 validate`` and
+``trader247 run``) judges them.
 """
 
 from __future__ import annotations
@@ -62,6 +67,19 @@ def locate(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None
     return resolve("policy_file", POLICY_FILE), resolve("universe_file", UNIVERSE_FILE)
 
 
+def exchange_is_loopback(exchange: Mapping[str, Any]) -> bool:
+    """True when every ccxt instance talks to a server on this machine (the replay)."""
+    from urllib.parse import urlsplit
+
+    urls = [((exchange.get(key) or {}).get("urls") or {}).get("api", {})
+            for key in ("ccxt_config", "ccxt_async_config")]
+    rests = [u.get("rest") if isinstance(u, Mapping) else u for u in urls]
+    if not rests[0]:
+        return False  # ccxt's own URL: the real exchange
+    hosts = [urlsplit(str(r)).hostname for r in rests if r]
+    return all(h in LOOPBACK or (h or "").startswith("127.") for h in hosts)
+
+
 def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
                   *, file: str) -> list[Problem]:
     """Checks of freqtrade's config (already schema-valid) against our policy."""
@@ -89,13 +107,15 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
 
     if config.get("dry_run", True) is False:
         for key in ("key", "secret"):
-            if not str(exchange.get(key) or "").strip():
+            value = exchange.get(key, "")
+            if value is not None and not str(value).strip():  # None: removed by freqtrade
                 add(("exchange", key), "must be set for live trading (dry_run is false)")
         api = config.get("api_server") or {}
         if api.get("enabled"):
             for key in ("password", "jwt_secret_key", "ws_token"):
                 value = str(api.get(key) or "")
-                if not value.strip() or value in DEMO_SECRETS:
+                demo = value in DEMO_SECRETS and not exchange_is_loopback(exchange)
+                if not value.strip() or demo:
                     add(("api_server", key), "empty or a demo value: set your own secret "
                         "for live trading")
             if str(api.get("listen_ip_address", "127.0.0.1")) not in LOOPBACK:

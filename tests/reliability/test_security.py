@@ -74,6 +74,8 @@ def live_config(**api: str) -> dict[str, object]:
     config = json.loads((REPO / "config" / "config.json").read_text())
     config["dry_run"] = False
     config["exchange"].update(key="organizations/x/apiKeys/y", secret="pem-stand-in")
+    for ccxt_config in ("ccxt_config", "ccxt_async_config"):  # the real Coinbase, not the replay
+        config["exchange"][ccxt_config].pop("urls", None)
     config["api_server"].update(api)
     return config
 

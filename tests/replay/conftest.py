@@ -1,4 +1,8 @@
-"""Small synthetic data sets, a controllable clock and in-process replay servers."""
+"""Small synthetic data sets, a controllable clock, API keys and in-process replay servers.
+
+Every exchange the fixtures create has its books checked when the test ends (``assert_books
+_balance``): for each account and currency, deposits + fills == balance, nothing negative.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,9 @@ import pandas as pd
 import pytest
 
 from trader247.replay.api import ReplayExchange
+from trader247.replay.auth import KeyRing, load_keys
 from trader247.replay.feed import load_feed
+from trader247.replay.keys import DemoKey, ensure_keys
 from trader247.replay.scenario import Scenario, parse_scenario
 from trader247.replay.server import ReplayServer
 
@@ -97,23 +103,67 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@dataclass(frozen=True)
+class KeySet:
+    """Three keys on account ``acct`` (10 000 USD) and one on ``other`` (1 000 USD)."""
+
+    ring: KeyRing
+    keys: list[DemoKey]
+
+    def secret(self, label: str) -> tuple[str, str]:
+        key = next(k for k in self.keys if k.label == label)
+        exchange = json.loads(key.config.read_text())["exchange"]
+        return str(exchange["key"]), str(exchange["secret"])
+
+
+@pytest.fixture(scope="session")
+def keyset(tmp_path_factory: pytest.TempPathFactory) -> KeySet:
+    from decimal import Decimal
+
+    directory = tmp_path_factory.mktemp("keys")
+    ensure_keys(directory, {"acct": {"USD": Decimal("10000")}}, 3)
+    keys = ensure_keys(directory, {"other": {"USD": Decimal("1000")}}, 1)
+    return KeySet(load_keys(directory / "keys.json"), keys)
+
+
+def sign(keyset: KeySet, label: str, method: str, path: str, now: float) -> dict[str, str]:
+    """The Authorization header ccxt 4.5 sends (its own signer, at the replay's time)."""
+    import ccxt
+
+    name, secret = keyset.secret(label)
+    client = ccxt.coinbase({"apiKey": name, "secret": secret})
+    token = client.create_auth_token(int(now), method, f"https://api.coinbase.com{path}")
+    return {"Authorization": f"Bearer {token}"}
+
+
+def assert_books_balance(exchange: ReplayExchange) -> None:
+    problems = exchange.brokerage.reconcile(exchange.clock.now())
+    assert problems == [], problems
+
+
 @pytest.fixture
-def make_exchange(dataset: dict[str, Any], clock: FakeClock) -> Callable[..., ReplayExchange]:
+def make_exchange(dataset: dict[str, Any], clock: FakeClock) -> Iterator[
+        Callable[..., ReplayExchange]]:
     feed = load_feed(dataset["dir"])
+    made: list[ReplayExchange] = []
 
     def make(scenario: dict[str, Any] | Scenario | None = None, **kwargs: Any) -> ReplayExchange:
         if isinstance(scenario, dict):
             scenario = parse_scenario(scenario, "test scenario")
         kwargs.setdefault("clock", clock)
-        return ReplayExchange(feed, scenario=scenario, **kwargs)
+        exchange = ReplayExchange(feed, scenario=scenario, **kwargs)
+        made.append(exchange)
+        return exchange
 
-    return make
+    yield make
+    for exchange in made:
+        assert_books_balance(exchange)
 
 
 def get(exchange: ReplayExchange, target: str, method: str = "GET",
-        body: Any = None) -> tuple[int, Any]:
+        body: Any = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
     payload = b"" if body is None else json.dumps(body).encode()
-    response = exchange.handle(method, target, payload)
+    response = exchange.handle(method, target, payload, headers)
     if response.content_type != "application/json":
         return response.status, response.body.decode()
     return response.status, json.loads(response.body)
@@ -148,6 +198,8 @@ def serve(dataset: dict[str, Any]) -> Iterator[Callable[..., Running]]:
     finally:
         for server in servers:
             server.stop()
+        for server in servers:
+            assert_books_balance(server.exchange)
 
 
 def free_port() -> int:

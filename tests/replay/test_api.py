@@ -78,7 +78,7 @@ def test_products_carry_coinbase_fields_and_trailing_24h_volumes(
 ) -> None:
     exchange = make_exchange()
     status, body = get(exchange, PRODUCTS)
-    assert status == 200 and body["num_products"] == 4
+    assert status == 200 and body["num_products"] == "4"
     products = {p["product_id"]: p for p in body["products"]}
     btc = products["BTC-USD"]
     assert list(btc) == list(PRODUCT_FIELDS)
@@ -95,9 +95,12 @@ def test_products_carry_coinbase_fields_and_trailing_24h_volumes(
                 & (df["date"] < pd.Timestamp(slot, unit="s", tz="UTC"))]
     assert len(window) == 96
     assert float(btc["volume_24h"]) == pytest.approx(window["volume"].sum())  # 96 x 2.5
-    quote = (window["volume"] * window["close"]).sum()
-    assert float(btc["approximate_quote_24h_volume"]) == pytest.approx(quote, abs=0.01)
-    assert float(btc["price"]) == pytest.approx(exchange.market.price("BTC-USD", T0), abs=0.01)
+    price = exchange.market.price("BTC-USD", T0)
+    assert float(btc["price"]) == pytest.approx(price, abs=0.005)
+    # Coinbase's definition: volume_24h x price (not a sum of candle volume x close)
+    assert float(btc["approximate_quote_24h_volume"]) == pytest.approx(240.0 * price, abs=0.005)
+    assert float(btc["approximate_quote_24h_volume"]) != pytest.approx(
+        (window["volume"] * window["close"]).sum(), abs=1.0)
     change = (exchange.market.price("BTC-USD", T0) / window["open"].iloc[0] - 1) * 100
     assert float(btc["price_percentage_change_24h"]) == pytest.approx(change)
     # a BTC-quoted pair: volume in ETH, quote volume in BTC, minimum ~ 1 USD in BTC
@@ -110,9 +113,10 @@ def test_products_carry_coinbase_fields_and_trailing_24h_volumes(
     _, body = get(exchange, PRODUCTS + "?product_ids=ETH-USD&product_ids=ADA-USD")
     assert sorted(p["product_id"] for p in body["products"]) == ["ADA-USD", "ETH-USD"]
     _, body = get(exchange, PRODUCTS + "?product_type=FUTURE")
-    assert body == {"products": [], "num_products": 0}
+    assert body == {"products": [], "num_products": "0"}
     _, single = get(exchange, PRODUCTS + "/ETH-USD")
-    assert single["product_id"] == "ETH-USD" and single["volume_24h"] == "2400.00000000"
+    # numbers are strings without trailing zeros, as Coinbase prints them
+    assert single["product_id"] == "ETH-USD" and single["volume_24h"] == "2400"
 
 
 def test_product_overrides_hidden_and_missing_volume(
@@ -320,7 +324,7 @@ def test_control_api_adds_and_clears_faults_scripts_and_overrides(
 
 @pytest.mark.parametrize(("text", "message"), [
     ("faults:\n  - {kind: http_5xx, status: 404}\n", r"faults\[0\]\.status: must be >= 500"),
-    ("faults:\n  - {kind: latency, endpoint: orders}\n", r"faults\[0\]\.endpoint"),
+    ("faults:\n  - {kind: latency, endpoint: trades}\n", r"faults\[0\]\.endpoint"),
     ("faults:\n  - {kind: timeout, hang_s: 500}\n", r"faults\[0\]\.hang_s: at most 120"),
     ("faults:\n  - {kind: latency, msec: 5}\n", r"faults\[0\]\.msec: unknown key"),
     ("price_script:\n  - {pair: BTC/USD, start_s: 5}\n", r"price_script\[0\]\.end_s"),
@@ -369,3 +373,33 @@ def test_products_statistics_are_computed_once_per_candle_slot(
     after = get(exchange, PRODUCTS)[1]["products"]
     assert calls[4:] == ["BTC-USD"]
     assert [p["price"] for p in before] != [p["price"] for p in after]
+
+
+def test_liquid_books_are_one_tick_wide_thin_ones_wider_and_usdc_is_an_alias(
+        tmp_path: Path, clock: FakeClock) -> None:
+    from tests.replay.conftest import candles, write
+    from trader247.replay.feed import load_feed
+
+    data = tmp_path / "liquid"
+    data.mkdir()
+    # BTC at ~60,000 with 500 BTC an hour: ~$720M a day, like Coinbase's BTC-USD
+    write(data, "BTC/USD", "1h", candles(1500, "1h", 60_000.0, 500.0, 2))
+    write(data, "BTC/USDC", "1h", candles(1500, "1h", 61_000.0, 1.0, 3))  # ignored: an alias
+    write(data, "THIN/USD", "1h", candles(1500, "1h", 2.0, 20_000.0, 4))  # ~$1M a day
+    exchange = ReplayExchange(load_feed(data), clock=clock)
+    now = clock()
+    book = exchange.order_book("BTC-USD", now, 1)
+    assert book["spread_absolute"] == "0.01"  # BTC-USD's spread is one cent
+    thin = exchange.order_book("THIN-USD", now, 1)
+    assert 5 < float(thin["spread_bps"]) < 15  # ~10 bp at $1M a day
+    usd, usdc = (exchange.product(pid, now) for pid in ("BTC-USD", "BTC-USDC"))
+    assert (usd["alias"], usd["alias_to"]) == ("", ["BTC-USDC"])
+    assert (usdc["alias"], usdc["alias_to"], usdc["quote_display_symbol"]) == (
+        "BTC-USD", [], "USD")
+    for key in ("price", "volume_24h", "approximate_quote_24h_volume"):
+        assert usdc[key] == usd[key], key
+    alias_book = exchange.order_book("BTC-USDC", now, 3)["pricebook"]
+    assert alias_book["bids"] == exchange.order_book("BTC-USD", now, 3)["pricebook"]["bids"]
+    # volume_24h x price (both printed rounded, hence the relative tolerance)
+    assert float(usd["approximate_quote_24h_volume"]) == pytest.approx(
+        float(usd["volume_24h"]) * float(usd["price"]), rel=1e-6)

@@ -37,7 +37,7 @@ from trader247.core.universe import (
     market_from_ccxt,
 )
 from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
-from trader247.patches import markets_guard
+from trader247.patches import idempotent_create, markets_guard
 from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 
 logger = logging.getLogger(__name__)
@@ -66,6 +66,7 @@ class TieredLiquidityPairList(IPairList):
         self._market_cache: dict[str, tuple[Any, MarketInfo]] = {}
         if self._config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):  # reloads markets
             markets_guard.install(self._exchange)
+            idempotent_create.install(self._exchange)  # live only
 
     @property
     def needstickers(self) -> bool:

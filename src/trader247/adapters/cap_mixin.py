@@ -46,7 +46,7 @@ from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_
 from trader247.adapters.settings import Settings, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
-from trader247.patches import execute_entry_gate
+from trader247.patches import execute_entry_gate, idempotent_create
 
 logger = logging.getLogger(__name__)
 
@@ -254,6 +254,9 @@ class ExposureCapMixin:
         _ = self.cap
         if self._cap_persistent():  # freqtrade's bot (dry-run / live), not a backtest
             execute_entry_gate.install()
+            exchange = getattr(self.dp, "_exchange", None)
+            if exchange is not None:
+                idempotent_create.install(exchange)  # live only
         settings = self.trader247_settings
         observability.start(self.config, settings.policy, settings.universe.tier_names)
 

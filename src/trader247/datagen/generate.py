@@ -9,8 +9,10 @@ Model (per hour, log returns):
   volatility; the crash is imposed on every pair at the same time (a market-wide event);
 * intrabar highs/lows as wicks beyond the body, scaled by the candle's conditional volatility;
 * volume: a USD amount per hour (intraday seasonality measured on the real candles, more volume in
-  volatile hours) normalised so that the trailing-24h USD volume follows a slowly wandering level
-  bounded to the catalog's band around the target, then converted to BASE units.
+  volatile hours) normalised so that the 24h USD volume *as Coinbase reports it* -- the trailing
+  24 h of base volume times the current price (``approximate_quote_24h_volume``), not a sum of
+  hourly USD amounts -- follows a slowly wandering level bounded to the catalog's band around the
+  target, then converted to BASE units.
 
 5m candles are a bridge of coarser candles: each 1h (generated) or 15m (real) candle is split into
 sub-candles that keep its open/high/low/close exactly and split its volume, so that 5m and 1h data
@@ -259,16 +261,17 @@ def _hour_of_day(start_ms: int, n: int) -> IntArray:
 
 def trailing_usd_volume(c: Candles, usd_price: FloatArray | None = None,
                         window_ms: int = 24 * HOUR_MS) -> FloatArray:
-    """Σ volume × price over each candle's trailing 24 h (the exchange's ``24h volume`` in USD).
+    """The exchange's 24h volume in USD at each candle, as Coinbase computes it: the base volume
+    of the trailing 24 h times the price at that candle's close (``volume_24h x price``).
 
-    ``usd_price`` converts base units to USD when the quote is not USD (X/BTC: the X/USD close).
+    ``usd_price`` is the base's USD price when the quote is not USD (X/BTC: the X/USD close).
     Windows are by time, so gaps in the candles do not stretch them.
     """
     price = c.close if usd_price is None else usd_price
-    usd = np.cumsum(c.volume * price)
+    base = np.cumsum(c.volume)
     first = np.searchsorted(c.date_ms, c.date_ms - window_ms, side="right")
-    before = np.where(first > 0, usd[np.maximum(first - 1, 0)], 0.0)
-    return np.asarray(usd - before, dtype=np.float64)
+    before = np.where(first > 0, base[np.maximum(first - 1, 0)], 0.0)
+    return np.asarray((base - before) * price, dtype=np.float64)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -363,10 +366,13 @@ def _forward_mean(x: FloatArray, window: int) -> FloatArray:
 
 
 def _usd_volume(rng: np.random.Generator, s: Settings, returns: FloatArray, sigma: FloatArray,
-                target: float, wiggle: float, tight: bool) -> FloatArray:
-    """Hourly USD volume whose trailing-24h sum stays within ``target x (1 ± wiggle)``.
+                target: float, wiggle: float, tight: bool, price: FloatArray) -> FloatArray:
+    """Hourly USD volume whose 24h USD volume stays within ``target x (1 ± wiggle)``.
 
-    ``returns``/``sigma`` cover WARMUP_HOURS + hours; the result covers the output hours only.
+    ``returns``/``sigma``/``price`` (the base's USD price per hour) cover WARMUP_HOURS + hours;
+    the result covers the output hours only. The 24h USD volume is Coinbase's: the trailing
+    24 h of *base* volume times the price now, so the level is pinned in base units against
+    ``desired / price`` (see ``trailing_usd_volume``).
 
     A trailing 24h sum of independent hourly noise wanders by noise/sqrt(24): too much for a
     +-3 % band. So the hourly profile is the seasonality times a slow 24h level, plus mild
@@ -402,20 +408,41 @@ def _usd_volume(rng: np.random.Generator, s: Settings, returns: FloatArray, sigm
     usd = hourly * jitter / _forward_mean(jitter, 24) + e - np.concatenate(([0.0], e[:-1]))
     usd = np.maximum(usd, 0.05 * hourly)
 
-    # Pin the 24h sums to the level: scale each hour by the mean correction of the windows it
-    # belongs to (a smooth correction: the windows overlap, so per-hour ratios would oscillate).
+    # Pin the 24h base sums to the level: scale each hour by the mean correction of the windows
+    # it belongs to (a smooth correction: the windows overlap, so per-hour ratios would
+    # oscillate).
+    base = usd / price
     for _ in range(6):
-        usd = usd * _forward_mean(desired / _trailing_sum(usd, 24), 24)
+        base = base * _forward_mean(desired / price / _trailing_sum(base, 24), 24)
     # The band is a promise (near-floor pairs must not drift across their floor by more than
-    # the catalog says): pull in the rare windows that still poke out, leaving the others be.
-    lo, hi = target * (1.0 - 0.97 * wiggle), target * (1.0 + 0.97 * wiggle)
-    for _ in range(50):
-        achieved = _trailing_sum(usd, 24)[24:]
-        if achieved.min() >= lo and achieved.max() <= hi:
-            break
-        fix = np.concatenate((np.ones(24), np.clip(achieved, lo, hi) / achieved))
-        usd = usd * _forward_mean(fix, 24)
-    return np.asarray(usd[out], dtype=np.float64)
+    # the catalog says): pull in the windows that still poke out (a crash moves the price 30 %
+    # within two days), leaving the others be.
+    base = _pull_into_band(base, price, target, 0.97 * wiggle, window=24)
+    return np.asarray((base * price)[out], dtype=np.float64)
+
+
+def _pull_into_band(volume: FloatArray, price: FloatArray, target: float, band: float,
+                    window: int) -> FloatArray:
+    """Base volumes whose every full window's ``sum x price`` (the 24h USD volume) is within
+    ``target x (1 ± band)``.
+
+    One forward pass: a window that pokes out is brought to the band's edge through its newest
+    candle alone, so windows already in band are not touched and earlier windows never change.
+    A candle is never cut below 5 % of its volume (a sudden rally would ask for that).
+    """
+    lo, hi = target * (1.0 - band), target * (1.0 + band)
+    base = volume.astype(np.float64, copy=True)
+    total = float(base[:window - 1].sum())
+    for t in range(window - 1, base.shape[0]):
+        total += base[t] - (base[t - window] if t >= window else 0.0)
+        achieved = total * price[t]
+        if lo <= achieved <= hi:
+            continue
+        wanted = min(max(achieved, lo), hi) / price[t] - total + base[t]
+        new = max(wanted, 0.05 * base[t])
+        total += new - base[t]
+        base[t] = new
+    return base
 
 
 @dataclass
@@ -468,8 +495,32 @@ class Generator:
                 candles = self._derived_hourly(pair)
             else:
                 candles = self._generated(pair)
+                if pair.near_floor:
+                    candles = self._pin_fine(pair, candles)
             self._hourly[pair.pair] = candles
         return self._hourly[pair.pair]
+
+    def _pin_fine(self, pair: Pair, hourly: Candles) -> Candles:
+        """Near-floor pairs: keep the 24h USD volume in band on the 5m candles too.
+
+        A 5m window ends inside an hour, where the price has moved since the hour's close the
+        hourly pin used; for a pair 1 % from its floor that move alone would cross the floor.
+        The 5m volumes (the bridge of the hourly candles) are pulled into the band, and the
+        hourly volumes of the 5m range become their sums, so both timeframes still agree.
+        """
+        s = self.settings
+        fine_rng = _rng(s.seed, pair.pair, "bridge")
+        fine = bridge(hourly.between(s.fine_first_ms, s.fine_last_ms), 12, 5 * MINUTE_MS,
+                      pair.price_tick, fine_rng)
+        volume = _pull_into_band(fine.volume, fine.close, pair.target_usd_volume,
+                                 pair.wiggle * 0.97, window=288)
+        self._fine[pair.pair] = Candles(fine.date_ms, fine.open, fine.high, fine.low,
+                                        fine.close, volume)
+        in_fine = (hourly.date_ms >= s.fine_first_ms) & (hourly.date_ms <= s.fine_last_ms)
+        merged = hourly.volume.copy()
+        merged[in_fine] = volume.reshape(-1, 12).sum(axis=1)
+        return Candles(hourly.date_ms, hourly.open, hourly.high, hourly.low, hourly.close,
+                       merged)
 
     def _generated(self, pair: Pair) -> Candles:
         s, mkt = self.settings, self.market
@@ -511,9 +562,10 @@ class Generator:
         open_ = np.concatenate(([close[0] / np.exp(r[out][0])], close[:-1]))
         high, low = _wicks(rng, open_, close, sigma[out])
 
+        path = np.exp(np.cumsum(r))  # the price over warm-up + output hours
         usd = _usd_volume(_rng(s.seed, pair.pair, "volume"), s, r, sigma, pair.target_usd_volume,
                           SYNTHETIC_REAL_WIGGLE if pair.source == "real" else pair.wiggle,
-                          tight=pair.near_floor)
+                          tight=pair.near_floor, price=path * close[0] / path[out.start])
         dates = s.start_ms + np.arange(s.hours, dtype=np.int64) * HOUR_MS
         return _finish(dates, open_, high, low, close, usd / close, pair.price_tick)
 
@@ -536,7 +588,7 @@ class Generator:
         high = np.minimum(np.maximum(o, c) + 0.0001 * rng.standard_exponential(s.hours), 1.004)
         low = np.maximum(np.minimum(o, c) - 0.0001 * rng.standard_exponential(s.hours), 0.996)
         usd = _usd_volume(_rng(s.seed, pair.pair, "volume"), s, r, sigma, pair.target_usd_volume,
-                          pair.wiggle, tight=True)
+                          pair.wiggle, tight=True, price=close)
         dates = s.start_ms + np.arange(s.hours, dtype=np.int64) * HOUR_MS
         return _finish(dates, o, high, low, c, usd / c, pair.price_tick)
 
@@ -552,8 +604,9 @@ class Generator:
         sigma = pd.Series(r).ewm(span=72).std().bfill().fillna(1e-4).to_numpy() + 1e-9
         r_ext = np.concatenate((np.resize(r[:24], WARMUP_HOURS), r))
         sigma_ext = np.concatenate((np.resize(sigma[:24], WARMUP_HOURS), sigma))
+        price_ext = np.concatenate((np.resize(usd_price[:24], WARMUP_HOURS), usd_price))
         usd = _usd_volume(_rng(s.seed, pair.pair, "volume"), s, r_ext, sigma_ext,
-                          pair.target_usd_volume, pair.wiggle, tight=False)
+                          pair.target_usd_volume, pair.wiggle, tight=False, price=price_ext)
         return _finish(dates, o, h, low, c, usd / usd_price, pair.price_tick)
 
     def _derived_prices(self, pair: Pair, source: Callable[[str], Candles]

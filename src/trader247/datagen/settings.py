@@ -44,7 +44,7 @@ __all__ = [
 Variant = Literal["real", "synthetic"]
 
 # Bump whenever the output for a given seed changes: the manifest check keys on it.
-GENERATOR_VERSION: Final = "1"
+GENERATOR_VERSION: Final = "2"  # 2: 24h USD volume = volume_24h x price (Coinbase)
 DEFAULT_SEED: Final = 247
 TIMEFRAMES: Final = ("1h", FINE_TIMEFRAME)
 MANIFEST: Final = ".datagen.json"

@@ -6,7 +6,9 @@ freqtrade loads that plugin (dry-run and live only), and is idempotent:
 - ``execute_entry_gate``: ``FreqtradeBot.execute_entry``, by ``ExposureCapMixin.ft_bot_start``;
 - ``iteration_timing``: ``FreqtradeBot.process``, when our metrics exporter starts;
 - ``markets_guard``: ``Exchange._load_async_markets`` of the bot's exchange object only, by
-  ``TieredLiquidityPairList.__init__``.
+  ``TieredLiquidityPairList.__init__``;
+- ``idempotent_create``: ``create_order`` of the bot's live ccxt instance (``client_order_id`` on
+  every create, an unanswered create retried under the same id), by the pairlist and the mixin.
 
 Every module lists what it relies on (:class:`Needs`, :func:`source_problems`); ``install``
 checks that first and, on a freqtrade that changed, names the freqtrade function: the cap gate

@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--speed", default=1.0, type=_speed,
                         help="data candles walked per real candle (default: %(default)s)")
     parser.add_argument("--scenario", type=Path, help="faults / price scripts (YAML or JSON)")
+    parser.add_argument("--keys", type=Path,
+                        help="API keys file (public keys -> accounts) for the private endpoints; "
+                             "see python -m trader247.replay.keys")
     parser.add_argument("--timeframes", nargs="+", metavar="TF",
                         help="only load files of these timeframes (default: all)")
     start = parser.add_mutually_exclusive_group()
@@ -91,6 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     # imported after argument parsing so --help stays instant
     from trader247.replay.api import ReplayExchange
+    from trader247.replay.auth import KeysError, load_keys
     from trader247.replay.faults import ScenarioError
     from trader247.replay.feed import FeedError, load_feed
     from trader247.replay.scenario import Scenario, load_scenario
@@ -106,12 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGINT, on_signal)
     try:
         scenario = load_scenario(args.scenario) if args.scenario else Scenario()
+        keys = load_keys(args.keys) if args.keys else None
         feed = load_feed(args.data_dir, args.timeframes)
         exchange = ReplayExchange(feed, speed=args.speed, scenario=scenario,
                                   start_offset_candles=max(0, args.start_offset_candles),
-                                  start_at=args.start_at)
+                                  start_at=args.start_at, keys=keys)
         server = ReplayServer(exchange, args.host, args.port)
-    except (FeedError, ScenarioError, BindError) as exc:
+    except (FeedError, ScenarioError, KeysError, BindError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr, flush=True)
         return 2
 

@@ -15,9 +15,13 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Mapping
+from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from trader247.replay.auth import AuthError, KeyRing, KeysError
+from trader247.replay.book import Ladder, auto_spread_bps, ladder
+from trader247.replay.brokerage import Brokerage
 from trader247.replay.clock import Clock, ReplayClock
 from trader247.replay.control import ControlApi
 from trader247.replay.faults import FaultEngine, ScenarioError
@@ -25,6 +29,7 @@ from trader247.replay.feed import GRANULARITIES, Feed
 from trader247.replay.market import ReplayMarket
 from trader247.replay.names import CRYPTO, FIAT, is_fiat, name_of
 from trader247.replay.pricescript import PriceScripts
+from trader247.replay.private import ExchangeMarket, PrivateApi
 from trader247.replay.protocol import ApiError, Request, Response, dumps, iso
 from trader247.replay.scenario import HIDDEN, Scenario
 
@@ -44,6 +49,14 @@ _REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temp
             504: "Gateway Time-out"}
 
 
+def number(value: float, decimals: int) -> str:
+    """A decimal string as Coinbase prints product figures: rounded, no trailing zeros."""
+    text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
 def _pct(now: float, before: float | None) -> str:
     if not before:
         return "0"
@@ -58,7 +71,7 @@ class ReplayExchange:
 
     def __init__(self, feed: Feed, *, clock: Clock = time.time, speed: float = 1.0,
                  scenario: Scenario | None = None, start_offset_candles: int = 1000,
-                 start_at: float | None = None) -> None:
+                 start_at: float | None = None, keys: KeyRing | None = None) -> None:
         scenario = scenario or Scenario()
         desired = feed.history_start(start_offset_candles) if start_at is None else start_at
         self.clock = ReplayClock(clock, desired_start=desired, data_end=feed.end, speed=speed)
@@ -74,13 +87,21 @@ class ReplayExchange:
             log.warning("scenario names %s, which the data directory does not have", product_id)
         self._lock = threading.Lock()
         self.requests: Counter[str] = Counter()
-        self._routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
+        self._routes: list[tuple[str, re.Pattern[str], str, Handler, bool]] = []
+        self.keys = keys or KeyRing()
+        self.brokerage = Brokerage(ExchangeMarket(self), volume_share=scenario.volume_share)
+        for name, setup in self.keys.accounts.items():
+            self.brokerage.open_account(name, setup.balances, self.clock.now(), setup.fee_tier)
+        for name, setup in scenario.accounts.items():
+            self.brokerage.open_account(name, setup.balances, self.clock.now(), setup.fee_tier)
+        self.private = PrivateApi(self, self.brokerage)
         self.control = ControlApi(self)
         self._add_routes()
 
     # -- routing ---------------------------------------------------------------------------
-    def _route(self, method: str, pattern: str, endpoint: str, handler: Handler) -> None:
-        self._routes.append((method, re.compile(f"^{pattern}$"), endpoint, handler))
+    def _route(self, method: str, pattern: str, endpoint: str, handler: Handler,
+               private: bool = False) -> None:
+        self._routes.append((method, re.compile(f"^{pattern}$"), endpoint, handler, private))
 
     def _add_routes(self) -> None:
         pid = r"(?P<product_id>[A-Za-z0-9]+-[A-Za-z0-9]+)"
@@ -95,6 +116,15 @@ class ReplayExchange:
         self._route("GET", "/v2/currencies/crypto", "currencies", self._crypto)
         self._route("GET", "/v2/exchange-rates", "currencies", self._rates)
         self._route("GET", f"/v2/prices/{pid}/(?P<kind>spot|buy|sell)", "ticker", self._v2_price)
+        # the signed twins of the market endpoints (ccxt's usePrivate, fetch_bids_asks)
+        self._route("GET", f"{_V3}/products", "products", self._products, True)
+        self._route("GET", f"{_V3}/products/{pid}", "product", self._product, True)
+        self._route("GET", f"{_V3}/products/{pid}/candles", "candles", self._candles, True)
+        self._route("GET", f"{_V3}/products/{pid}/ticker", "ticker", self._ticker, True)
+        self._route("GET", f"{_V3}/product_book", "book", self._book, True)
+        self._route("GET", f"{_V3}/best_bid_ask", "book", self._best_bid_ask, True)
+        for method, path, endpoint, handler in self.private.routes():
+            self._route(method, path, endpoint, handler, True)
         for method, path, handler in self.control.routes():
             self._route(method, path, "replay", handler)
 
@@ -105,19 +135,21 @@ class ReplayExchange:
         with self._lock:
             return dict(self.requests)
 
-    def handle(self, method: str, target: str, body: bytes = b"") -> Response:
+    def handle(self, method: str, target: str, body: bytes = b"",
+               headers: Mapping[str, str] | None = None) -> Response:
         now = self.clock.now()
         parts = urlsplit(target)
         path = parts.path.rstrip("/") or "/"
         request = Request(method, path, parse_qs(parts.query), body, now,
                           self.clock.elapsed(now))
-        endpoint, handler, path_ok = "unknown", None, False
-        for route_method, pattern, name, candidate in self._routes:
+        endpoint, handler, path_ok, private = "unknown", None, False, False
+        for route_method, pattern, name, candidate, signed in self._routes:
             match = pattern.match(path)
             if match:
                 path_ok = True
                 if route_method == method:
                     endpoint, handler, request.params = name, candidate, match.groupdict()
+                    private = signed
                     break
         with self._lock:
             self.requests[endpoint] += 1
@@ -125,18 +157,27 @@ class ReplayExchange:
             if path_ok:
                 return self._error(path, ApiError(405, "METHOD_NOT_ALLOWED", "Method Not Allowed"))
             return self._error(path, ApiError(404, "NOT_FOUND", "Not Found"))
+        if private:
+            denied = self._authenticate(request, headers or {})
+            if denied is not None:
+                return denied
         if endpoint != "replay":
             pair = request.params.get("product_id") or request.arg("product_id")
+            if private and pair is None:
+                pair = self.private.product_of(endpoint, request)
             request.fired = self.faults.select(endpoint, pair.upper() if pair else None,
                                                request.rel)
-            early = self._terminal(request)
+            early = self._terminal(request, handler)
             if early is not None:
                 return early
+        return self._answer(request, path, handler)
+
+    def _answer(self, request: Request, path: str, handler: Handler) -> Response:
         try:
             data = handler(request)
         except ApiError as exc:
             response = self._error(path, exc)
-        except ScenarioError as exc:
+        except (ScenarioError, KeysError) as exc:
             response = Response(400, dumps({"error": "invalid_scenario", "message": str(exc)}))
         else:
             payload = dumps(data)
@@ -147,14 +188,37 @@ class ReplayExchange:
         response.delay_s = request.fired.latency_s
         terminal = request.fired.terminal
         if terminal is not None and terminal.kind == "timeout":
-            # the normal answer, sent after the hang: a patient client still gets data
+            # the normal answer, sent after the hang: a patient client still gets data (and a
+            # create or cancel has been carried out: the ambiguous outcome of a time-out)
             response.hang_s = terminal.hang_s
         return response
 
-    def _terminal(self, request: Request) -> Response | None:
+    def _authenticate(self, request: Request, headers: Mapping[str, str]) -> Response | None:
+        auth = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+        scheme, _, token = auth.partition(" ")
+        try:
+            if scheme.lower() != "bearer" or not token:
+                raise AuthError("no bearer token")
+            request.account = self.keys.account_of(token.strip(), request.method, request.path,
+                                                   request.now)
+        except AuthError as exc:
+            log.info("401 for %s %s: %s", request.method, request.path, exc)
+            if request.path.startswith("/v2/"):
+                return Response(401, dumps({"errors": [{
+                    "id": "authentication_error", "message": "invalid api key"}]}))
+            # what Coinbase's Advanced Trade gateway answers to a bad or missing JWT
+            return Response(401, b"Unauthorized\n", "text/plain")
+        if request.account not in self.brokerage.accounts:
+            self.brokerage.open_account(request.account, {}, request.now)
+        return None
+
+    def _terminal(self, request: Request, handler: Handler) -> Response | None:
         fault = request.fired.terminal
         if fault is None or fault.kind == "timeout":
             return None
+        if fault.kind == "http_5xx" and fault.after_accept:
+            # the ambiguous create/cancel: carried out, then the answer is lost
+            self._answer(request, request.path, handler)
         if fault.kind == "rate_limit_429":
             response = self._error(request.path, ApiError(429, "rate_limit_exceeded",
                                                           "Too many requests"))
@@ -192,13 +256,13 @@ class ReplayExchange:
         price = market.price(product_id, now) or 0.0
         stats = market.stats(product_id, now)
         overrides = self.overrides.get(product_id, {})
-        quote_decimals = 2 if meta.quote in FIAT or meta.quote in ("USDC", "USDT") else (
-            meta.price_decimals)
+        alias = market.alias.get(product_id, "")
+        p, v = meta.price_decimals, meta.size_decimals
         values: dict[str, Any] = {
             "product_id": product_id,
-            "price": f"{price:.{meta.price_decimals}f}",
+            "price": number(price, p),
             "price_percentage_change_24h": _pct(price, stats.open_24h),
-            "volume_24h": f"{stats.volume_24h:.{meta.size_decimals}f}",
+            "volume_24h": number(stats.volume_24h, v),
             "volume_percentage_change_24h": _pct(stats.volume_24h, stats.volume_prev_24h),
             "base_increment": meta.base_increment,
             "quote_increment": meta.quote_increment,
@@ -222,16 +286,18 @@ class ReplayExchange:
             "base_currency_id": meta.base,
             "fcm_trading_session_details": None,
             "mid_market_price": "",
-            "alias": "",
-            "alias_to": [],
+            "alias": alias,
+            "alias_to": list(market.alias_to.get(product_id, [])),
             "base_display_symbol": meta.base,
-            "quote_display_symbol": meta.quote,
+            # an alias shows the book it trades on: BTC-USDC displays as BTC-USD
+            "quote_display_symbol": market.meta[alias].quote if alias else meta.quote,
             "view_only": False,
             "price_increment": meta.quote_increment,
             "display_name": product_id,
             "product_venue": "CBE",
-            "approximate_quote_24h_volume": f"{stats.quote_volume_24h:.{quote_decimals}f}",
-            "new_at": "2021-01-01T00:00:00Z",
+            # Coinbase: volume_24h x price, in quote currency, to the quote increment
+            "approximate_quote_24h_volume": number(stats.volume_24h * price, p),
+            "new_at": "2023-01-01T00:00:00Z",
         }
         for key, value in overrides.items():
             if key == HIDDEN:
@@ -255,7 +321,7 @@ class ReplayExchange:
     def _products(self, request: Request) -> dict[str, Any]:
         product_type = (request.arg("product_type") or "").upper()
         if product_type == "FUTURE":  # no derivatives here; ccxt asks for them in load_markets
-            return {"products": [], "num_products": 0}
+            return {"products": [], "num_products": "0"}
         ids = [pid.upper() for value in request.query.get("product_ids", [])
                for pid in value.split(",") if pid]
         listed = self.listed(request.now)
@@ -266,7 +332,8 @@ class ReplayExchange:
         limit = request.int_arg("limit", 0) or len(listed)
         page = listed[offset:offset + limit]
         products = [self.product(pid, request.now, request.fired.missing_fields) for pid in page]
-        return {"products": products, "num_products": len(products)}
+        # Coinbase sends the count as a string too (ccxt's recorded answer: num_products: '646')
+        return {"products": products, "num_products": str(len(products))}
 
     def _product(self, request: Request) -> dict[str, Any]:
         return self.product(self._known(request), request.now, request.fired.missing_fields)
@@ -307,42 +374,49 @@ class ReplayExchange:
         ]}
 
     # -- ticker and order book -------------------------------------------------------------
-    def order_book(self, product_id: str, now: float,
-                   limit: int | None = None) -> dict[str, Any]:
+    def ladder(self, product_id: str, now: float, limit: int | None = None) -> Ladder:
+        """The book now (``limit`` levels a side); the public JSON and the matching engine
+        both read it."""
         market = self.market
         meta = market.meta[product_id]
         price = market.price(product_id, now)
         if price is None:
             raise ApiError(404, "NOT_FOUND", "ProductID is invalid")
         shape = self.book.for_pair(product_id)
-        tick = 10.0 ** -meta.price_decimals
-        unit = 10.0 ** -meta.size_decimals
-        in_ticks = price / tick
-        half = in_ticks * shape.spread_bps / 2e4
-        best_bid = math.floor(in_ticks - half)
-        best_ask = max(math.ceil(in_ticks + half), best_bid + 1)
-        step = max(1, round(in_ticks * shape.step_bps / 1e4))
-        levels = shape.depth_levels if not limit else min(limit, shape.depth_levels)
-        if shape.level_quote_size is not None:
-            level_quote = shape.level_quote_size
-        else:
-            level_quote = max(100.0, market.stats(product_id, now).quote_volume_24h / 20_000)
+        if shape.spread_bps is None and market.source(product_id) != product_id:
+            shape = self.book.for_pair(market.source(product_id))
+        quote_volume = market.quote_volume(product_id, now)
+        spread = shape.spread_bps
+        if spread is None:
+            usd = quote_volume * (market.usd_price(meta.quote, now) or 0.0)
+            spread = auto_spread_bps(usd)
+        level_quote = (shape.level_quote_size if shape.level_quote_size is not None
+                       else max(100.0, quote_volume / 20_000))
+        depth = shape.depth_levels if not limit else min(limit, shape.depth_levels)
+        return ladder(price, price_decimals=meta.price_decimals,
+                      size_decimals=meta.size_decimals, spread_bps=spread,
+                      step_bps=shape.step_bps, depth=depth, level_quote=level_quote)
+
+    def order_book(self, product_id: str, now: float,
+                   limit: int | None = None) -> dict[str, Any]:
+        book = self.ladder(product_id, now, limit)
+        meta = self.market.meta[product_id]
+        price = self.market.price(product_id, now) or 0.0
         p, s = meta.price_decimals, meta.size_decimals
-        bids: list[dict[str, str]] = []
-        asks: list[dict[str, str]] = []
-        for i in range(levels):
-            size = max(unit, round(level_quote * (1 + 0.25 * i) / price / unit) * unit)
-            bid = best_bid - i * step
-            if bid > 0:
-                bids.append({"price": f"{bid * tick:.{p}f}", "size": f"{size:.{s}f}"})
-            asks.append({"price": f"{(best_ask + i * step) * tick:.{p}f}", "size": f"{size:.{s}f}"})
-        mid = (best_bid + best_ask) / 2 * tick
+        tick = 10.0 ** -p
+
+        def rows(side: list[tuple[int, int]]) -> list[dict[str, str]]:
+            return [{"price": f"{Decimal(t).scaleb(-p):f}", "size": f"{Decimal(u).scaleb(-s):f}"}
+                    for t, u in side]
+
+        mid = (book.best_bid + book.best_ask) / 2 * tick
         return {
-            "pricebook": {"product_id": product_id, "bids": bids, "asks": asks, "time": iso(now)},
+            "pricebook": {"product_id": product_id, "bids": rows(book.bids),
+                          "asks": rows(book.asks), "time": iso(now)},
             "last": f"{price:.{p}f}",
             "mid_market": f"{mid:.{p + 1}f}",
-            "spread_bps": f"{(best_ask - best_bid) * tick / mid * 1e4:.6g}",
-            "spread_absolute": f"{(best_ask - best_bid) * tick:.{p}f}",
+            "spread_bps": f"{(book.best_ask - book.best_bid) * tick / mid * 1e4:.6g}",
+            "spread_absolute": f"{(book.best_ask - book.best_bid) * tick:.{p}f}",
         }
 
     def _book(self, request: Request) -> dict[str, Any]:
@@ -351,6 +425,16 @@ class ReplayExchange:
             raise ApiError(400, "INVALID_ARGUMENT", "product_id is required")
         request.params["product_id"] = product_id
         return self.order_book(self._known(request), request.now, request.int_arg("limit"))
+
+    def _best_bid_ask(self, request: Request) -> dict[str, Any]:
+        wanted = [pid.upper() for value in request.query.get("product_ids", [])
+                  for pid in value.split(",") if pid] or self.listed(request.now)
+        books = []
+        for product_id in wanted:
+            request.params["product_id"] = product_id
+            book = self.order_book(self._known(request), request.now, 1)["pricebook"]
+            books.append(book)
+        return {"pricebooks": books}
 
     def _ticker(self, request: Request) -> dict[str, Any]:
         product_id = self._known(request)
@@ -370,7 +454,6 @@ class ReplayExchange:
                 "size": f"{size:.{meta.size_decimals}f}",
                 "time": iso(at),
                 "side": "BUY" if int(at) % 2 else "SELL",
-                "exchange": "",
                 "bid": "",
                 "ask": "",
             })
@@ -407,9 +490,9 @@ class ReplayExchange:
                 "code": code,
                 "name": name_of(code),
                 "color": "#0052FF",
-                "sort_index": 100 + index * 10 if code not in CRYPTO else 100 + list(
-                    CRYPTO).index(code),
-                "exponent": 8,
+                "sort_index": str(100 + index * 10 if code not in CRYPTO else 100 + list(
+                    CRYPTO).index(code)),
+                "exponent": "8",
                 "type": "crypto",
                 "address_regex": "^.+$",
             })

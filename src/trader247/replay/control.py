@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any
 
 from trader247.replay.faults import ScenarioError
 from trader247.replay.protocol import Request, iso
-from trader247.replay.scenario import BookConfig, parse_book, parse_price_script, parse_products
+from trader247.replay.scenario import (
+    BookConfig,
+    parse_accounts,
+    parse_book,
+    parse_price_script,
+    parse_products,
+)
 
 if TYPE_CHECKING:
     from trader247.replay.api import ReplayExchange
@@ -46,6 +52,8 @@ class ControlApi:
             ("POST", "/_replay/products", self.set_products),
             ("DELETE", "/_replay/products", self.clear_products),
             ("POST", "/_replay/book", self.set_book),
+            ("GET", "/_replay/accounts", self.accounts),
+            ("POST", "/_replay/accounts", self.set_accounts),
         ]
 
     def state(self, now: float | None = None) -> dict[str, Any]:
@@ -68,6 +76,8 @@ class ControlApi:
             "price_scripts": [s.to_json() for s in ex.scripts.list()],
             "products": ex.overrides,
             "requests": ex.request_counts(),
+            "accounts": sorted(ex.brokerage.accounts),
+            "keys": len(ex.keys.keys),
         }
 
     def add_faults(self, request: Request) -> dict[str, Any]:
@@ -110,3 +120,33 @@ class ControlApi:
         self.exchange.book = book
         return {"book": {"default": vars(book.default),
                          "pairs": {k: vars(v) for k, v in book.pairs.items()}}}
+
+    def accounts(self, request: Request) -> dict[str, Any]:
+        """Balances, holds, open orders and fills per account, and the reconciliation."""
+        broker = self.exchange.brokerage
+        out: dict[str, Any] = {}
+        for name in sorted(broker.accounts):
+            total, held = broker.balances(name, request.now)
+            orders = broker.list_orders(name, request.now)
+            out[name] = {
+                "balances": {c: str(v) for c, v in sorted(total.items()) if v},
+                "holds": {c: str(v) for c, v in sorted(held.items()) if v},
+                "open_orders": [o.order_id for o in orders if o.is_open],
+                "orders": len(orders),
+                "fills": len(broker.list_fills(name, request.now)),
+                "keys": sorted(k for k, (a, _) in self.exchange.keys.keys.items() if a == name),
+            }
+        return {"accounts": out, "reconcile": broker.reconcile(request.now)}
+
+    def set_accounts(self, request: Request) -> dict[str, Any]:
+        """``{"demo": {"balances": {"USD": "5000"}}}``: set balances (booked as transfers,
+        so the books still reconcile); creates the account if needed."""
+        raws = _json_body(request, "accounts")
+        for i, raw in enumerate(raws):
+            for name, setup in parse_accounts(raw, f"accounts[{i}]").items():
+                try:
+                    self.exchange.brokerage.open_account(name, setup.balances, request.now,
+                                                         setup.fee_tier)
+                except ValueError as exc:
+                    raise ScenarioError(f"accounts[{i}].{name}: {exc}") from None
+        return self.accounts(request)

@@ -5,8 +5,15 @@ seconds since server start ``[start_s, end_s)``; among the matching requests it 
 ``every_n``-th, with ``probability`` (seeded, reproducible), at most ``max_hits`` times.
 
 A fault with ``pair`` matches only the per-product requests of that pair (product, ticker,
-candles, book) -- except ``missing_volume``, which also strips that pair's fields from the
+candles, book; a create for that product, a cancel whose first order is of it, order/fill lists
+filtered to it) -- except ``missing_volume``, which also strips that pair's fields from the
 product list.
+
+Order faults: ``http_5xx`` with ``after_accept: true`` on ``create_order`` / ``cancel_orders``
+carries the request out and then answers 5xx (the ambiguous create); a ``timeout`` always
+carries the request out before it hangs. ``partial_fill`` (``fraction``) caps the immediate
+fill of a create; ``fill_on_cancel`` (``fraction``, default 1) fills that share of each open
+order's remainder just before a cancel is processed (1: the cancel finds the order filled).
 """
 
 from __future__ import annotations
@@ -17,17 +24,22 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-ENDPOINTS = ("products", "product", "ticker", "candles", "book", "currencies", "time", "all")
+ENDPOINTS = ("products", "product", "ticker", "candles", "book", "currencies", "time",
+             "accounts", "create_order", "cancel_orders", "order", "orders", "fills", "fee_tier",
+             "all")
+ORDER_ENDPOINTS = ("create_order", "cancel_orders")
 VOLUME_FIELDS = ("volume_24h", "approximate_quote_24h_volume")
 MAX_HANG_S = 120.0
 
 _KIND_KEYS: dict[str, frozenset[str]] = {
-    "http_5xx": frozenset({"status", "body"}),
+    "http_5xx": frozenset({"status", "body", "after_accept"}),
     "rate_limit_429": frozenset({"retry_after_s"}),
     "latency": frozenset({"ms"}),
     "timeout": frozenset({"hang_s"}),
     "malformed_json": frozenset(),
     "missing_volume": frozenset({"fields"}),
+    "partial_fill": frozenset({"fraction"}),
+    "fill_on_cancel": frozenset({"fraction"}),
     "stale_candles": frozenset(),
 }
 KINDS = tuple(_KIND_KEYS)
@@ -62,6 +74,8 @@ class Fault:
     ms: float = 500.0
     hang_s: float = 30.0
     fields: tuple[str, ...] = VOLUME_FIELDS
+    after_accept: bool = False
+    fraction: float = 1.0
     seen: int = 0
     hits: int = 0
     rng: random.Random = field(default_factory=random.Random, repr=False)
@@ -74,6 +88,10 @@ class Fault:
         if self.kind == "stale_candles" and endpoint != "candles":
             return False
         if self.kind == "missing_volume" and endpoint not in ("products", "product"):
+            return False
+        if self.kind == "partial_fill" and endpoint != "create_order":
+            return False
+        if self.kind == "fill_on_cancel" and endpoint != "cancel_orders":
             return False
         if self.endpoint not in ("all", endpoint):
             return False
@@ -168,6 +186,13 @@ def parse_fault(raw: Any, where: str, *, fault_id: str, seed: int,
         fault.body = raw.get("body", "html")
         if fault.body not in ("html", "json"):
             raise ScenarioError(f"{where}.body: expected 'html' or 'json', got {fault.body!r}")
+        fault.after_accept = raw.get("after_accept", False)
+        if not isinstance(fault.after_accept, bool):
+            raise ScenarioError(f"{where}.after_accept: expected true or false, "
+                                f"got {fault.after_accept!r}")
+        if fault.after_accept and endpoint not in ORDER_ENDPOINTS:
+            raise ScenarioError(f"{where}.after_accept: only for endpoint "
+                                f"{' or '.join(ORDER_ENDPOINTS)}, got {endpoint!r}")
     elif kind == "rate_limit_429":
         fault.retry_after_s = number_field(raw, "retry_after_s", where, default=1.0, minimum=0)
     elif kind == "latency":
@@ -183,6 +208,11 @@ def parse_fault(raw: Any, where: str, *, fault_id: str, seed: int,
             raise ScenarioError(
                 f"{where}.fields: expected a list out of {', '.join(VOLUME_FIELDS)}, got {fields!r}")
         fault.fields = tuple(fields)
+    elif kind in ("partial_fill", "fill_on_cancel"):
+        default = 0.5 if kind == "partial_fill" else 1.0
+        fault.fraction = number_field(raw, "fraction", where, default=default, minimum=0)
+        if fault.fraction > 1:
+            raise ScenarioError(f"{where}.fraction: must be within [0, 1], got {fault.fraction}")
     fault.rng = random.Random(fault.seed)
     return fault
 
@@ -197,6 +227,8 @@ class Fired:
     missing_fields: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict)
     stale_since_s: float | None = None
     ids: tuple[str, ...] = ()
+    partial_fraction: float | None = None  # partial_fill: cap of a create's immediate fill
+    fill_on_cancel: float | None = None  # fill_on_cancel: share filled before the cancel
 
 
 class FaultEngine:
@@ -238,6 +270,8 @@ class FaultEngine:
         malformed = False
         missing: dict[str | None, tuple[str, ...]] = {}
         stale: float | None = None
+        partial: float | None = None
+        fill_first: float | None = None
         ids: list[str] = []
         with self._lock:
             for fault in self._faults:
@@ -263,6 +297,12 @@ class FaultEngine:
                     missing[key] = tuple(dict.fromkeys(missing.get(key, ()) + fault.fields))
                 elif fault.kind == "stale_candles":
                     stale = fault.start_s if stale is None else min(stale, fault.start_s)
+                elif fault.kind == "partial_fill":
+                    partial = fault.fraction if partial is None else min(partial, fault.fraction)
+                elif fault.kind == "fill_on_cancel":
+                    fill_first = fault.fraction if fill_first is None else max(fill_first,
+                                                                               fault.fraction)
                 fault.hits += 1
                 ids.append(fault.id)
-        return Fired(latency, terminal, malformed, missing, stale, tuple(ids))
+        return Fired(latency, terminal, malformed, missing, stale, tuple(ids), partial,
+                     fill_first)

@@ -8,7 +8,16 @@ price scripts. Decisions:
   the finer candle in progress). The last price (ticker, products, book) is that candle's close,
   so it moves continuously and agrees with every timeframe.
 - 24 h statistics use the trailing 24 h of completed candles of the finest timeframe covering
-  that window, and are cached per candle slot (they cannot change inside a slot).
+  that window, and are cached per candle slot (they cannot change inside a slot). The quote
+  volume is ``volume_24h x price`` (as Coinbase computes ``approximate_quote_24h_volume``), not
+  a sum over candles, so it moves with the price.
+- A ``<BASE>-USDC`` product is an alias of ``<BASE>-USD`` when both are in the data (as on
+  Coinbase since 2023): prices, candles, volumes and the book are the USD product's; the USDC
+  files are ignored.
+- ``quote_increment`` is the decimal grid the data's prices lie on (real Coinbase candles keep
+  their product's tick); data off any grid (synthetic random walks) gets a tick from the price
+  level. ``base_increment`` is Coinbase's for the coins in ``BASE_INCREMENTS``, else derived
+  from the USD price.
 - A pair is listed only while its data has a candle in the trailing 7 days of data time, so a
   pair whose files start later appears as a new listing when the walk reaches them.
 """
@@ -17,7 +26,7 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 import numpy as np
@@ -25,7 +34,7 @@ import numpy as np
 from trader247.replay.clock import ReplayClock, floor_to
 from trader247.replay.feed import DAY, Feed, PairData, Series
 from trader247.replay.names import USD_LIKE
-from trader247.replay.pricescript import PriceScripts
+from trader247.replay.pricescript import PriceScript, PriceScripts
 
 LISTING_LOOKBACK = 7 * DAY
 _STATS_CACHE_MAX = 20_000
@@ -59,7 +68,6 @@ class Candle:
 @dataclass(frozen=True)
 class Stats:
     volume_24h: float  # base units
-    quote_volume_24h: float  # quote currency: sum of volume * close
     volume_prev_24h: float  # the 24 h before, for volume_percentage_change_24h
     open_24h: float | None  # price 24 h ago, for price_percentage_change_24h
 
@@ -88,12 +96,37 @@ def plain(value: float, significant: int = 3) -> str:
     return format(Decimal(f"{value:.{significant}g}").normalize(), "f")
 
 
+# Coinbase's base_increment of coins whose real product data we know (ccxt's recorded markets:
+# BTC, ETH, ADA, XRP, DOGE; meme coins trade in whole units).
+BASE_INCREMENTS: dict[str, float] = {
+    "BTC": 1e-8, "ETH": 1e-8, "SOL": 1e-8, "LTC": 1e-8, "ADA": 0.01, "XRP": 1e-6, "DOGE": 0.1,
+    "SHIB": 1.0, "BONK": 1.0, "PEPE": 1.0, "USDT": 0.01,
+}
+MAX_GRID_DECIMALS = 10
+
+
 def increments(price_quote: float, price_usd: float | None) -> tuple[float, float]:
     """(quote_increment, base_increment) resembling Coinbase's for a price level."""
     quote_inc = min(0.01, 10.0 ** (math.floor(math.log10(price_quote)) - 4))
     usd = price_usd if price_usd else price_quote
     base_inc = min(1.0, max(1e-8, 10.0 ** math.floor(math.log10(1e-4 / usd))))
     return quote_inc, base_inc
+
+
+def grid_decimals(values: np.ndarray) -> int | None:
+    """Fewest decimals that put every value on a decimal grid, or None (no such grid)."""
+    sample = values[np.isfinite(values) & (values > 0)]
+    if not sample.shape[0]:
+        return None
+    for d in range(MAX_GRID_DECIMALS + 1):
+        scaled = sample * 10.0**d
+        # beyond ~10 significant digits float noise could pass for a grid
+        if float(scaled.max()) >= 1e10:
+            return None
+        tolerance = np.maximum(1e-7, 1e-13 * scaled)
+        if np.all(np.abs(scaled - np.round(scaled)) <= tolerance):
+            return d
+    return None
 
 
 _EMPTY = np.zeros(0)
@@ -110,7 +143,28 @@ class ReplayMarket:
         # product id -> (virtual open, open, close, timeframe) of the finest candle in progress
         self._anchors: dict[str, tuple[float, float, float, int]] = {}
         self._lap_scale = {pid: self._continuity_scale(pair) for pid, pair in feed.pairs.items()}
-        self.meta = {pid: self._meta(pair) for pid, pair in feed.pairs.items()}
+        # BTC-USDC -> BTC-USD: one book, shared price and volume (the USDC files are unused)
+        self.alias: dict[str, str] = {
+            pid: f"{pair.base}-USD" for pid, pair in feed.pairs.items()
+            if pair.quote == "USDC" and f"{pair.base}-USD" in feed.pairs}
+        self.alias_to: dict[str, list[str]] = {}
+        for pid, target in sorted(self.alias.items()):
+            self.alias_to.setdefault(target, []).append(pid)
+        self.meta = {pid: self._meta(pair) for pid, pair in feed.pairs.items()
+                     if pid not in self.alias}
+        for pid, target in self.alias.items():
+            self.meta[pid] = replace(self.meta[target], product_id=pid, quote="USDC")
+
+    def source(self, product_id: str) -> str:
+        """The product whose data a product shows (itself, or the USD book of a USDC alias)."""
+        return self.alias.get(product_id, product_id)
+
+    def _scripts(self, product_id: str) -> tuple[PriceScript, ...]:
+        source = self.source(product_id)
+        scripts = self.scripts.for_pair(source)
+        if source != product_id:
+            scripts += tuple(s for s in self.scripts.for_pair(product_id) if s.pair is not None)
+        return scripts
 
     # -- time line -------------------------------------------------------------------------
     def _continuity_scale(self, pair: PairData) -> float:
@@ -184,7 +238,7 @@ class ReplayMarket:
     def candles(self, product_id: str, timeframe: int, start: float, end: float, now: float,
                 limit: int = 300) -> list[Candle]:
         """Candles with real open time in ``[start, end]``, newest first, the oldest ``limit``."""
-        pair = self.feed.pairs[product_id]
+        pair = self.feed.pairs[self.source(product_id)]
         series = pair.series.get(timeframe)
         if series is None or limit <= 0:
             return []
@@ -206,7 +260,7 @@ class ReplayMarket:
             if live is not None:
                 starts.append(current)
                 values.append(live)
-        scripts = self.scripts.for_pair(product_id)
+        scripts = self._scripts(product_id)
         out: list[Candle] = []
         for ts, (o, h, lo, c, v) in zip(reversed(starts), reversed(values), strict=True):
             if scripts:
@@ -249,19 +303,20 @@ class ReplayMarket:
 
     def price(self, product_id: str, now: float) -> float | None:
         """Last traded price now, or None while the pair is not listed."""
-        pair = self.feed.pairs[product_id]
+        pair = self.feed.pairs[self.source(product_id)]
         raw = self._raw_price(pair, self.clock.virtual(now))
         if raw is None:
             return None
-        scripts = self.scripts.for_pair(product_id)
+        scripts = self._scripts(product_id)
         if scripts:
             raw *= PriceScripts.multiplier(scripts, now - self.clock.t0)
         return raw
 
     def stats(self, product_id: str, now: float) -> Stats:
-        pair = self.feed.pairs[product_id]
+        """Trailing 24 h volume (base units) and the price 24 h ago."""
+        pair = self.feed.pairs[self.source(product_id)]
         vt = self.clock.virtual(now)
-        scripts = self.scripts.for_pair(product_id)
+        scripts = self._scripts(product_id)
         for s in pair.finest_first():
             slot = floor_to(vt, s.timeframe)
             key = (product_id, s.timeframe, slot)
@@ -279,12 +334,10 @@ class ReplayMarket:
             if not scripts:
                 return cached
             rel = now - self.clock.t0
-            m_now = PriceScripts.multiplier(scripts, rel)
             m_then = PriceScripts.multiplier(scripts, rel - DAY / self.clock.speed)
             open_24h = None if cached.open_24h is None else cached.open_24h * m_then
-            return Stats(cached.volume_24h, cached.quote_volume_24h * m_now,
-                         cached.volume_prev_24h, open_24h)
-        return Stats(0.0, 0.0, 0.0, None)
+            return Stats(cached.volume_24h, cached.volume_prev_24h, open_24h)
+        return Stats(0.0, 0.0, None)
 
     def _compute_stats(self, pair: PairData, s: Series, slot: int) -> Stats | None:
         window = self.rows(pair, s, slot - DAY, slot - s.timeframe)
@@ -295,10 +348,13 @@ class ReplayMarket:
         prev = self.rows(pair, s, slot - 2 * DAY, slot - DAY - s.timeframe)
         return Stats(
             volume_24h=float(window.volume.sum()),
-            quote_volume_24h=float((window.volume * window.close).sum()),
             volume_prev_24h=float(prev.volume.sum()),
             open_24h=float(window.open[0]),
         )
+
+    def quote_volume(self, product_id: str, now: float) -> float:
+        """Coinbase's ``approximate_quote_24h_volume``: 24 h base volume x the price now."""
+        return self.stats(product_id, now).volume_24h * (self.price(product_id, now) or 0.0)
 
     def usd_price(self, code: str, now: float) -> float | None:
         """USD value of one unit of ``code`` from the replayed pairs."""
@@ -323,6 +379,42 @@ class ReplayMarket:
     def listed(self, now: float) -> list[str]:
         return [pid for pid in self.feed.pairs if self.price(pid, now) is not None]
 
+    def segments(self, product_id: str, t0: float, t1: float,
+                 max_segments: int = 2000) -> list[tuple[float, float, float]]:
+        """The price path and traded volume between real times ``t0`` and ``t1``.
+
+        ``(p0, p1, volume)`` per piece: the served price is linear inside each candle of the
+        finest timeframe (see ``_raw_price``) and a candle's volume trades evenly over it, so
+        one piece per candle (or part of one) describes the path exactly. A very long gap is
+        cut to its last ``max_segments`` candles.
+        """
+        if t1 <= t0:
+            return []
+        pair = self.feed.pairs[self.source(product_id)]
+        v0, v1 = self.clock.virtual(t0), self.clock.virtual(t1)
+        scripts = self._scripts(product_id)
+        for s in pair.finest_first():
+            rows = self.rows(pair, s, v0 - s.timeframe + 1e-6, v1)
+            if not len(rows):
+                continue
+            start = max(0, len(rows) - max_segments)
+            out: list[tuple[float, float, float]] = []
+            for i in range(start, len(rows)):
+                ts, o, c = float(rows.ts[i]), float(rows.open[i]), float(rows.close[i])
+                a, b = max(ts, v0), min(ts + s.timeframe, v1)
+                if b <= a:
+                    continue
+                pa = o + (c - o) * (a - ts) / s.timeframe
+                pb = o + (c - o) * (b - ts) / s.timeframe
+                if scripts:
+                    ra = t0 + (a - v0) / self.clock.speed - self.clock.t0
+                    rb = t0 + (b - v0) / self.clock.speed - self.clock.t0
+                    pa *= PriceScripts.multiplier(scripts, ra)
+                    pb *= PriceScripts.multiplier(scripts, rb)
+                out.append((pa, pb, float(rows.volume[i]) * (b - a) / s.timeframe))
+            return out
+        return []
+
     # -- static product data ---------------------------------------------------------------
     def _first_price(self, pair: PairData) -> float:
         price = self._raw_price(pair, self.clock.start)
@@ -341,6 +433,12 @@ class ReplayMarket:
             other = self.feed.pairs.get(f"{pair.quote}-USD")
             quote_usd = self._first_price(other) if other else None
         quote_inc, base_inc = increments(price, price * quote_usd if quote_usd else None)
+        files = [pair.series[tf] for tf in sorted(pair.file_timeframes)]
+        grid = grid_decimals(np.concatenate([np.r_[s.close[-3000:], s.low[-3000:]]
+                                             for s in files]))
+        if grid is not None:
+            quote_inc = 10.0**-grid
+        base_inc = BASE_INCREMENTS.get(pair.base, base_inc)
         per_usd = 1.0 / quote_usd if quote_usd else 1.0
         price_usd = price * (quote_usd or 1.0)
         return ProductMeta(

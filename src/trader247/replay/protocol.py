@@ -36,6 +36,7 @@ class Request:
     rel: float
     params: dict[str, str] = field(default_factory=dict)
     fired: Fired = field(default_factory=Fired)
+    account: str = ""  # the authenticated account of a private request
 
     def arg(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)

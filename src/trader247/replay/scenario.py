@@ -8,9 +8,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from trader247.replay.auth import AccountSetup, KeysError, parse_balances, parse_fee_tier
+from trader247.replay.brokerage import DEFAULT_VOLUME_SHARE
 from trader247.replay.faults import Fault, ScenarioError, number_field, parse_fault, parse_window
 from trader247.replay.faults import product_id as to_product_id
 from trader247.replay.pricescript import PriceScript
@@ -28,12 +31,13 @@ PRODUCT_FIELDS = (
 )
 # Not a Coinbase field: drops the product from every listing (a removed market).
 HIDDEN = "hidden"
-_TOP_KEYS = ("seed", "faults", "price_script", "price_scripts", "book", "products")
+_TOP_KEYS = ("seed", "faults", "price_script", "price_scripts", "book", "products", "accounts",
+             "matching")
 
 
 @dataclass(frozen=True)
 class BookShape:
-    spread_bps: float = 2.0
+    spread_bps: float | None = None  # None ("auto"): one tick on liquid books, see book.py
     depth_levels: int = 50
     step_bps: float = 1.0
     # quote value per level; None = scaled to the pair's 24 h quote volume
@@ -56,6 +60,41 @@ class Scenario:
     price_scripts: list[PriceScript] = field(default_factory=list)
     book: BookConfig = field(default_factory=BookConfig)
     products: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # opening balances by account (keys file accounts come first, these are applied after)
+    accounts: dict[str, AccountSetup] = field(default_factory=dict)
+    # share of the replayed volume a resting limit order may take while the price crosses it
+    volume_share: Decimal = DEFAULT_VOLUME_SHARE
+
+
+def parse_matching(raw: Any, where: str) -> Decimal:
+    raw = _mapping(raw, where)
+    unknown = set(raw) - {"volume_share"}
+    if unknown:
+        raise ScenarioError(f"{where}.{sorted(unknown)[0]}: unknown key (expected volume_share)")
+    share = number_field(raw, "volume_share", where, default=float(DEFAULT_VOLUME_SHARE),
+                         minimum=0)
+    if share > 1:
+        raise ScenarioError(f"{where}.volume_share: must be within [0, 1], got {share}")
+    return Decimal(repr(share))
+
+
+def parse_accounts(raw: Any, where: str) -> dict[str, AccountSetup]:
+    out: dict[str, AccountSetup] = {}
+    for name, setup in _mapping(raw, where).items():
+        here = f"{where}.{name}"
+        setup = _mapping(setup, here)
+        unknown = set(setup) - {"balances", "fee_tier"}
+        if unknown:
+            raise ScenarioError(f"{here}.{sorted(unknown)[0]}: unknown key (expected balances, "
+                                "fee_tier)")
+        try:
+            out[str(name)] = AccountSetup(parse_balances(setup.get("balances", {}),
+                                                         f"{here}.balances"),
+                                          parse_fee_tier(setup.get("fee_tier"),
+                                                         f"{here}.fee_tier"))
+        except KeysError as exc:
+            raise ScenarioError(str(exc)) from None
+    return out
 
 
 def _mapping(raw: Any, where: str) -> Mapping[str, Any]:
@@ -97,9 +136,14 @@ def parse_book_shape(raw: Any, where: str, base: BookShape) -> BookShape:
     unknown = set(raw) - {"spread_bps", "depth_levels", "step_bps", "level_quote_size"}
     if unknown:
         raise ScenarioError(f"{where}.{sorted(unknown)[0]}: unknown key for the book shape")
+    spread: float | None = base.spread_bps
+    if raw.get("spread_bps") == "auto":
+        spread = None
+    elif "spread_bps" in raw:
+        spread = number_field(raw, "spread_bps", where, minimum=0)
     shape = replace(
         base,
-        spread_bps=number_field(raw, "spread_bps", where, default=base.spread_bps, minimum=0),
+        spread_bps=spread,
         depth_levels=number_field(raw, "depth_levels", where, default=base.depth_levels, minimum=1,
                              integer=True),
         step_bps=number_field(raw, "step_bps", where, default=base.step_bps, minimum=0),
@@ -156,6 +200,10 @@ def parse_scenario(raw: Any, source: str) -> Scenario:
         scenario.book = parse_book(raw["book"], f"{source}: book")
     if "products" in raw:
         scenario.products = parse_products(raw["products"], f"{source}: products")
+    if "accounts" in raw:
+        scenario.accounts = parse_accounts(raw["accounts"], f"{source}: accounts")
+    if "matching" in raw:
+        scenario.volume_share = parse_matching(raw["matching"], f"{source}: matching")
     return scenario
 
 

@@ -51,11 +51,15 @@ class _Handler(BaseHTTPRequestHandler):
     def do_DELETE(self) -> None:  # noqa: N802
         self._serve("DELETE")
 
+    def do_PUT(self) -> None:  # noqa: N802
+        self._serve("PUT")
+
     def _serve(self, method: str) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length > 0 else b""
         try:
-            response = self.server.exchange.handle(method, self.path, body)
+            response = self.server.exchange.handle(method, self.path, body,
+                                                       dict(self.headers.items()))
         except Exception:
             log.exception("replay failed to answer %s %s", method, self.path)
             response = Response(500, dumps({"error": "INTERNAL", "message": "replay error",
