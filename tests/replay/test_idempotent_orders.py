@@ -92,8 +92,7 @@ def test_pinned_signatures() -> None:
     (it reaches the exchange: see the replay test above)."""
     from freqtrade.exchange.exchange import Exchange
 
-    assert getattr(Exchange.create_order, "_trader247_idempotent_create", False)
-    original = Exchange.create_order.__wrapped__
+    original = inspect.unwrap(Exchange.create_order)
     parameters = inspect.signature(original).parameters
     assert list(parameters) == ["self", "pair", "ordertype", "side", "amount", "rate",
                                 "leverage", "time_in_force", "reduceOnly", "initial_order"]
@@ -104,3 +103,28 @@ def test_pinned_signatures() -> None:
     source = inspect.getsource(ccxt.coinbase.create_order)
     assert "'client_order_id': id + '-' + self.uuid()" in source
     assert "self.extend(request, paramsOmitted)" in source
+
+
+class _Api:
+    def create_order(self, *args: Any) -> dict[str, Any]:
+        return {"id": "1"}
+
+
+class _Exchange:
+    def __init__(self, dry_run: bool) -> None:
+        self._config = {"dry_run": dry_run}
+        self._api = _Api()
+
+
+def test_install_guards_a_live_bots_ccxt_instance_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    from trader247.patches import idempotent_create
+
+    monkeypatch.delenv(idempotent_create.DISABLE_ENV, raising=False)
+    dry, live = _Exchange(dry_run=True), _Exchange(dry_run=False)
+    assert idempotent_create.install(dry) is False
+    assert "create_order" not in vars(dry._api)  # dry-run: freqtrade never calls ccxt to create
+    assert idempotent_create.install(live) is True
+    assert "create_order" in vars(live._api)
+    assert idempotent_create.install(live) is False  # idempotent
+    monkeypatch.setenv(idempotent_create.DISABLE_ENV, "0")
+    assert idempotent_create.install(_Exchange(dry_run=False)) is False  # rollback by config

@@ -117,7 +117,7 @@ def install(exchange: Any) -> bool:
     already guarded. Installed on the bot's own exchange object (an instance attribute, as the
     markets guard and the price tape do) by ``TieredLiquidityPairList`` and ``ExposureCapMixin``
     in live mode, whichever of our plugins the bot uses; freqtrade's class is untouched."""
-    if os.environ.get(DISABLE_ENV) == "0" or exchange._config.get("dry_run", True):
+    if os.environ.get(DISABLE_ENV) == "0" or getattr(exchange, "_config", {}).get("dry_run", True):
         return False
     api = exchange._api
     if getattr(api, _GUARDED, False):
