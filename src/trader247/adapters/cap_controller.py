@@ -129,6 +129,16 @@ class CapController:
         self.trim_state = on_trim_cancelled(self.trim_state, pair)
         self._changed()
 
+    def reset(self) -> None:
+        """Back to a fresh start (a new backtest run in the same process); the object stays,
+        so the protection linked to it keeps reading the live state."""
+        self.trim_state = TrimState()
+        self.cycle = 0
+        self.last_plan = None
+        self.last_exposure = None
+        self.trim_latencies.clear()
+        self._round = {}
+
     def to_dict(self) -> dict[str, Any]:
         return {"cycle": self.cycle, "trim_state": self.trim_state.to_dict()}
 

@@ -42,6 +42,7 @@ from freqtrade.persistence import Order, PairLocks, Trade
 from freqtrade.persistence.pairlock import PairLock
 
 from trader247.adapters import cap_status, observability, price_tape, universe_status
+from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.settings import cap_policy, load_settings
 from trader247.core.exposure import CapState, Position, Snapshot, measure
@@ -317,26 +318,27 @@ class ExposureCapMixin:
         return tape
 
     def _cap_backtest_mark(self, trade: Trade, now: datetime) -> float:
-        """Close of the last candle that had closed by ``now`` (no look-ahead).
+        """Close of the newest candle closed at ``now`` (``trader247.core.marks``): see
+        :mod:`trader247.adapters.backtest_marks` for why the unsliced history is searched."""
+        marks: BacktestMarks | None = self.__dict__.get("_cap_backtest_marks")
+        if marks is None:
+            from freqtrade.exchange import timeframe_to_seconds
 
-        Slicing the analyzed dataframe per trade per candle made the cap cost a third of a
-        backtest; the pair's candles are indexed once instead and searched in O(log n).
-        """
-        import numpy as np
-        from freqtrade.exchange import timeframe_to_seconds
+            marks = self.__dict__["_cap_backtest_marks"] = BacktestMarks(
+                lambda pair: self.dp.historic_ohlcv(pair, self.timeframe),
+                timeframe_to_seconds(self.timeframe))
+        return marks.price(trade.pair, now, float(trade.open_rate))
 
-        index: dict[str, Any] = self.__dict__.setdefault("_cap_mark_index", {})
-        arrays = index.get(trade.pair)
-        if arrays is None:
-            frame = self.dp.get_pair_dataframe(trade.pair, self.timeframe)
-            dates = frame["date"].dt.as_unit("s").astype("int64").to_numpy() if len(frame) \
-                else np.array([], dtype=np.int64)
-            arrays = index[trade.pair] = (dates, frame["close"].to_numpy(dtype=float)
-                                          if len(frame) else np.array([], dtype=float))
-        dates, closes = arrays
-        closed_by = now.timestamp() - timeframe_to_seconds(self.timeframe)
-        position = int(np.searchsorted(dates, closed_by, side="right")) - 1
-        return float(closes[position]) if position >= 0 else float(trade.open_rate)
+    def _cap_new_backtest_run(self, now: datetime) -> None:
+        """Hyperopt epochs (and FreqUI's backtests) run the same strategy object again from the
+        first candle: a loop time earlier than the last one starts a fresh cap."""
+        last: datetime | None = self.__dict__.get("_cap_backtest_time")
+        self.__dict__["_cap_backtest_time"] = now
+        if last is None or now > last:
+            return
+        self.cap.reset()
+        for key in ("_cap_backtest_marks", "_cap_locked_until", "_cap_lock_checked"):
+            self.__dict__.pop(key, None)
 
     @staticmethod
     def _cap_open_trades() -> list[Trade]:
@@ -391,7 +393,9 @@ class ExposureCapMixin:
         # database: there is no exposure to measure there.
         if self.config.get("runmode") not in _CAP_RUNMODES:
             return
-        if not self._cap_backtesting():
+        if self._cap_backtesting():
+            self._cap_new_backtest_run(current_time)
+        else:
             self._cap_begin_iteration()
         open_trades = self._cap_open_trades()
         snapshot = self._cap_snapshot(current_time, open_trades)
@@ -482,9 +486,12 @@ class ExposureCapMixin:
                 if (lock.reason or "").startswith(LOCK_PREFIX)]
         if reason is None:
             # Deactivate the rows themselves: in backtesting freqtrade's unlock_reason compares
-            # lock ends with the wall clock, not the candle time, and would miss them.
+            # lock ends with the wall clock, not the candle time, and would miss them. The end
+            # is moved to now, so the lock's span is the REDUCING episode (a backtest result's
+            # locks show exactly when entries were blocked).
             for lock in ours:
                 lock.active = False
+                lock.lock_end_time = now
             if ours:
                 if PairLocks.use_db:
                     PairLock.session.commit()
