@@ -41,7 +41,7 @@ from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, PairLocks, Trade
 from freqtrade.persistence.pairlock import PairLock
 
-from trader247.adapters import cap_status, observability, price_tape, universe_status
+from trader247.adapters import observability, price_tape, protection_link, universe_status
 from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.settings import cap_policy, load_settings
@@ -141,6 +141,18 @@ class ExposureCapMixin:
                 wrapped = observability.timed(name)(wrap(own))
                 wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
                 setattr(cls, name, wrapped)
+        declared = cls.__dict__.get("protections")
+        if declared is not None and not getattr(
+                getattr(declared, "fget", None), "_trader247_linked", False):
+            getter: Callable[[Any], Any] = (
+                declared.fget if isinstance(declared, property) and declared.fget is not None
+                else (lambda _self: declared))
+            cls.protections = protection_link.linking(getter)  # type: ignore[assignment]
+
+    @property
+    def protections(self) -> list[Any]:
+        """The strategy's protections, with ``ExposureCap`` linked to this strategy's cap."""
+        return protection_link.link(super().protections, self.cap)  # type: ignore[misc]
 
     # Defaults used when the strategy does not define the hook itself.
     @observability.timed("custom_stake_amount")
@@ -182,7 +194,6 @@ class ExposureCapMixin:
             if self._cap_persistent():
                 self._cap_restore(controller)
                 controller.on_change = self._cap_persist
-            cap_status.publish(controller)
         return controller
 
     def _cap_persistent(self) -> bool:
