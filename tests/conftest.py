@@ -1,10 +1,15 @@
-"""Shared fixtures: the repository root and the bundled data set."""
+"""Shared fixtures: the repository root, the bundled data set and a PostgreSQL server."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.pg import PostgresCluster, PostgresUnavailable
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "user_data" / "data" / "coinbase"
@@ -20,3 +25,38 @@ def data_dir() -> Path:
     if not any(DATA_DIR.glob("*-1h.feather")):
         pytest.fail(f"no bundled candles in {DATA_DIR}: run `make data` (make test does)")
     return DATA_DIR
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away cluster per test session (tests/pg.py); a test that needs it fails, with
+    the way to install PostgreSQL, when the server binaries are missing."""
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest
+                 ) -> Iterator[str]:
+    """A new, empty database for this test: ``postgresql+psycopg://...``."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    database = f"t{next(_database_numbers)}_{name}"
+    yield postgres_cluster.create_database(database)
+    postgres_cluster.drop_database(database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """freqtrade's ``--db-url`` for each supported database (a fresh one per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))

@@ -31,7 +31,6 @@ its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy i
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -44,7 +43,9 @@ from freqtrade.persistence.pairlock import PairLock
 from trader247.adapters import observability, price_tape, protection_link, universe_status
 from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
+from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.settings import cap_policy, load_settings
+from trader247.adapters.state_store import StateStore, heal_shared_session
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
 
@@ -52,7 +53,6 @@ logger = logging.getLogger(__name__)
 
 _CAP_RUNMODES = (RunMode.DRY_RUN, RunMode.LIVE, RunMode.BACKTEST, RunMode.HYPEROPT)
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
-STATE_KEY = "trader247_cap_state"
 FORCE_ENTRY_TAG = "force_entry"  # freqtrade's tag for /forceenter and Telegram /forcelong
 _LOCK_SPAN = timedelta(hours=24)
 REALISED_REFRESH_SECONDS = 60.0
@@ -199,16 +199,15 @@ class ExposureCapMixin:
     def _cap_persistent(self) -> bool:
         return self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE)
 
-    def _cap_restore(self, controller: CapController) -> None:
-        from freqtrade.persistence import KeyValueStore
+    def _cap_state_store(self) -> CapStatePersistence:
+        persistence: CapStatePersistence | None = self.__dict__.get("_cap_persistence")
+        if persistence is None:
+            persistence = self.__dict__["_cap_persistence"] = CapStatePersistence(
+                StateStore.of_freqtrade())
+        return persistence
 
-        saved = KeyValueStore.get_string_value(STATE_KEY)
-        if not saved:
-            return
-        try:
-            controller.restore(json.loads(saved))
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.error("cap state in the database is unreadable (%s): starting fresh", exc)
+    def _cap_restore(self, controller: CapController) -> None:
+        if not self._cap_state_store().restore(controller):
             return
         settled = controller.reconcile_fills(self._cap_trim_fills(controller.trim_state.open_trims))
         if settled:
@@ -231,25 +230,19 @@ class ExposureCapMixin:
         ).all()
         return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
 
-    def _cap_persist(self) -> None:
-        """Write-ahead: called before a trim order is handed to freqtrade, so a kill -9 at any
-        moment restarts with that trim known (it blocks a second trim until filled or expired)."""
-        from freqtrade.persistence import KeyValueStore
+    def _cap_persist(self) -> bool:
+        """Write-ahead: called before a trim order is handed to freqtrade (and on every other
+        change), so a kill -9 at any moment restarts with that trim known."""
+        return self._cap_state_store().persist(self.cap)
 
-        KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))
-
-    def _cap_persist_on_shutdown(self) -> None:
-        """A SIGTERM raises KeyboardInterrupt wherever the bot is, also inside a flush; the
-        shared session is then unusable ("rolled back due to a previous exception") until it
-        is rolled back. That interrupted write was never committed, so rolling it back loses
-        nothing that was on disk, and our state still gets written."""
-        try:
-            self._cap_persist()
-        except Exception as exc:
-            logger.info("cap state: session unusable at shutdown (%s): rolled back, retrying",
-                        type(exc).__name__)
-            Trade.session.rollback()  # the one session Trade, Order and KeyValueStore share
-            self._cap_persist()
+    def _cap_persist_on_shutdown(self) -> bool:
+        """A SIGTERM raises KeyboardInterrupt wherever the bot is, also inside a flush of
+        freqtrade's shared session, which then refuses every statement ("rolled back due to a
+        previous exception") and makes freqtrade's own final commit fail. That interrupted
+        write was never committed, so rolling it back loses nothing that was on disk. Our
+        state goes through a connection of its own (state_store) either way."""
+        heal_shared_session()
+        return self._cap_persist()
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         """Validate our YAML and build the controller before the first iteration, so a bad file
@@ -264,8 +257,10 @@ class ExposureCapMixin:
         controller = self.__dict__.get("_cap_controller")
         if controller is not None and self._cap_persistent():
             try:
-                self._cap_persist_on_shutdown()
-                logger.info("cap state persisted on shutdown")
+                if self._cap_persist_on_shutdown():
+                    logger.info("cap state persisted on shutdown")
+                else:
+                    logger.warning("cap state not persisted on shutdown (see above)")
             except Exception as exc:  # the database may already be gone during shutdown
                 logger.warning("cap state not persisted on shutdown: %s", exc)
         super().ft_bot_cleanup()  # type: ignore[misc]
@@ -595,7 +590,10 @@ class ExposureCapMixin:
             return None
         if trade.has_open_orders:
             return None  # freqtrade would refuse it anyway; the next round re-plans this pair
-        self.cap.trim_placed(order, current_time.timestamp())
+        if not self.cap.trim_placed(order, current_time.timestamp()):
+            logger.warning("TRIM_SKIPPED: pair=%s reason=state_not_persisted (re-planned in a "
+                           "later round)", trade.pair)
+            return None
         return stake_to_return(order, float(trade.stake_amount), float(trade.amount)), TRIM_TAG
 
     def _cap_gate_adjustment(self, result: Any, **kwargs: Any) -> Any:
