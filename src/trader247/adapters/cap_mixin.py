@@ -46,6 +46,7 @@ from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_
 from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.settings import cap_policy, load_settings
 from trader247.adapters.state_store import StateStore, heal_shared_session
+from trader247.adapters.trade_reconcile import reconcile_open_trades
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
 
@@ -246,7 +247,12 @@ class ExposureCapMixin:
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         """Validate our YAML and build the controller before the first iteration, so a bad file
-        stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
+        stops ``freqtrade trade`` at start with exit code 2 (not mid-run); reconcile open trades
+        with their orders (``trade_reconcile``) and restore the cap state."""
+        if self._cap_persistent():
+            # First: freqtrade's ft_bot_start already reads every attribute (hyperopt parameter
+            # discovery), our ``protections`` and ``cap`` included, which restores the cap.
+            reconcile_open_trades(Trade.get_open_trades())
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         _ = self.cap
         settings = load_settings(self.config)
