@@ -78,6 +78,36 @@ def test_a_pair_that_doubles_after_entry_is_trimmed(tmp_path: Path) -> None:
     audit.assert_cap_held()
 
 
+def test_a_pair_delisted_while_held_is_marked_at_its_last_close_and_counted(
+    tmp_path: Path,
+) -> None:
+    """Bad input: DOT's candles stop while the position is open (delisted, or a hole in the
+    data). The backtest must go on, the cap marks DOT at its last close (logged once as
+    MARK_FALLBACK) and the report counts those marks."""
+    data_dir = tmp_path / "data"
+    doubling_data(data_dir)
+    write_candles(data_dir, "DOT/USD", "2025-01-01", [10.0] * 100)  # ends 2025-01-05 03:00
+    pairs = [*PAIRS, "DOT/USD"]
+    run = run_backtest(
+        tmp_path, strategy="EntryProbeStrategy", strategy_path=STRATEGIES,
+        timerange="20250102-20250108", data_dir=data_dir,
+        config={"stake_amount": 44, "max_open_trades": 5, "timeframe": "1h",
+                "pairlists": [{"method": "StaticPairList"}],
+                "exchange": {"pair_whitelist": pairs}})
+    assert run.output.count("MARK_FALLBACK: pair=DOT/USD") == 1, run.output[-3000:]
+    audit = CapAudit.of(run)
+    history = audit.history
+    assert len(run.result["trades"]) == 5
+    # DOT's last candle closed at 04:00 on the 5th: every later evaluation while held counts.
+    delisted = np.datetime64("2025-01-05T04:00", "ms").astype(int)
+    assert history.stale_pairs == ("DOT/USD",)
+    assert history.stale_marks == int((history.times_ms > delisted).sum())
+    # The report still equals what the run did (both mark DOT at its last close).
+    assert history.reducing.tolist() == audit.run_reducing.tolist()
+    assert history.trims_at.tolist() == audit.trims_at.tolist()
+    assert run.trim_orders() and history.thrash_episodes == 0
+
+
 def test_sample_strategy_with_unlimited_stake_holds_the_cap(tmp_path: Path, data_dir: Path) -> None:
     """freqtrade's SampleStrategy + the mixin, stake "unlimited", 4 slots, the real Coinbase
     candles of Nov 2024 - Feb 2025 (the post-election rally, then a decline). ROI exits are off

@@ -27,7 +27,7 @@ def candles(closes: list[float], start: datetime = START) -> pd.DataFrame:
 
 class FreqtradeLikeDp:
     """``get_pair_dataframe`` sliced at the current candle, as freqtrade's DataProvider does in
-    backtesting; ``historic_ohlcv`` the full frame."""
+    backtesting; ``candles`` stands for the data file (``freqtrade_candles``)."""
 
     def __init__(self, frames: dict[str, pd.DataFrame]) -> None:
         self.frames = frames
@@ -38,7 +38,7 @@ class FreqtradeLikeDp:
         frame = self.frames[pair]
         return frame.loc[frame["date"] < self.slice_date]
 
-    def historic_ohlcv(self, pair: str, timeframe: str) -> pd.DataFrame:
+    def candles(self, pair: str) -> pd.DataFrame:
         self.history_calls.append(pair)
         return self.frames[pair].copy()
 
@@ -61,6 +61,7 @@ def backtesting(frames: dict[str, pd.DataFrame], trades: list[Any], balance: flo
     strategy.stoploss = -0.1
     strategy._cap_open_trades = lambda: trades  # type: ignore[method-assign]
     strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
+    strategy._cap_candle_source = lambda: strategy.dp.candles  # type: ignore[method-assign]
     return strategy
 
 
@@ -81,6 +82,24 @@ def test_marks_follow_every_candle_after_the_first_call() -> None:
     # slice kept from the first call would have answered 1.0 forever.
     assert seen == [1.0, 1.0, 1.5, 2.0, 2.5]
     assert strategy.dp.history_calls == ["ADA/USD"]  # indexed once, not sliced per call
+
+
+def test_freqtrade_candles_reads_the_data_file_whole_and_unfilled(tmp_path: Path) -> None:
+    from trader247.adapters.backtest_marks import freqtrade_candles
+
+    frame = candles([1.0, 2.0, 3.0]).drop(index=1).reset_index(drop=True)  # 01:00 missing
+    for column in ("open", "high", "low"):
+        frame[column] = frame["close"]
+    frame["volume"] = 1.0
+    frame.to_feather(tmp_path / "ADA_USD-1h.feather")
+    load = freqtrade_candles({"datadir": tmp_path, "dataformat_ohlcv": "feather",
+                              "candle_type_def": "spot"}, "1h")
+    loaded = load("ADA/USD")
+    assert loaded["close"].tolist() == [1.0, 3.0]  # the gap stays a gap (counted, not filled)
+    marks = BacktestMarks(load, 3600)
+    assert marks.price("ADA/USD", START + 2 * H, fallback=0.0) == 1.0
+    assert marks.fallbacks["ADA/USD"] == 1
+    assert marks.price("ADA/USD", START + 3 * H, fallback=0.0) == 3.0
 
 
 def test_the_cap_trims_a_rally_it_would_have_missed_with_a_frozen_slice() -> None:

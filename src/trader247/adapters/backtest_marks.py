@@ -1,16 +1,23 @@
-"""Backtest marks: each pair's whole candle history, indexed once, searched by the loop's time.
+"""Backtest marks: each pair's whole candle history, indexed once, looked up by the loop's time.
 
 In backtesting freqtrade slices ``dp.get_pair_dataframe`` (and ``get_analyzed_dataframe``) at
-the candle being processed. Keeping such a slice across candles freezes every later mark at the
-close before the pair's first trade: the cap then missed rallies and trimmed in declines
-(issue [C2]). Slicing again per trade per candle cost a third of a backtest.
+the candle being processed. Keeping such a slice across candles froze every later mark at the
+close before the pair's first trade: the cap missed rallies and trimmed in declines (issue
+[C2]). Slicing again per trade per candle cost a third of a backtest.
 
-Decision: the candles come from ``dp.historic_ohlcv`` (freqtrade's own cached, unsliced copy of
-the data it backtests, startup candles included), are turned into two arrays once per pair and
-backtest run, and :func:`trader247.core.marks.marks_at` picks the close of the newest candle
-closed at the loop's time: a binary search, never a look-ahead. A mark from an older candle (a
-gap, a delisted pair) or none at all (the trade's open rate is used) is counted per pair and
-logged once per pair as ``MARK_FALLBACK``; ``trader247 exposure-report`` counts the same marks.
+Decisions:
+- The candles are the pair's data file as freqtrade reads it (``get_datahandler(datadir,
+  dataformat_ohlcv).ohlcv_load``, its own public loader), whole and unfilled. Not
+  ``dp.historic_ohlcv``: that one fills gaps with flat candles (a resample), 0.13-0.3 s per
+  pair against 0.02-0.04 s, and a filled candle's close is the previous close anyway, which is
+  what :func:`trader247.core.marks.marks_at` falls back to (and flags).
+- Per pair and backtest run, :func:`~trader247.core.marks.marks_at` is evaluated once over
+  every candle boundary of the file; a loop time on a boundary (``bot_loop_start``, the entry
+  hooks) is then a list lookup, any other time (``--timeframe-detail``) a binary search. Both
+  are the close of the newest candle closed at that time: never a look-ahead.
+- A mark from an older candle (a gap, a pair delisted while held) or none at all (the trade's
+  open rate is used) is counted per pair and logged once per pair as ``MARK_FALLBACK``;
+  ``trader247 exposure-report`` counts the same marks as ``stale marks``.
 """
 
 from __future__ import annotations
@@ -18,34 +25,65 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from trader247.core.marks import CloseSeries, mark_at
+import numpy as np
+
+from trader247.core.marks import CloseSeries, mark_at, marks_at
 
 logger = logging.getLogger(__name__)
 
 
-class BacktestMarks:
-    """``history(pair)`` returns the pair's full OHLCV frame (``dp.historic_ohlcv``)."""
+@dataclass(frozen=True)
+class _PairMarks:
+    series: CloseSeries
+    first_ms: int  # the first boundary in the table
+    prices: list[float]
+    stale: list[bool]
+    opened: list[int]
 
-    def __init__(self, history: Callable[[str], Any], timeframe_seconds: int) -> None:
-        self._history = history
+    @classmethod
+    def of(cls, series: CloseSeries) -> _PairMarks:
+        step = series.timeframe_ms
+        if not len(series):
+            return cls(series, 0, [], [], [])
+        first = int(series.open_times_ms[0]) + step
+        boundaries = np.arange(first, int(series.open_times_ms[-1]) + 2 * step, step)
+        table = marks_at(series, boundaries)
+        return cls(series, first, table.prices.tolist(), table.stale.tolist(),
+                   table.candle_open_ms.tolist())
+
+    def at(self, time_ms: int) -> tuple[float, bool, int]:
+        offset = time_ms - self.first_ms
+        index, rest = divmod(offset, self.series.timeframe_ms)
+        if rest == 0 and 0 <= index < len(self.prices):
+            return self.prices[index], self.stale[index], self.opened[index]
+        mark = mark_at(self.series, time_ms)
+        return mark.price, mark.stale, mark.candle_open_ms
+
+
+class BacktestMarks:
+    """``candles(pair)`` returns the pair's OHLCV frame (``date`` and ``close`` are read)."""
+
+    def __init__(self, candles: Callable[[str], Any], timeframe_seconds: int) -> None:
+        self._candles = candles
         self._timeframe_seconds = timeframe_seconds
-        self._series: dict[str, CloseSeries] = {}
+        self._pairs: dict[str, _PairMarks] = {}
         self.fallbacks: Counter[str] = Counter()
 
     def price(self, pair: str, now: datetime, fallback: float) -> float:
-        series = self._series.get(pair)
-        if series is None:
-            series = self._series[pair] = self._load(pair)
-        mark = mark_at(series, int(now.timestamp() * 1000))
-        if mark.stale:
-            self._count(pair, now, mark.candle_open_ms)
-        return fallback if mark.price != mark.price else mark.price  # NaN: no candle yet
+        marks = self._pairs.get(pair)
+        if marks is None:
+            marks = self._pairs[pair] = _PairMarks.of(self._load(pair))
+        price, stale, opened = marks.at(int(now.timestamp() * 1000))
+        if stale:
+            self._count(pair, now, opened)
+        return fallback if price != price else price  # NaN: no candle had closed yet
 
     def _load(self, pair: str) -> CloseSeries:
-        frame = self._history(pair)
+        frame = self._candles(pair)
         if frame is None or not len(frame):
             return CloseSeries.of([], [], self._timeframe_seconds)
         stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
@@ -60,3 +98,18 @@ class BacktestMarks:
                            "marked at the last known close; counted by exposure-report)",
                            pair, now.isoformat(), last)
         self.fallbacks[pair] += 1
+
+
+def freqtrade_candles(config: dict[str, Any], timeframe: str) -> Callable[[str], Any]:
+    """The pair's data file, whole and unfilled, through freqtrade's own data handler."""
+    from freqtrade.data.history import get_datahandler
+    from freqtrade.enums import CandleType
+
+    handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv", "feather"))
+    candle_type = CandleType.from_string(str(config.get("candle_type_def", CandleType.SPOT)))
+
+    def load(pair: str) -> Any:
+        return handler.ohlcv_load(pair, timeframe, candle_type=candle_type, fill_missing=False,
+                                  drop_incomplete=False, warn_no_data=False)
+
+    return load

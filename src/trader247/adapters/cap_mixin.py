@@ -41,7 +41,7 @@ from freqtrade.persistence import Order, PairLocks, Trade
 from freqtrade.persistence.pairlock import PairLock
 
 from trader247.adapters import observability, price_tape, protection_link, universe_status
-from trader247.adapters.backtest_marks import BacktestMarks
+from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.settings import cap_policy, load_settings
@@ -337,9 +337,11 @@ class ExposureCapMixin:
             from freqtrade.exchange import timeframe_to_seconds
 
             marks = self.__dict__["_cap_backtest_marks"] = BacktestMarks(
-                lambda pair: self.dp.historic_ohlcv(pair, self.timeframe),
-                timeframe_to_seconds(self.timeframe))
+                self._cap_candle_source(), timeframe_to_seconds(self.timeframe))
         return marks.price(trade.pair, now, float(trade.open_rate))
+
+    def _cap_candle_source(self) -> Callable[[str], Any]:
+        return freqtrade_candles(self.config, self.timeframe)
 
     def _cap_new_backtest_run(self, now: datetime) -> None:
         """Hyperopt epochs (and FreqUI's backtests) run the same strategy object again from the

@@ -18,6 +18,8 @@ import numpy as np
 from trader247.core.exposure_history import ExposureHistory, Fill, exposure_history
 from trader247.core.marks import CloseSeries
 
+FORCE_EXIT = "force_exit"  # freqtrade's exit reason and order tag for trades left open
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("result", type=Path, nargs="?",
@@ -48,15 +50,29 @@ def load_result(path: Path, strategy: str | None) -> dict[str, Any]:
 
 
 def fills_of(result: dict[str, Any]) -> list[Fill]:
+    """Every filled order of the result as a :class:`Fill`.
+
+    Freqtrade closes the trades still open at the end of a backtest (``force_exit``) but dates
+    that exit at the pair's last candle, which for a pair whose data stopped early (delisted, a
+    hole at the end) is long before the end: the position was in fact held, and marked by the
+    cap, until the backtest ended. Those exits are placed at ``backtest_end``.
+    """
+    import pandas as pd
+
+    end_ms = int(pd.Timestamp(result["backtest_end"], tz="UTC").value // 1_000_000)
     fills = []
     for trade in result["trades"]:
         for order in trade.get("orders", []):
             side: Literal["buy", "sell"] = "buy" if order["ft_order_side"] == "buy" else "sell"
+            tag = order.get("ft_order_tag") or ""
+            time_ms = int(order["order_filled_timestamp"])
+            if side == "sell" and tag == FORCE_EXIT and trade.get("exit_reason") == FORCE_EXIT:
+                time_ms = max(time_ms, end_ms)
             fills.append(Fill(
-                pair=trade["pair"], time_ms=int(order["order_filled_timestamp"]), side=side,
+                pair=trade["pair"], time_ms=time_ms, side=side,
                 amount=float(order["amount"]), price=float(order["safe_price"]),
                 fee_rate=float(trade["fee_open"] if side == "buy" else trade["fee_close"]),
-                tag=order.get("ft_order_tag") or ""))
+                tag=tag))
     return sorted(fills, key=lambda f: f.time_ms)
 
 
