@@ -36,6 +36,7 @@ from trader247.core.exposure_history import ExposureHistory
 from trader247.core.marks import CloseSeries, marks_at
 
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
+OPEN_VS_CLOSE_PCT = 0.5  # points of at-risk between an open and the previous close
 POLICY = REPO / "config" / "policy.yaml"
 
 
@@ -120,10 +121,14 @@ class CapAudit:
         assert history.trims_at.tolist() == self.trims_at.tolist()
         assert self.remarked_pct.max() <= cap + self.step_pct + 1e-9, (
             self.remarked_pct.max(), self.step_pct)
+        # freqtrade's own export values a position at the candle's open, the cap at the close
+        # before it: on the bundled Coinbase candles they differ by up to 1.2 % (ADA), about
+        # 0.3 points of at-risk.
+        assert self.wallet_pct.max() <= cap + self.step_pct + OPEN_VS_CLOSE_PCT, (
+            self.wallet_pct.max(), self.step_pct)
+        assert np.abs(self.wallet_pct - self.remarked_pct).max() <= OPEN_VS_CLOSE_PCT
         trims_outside = int(self.trims_at[~history.reducing].sum())
         assert trims_outside == 0, trims_outside
-        # freqtrade values a candle at its open, the cap at the previous close: nearly the same.
-        assert np.abs(self.wallet_pct - self.remarked_pct).max() < 0.5
 
     def episode_starts(self) -> list[int]:
         reducing = self.history.reducing

@@ -139,3 +139,32 @@ def test_a_new_backtest_run_in_the_same_process_starts_a_fresh_cap() -> None:
     strategy.bot_loop_start(current_time=START + H)
     assert strategy.cap is controller  # the object the protection holds stays
     assert controller.cycle == 1 and controller.state is CapState.ACTIVE
+
+
+def test_the_candles_freqtrade_backtests_are_indexed_without_a_second_read() -> None:
+    class Base:
+        def advise_all_indicators(self, data: dict[str, pd.DataFrame]) -> dict[str, Any]:
+            return {pair: frame.assign(rsi=50.0) for pair, frame in data.items()}
+
+    class WithIndicators(ExposureCapMixin, Base):
+        pass
+
+    ada = trade("ADA/USD", 100.0, 1.0)
+    strategy = backtesting({}, [ada], 900.0)
+    strategy.__class__ = WithIndicators
+    analysed = strategy.advise_all_indicators({"ADA/USD": candles([1.0, 2.0, 3.0])})
+    assert list(analysed["ADA/USD"].columns) == ["date", "close", "rsi"]  # freqtrade's result
+    assert strategy._cap_mark(ada, START + 3 * H) == 3.0
+    assert strategy.dp.history_calls == []  # the data file was never read
+
+
+def test_freqtrade_still_hands_all_candles_to_advise_all_indicators() -> None:
+    """Pins the freqtrade method the marks rely on (freqtrade 2026.9)."""
+    import inspect
+
+    from freqtrade.optimize.backtesting import Backtesting
+    from freqtrade.strategy import IStrategy
+
+    assert list(inspect.signature(IStrategy.advise_all_indicators).parameters) == ["self", "data"]
+    assert "self.strategy.advise_all_indicators(data)" in inspect.getsource(
+        Backtesting.backtest_one_strategy)

@@ -6,11 +6,14 @@ close before the pair's first trade: the cap missed rallies and trimmed in decli
 [C2]). Slicing again per trade per candle cost a third of a backtest.
 
 Decisions:
-- The candles are the pair's data file as freqtrade reads it (``get_datahandler(datadir,
-  dataformat_ohlcv).ohlcv_load``, its own public loader), whole and unfilled. Not
-  ``dp.historic_ohlcv``: that one fills gaps with flat candles (a resample), 0.13-0.3 s per
-  pair against 0.02-0.04 s, and a filled candle's close is the previous close anyway, which is
-  what :func:`trader247.core.marks.marks_at` falls back to (and flags).
+- The candles are the ones freqtrade backtests: ``IStrategy.advise_all_indicators(data)``
+  receives every pair's whole frame (startup candles included) before the loop starts, and the
+  mixin hands them to :meth:`BacktestMarks.preload` (two arrays per pair, no second read). A
+  pair not seen there (a strategy overriding that method, a pair a dynamic pairlist adds
+  later) is read from its data file through freqtrade's own loader (``get_datahandler(datadir,
+  dataformat_ohlcv).ohlcv_load``), whole and unfilled. Never ``dp.historic_ohlcv`` per pair:
+  it fills gaps with a resample, 0.13-0.3 s per pair, and a filled candle's close is the
+  previous close anyway, which is what :func:`trader247.core.marks.marks_at` falls back to.
 - Per pair and backtest run, :func:`~trader247.core.marks.marks_at` is evaluated once over
   every candle boundary of the file; a loop time on a boundary (``bot_loop_start``, the entry
   hooks) is then a list lookup, any other time (``--timeframe-detail``) a binary search. Both
@@ -71,19 +74,26 @@ class BacktestMarks:
         self._candles = candles
         self._timeframe_seconds = timeframe_seconds
         self._pairs: dict[str, _PairMarks] = {}
+        self._preloaded: dict[str, CloseSeries] = {}
         self.fallbacks: Counter[str] = Counter()
+
+    def preload(self, pair: str, frame: Any) -> None:
+        """The pair's candles as freqtrade hands them to the strategy (``date``, ``close``)."""
+        self._preloaded[pair] = self._series(frame)
+        self._pairs.pop(pair, None)
 
     def price(self, pair: str, now: datetime, fallback: float) -> float:
         marks = self._pairs.get(pair)
         if marks is None:
-            marks = self._pairs[pair] = _PairMarks.of(self._load(pair))
+            series = self._preloaded.get(pair)
+            marks = self._pairs[pair] = _PairMarks.of(
+                series if series is not None else self._series(self._candles(pair)))
         price, stale, opened = marks.at(int(now.timestamp() * 1000))
         if stale:
             self._count(pair, now, opened)
         return fallback if price != price else price  # NaN: no candle had closed yet
 
-    def _load(self, pair: str) -> CloseSeries:
-        frame = self._candles(pair)
+    def _series(self, frame: Any) -> CloseSeries:
         if frame is None or not len(frame):
             return CloseSeries.of([], [], self._timeframe_seconds)
         stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
@@ -101,14 +111,14 @@ class BacktestMarks:
 
 
 def freqtrade_candles(config: dict[str, Any], timeframe: str) -> Callable[[str], Any]:
-    """The pair's data file, whole and unfilled, through freqtrade's own data handler."""
+    """The pair's data file, whole and unfilled, through freqtrade's own data handler (built
+    on first use: most backtests never need it)."""
     from freqtrade.data.history import get_datahandler
     from freqtrade.enums import CandleType
 
-    handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv", "feather"))
-    candle_type = CandleType.from_string(str(config.get("candle_type_def", CandleType.SPOT)))
-
     def load(pair: str) -> Any:
+        handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv", "feather"))
+        candle_type = CandleType.from_string(str(config.get("candle_type_def") or "spot"))
         return handler.ohlcv_load(pair, timeframe, candle_type=candle_type, fill_missing=False,
                                   drop_incomplete=False, warn_no_data=False)
 

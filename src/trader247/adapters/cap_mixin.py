@@ -329,16 +329,28 @@ class ExposureCapMixin:
         tape: price_tape.PriceTape | None = self.__dict__["_cap_tape"]
         return tape
 
-    def _cap_backtest_mark(self, trade: Trade, now: datetime) -> float:
-        """Close of the newest candle closed at ``now`` (``trader247.core.marks``): see
-        :mod:`trader247.adapters.backtest_marks` for why the unsliced history is searched."""
+    def advise_all_indicators(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Backtests and hyperopt hand every pair's whole frame here before the loop: the
+        cap's marks are indexed from exactly those candles (``backtest_marks``)."""
+        marks = self._cap_marks()
+        for pair, frame in data.items():
+            marks.preload(pair, frame)
+        result: dict[str, Any] = super().advise_all_indicators(data)  # type: ignore[misc]
+        return result
+
+    def _cap_marks(self) -> BacktestMarks:
         marks: BacktestMarks | None = self.__dict__.get("_cap_backtest_marks")
         if marks is None:
             from freqtrade.exchange import timeframe_to_seconds
 
             marks = self.__dict__["_cap_backtest_marks"] = BacktestMarks(
                 self._cap_candle_source(), timeframe_to_seconds(self.timeframe))
-        return marks.price(trade.pair, now, float(trade.open_rate))
+        return marks
+
+    def _cap_backtest_mark(self, trade: Trade, now: datetime) -> float:
+        """Close of the newest candle closed at ``now`` (``trader247.core.marks``): see
+        :mod:`trader247.adapters.backtest_marks` for why the unsliced history is searched."""
+        return self._cap_marks().price(trade.pair, now, float(trade.open_rate))
 
     def _cap_candle_source(self) -> Callable[[str], Any]:
         return freqtrade_candles(self.config, self.timeframe)
@@ -350,8 +362,8 @@ class ExposureCapMixin:
         self.__dict__["_cap_backtest_time"] = now
         if last is None or now > last:
             return
-        self.cap.reset()
-        for key in ("_cap_backtest_marks", "_cap_locked_until", "_cap_lock_checked"):
+        self.cap.reset()  # the marks stay: the same candles (advise_all_indicators renews them)
+        for key in ("_cap_locked_until", "_cap_lock_checked"):
             self.__dict__.pop(key, None)
 
     @staticmethod
@@ -566,8 +578,10 @@ class ExposureCapMixin:
         or before the first iteration) cannot carry a signal: freqtrade needs candles for one.
         Force entries (tag ``force_entry``, freqtrade's default) are a human's call and pass.
         """
+        if not self._cap_persistent():
+            return True
         guard = load_settings(self.config).policy.stale_data
-        if not guard.block_entries or not self._cap_persistent():
+        if not guard.block_entries:
             return True
         frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
         if not len(frame):
