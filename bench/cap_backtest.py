@@ -14,7 +14,8 @@ wall time far more than CPU time, which is printed too):
 - the backtest loop alone (the goal): one process loads the data once and runs freqtrade's own
   ``Backtesting.backtest`` for the three variants in turn, timing only that call
   (``time.process_time``); the cap's per-candle work is all in there.
-``--repeat N`` runs the variants N times, interleaved, and keeps each one's fastest run.
+``--repeat N`` runs the variants N times, interleaved in a rotating order, and keeps each
+one's fastest run.
 
 Run: ``.venv/bin/python bench/cap_backtest.py [--timerange 20250101-20250401] [--repeat 2]``.
 """
@@ -98,8 +99,9 @@ config = setup_optimize_configuration(Arguments(argv).get_parsed_arg(), RunMode.
 bt = Backtesting(config)
 data, timerange = bt.load_bt_data()
 times = {}
-for _ in range(repeat):
-    for strategy in bt.strategylist:
+for round_ in range(repeat):
+    shift = round_ % len(bt.strategylist)  # rotate the order: no variant always runs first
+    for strategy in bt.strategylist[shift:] + bt.strategylist[:shift]:
         bt._set_strategy(strategy)
         processed = strategy.advise_all_indicators(data)
         start, end = get_timerange(trim_dataframes(processed, timerange, bt.required_startup))
@@ -165,8 +167,9 @@ def main() -> int:
         try:
             (strategies / "Trader247Strategy.py").write_text(STRATEGY.read_text())
             loops = loop_times(variants, strategies, args.timerange, port, max(args.repeat, 1))
-            for _ in range(max(args.repeat, 1)):
-                for name in variants:
+            for round_ in range(max(args.repeat, 1)):
+                shift = round_ % len(variants)
+                for name in variants[shift:] + variants[:shift]:
                     runs[name].append(backtest(name, strategies, args.timerange, port))
         finally:
             stop(replay, grace=5.0)
