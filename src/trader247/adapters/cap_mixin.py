@@ -208,28 +208,7 @@ class ExposureCapMixin:
         return persistence
 
     def _cap_restore(self, controller: CapController) -> None:
-        if not self._cap_state_store().restore(controller):
-            return
-        settled = controller.reconcile_fills(self._cap_trim_fills(controller.trim_state.open_trims))
-        if settled:
-            logger.info("cap state: trims filled before the restart: %s", ",".join(settled))
-        logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
-                    sorted(controller.trim_state.open_trims), controller.state.value)
-
-    @staticmethod
-    def _cap_trim_fills(pairs: Any) -> dict[str, float]:
-        """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
-        if not pairs:
-            return {}
-        from sqlalchemy import func, select
-
-        rows = Order.session.execute(
-            select(Order.ft_pair, func.max(Order.order_filled_date))
-            .where(Order.ft_pair.in_(list(pairs)), Order.ft_order_tag == TRIM_TAG,
-                   Order.status == "closed", Order.filled > 0)
-            .group_by(Order.ft_pair)
-        ).all()
-        return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
+        self._cap_state_store().restore_and_settle(controller)
 
     def _cap_persist(self) -> bool:
         """Write-ahead: called before a trim order is handed to freqtrade (and on every other

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
+from datetime import UTC
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -50,6 +52,17 @@ class CapStatePersistence:
             return False
         return True
 
+    def restore_and_settle(self, controller: CapController) -> None:
+        """Restore at start; trims the orders table shows filled before the restart (a kill
+        between freqtrade's fill commit and our state write) are settled, not left open."""
+        if not self.restore(controller):
+            return
+        settled = controller.reconcile_fills(trim_fills(controller.trim_state.open_trims))
+        if settled:
+            logger.info("cap state: trims filled before the restart: %s", ",".join(settled))
+        logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
+                    sorted(controller.trim_state.open_trims), controller.state.value)
+
     def persist(self, controller: CapController) -> bool:
         """Write the whole state; False (logged) when the database refused it."""
         try:
@@ -67,3 +80,22 @@ class CapStatePersistence:
             logger.info("cap state persisted again after %d failed writes", self.failures)
             self.failures = 0
         return True
+
+
+def trim_fills(pairs: Iterable[str]) -> dict[str, float]:
+    """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    from freqtrade.persistence import Order
+    from sqlalchemy import func, select
+
+    from trader247.adapters.cap_controller import TRIM_TAG
+
+    rows = Order.session.execute(
+        select(Order.ft_pair, func.max(Order.order_filled_date))
+        .where(Order.ft_pair.in_(pairs), Order.ft_order_tag == TRIM_TAG,
+               Order.status == "closed", Order.filled > 0)
+        .group_by(Order.ft_pair)
+    ).all()
+    return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
