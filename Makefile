@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool
+.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -49,11 +49,39 @@ promtool:
 	  echo "stopped and disabled the packaged prometheus service (it would hold port 9090)"; fi; \
 	promtool --version 2>&1 | head -1
 
+## postgres: PostgreSQL server binaries for the PostgreSQL tests (Debian package `postgresql`).
+## The tests start and delete a throw-away cluster of their own (tests/pg.py); the packaged
+## service is stopped and disabled so that it does not hold port 5432.
+PG_FOUND = command -v initdb >/dev/null 2>&1 && command -v pg_ctl >/dev/null 2>&1 \
+	|| ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1
+postgres:
+	@if $(PG_FOUND); then echo "PostgreSQL server binaries: $$(ls -d /usr/lib/postgresql/*/bin \
+	  2>/dev/null | tail -1 || dirname "$$(command -v initdb)")"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	else echo "PostgreSQL is missing and this user cannot install packages: as root run" \
+	  "'apt-get update && apt-get install -y --no-install-recommends postgresql'," \
+	  "or put a directory with initdb and pg_ctl on PATH" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "PostgreSQL is missing and apt-get is" \
+	  "not available: install the PostgreSQL server (initdb, pg_ctl) and put it on PATH" >&2; \
+	  exit 1; fi; \
+	set -e; \
+	$$SUDO apt-get update -qq; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  postgresql; \
+	if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then \
+	  $$SUDO systemctl disable --now postgresql >/dev/null 2>&1 || true; \
+	elif command -v pg_ctlcluster >/dev/null 2>&1; then \
+	  for c in $$(pg_lsclusters -h 2>/dev/null | awk '{print $$1"/"$$2}'); do \
+	    $$SUDO pg_ctlcluster $${c%/*} $${c#*/} stop >/dev/null 2>&1 || true; done; fi; \
+	echo "stopped the packaged PostgreSQL service (the tests run their own cluster)"; \
+	ls -d /usr/lib/postgresql/*/bin | tail -1
+
 ## test: the full default suite (used by .ci/run)
-test: data promtool
+test: data promtool postgres
 	$(BIN)/python -m pytest -m "not slow and not soak" $(PYTEST_ARGS)
 
-test-all: data promtool
+test-all: data promtool postgres
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-compat: the compat subset (tests/compat, marker `compat`) on every supported freqtrade
@@ -63,7 +91,7 @@ test-compat: data
 	$(BIN)/python tests/compat/run_matrix.py $(COMPAT_ARGS)
 
 ## soak: the full reliability suite (fault matrix, 20 kill -9 restarts, 200-pair load); tables in reports/reliability/
-soak: data
+soak: data postgres
 	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
 	@cat reports/reliability/*.md 2>/dev/null || true
 

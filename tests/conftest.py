@@ -1,11 +1,16 @@
-"""Shared fixtures: the repository root, the bundled data set and the shipped policy."""
+"""Shared fixtures: the repository root, the bundled data set, the shipped policy and a
+PostgreSQL server."""
 
 from __future__ import annotations
 
+import itertools
+import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.pg import PostgresCluster, PostgresUnavailable
 from tests.shipped import shipped_cap_policy, shipped_universe_rules
 from trader247.core.exposure import CapPolicy
 from trader247.core.universe import UniverseRules
@@ -36,3 +41,38 @@ def cap_policy() -> CapPolicy:
 def universe_rules() -> UniverseRules:
     """The universe rules of config/policy.yaml + config/universe.yaml."""
     return shipped_universe_rules()
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster() -> Iterator[PostgresCluster]:
+    """One throw-away cluster per test session (tests/pg.py); a test that needs it fails, with
+    the way to install PostgreSQL, when the server binaries are missing."""
+    try:
+        cluster = PostgresCluster.start()
+    except PostgresUnavailable as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureRequest
+                 ) -> Iterator[str]:
+    """A new, empty database for this test: ``postgresql+psycopg://...``."""
+    name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
+    database = f"t{next(_database_numbers)}_{name}"
+    yield postgres_cluster.create_database(database)
+    postgres_cluster.drop_database(database)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """freqtrade's ``--db-url`` for each supported database (a fresh one per test)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'bot.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))

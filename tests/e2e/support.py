@@ -127,6 +127,7 @@ def launch_bot(tmp_path: Path, replay: Replay, policy: Path, name: str = "bot",
     """``trader247 run`` a dry-run bot with the REST API on a free port and force entries on.
 
     The default strategy is the cap alone (tests/e2e/strategies): every exit seen is the cap's.
+    ``db`` is a file name in ``tmp_path`` (SQLite) or a full database URL.
     """
     port = free_port()
     override = exchange_override(replay.port)
@@ -158,7 +159,7 @@ def launch_bot(tmp_path: Path, replay: Replay, policy: Path, name: str = "bot",
                "--", "--dry-run", "-c", str(REPO / "config" / "config.json"),
                "-c", str(config), "--userdir", str(REPO / "user_data"),
                "--strategy", strategy, "--strategy-path", str(STRATEGIES),
-               "--db-url", f"sqlite:///{tmp_path / db}"]
+               "--db-url", db if "://" in db else f"sqlite:///{tmp_path / db}"]
     process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                env=CHILD_ENV, start_new_session=True)
     if wait:

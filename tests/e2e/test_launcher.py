@@ -47,7 +47,7 @@ def test_sigterm_during_trims_then_restart_restores_state(
     assert "cap state persisted on shutdown" in log and "Traceback" not in log
     with sqlite3.connect(tmp_path / "dry.sqlite") as db:
         assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        saved = db.execute("SELECT string_value FROM KeyValueStore "
+        saved = db.execute("SELECT value FROM trader247_state "
                            "WHERE key = 'trader247_cap_state'").fetchone()
     assert saved is not None and '"trim_state"' in saved[0]
 

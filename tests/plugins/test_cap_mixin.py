@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import logging
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -214,23 +216,32 @@ def test_forced_increase_of_a_held_position_is_refused_over_the_cap_and_clamped_
     assert under._cap_gate_position_increase("BTC/USD", 500.0) == pytest.approx(130.0)
 
 
-def test_shutdown_persists_the_cap_state_after_a_flush_the_signal_interrupted() -> None:
+def test_shutdown_persists_the_cap_state_after_a_flush_the_signal_interrupted(
+    db_url: str, caplog: pytest.LogCaptureFixture,
+) -> None:
     """SIGTERM raises KeyboardInterrupt inside whatever the bot does, also a flush; the shared
-    session then refuses every statement until rolled back (seen in CI: state not persisted)."""
-    from freqtrade.persistence import KeyValueStore, Order, Trade, init_db
+    session then refuses every statement until rolled back (seen in CI: state not persisted;
+    on PostgreSQL freqtrade's final commit then failed with PendingRollbackError)."""
+    from freqtrade.persistence import Order, Trade, init_db
 
-    init_db("sqlite://")
+    from trader247.adapters.state_store import StateStore
+
+    caplog.set_level(logging.INFO)
+    init_db(db_url)
     strategy = make(SizingStrategy, balance=700.0, held=300.0)
     strategy.config["runmode"] = RunMode.DRY_RUN
     strategy.bot_loop_start(current_time=NOW)
+    strategy.cap.cycle = 99  # changed since the last write: only the shutdown write has it
     Trade.session.add(Order(ft_order_side="sell", ft_pair="BTC/USD", ft_is_open=True,
                             order_id="interrupted"))  # no trade id: the flush fails
-    with pytest.raises(Exception, match="IntegrityError|NOT NULL"):
+    with pytest.raises(Exception, match="IntegrityError|NOT NULL|NotNullViolation"):
         Trade.session.flush()
 
     strategy.ft_bot_cleanup()
-    saved = KeyValueStore.get_string_value("trader247_cap_state")
-    assert saved is not None and '"trim_state"' in saved
+    Trade.commit()  # freqtrade's own last step of cleanup: must not raise PendingRollbackError
+    saved = StateStore.of_freqtrade().load("trader247_cap_state")
+    assert saved is not None and json.loads(saved)["cycle"] == 99
+    assert "cap state persisted on shutdown" in caplog.text
 
 
 class CountingExchange:

@@ -1,9 +1,9 @@
 """Restart laboratory for [F] item 2: real dry-run bots killed with SIGKILL, then restarted.
 
 Every bot is ``trader247 run`` with the probe strategy (the cap alone, entries through REST
-``/forceenter``) against one replay exchange, on one sqlite database and one PID file. Each
-bot run ends with ``os.kill(pid, SIGKILL)`` at a planned moment, except the last, which must
-settle and stop cleanly. What the runs leave behind (logs, database copies taken after each
+``/forceenter``) against one replay exchange, on one database (a SQLite file, or PostgreSQL:
+:class:`LabDb`) and one PID file. Each bot run ends with ``os.kill(pid, SIGKILL)`` at a
+planned moment, except the last, which must settle and stop cleanly. What the runs leave behind (logs, database copies taken after each
 kill, ``/metrics`` samples, REST answers) is audited afterwards; :class:`Audit` holds the
 figures the tests assert on.
 
@@ -38,13 +38,17 @@ Lost trade
     ``filled`` never shrinks and a closed or cancelled order never reopens; every trade the
     REST API acknowledged (``/forceenter`` answer) is in the database after the kill; the open
     trades the restarted bot reports on ``/status`` are the open trades of the database at the
-    kill. Every database passes ``PRAGMA integrity_check`` (read from a copy of the db, -wal
-    and -shm files, which is what the next start recovers); every trade without an open order
-    has ``amount == sum(filled entries) - sum(filled exits)`` (closed trades: 0) within 1e-6
+    kill. Every SQLite database passes ``PRAGMA integrity_check`` (read from a copy of the
+    db, -wal and -shm files, which is what the next start recovers; a PostgreSQL server
+    outlives the killed bot and is read directly); every trade without an open order has
+    ``amount == sum(filled entries) - sum(filled exits)`` (closed trades: 0) within 1e-6
     relative; at the end no order is open (market trims fill at once; a trim that does not
     is cancelled after ``trim_timeout_seconds``). A mismatch of exactly one closed exit
-    order's ``filled`` is reported apart (*exit fill not applied*): the signature of a kill
-    between freqtrade committing an order's fill and applying it to the trade.
+    order's ``filled`` right after a kill is reported apart (*exit fill unapplied at a kill*):
+    the signature of a kill between freqtrade committing an order's fill and applying it to
+    the trade. The next start must reconcile it (``TRADE_RECONCILED: ... trade_id=N``, see
+    ``trader247.adapters.trade_reconcile``); one it does not reconcile, and every other
+    mismatch, is a failure.
 
 Write-ahead
     At each kill the persisted cap state already counts every trim order the database holds
@@ -93,7 +97,7 @@ import threading
 import time
 import urllib.error
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -115,6 +119,8 @@ SLOTS = len(PAIRS) + len(EXTRA_PAIRS)
 # remembers but the exchange never got (kill between write-ahead and placement) blocks its pair.
 TRIM_TIMEOUT_S = 10
 AT_RISK_TOLERANCE = 0.005
+# An action that fails at most this long before its bot's kill was failed by the kill.
+ACTION_KILL_GRACE_S = 3.0
 AMOUNT_RTOL = 1e-6
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - ")
@@ -128,7 +134,7 @@ _RESTORED_TRIMS = re.compile(r"cap state restored: cycle=\d+ open_trims=\[([^\]]
 # freqtrade commits an order's fill before it applies it to the trade and calls order_filled.
 RETRIMMED = "trim re-placed after a restart although the one before the kill filled"
 FILL_FORGOTTEN = "restore kept a filled trim as open"
-UNAPPLIED_FILL = "exit fill committed but never applied to its trade (amount != entries - exits)"
+UNRECONCILED = "exit fill unapplied at a kill and not reconciled by the next start"
 _USD = '{currency="USD"}'
 
 
@@ -288,6 +294,7 @@ class RunRecord:
     pid_file_ok: bool | None = None
     actions: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    action_failures: list[tuple[float, str]] = field(default_factory=list)
 
     @property
     def up(self) -> bool:
@@ -322,15 +329,65 @@ def parse_rounds(text: str, run: int) -> list[Round]:
     return rounds
 
 
-def _utc(value: str | None) -> float | None:
+def _utc(value: str | datetime | None) -> float | None:
+    """Naive UTC as freqtrade stores it: ISO text in SQLite, a datetime from PostgreSQL."""
     if value is None:
         return None
-    return datetime.fromisoformat(value).replace(tzinfo=UTC).timestamp()
+    stamp = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return stamp.replace(tzinfo=UTC).timestamp()
 
 
-def read_db(db: Path, scratch: Path, label: str) -> DbSnapshot:
-    """Snapshot a database whose writer is dead, from a copy: sqlite recovers the copy's WAL
-    exactly as the next start would, and the original files stay untouched."""
+STATE_QUERY = "SELECT value FROM trader247_state WHERE key = 'trader247_cap_state'"
+STATE_UPDATE = "UPDATE trader247_state SET value = ? WHERE key = 'trader247_cap_state'"
+_TRADES_QUERY = "SELECT id, pair, is_open, amount FROM trades"
+_ORDERS_QUERY = (
+    "SELECT id, ft_trade_id, ft_pair, ft_order_side, ft_order_tag, ft_is_open, status, filled,"
+    " average, order_date, order_filled_date, order_update_date FROM orders")
+
+
+class LabDb:
+    """The bots' database: a SQLite file, or a database of the test session's PostgreSQL
+    cluster (tests/pg.py). ``snapshot`` reads what a dead writer left; ``execute`` edits it
+    between runs (the fill-window fixture)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.path = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+
+    @property
+    def kind(self) -> str:
+        return "SQLite" if self.path is not None else "PostgreSQL"
+
+    def snapshot(self, scratch: Path, label: str) -> DbSnapshot:
+        if self.path is not None:
+            return _sqlite_snapshot(self.path, scratch, label)
+        return _postgres_snapshot(self.url, label)
+
+    def execute(self, *statements: tuple[str, tuple[Any, ...]]) -> None:
+        """``(sql with ? placeholders, parameters)`` in one transaction."""
+        if self.path is not None:
+            connection = sqlite3.connect(self.path)
+            with connection:
+                for sql, params in statements:
+                    connection.execute(sql, params)
+            connection.close()
+            return
+        from sqlalchemy import create_engine, text
+
+        engine = create_engine(self.url)
+        with engine.begin() as pg:
+            for sql, params in statements:
+                names = {f"p{i}": value for i, value in enumerate(params)}
+                numbered = sql
+                for i in range(len(params)):
+                    numbered = numbered.replace("?", f":p{i}", 1)
+                pg.execute(text(numbered), names)
+        engine.dispose()
+
+
+def _sqlite_snapshot(db: Path, scratch: Path, label: str) -> DbSnapshot:
+    """From a copy: sqlite recovers the copy's WAL exactly as the next start would, and the
+    original files stay untouched."""
     scratch.mkdir(parents=True, exist_ok=True)
     copy = scratch / db.name
     for suffix in ("", "-wal", "-shm"):
@@ -345,28 +402,43 @@ def read_db(db: Path, scratch: Path, label: str) -> DbSnapshot:
         integrity = str(connection.execute("PRAGMA integrity_check").fetchone()[0])
         tables = {row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if not {"trades", "orders", "KeyValueStore"} <= tables:
-            # Killed before freqtrade created its schema: nothing to lose yet.
-            return DbSnapshot(label, integrity, {}, {}, None)
-        trades = {
-            row[0]: TradeRow(int(row[0]), str(row[1]), bool(row[2]), float(row[3]))
-            for row in connection.execute("SELECT id, pair, is_open, amount FROM trades")
-        }
-        orders = {}
-        for row in connection.execute(
-            "SELECT id, ft_trade_id, ft_pair, ft_order_side, ft_order_tag, ft_is_open, status,"
-            " filled, average, order_date, order_filled_date, order_update_date FROM orders"
-        ):
-            orders[row[0]] = OrderRow(
-                int(row[0]), int(row[1]), str(row[2]), str(row[3]), row[4], bool(row[5]),
-                row[6], float(row[7] or 0.0), float(row[8] or 0.0),
-                _utc(row[9]) or 0.0, _utc(row[10]) or _utc(row[11]))
-        saved = connection.execute(
-            "SELECT string_value FROM KeyValueStore WHERE key = 'trader247_cap_state'"
-        ).fetchone()
+        return _snapshot_of(label, integrity, tables,
+                            lambda sql: list(connection.execute(sql).fetchall()))
     finally:
         connection.close()
-    cap_state = json.loads(saved[0]) if saved and saved[0] else None
+
+
+def _postgres_snapshot(url: str, label: str) -> DbSnapshot:
+    """The server outlives the killed bot: the bot's open transactions are rolled back, there
+    are no files to copy or check (a killed client cannot corrupt a PostgreSQL database), so
+    ``integrity`` is "ok" when the server answers the queries."""
+    from sqlalchemy import create_engine, inspect, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            tables = set(inspect(connection).get_table_names())
+            return _snapshot_of(label, "ok", tables,
+                                lambda sql: [tuple(r) for r in connection.execute(text(sql))])
+    finally:
+        engine.dispose()
+
+
+def _snapshot_of(label: str, integrity: str, tables: set[str],
+                 rows: Callable[[str], list[tuple[Any, ...]]]) -> DbSnapshot:
+    if not {"trades", "orders"} <= tables:
+        # Killed before freqtrade created its schema: nothing to lose yet.
+        return DbSnapshot(label, integrity, {}, {}, None)
+    trades = {int(row[0]): TradeRow(int(row[0]), str(row[1]), bool(row[2]), float(row[3]))
+              for row in rows(_TRADES_QUERY)}
+    orders = {}
+    for row in rows(_ORDERS_QUERY):
+        orders[int(row[0])] = OrderRow(
+            int(row[0]), int(row[1]), str(row[2]), str(row[3]), row[4], bool(row[5]),
+            row[6], float(row[7] or 0.0), float(row[8] or 0.0),
+            _utc(row[9]) or 0.0, _utc(row[10]) or _utc(row[11]))
+    saved = rows(STATE_QUERY) if "trader247_state" in tables else []
+    cap_state = json.loads(saved[0][0]) if saved and saved[0][0] else None
     return DbSnapshot(label, integrity, trades, orders, cap_state)
 
 
@@ -416,11 +488,12 @@ class Sampler:
 class RestartLab:
     """One replay exchange, a chain of bot runs on one database; stops everything it started."""
 
-    def __init__(self, tmp_path: Path, data_dir: Path, seed: int) -> None:
+    def __init__(self, tmp_path: Path, data_dir: Path, seed: int,
+                 db_url: str | None = None) -> None:
         self.tmp_path = tmp_path
         self.data_dir = data_dir
         self.seed = seed
-        self.db = tmp_path / "dry.sqlite"
+        self.db = LabDb(db_url or f"sqlite:///{tmp_path / 'dry.sqlite'}")
         self.pid_file = tmp_path / "trader247.pid"
         self.runs: list[RunRecord] = []
         self.rallies: list[Rally] = []
@@ -461,7 +534,7 @@ class RestartLab:
         policy = policy_file(self.tmp_path, port=port, trim_timeout_seconds=trim_timeout)
         index = len(self.runs)
         bot = launch_bot(self.tmp_path, self.replay, policy, name=f"run{index:02d}",
-                         slots=SLOTS, wait=False)
+                         slots=SLOTS, wait=False, db=self.db.url)
         run = RunRecord(index, bot, f"http://127.0.0.1:{port}/metrics", time.time(),
                         pid_before, LogTail(bot.log))
         self.runs.append(run)
@@ -497,8 +570,8 @@ class RestartLab:
         self._act(run, action, plan)
         return run.actions[-1]
 
-    def fresh(self, run: RunRecord) -> Sample | None:
-        return self._fresh(run)
+    def fresh(self, run: RunRecord, timeout: float = 8.0) -> Sample | None:
+        return self._fresh(run, timeout=timeout)
 
     def stop_run(self, run: RunRecord) -> DbSnapshot:
         """SIGTERM (freqtrade's clean shutdown persists the cap state) and snapshot the db."""
@@ -507,8 +580,8 @@ class RestartLab:
         self._poll(run)
         if self.pid_file.exists():
             run.notes.append("PID file left after SIGTERM")
-        run.snapshot = read_db(self.db, self.tmp_path / "snapshots" / f"run{run.index:02d}",
-                               f"after stop {run.index}")
+        run.snapshot = self.db.snapshot(self.tmp_path / "snapshots" / f"run{run.index:02d}",
+                                        f"after stop {run.index}")
         return run.snapshot
 
     def kill(self, run: RunRecord) -> None:
@@ -519,8 +592,8 @@ class RestartLab:
         run.ended = time.time()
         run.killed = True
         self._poll(run)
-        run.snapshot = read_db(self.db, self.tmp_path / "snapshots" / f"run{run.index:02d}",
-                               f"after kill {run.index}")
+        run.snapshot = self.db.snapshot(self.tmp_path / "snapshots" / f"run{run.index:02d}",
+                                        f"after kill {run.index}")
 
     def run_killed(self, plan: CyclePlan) -> RunRecord:
         """Start a bot, act on it while it is up, SIGKILL it at ``plan.moment``.
@@ -609,9 +682,11 @@ class RestartLab:
     def _act(self, run: RunRecord, action: str, plan: CyclePlan | None) -> None:
         try:
             text = getattr(self, f"_do_{action}")(run, plan)
-        # The bot may be mid start-up or killed under the action (enter() asserts its fills).
+        # A kill under the action fails it (connection refused, enter() never sees its fills):
+        # expected. The same error while the bot stays up is a failure (Audit.action_failures).
         except (OSError, ValueError, AssertionError) as exc:
             text = f"{action} failed: {exc}"
+            run.action_failures.append((time.time(), text))
         run.actions.append(text)
 
     def _do_api_view(self, run: RunRecord, plan: CyclePlan | None) -> str:
@@ -624,14 +699,14 @@ class RestartLab:
             self.acknowledged[int(trade["trade_id"])] = run.index
         return "opened 4 x $50"
 
-    def _fresh(self, run: RunRecord, iterations: int = 2) -> Sample | None:
+    def _fresh(self, run: RunRecord, iterations: int = 2, timeout: float = 8.0) -> Sample | None:
         """A reading from the ``iterations``-th iteration ending after this call (0: any).
 
         The gauges are set at the start of an iteration, its timestamp at its end: the second
         iteration ending after the call is the first known to have started after it.
         """
         mark = time.time()
-        deadline = mark + 8.0
+        deadline = mark + timeout
         seen = 0
         while time.time() < deadline and run.bot.process.poll() is None:
             sample = read_metrics(run.metrics_url, run.index)
@@ -768,7 +843,9 @@ class Audit:
     lost: list[str] = field(default_factory=list)
     integrity: list[str] = field(default_factory=list)
     amount_mismatches: list[str] = field(default_factory=list)
-    unapplied_fills: list[str] = field(default_factory=list)
+    unapplied_fills: list[str] = field(default_factory=list)  # at kills: freqtrade's window
+    unreconciled: list[str] = field(default_factory=list)
+    action_failures: list[str] = field(default_factory=list)
     open_at_end: list[str] = field(default_factory=list)
     write_ahead: list[str] = field(default_factory=list)
     restore: list[str] = field(default_factory=list)
@@ -803,6 +880,9 @@ class Audit:
             if "Traceback" in run.tail.text:
                 audit.tracebacks.append(f"run {run.index}")
             audit.crashes += [f"run {run.index}: {note}" for note in run.notes]
+            audit.action_failures += [
+                f"run {run.index}: {text[:300]}" for at, text in run.action_failures
+                if run.ended is None or run.ended - at > ACTION_KILL_GRACE_S]
         return audit
 
     def _trims(self, lab: RestartLab) -> None:
@@ -861,9 +941,7 @@ class Audit:
         for snap in chain:
             if snap.integrity != "ok":
                 self.integrity.append(f"{snap.label}: {snap.integrity}")
-            mismatches, stale = _amount_mismatches(snap)
-            self.amount_mismatches += mismatches
-            self.unapplied_fills += stale
+        self._amounts(lab)
         for before, after in zip(chain, chain[1:], strict=False):
             self.lost += _regressions(before, after)
         for run in lab.runs:
@@ -876,6 +954,34 @@ class Audit:
         if lab.final is not None:
             self.open_at_end = [f"order {o.id} {o.pair} {o.side} {o.status}"
                                 for o in lab.final.orders.values() if o.is_open]
+
+    def _amounts(self, lab: RestartLab) -> None:
+        """A kill may land between freqtrade's fill commit and its fill processing: the
+        snapshot after that kill may show the exit fill unapplied (counted, not a failure).
+        The next start must reconcile it (``TRADE_RECONCILED ... trade_id=N``) and no later
+        snapshot may show it; any other mismatch is a failure."""
+        pending: dict[int, int] = {}  # trade id -> run whose kill left the fill unapplied
+        for run in lab.runs:
+            snap = run.snapshot
+            if snap is None:
+                continue
+            for trade_id, kill in list(pending.items()):
+                if kill + 1 != run.index:
+                    continue
+                if not re.search(rf"TRADE_RECONCILED: pair=\S+ trade_id={trade_id} ",
+                                 run.tail.text):
+                    self.unreconciled.append(f"run {run.index} did not reconcile trade "
+                                             f"{trade_id} (exit fill unapplied at kill {kill})")
+                del pending[trade_id]
+            mismatches, unapplied = _amount_mismatches(snap)
+            self.amount_mismatches += [text for _, text in mismatches]
+            if run.killed:
+                self.unapplied_fills += [text for _, text in unapplied]
+                pending.update({trade_id: run.index for trade_id, _ in unapplied})
+            else:  # a clean stop: everything applied
+                self.amount_mismatches += [text for _, text in unapplied]
+        self.unreconciled += [f"trade {trade_id}: exit fill unapplied at kill {kill}, no run "
+                              "after it" for trade_id, kill in pending.items()]
 
     def _restarts(self, lab: RestartLab) -> None:
         stale: dict[tuple[str, int], int] = {}  # (pair, filled trim order) -> kill (run index)
@@ -1005,7 +1111,8 @@ class Audit:
             "lost trades / orders": self.lost,
             "integrity_check": self.integrity,
             "amount != entries - exits": self.amount_mismatches,
-            UNAPPLIED_FILL: self.unapplied_fills,
+            UNRECONCILED: self.unreconciled,
+            "actions failed while the bot was up": self.action_failures,
             "orders open at the end": self.open_at_end,
             "write-ahead": self.write_ahead,
             "restore": self.restore,
@@ -1028,11 +1135,14 @@ def _excursion_windows(rallies: Iterable[Rally], samples: list[Sample],
     return windows
 
 
-def _amount_mismatches(snap: DbSnapshot) -> tuple[list[str], list[str]]:
+def _amount_mismatches(
+    snap: DbSnapshot,
+) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
     """(mismatches, stale fills): a stale fill is the signature of a kill between freqtrade
     committing an exit order's fill and applying it to the trade: the trade still holds
     exactly that order's amount on top of entries - exits."""
-    found, stale = [], []
+    found: list[tuple[int, str]] = []
+    stale: list[tuple[int, str]] = []
     by_trade: dict[int, list[OrderRow]] = defaultdict(list)
     for order in snap.orders.values():
         by_trade[order.trade_id].append(order)
@@ -1052,9 +1162,10 @@ def _amount_mismatches(snap: DbSnapshot) -> tuple[list[str], list[str]]:
         unapplied = [o for o in orders if o.side == "sell" and o.filled > 0
                      and abs(expected - held - o.filled) <= tolerance]
         if unapplied:
-            stale.append(f"{text} (order {unapplied[-1].id} filled, not applied to the trade)")
+            stale.append((trade.id,
+                          f"{text} (order {unapplied[-1].id} filled, not applied to the trade)"))
         else:
-            found.append(text)
+            found.append((trade.id, text))
     return found, stale
 
 
@@ -1143,7 +1254,8 @@ def render(lab: RestartLab, audit: Audit, title: str, wall: float) -> str:
               f"round cycle reused {len(audit.cycle_reuse)}",
               f"- lost trades/orders: {len(audit.lost)}; integrity failures "
               f"{len(audit.integrity)}; amount mismatches {len(audit.amount_mismatches)} "
-              f"(+ {len(audit.unapplied_fills)} exit fills not applied to their trade); "
+              f"(+ {len(audit.unapplied_fills)} exit fills unapplied at a kill, "
+              f"{len(audit.unreconciled)} of them not reconciled at the next start); "
               f"orders open at the end {len(audit.open_at_end)}; REST view mismatches "
               f"{len(audit.api_view)}",
               f"- write-ahead violations {len(audit.write_ahead)}; restore mismatches "
@@ -1156,7 +1268,8 @@ def render(lab: RestartLab, audit: Audit, title: str, wall: float) -> str:
               f"violations {len(audit.at_risk_violations)}; settled at the end: {lab.settled}",
               f"- force entries while REDUCING: {len(probes)} attempted, {len(accepted)} accepted",
               f"- tracebacks in bot logs: {len(audit.tracebacks)}; crashes / missing rounds / "
-              f"unclean stops: {len(audit.crashes)}"]
+              f"unclean stops: {len(audit.crashes)}; actions failed while the bot was up: "
+              f"{len(audit.action_failures)}"]
     details = audit.failures()
     if details:
         lines += ["", "## Findings", ""]

@@ -3,10 +3,11 @@
 The harness and the precise definitions are in :mod:`tests.reliability.restartlab`. Two
 versions share them:
 
-- ``test_restarts_short`` (default run, ``e2e``, < 60 s): the bot is killed right after a
-  ``TRIM_ROUND:`` line (while that round's orders are placed), restarted REDUCING, refuses
-  force entries (a new pair and a held one), is killed again a random moment after it is up,
-  and the third start trims back to the target and stops cleanly.
+- ``test_restarts_short`` (default run, ``e2e``, < 60 s per database, on SQLite and on
+  PostgreSQL): the bot is killed right after a ``TRIM_ROUND:`` line (while that round's orders
+  are placed), restarted REDUCING, refuses force entries (a new pair and a held one), is
+  killed again a random moment after it is up, and the third start trims back to the target
+  and stops cleanly (SIGTERM: state persisted, no ``PendingRollbackError``).
 - ``test_restarts_soak`` (``make soak``): 20 kills (``TRADER247_RESTART_CYCLES``) at random
   moments after the process start, about a third of them right after a ``TRIM_ROUND:`` line,
   with rallies, dips and top-up entries between them. The seed is printed and taken from
@@ -15,8 +16,9 @@ versions share them:
 Both write their table to ``reports/reliability/restarts[_short].md`` and print it.
 
 The window between freqtrade committing an order's fill and processing it is rarely hit by a
-random kill, so it is also built deterministically (``fill_window``): the cap side is asserted,
-the trade side (``trade.amount``) is a strict xfail until the adapters reconcile it.
+random kill, so it is also built deterministically (``fill_window``): the restore settles the
+trim and the start-up reconciliation applies the fill to the trade
+(``trader247.adapters.trade_reconcile``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ import json
 import os
 import random
 import re
-import sqlite3
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ import pytest
 from tests.reliability.restartlab import (
     CYCLES_ENV,
     SEED_ENV,
-    UNAPPLIED_FILL,
+    STATE_UPDATE,
     Audit,
     CyclePlan,
     DbSnapshot,
@@ -47,18 +48,6 @@ from tests.reliability.restartlab import (
     render,
     write_report,
 )
-
-# The defect found by this suite that is still open, pinned by a strict xfail below. (Two
-# more were fixed in b7e5692: the restore now marks trims filled that the orders table shows
-# filled, and /forceenter on a held pair passes the cap; both are asserted here.)
-UNAPPLIED_FILL_DEFECT = (
-    "defect: freqtrade 2026.9's update_trade_state commits an order's fill (trade.update_order "
-    "-> Order.update_orders -> Trade.commit()) before it applies it to the trade "
-    "(trade.update_trade: amount, stake_amount, realized profit). A kill -9 in between leaves "
-    "a closed exit order that nothing applies at restart (closed orders are never processed "
-    "again): the trade keeps the pre-fill amount (amount != entries - exits) until another "
-    "order of that trade recalculates it, so the cap over-measures exposure and a full exit "
-    "would sell more than is held. The adapters do not reconcile trades at start-up")
 
 
 def seed_from_env(default: int | None) -> int:
@@ -88,7 +77,6 @@ def soak_plan(rng: random.Random, cycles: int) -> list[CyclePlan]:
 
 def check(lab: RestartLab, audit: Audit, final: RunRecord, report: str) -> None:
     failures = audit.failures()
-    known = {name: failures.pop(name) for name in (UNAPPLIED_FILL,) if name in failures}
     assert not failures, f"{failures}\n\n{report}"
     assert lab.settled, f"the last run did not get back to ACTIVE under the target\n\n{report}"
     assert final.exit_code == 0, report
@@ -101,27 +89,31 @@ def check(lab: RestartLab, audit: Audit, final: RunRecord, report: str) -> None:
             f"no force entry {kind} was attempted while REDUCING\n\n{report}"
     assert not any(p.accepted for p in probes), report
     assert audit.trim_orders > 0, report
-    if known:
-        # Everything else held; a kill landed in the window of the defect pinned (strictly)
-        # by test_restart_applies_an_exit_fill_committed_before_the_kill.
-        pytest.xfail(f"{UNAPPLIED_FILL_DEFECT}: {known}")
+    final_log = final.tail.text
+    for defect in ("PendingRollbackError", "not persisted", "Fatal exception"):
+        assert defect not in final_log, f"{defect}\n\n{report}"
+    assert "cap state persisted on shutdown" in final_log, report
 
 
 @pytest.mark.e2e
-def test_restarts_short(tmp_path: Path, data_dir: Path) -> None:
+def test_restarts_short(tmp_path: Path, data_dir: Path, db_url: str) -> None:
     seed = seed_from_env(20261125)
     rng = random.Random(seed)
-    print(f"restarts (short): seed {seed} ({SEED_ENV} to replay)")
+    print(f"restarts (short): seed {seed} ({SEED_ENV} to replay), {db_url.split(':')[0]}")
     began = time.monotonic()
-    with RestartLab(tmp_path, data_dir, seed) as lab:
+    with RestartLab(tmp_path, data_dir, seed, db_url=db_url) as lab:
         lab.run_killed(CyclePlan(KillMoment("trim", rng.uniform(0.0, 0.25)), "open",
                                  peak=0.30, ramp_s=3.0))
         lab.run_killed(CyclePlan(KillMoment("up", rng.uniform(3.0, 6.0)), "idle"))
         final = lab.run_final(timeout=60.0)
     wall = time.monotonic() - began
     audit = lab.audit()
-    report = render(lab, audit, "Restarts (short)", wall)
-    write_report(report, "restarts_short.md")
+    report = render(lab, audit, f"Restarts (short, {lab.db.kind})", wall)
+    write_report(report, f"restarts_short_{lab.db.kind.lower()}.md")
+    if lab.db.kind == "PostgreSQL":
+        # The state is far over KeyValueStore's VARCHAR(255), which PostgreSQL enforces.
+        assert final.snapshot is not None and final.snapshot.cap_state is not None
+        assert len(json.dumps(final.snapshot.cap_state)) > 255
     print(report)
     check(lab, audit, final, report)
 
@@ -189,18 +181,15 @@ def fill_window(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> Fil
             "placed_at": last.order_date - 0.05, "stake": last.filled * last.average,
             "cycle": state["cycle"]}
         trim_state["filled"] -= 1
-        db = sqlite3.connect(lab.db)
-        with db:
-            db.execute("UPDATE KeyValueStore SET string_value = ? "
-                       "WHERE key = 'trader247_cap_state'", (json.dumps(state),))
-            db.execute("UPDATE trades SET amount = amount + ? WHERE id = ?",
-                       (last.filled, last.trade_id))
-        db.close()
+        lab.db.execute(
+            (STATE_UPDATE, (json.dumps(state),)),
+            ("UPDATE trades SET amount = amount + ? WHERE id = ?", (last.filled, last.trade_id)))
 
         # The default timeout (75 s): the filled trim must not merely expire as failed.
         again = lab.start_run(trim_timeout=75)
         lab.wait_up(again)
-        assert lab.fresh(again) is not None  # it has evaluated after the restore
+        # It has evaluated after the restore (the first iteration fetches every pair's candles).
+        assert lab.fresh(again, timeout=60.0) is not None
         after = lab.stop_run(again)
     return FillWindow(last, int(trim_state["failed"]), after, again.tail.text, again.exit_code)
 
@@ -217,7 +206,6 @@ def test_restart_settles_a_trim_filled_before_the_kill(fill_window: FillWindow) 
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(strict=True, reason=UNAPPLIED_FILL_DEFECT)
 def test_restart_applies_an_exit_fill_committed_before_the_kill(
     fill_window: FillWindow,
 ) -> None:
@@ -225,3 +213,8 @@ def test_restart_applies_an_exit_fill_committed_before_the_kill(
     held = sum(o.filled if o.side == "buy" else -o.filled
                for o in fill_window.after.orders.values() if o.trade_id == trade_id)
     assert fill_window.after.trades[trade_id].amount == pytest.approx(held, rel=1e-9)
+    before = held + fill_window.order.filled
+    assert re.search(
+        rf"TRADE_RECONCILED: pair={re.escape(fill_window.order.pair)} trade_id={trade_id} "
+        rf"amount_before={before:.6g}\d* amount_after={held:.6g}", fill_window.log), \
+        fill_window.log[-3000:]

@@ -12,16 +12,23 @@ for the entry gate, the trimmer, this lock and the metrics. Freqtrade evaluates 
 after a trade closes, so the mixin also sets and lifts the same lock from ``bot_loop_start``
 within one iteration of a state change; this class makes the lock show up through freqtrade's own
 protection machinery (start-up message, ``/locks``) as well.
+
+The mixin hands its controller to this protection inside the ``protections`` entry
+(``trader247.adapters.protection_link``). Declared by a strategy without the mixin, the
+protection refuses to start: nothing would measure exposure, and a cap that silently never locks
+is worse than none.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from freqtrade.constants import LongShort
+from freqtrade.constants import Config, LongShort
+from freqtrade.exceptions import OperationalException
 from freqtrade.plugins.protections import IProtection, ProtectionReturn
 
-from trader247.adapters import cap_status
+from trader247.adapters.protection_link import linked_controller, missing_mixin_message
 from trader247.core.exposure import CapState, over_cap_reason
 
 
@@ -29,14 +36,21 @@ class ExposureCap(IProtection):
     has_global_stop = True
     has_local_stop = False
 
+    def __init__(self, config: Config, protection_config: dict[str, Any]) -> None:
+        super().__init__(config, protection_config)
+        controller = linked_controller(protection_config)
+        if controller is None:
+            raise OperationalException(missing_mixin_message(config.get("strategy")))
+        self._controller = controller
+
     def short_desc(self) -> str:
         return "ExposureCap - no entries while at-risk exposure is over the cap (trims reduce it)."
 
     def global_stop(
         self, date_now: datetime, side: LongShort, starting_balance: float
     ) -> ProtectionReturn | None:
-        controller = cap_status.current()
-        if controller is None or controller.state is not CapState.REDUCING:
+        controller = self._controller
+        if controller.state is not CapState.REDUCING:
             return None
         exposure = controller.last_exposure
         if exposure is None:

@@ -65,7 +65,8 @@ class CapController:
     last_plan: TrimPlan | None = None
     last_exposure: Exposure | None = None
     trim_latencies: list[float] = field(default_factory=list)
-    on_change: Callable[[], None] | None = None
+    # Persists the state; returns False when that failed (see trim_placed).
+    on_change: Callable[[], bool] | None = None
     _round: dict[str, TrimOrder] = field(default_factory=dict)
 
     @property
@@ -112,10 +113,18 @@ class CapController:
         """The order of this round for ``pair``, handed out once."""
         return self._round.pop(pair, None)
 
-    def trim_placed(self, order: TrimOrder, now: float) -> None:
+    def trim_placed(self, order: TrimOrder, now: float) -> bool:
+        """Record a trim about to be handed to the exchange, written ahead. False when the
+        write-ahead failed: the trim is then not placed and the state stays as it was (fail
+        closed: a trim the database does not know of could be placed twice after a restart).
+        """
+        before = self.trim_state
         self.trim_state = on_trim_placed(self.trim_state, order, now=now, cycle=self.cycle,
                                          policy=self.policy)
-        self._changed()
+        if self._changed():
+            return True
+        self.trim_state = before
+        return False
 
     def trim_filled(self, pair: str, now: float) -> float | None:
         self.trim_state, latency = on_trim_filled(self.trim_state, pair, now)
@@ -128,6 +137,16 @@ class CapController:
     def trim_cancelled(self, pair: str) -> None:
         self.trim_state = on_trim_cancelled(self.trim_state, pair)
         self._changed()
+
+    def reset(self) -> None:
+        """Back to a fresh start (a new backtest run in the same process); the object stays,
+        so the protection linked to it keeps reading the live state."""
+        self.trim_state = TrimState()
+        self.cycle = 0
+        self.last_plan = None
+        self.last_exposure = None
+        self.trim_latencies.clear()
+        self._round = {}
 
     def to_dict(self) -> dict[str, Any]:
         return {"cycle": self.cycle, "trim_state": self.trim_state.to_dict()}
@@ -145,9 +164,8 @@ class CapController:
             self._changed()
         return settled
 
-    def _changed(self) -> None:
-        if self.on_change is not None:
-            self.on_change()
+    def _changed(self) -> bool:
+        return self.on_change() if self.on_change is not None else True
 
 
 def stake_to_return(order: TrimOrder, trade_stake_amount: float, trade_amount: float) -> float:

@@ -31,7 +31,6 @@ its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy i
 from __future__ import annotations
 
 import functools
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -41,9 +40,13 @@ from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, PairLocks, Trade
 from freqtrade.persistence.pairlock import PairLock
 
-from trader247.adapters import cap_status, observability, price_tape, universe_status
+from trader247.adapters import observability, price_tape, protection_link, universe_status
+from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
+from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.settings import Settings, load_settings
+from trader247.adapters.state_store import StateStore, heal_shared_session
+from trader247.adapters.trade_reconcile import reconcile_open_trades
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
 from trader247.patches import execute_entry_gate, idempotent_create
@@ -52,7 +55,6 @@ logger = logging.getLogger(__name__)
 
 _CAP_RUNMODES = (RunMode.DRY_RUN, RunMode.LIVE, RunMode.BACKTEST, RunMode.HYPEROPT)
 LOCK_PREFIX = "EXPOSURE_OVER_CAP"
-STATE_KEY = "trader247_cap_state"
 FORCE_ENTRY_TAG = "force_entry"  # freqtrade's tag for /forceenter and Telegram /forcelong
 _LOCK_SPAN = timedelta(hours=24)
 REALISED_REFRESH_SECONDS = 60.0
@@ -141,6 +143,18 @@ class ExposureCapMixin:
                 wrapped = observability.timed(name)(wrap(own))
                 wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
                 setattr(cls, name, wrapped)
+        declared = cls.__dict__.get("protections")
+        if declared is not None and not getattr(
+                getattr(declared, "fget", None), "_trader247_linked", False):
+            getter: Callable[[Any], Any] = (
+                declared.fget if isinstance(declared, property) and declared.fget is not None
+                else (lambda _self: declared))
+            cls.protections = protection_link.linking(getter)  # type: ignore[assignment]
+
+    @property
+    def protections(self) -> list[Any]:
+        """The strategy's protections, with ``ExposureCap`` linked to this strategy's cap."""
+        return protection_link.link(super().protections, self.cap)  # type: ignore[misc]
 
     # Defaults used when the strategy does not define the hook itself.
     @observability.timed("custom_stake_amount")
@@ -189,67 +203,43 @@ class ExposureCapMixin:
             if self._cap_persistent():
                 self._cap_restore(controller)
                 controller.on_change = self._cap_persist
-            cap_status.publish(controller)
         return controller
 
     def _cap_persistent(self) -> bool:
         return self.config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE)
 
+    def _cap_state_store(self) -> CapStatePersistence:
+        persistence: CapStatePersistence | None = self.__dict__.get("_cap_persistence")
+        if persistence is None:
+            persistence = self.__dict__["_cap_persistence"] = CapStatePersistence(
+                StateStore.of_freqtrade())
+        return persistence
+
     def _cap_restore(self, controller: CapController) -> None:
-        from freqtrade.persistence import KeyValueStore
+        self._cap_state_store().restore_and_settle(controller)
 
-        saved = KeyValueStore.get_string_value(STATE_KEY)
-        if not saved:
-            return
-        try:
-            controller.restore(json.loads(saved))
-        except (ValueError, KeyError, TypeError) as exc:
-            logger.error("cap state in the database is unreadable (%s): starting fresh", exc)
-            return
-        settled = controller.reconcile_fills(self._cap_trim_fills(controller.trim_state.open_trims))
-        if settled:
-            logger.info("cap state: trims filled before the restart: %s", ",".join(settled))
-        logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
-                    sorted(controller.trim_state.open_trims), controller.state.value)
+    def _cap_persist(self) -> bool:
+        """Write-ahead: called before a trim order is handed to freqtrade (and on every other
+        change), so a kill -9 at any moment restarts with that trim known."""
+        return self._cap_state_store().persist(self.cap)
 
-    @staticmethod
-    def _cap_trim_fills(pairs: Any) -> dict[str, float]:
-        """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
-        if not pairs:
-            return {}
-        from sqlalchemy import func, select
-
-        rows = Order.session.execute(
-            select(Order.ft_pair, func.max(Order.order_filled_date))
-            .where(Order.ft_pair.in_(list(pairs)), Order.ft_order_tag == TRIM_TAG,
-                   Order.status == "closed", Order.filled > 0)
-            .group_by(Order.ft_pair)
-        ).all()
-        return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
-
-    def _cap_persist(self) -> None:
-        """Write-ahead: called before a trim order is handed to freqtrade, so a kill -9 at any
-        moment restarts with that trim known (it blocks a second trim until filled or expired)."""
-        from freqtrade.persistence import KeyValueStore
-
-        KeyValueStore.store_value(STATE_KEY, json.dumps(self.cap.to_dict()))
-
-    def _cap_persist_on_shutdown(self) -> None:
-        """A SIGTERM raises KeyboardInterrupt wherever the bot is, also inside a flush; the
-        shared session is then unusable ("rolled back due to a previous exception") until it
-        is rolled back. That interrupted write was never committed, so rolling it back loses
-        nothing that was on disk, and our state still gets written."""
-        try:
-            self._cap_persist()
-        except Exception as exc:
-            logger.info("cap state: session unusable at shutdown (%s): rolled back, retrying",
-                        type(exc).__name__)
-            Trade.session.rollback()  # the one session Trade, Order and KeyValueStore share
-            self._cap_persist()
+    def _cap_persist_on_shutdown(self) -> bool:
+        """A SIGTERM raises KeyboardInterrupt wherever the bot is, also inside a flush of
+        freqtrade's shared session, which then refuses every statement ("rolled back due to a
+        previous exception") and makes freqtrade's own final commit fail. That interrupted
+        write was never committed, so rolling it back loses nothing that was on disk. Our
+        state goes through a connection of its own (state_store) either way."""
+        heal_shared_session()
+        return self._cap_persist()
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         """Validate our YAML and build the controller before the first iteration, so a bad file
-        stops ``freqtrade trade`` at start with exit code 2 (not mid-run)."""
+        stops ``freqtrade trade`` at start with exit code 2 (not mid-run); reconcile open trades
+        with their orders (``trade_reconcile``) and restore the cap state."""
+        if self._cap_persistent():
+            # First: freqtrade's ft_bot_start already reads every attribute (hyperopt parameter
+            # discovery), our ``protections`` and ``cap`` included, which restores the cap.
+            reconcile_open_trades(Trade.get_open_trades())
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         _ = self.cap
         if self._cap_persistent():  # freqtrade's bot (dry-run / live), not a backtest
@@ -265,8 +255,10 @@ class ExposureCapMixin:
         controller = self.__dict__.get("_cap_controller")
         if controller is not None and self._cap_persistent():
             try:
-                self._cap_persist_on_shutdown()
-                logger.info("cap state persisted on shutdown")
+                if self._cap_persist_on_shutdown():
+                    logger.info("cap state persisted on shutdown")
+                else:
+                    logger.warning("cap state not persisted on shutdown (see above)")
             except Exception as exc:  # the database may already be gone during shutdown
                 logger.warning("cap state not persisted on shutdown: %s", exc)
         super().ft_bot_cleanup()  # type: ignore[misc]
@@ -329,27 +321,42 @@ class ExposureCapMixin:
         tape: price_tape.PriceTape | None = self.__dict__["_cap_tape"]
         return tape
 
+    def advise_all_indicators(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Backtests and hyperopt hand every pair's whole frame here before the loop: the
+        cap's marks are indexed from exactly those candles (``backtest_marks``)."""
+        marks = self._cap_marks()
+        for pair, frame in data.items():
+            marks.preload(pair, frame)
+        result: dict[str, Any] = super().advise_all_indicators(data)  # type: ignore[misc]
+        return result
+
+    def _cap_marks(self) -> BacktestMarks:
+        marks: BacktestMarks | None = self.__dict__.get("_cap_backtest_marks")
+        if marks is None:
+            from freqtrade.exchange import timeframe_to_seconds
+
+            marks = self.__dict__["_cap_backtest_marks"] = BacktestMarks(
+                self._cap_candle_source(), timeframe_to_seconds(self.timeframe))
+        return marks
+
     def _cap_backtest_mark(self, trade: Trade, now: datetime) -> float:
-        """Close of the last candle that had closed by ``now`` (no look-ahead).
+        """Close of the newest candle closed at ``now`` (``trader247.core.marks``): see
+        :mod:`trader247.adapters.backtest_marks` for why the unsliced history is searched."""
+        return self._cap_marks().price(trade.pair, now, float(trade.open_rate))
 
-        Slicing the analyzed dataframe per trade per candle made the cap cost a third of a
-        backtest; the pair's candles are indexed once instead and searched in O(log n).
-        """
-        import numpy as np
-        from freqtrade.exchange import timeframe_to_seconds
+    def _cap_candle_source(self) -> Callable[[str], Any]:
+        return freqtrade_candles(self.config, self.timeframe)
 
-        index: dict[str, Any] = self.__dict__.setdefault("_cap_mark_index", {})
-        arrays = index.get(trade.pair)
-        if arrays is None:
-            frame = self.dp.get_pair_dataframe(trade.pair, self.timeframe)
-            dates = frame["date"].dt.as_unit("s").astype("int64").to_numpy() if len(frame) \
-                else np.array([], dtype=np.int64)
-            arrays = index[trade.pair] = (dates, frame["close"].to_numpy(dtype=float)
-                                          if len(frame) else np.array([], dtype=float))
-        dates, closes = arrays
-        closed_by = now.timestamp() - timeframe_to_seconds(self.timeframe)
-        position = int(np.searchsorted(dates, closed_by, side="right")) - 1
-        return float(closes[position]) if position >= 0 else float(trade.open_rate)
+    def _cap_new_backtest_run(self, now: datetime) -> None:
+        """Hyperopt epochs (and FreqUI's backtests) run the same strategy object again from the
+        first candle: a loop time earlier than the last one starts a fresh cap."""
+        last: datetime | None = self.__dict__.get("_cap_backtest_time")
+        self.__dict__["_cap_backtest_time"] = now
+        if last is None or now > last:
+            return
+        self.cap.reset()  # the marks stay: the same candles (advise_all_indicators renews them)
+        for key in ("_cap_locked_until", "_cap_lock_checked"):
+            self.__dict__.pop(key, None)
 
     @staticmethod
     def _cap_open_trades() -> list[Trade]:
@@ -404,7 +411,9 @@ class ExposureCapMixin:
         # database: there is no exposure to measure there.
         if self.config.get("runmode") not in _CAP_RUNMODES:
             return
-        if not self._cap_backtesting():
+        if self._cap_backtesting():
+            self._cap_new_backtest_run(current_time)
+        else:
             self._cap_begin_iteration()
         open_trades = self._cap_open_trades()
         snapshot = self._cap_snapshot(current_time, open_trades)
@@ -495,9 +504,12 @@ class ExposureCapMixin:
                 if (lock.reason or "").startswith(LOCK_PREFIX)]
         if reason is None:
             # Deactivate the rows themselves: in backtesting freqtrade's unlock_reason compares
-            # lock ends with the wall clock, not the candle time, and would miss them.
+            # lock ends with the wall clock, not the candle time, and would miss them. The end
+            # is moved to now, so the lock's span is the REDUCING episode (a backtest result's
+            # locks show exactly when entries were blocked).
             for lock in ours:
                 lock.active = False
+                lock.lock_end_time = now
             if ours:
                 if PairLocks.use_db:
                     PairLock.session.commit()
@@ -558,8 +570,10 @@ class ExposureCapMixin:
         or before the first iteration) cannot carry a signal: freqtrade needs candles for one.
         Force entries (tag ``force_entry``, freqtrade's default) are a human's call and pass.
         """
+        if not self._cap_persistent():
+            return True
         guard = self.trader247_settings.policy.stale_data
-        if not guard.block_entries or not self._cap_persistent():
+        if not guard.block_entries:
             return True
         frame, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
         if not len(frame):
@@ -590,7 +604,10 @@ class ExposureCapMixin:
             return None
         if trade.has_open_orders:
             return None  # freqtrade would refuse it anyway; the next round re-plans this pair
-        self.cap.trim_placed(order, current_time.timestamp())
+        if not self.cap.trim_placed(order, current_time.timestamp()):
+            logger.warning("TRIM_SKIPPED: pair=%s reason=state_not_persisted (re-planned in a "
+                           "later round)", trade.pair)
+            return None
         return stake_to_return(order, float(trade.stake_amount), float(trade.amount)), TRIM_TAG
 
     def _cap_gate_adjustment(self, result: Any, **kwargs: Any) -> Any:

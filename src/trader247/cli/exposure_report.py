@@ -16,6 +16,9 @@ from typing import Any, Literal
 import numpy as np
 
 from trader247.core.exposure_history import ExposureHistory, Fill, exposure_history
+from trader247.core.marks import CloseSeries
+
+FORCE_EXIT = "force_exit"  # freqtrade's exit reason and order tag for trades left open
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -47,21 +50,37 @@ def load_result(path: Path, strategy: str | None) -> dict[str, Any]:
 
 
 def fills_of(result: dict[str, Any]) -> list[Fill]:
+    """Every filled order of the result as a :class:`Fill`.
+
+    Freqtrade closes the trades still open at the end of a backtest (``force_exit``) but dates
+    that exit at the pair's last candle, which for a pair whose data stopped early (delisted, a
+    hole at the end) is long before the end: the position was in fact held, and marked by the
+    cap, until the backtest ended. Those exits are placed at ``backtest_end``.
+    """
+    import pandas as pd
+
+    end_ms = int(pd.Timestamp(result["backtest_end"], tz="UTC").value // 1_000_000)
     fills = []
     for trade in result["trades"]:
         for order in trade.get("orders", []):
             side: Literal["buy", "sell"] = "buy" if order["ft_order_side"] == "buy" else "sell"
+            tag = order.get("ft_order_tag") or ""
+            time_ms = int(order["order_filled_timestamp"])
+            if side == "sell" and tag == FORCE_EXIT and trade.get("exit_reason") == FORCE_EXIT:
+                time_ms = max(time_ms, end_ms)
             fills.append(Fill(
-                pair=trade["pair"], time_ms=int(order["order_filled_timestamp"]), side=side,
+                pair=trade["pair"], time_ms=time_ms, side=side,
                 amount=float(order["amount"]), price=float(order["safe_price"]),
                 fee_rate=float(trade["fee_open"] if side == "buy" else trade["fee_close"]),
-                tag=order.get("ft_order_tag") or ""))
+                tag=tag))
     return sorted(fills, key=lambda f: f.time_ms)
 
 
 def history_for(result: dict[str, Any], datadir: Path, policy_path: Path) -> ExposureHistory:
+    """The report on the bot's evaluation times: each candle's open from the first candle after
+    the backtest start to its end (where freqtrade calls ``bot_loop_start``)."""
     import pandas as pd
-    from freqtrade.data.history import load_pair_history
+    from freqtrade.exchange import timeframe_to_seconds
 
     from trader247.configfiles import load_policy
 
@@ -69,17 +88,26 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path) -> Exp
     policy = loaded.risk.to_core(loaded.trims)
     fills = fills_of(result)
     timeframe = result["timeframe"]
+    step = int(timeframe_to_seconds(timeframe))
     start = pd.Timestamp(result["backtest_start"], tz="UTC")
     end = pd.Timestamp(result["backtest_end"], tz="UTC")
-    closes = {}
-    for pair in sorted({fill.pair for fill in fills}):
-        frame = load_pair_history(pair=pair, timeframe=timeframe, datadir=datadir,
-                                  data_format="feather")
-        stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
-        closes[pair] = (stamps, frame["close"].to_numpy(dtype=float))
-    grid = pd.date_range(start, end, freq=pd.Timedelta(timeframe.replace("m", "min")))
-    times = grid.as_unit("ms").asi8
-    return exposure_history(fills, closes, times, float(result["starting_balance"]), policy)
+    closes = {pair: _closes(datadir, pair, timeframe, step)
+              for pair in sorted({fill.pair for fill in fills})}
+    grid = pd.date_range(start + pd.Timedelta(seconds=step), end, freq=pd.Timedelta(seconds=step))
+    return exposure_history(fills, closes, grid.as_unit("ms").asi8, float(result["starting_balance"]),
+                            policy)
+
+
+def _closes(datadir: Path, pair: str, timeframe: str, step: int) -> CloseSeries:
+    """The pair's candles as stored: gaps stay gaps, so a mark taken across one is counted."""
+    from freqtrade.data.history import load_pair_history
+
+    frame = load_pair_history(pair=pair, timeframe=timeframe, datadir=datadir,
+                              data_format="feather", fill_up_missing=False)
+    if not len(frame):
+        return CloseSeries.of([], [], step)
+    stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
+    return CloseSeries.of(stamps, frame["close"].to_numpy(dtype=float), step)
 
 
 def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
@@ -116,6 +144,8 @@ def summary(history: ExposureHistory, timeframe_minutes: float) -> str:
         f"trims:              {history.trims}",
         f"reducing episodes:  {history.reducing_episodes}",
         f"thrash episodes:    {history.thrash_episodes}",
+        f"stale marks:        {history.stale_marks} (older close: gap or delisted"
+        + (f"; {', '.join(history.stale_pairs)})" if history.stale_pairs else ")"),
     ])
 
 

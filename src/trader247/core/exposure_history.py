@@ -1,12 +1,24 @@
 """Rebuild at-risk exposure candle by candle from a backtest's fills (the exposure report).
 
 The same :func:`~trader247.core.exposure.measure` and
-:func:`~trader247.core.exposure.next_state` as the live bot judge every candle, so the report
-shows what the entry gate and the trimmer saw, not a second definition of exposure.
+:func:`~trader247.core.exposure.next_state` as the live bot judge every candle, and the same
+marks (:func:`~trader247.core.marks.marks_at`, the close of the newest candle closed at t), so
+the report shows what the entry gate and the trimmer saw, not a second definition of exposure.
 
-Cash moves with every fill (buys pay ``amount x price x (1 + fee)``, sells receive
-``amount x price x (1 - fee)``); positions are marked at each candle's close. Backtest fills are
-instantaneous, so there is never a resting entry order to count.
+The report's times are the bot's evaluations: freqtrade calls ``bot_loop_start`` at each candle's
+open, before any order of that candle. At ``times[i]`` the report holds the fills made before
+it; ``trims_at[i]`` counts the trim fills of candle i (``times[i] <= fill < times[i + 1]``),
+which the bot decided at ``times[i]``.
+
+Cash is freqtrade's backtest wallet: a buy pays ``amount x price``; its entry fee is charged when
+that amount is sold, with the exit fee (a sell receives ``amount x price x (1 - fee_close) -
+amount x average entry price x fee_open``). That is how freqtrade's stake balance moves
+(``Wallets`` subtracts open trades' stake and adds realised profit), so the report's equity is
+the equity the bot measured. Backtest fills are instantaneous, so there is never a resting entry
+order to count.
+
+A mark from an older candle (a gap, a delisted pair) or from no candle at all (the first fill
+price is used) is counted in ``stale_marks`` per held position and candle.
 
 Thrash: a REDUCING episode that starts within ``2 x trim_interval_cycles`` candles after the
 previous one ended (the same window as the live trim state).
@@ -22,6 +34,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot, measure, next_state
+from trader247.core.marks import CloseSeries, marks_at
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +60,8 @@ class ExposureHistory:
     target_pct: float
     reducing_episodes: int
     thrash_episodes: int
+    stale_marks: int = 0
+    stale_pairs: tuple[str, ...] = ()
 
     @property
     def max_at_risk_pct(self) -> float:
@@ -63,51 +78,95 @@ class ExposureHistory:
 
 def exposure_history(
     fills: Sequence[Fill],
-    closes: Mapping[str, tuple[NDArray[np.int64], NDArray[np.float64]]],
+    closes: Mapping[str, CloseSeries],
     times_ms: NDArray[np.int64],
     starting_balance: float,
     policy: CapPolicy,
     *,
     trim_tag: str = "trim",
 ) -> ExposureHistory:
-    """``closes[pair] = (candle open times in ms, close prices)``; ``times_ms`` the report grid.
-
-    A fill at time t counts from the candle starting at t on (backtests fill at candle open).
+    """``closes[pair]``: the pair's candles; ``times_ms``: the bot's evaluation times (module doc).
     """
-    n = len(times_ms)
+    times = np.asarray(times_ms, dtype=np.int64)
     pairs = sorted({fill.pair for fill in fills})
-    marks = np.full((len(pairs), n), np.nan)
-    for row, pair in enumerate(pairs):
-        stamps, prices = closes.get(pair, (np.array([], np.int64), np.array([], float)))
-        if len(stamps):
-            index = np.searchsorted(stamps, times_ms, side="right") - 1
-            valid = index >= 0
-            marks[row, valid] = prices[index[valid]]
+    holdings, cash, trims_at = _replay_fills(fills, pairs, times, starting_balance, trim_tag)
+    marks, stale = _marks(fills, pairs, closes, times)
+    held = holdings > 1e-12
+    stale_held = stale & held
+    at_risk, equity, pct, reducing, episodes, thrash = _judge(
+        pairs, holdings, marks, cash, policy)
+    return ExposureHistory(
+        times_ms=times, at_risk=at_risk, equity=equity,
+        at_risk_pct=pct, reducing=reducing, trims_at=trims_at,
+        cap_pct=policy.max_total_at_risk_pct, target_pct=policy.target_pct,
+        reducing_episodes=episodes, thrash_episodes=thrash,
+        stale_marks=int(stale_held.sum()),
+        stale_pairs=tuple(p for row, p in enumerate(pairs) if stale_held[row].any()),
+    )
+
+
+def _replay_fills(
+    fills: Sequence[Fill], pairs: list[str], times: NDArray[np.int64], starting_balance: float,
+    trim_tag: str,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.int64]]:
+    """Holdings per pair and cash at each time (fills strictly before it), trims per candle."""
+    n = len(times)
+    row_of = {pair: row for row, pair in enumerate(pairs)}
     holdings = np.zeros((len(pairs), n))
     cash_flow = np.zeros(n)
     trims_at = np.zeros(n, dtype=np.int64)
-    row_of = {pair: row for row, pair in enumerate(pairs)}
-    for fill in fills:
-        at = int(np.searchsorted(times_ms, fill.time_ms, side="left"))
-        if at >= n:
-            continue
-        signed = fill.amount if fill.side == "buy" else -fill.amount
-        holdings[row_of[fill.pair], at] += signed
+    units: dict[str, float] = dict.fromkeys(pairs, 0.0)
+    entry_fees: dict[str, float] = dict.fromkeys(pairs, 0.0)  # charged when sold
+    for fill in sorted(fills, key=lambda f: f.time_ms):
+        seen_from = int(np.searchsorted(times, fill.time_ms, side="right"))
         notional = fill.amount * fill.price
-        cash_flow[at] += -notional * (1 + fill.fee_rate) if fill.side == "buy" else \
-            notional * (1 - fill.fee_rate)
-        if fill.side == "sell" and fill.tag == trim_tag:
-            trims_at[at] += 1
-    holdings = np.cumsum(holdings, axis=1)
-    cash = starting_balance + np.cumsum(cash_flow)
-    # A pair with no candle yet at a time is marked at its first fill price (rare edge of data).
+        if fill.side == "buy":
+            delta = -notional
+            units[fill.pair] += fill.amount
+            entry_fees[fill.pair] += notional * fill.fee_rate
+        else:
+            share = min(fill.amount / units[fill.pair], 1.0) if units[fill.pair] > 0 else 1.0
+            released = entry_fees[fill.pair] * share
+            entry_fees[fill.pair] -= released
+            units[fill.pair] = max(units[fill.pair] - fill.amount, 0.0)
+            delta = notional * (1 - fill.fee_rate) - released
+            if fill.tag == trim_tag and seen_from > 0:
+                trims_at[seen_from - 1] += 1
+        if seen_from < n:
+            holdings[row_of[fill.pair], seen_from] += (
+                fill.amount if fill.side == "buy" else -fill.amount)
+            cash_flow[seen_from] += delta
+    return np.cumsum(holdings, axis=1), starting_balance + np.cumsum(cash_flow), trims_at
+
+
+def _marks(
+    fills: Sequence[Fill], pairs: list[str], closes: Mapping[str, CloseSeries],
+    times: NDArray[np.int64],
+) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    marks = np.zeros((len(pairs), len(times)))
+    stale = np.zeros((len(pairs), len(times)), dtype=bool)
+    # No candle closed yet: the first fill price (the bot uses the trade's open rate).
     first_price = {fill.pair: fill.price for fill in reversed(fills)}
     for row, pair in enumerate(pairs):
-        marks[row] = np.where(np.isnan(marks[row]), first_price[pair], marks[row])
+        series = closes.get(pair)
+        if series is None or not len(series):
+            marks[row] = first_price[pair]
+            stale[row] = True
+            continue
+        found = marks_at(series, times)
+        marks[row] = np.where(np.isnan(found.prices), first_price[pair], found.prices)
+        stale[row] = found.stale
+    return marks, stale
 
-    at_risk = np.zeros(n)
-    equity = np.zeros(n)
-    pct = np.zeros(n)
+
+def _judge(
+    pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np.float64],
+    cash: NDArray[np.float64], policy: CapPolicy,
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_],
+           int, int]:
+    """The bot's measure and state machine at every time."""
+    n = len(cash)
+    at_risk, equity, pct = np.zeros(n), np.zeros(n), np.zeros(n)
     reducing = np.zeros(n, dtype=bool)
     state = CapState.ACTIVE
     episodes = thrash = 0
@@ -129,9 +188,4 @@ def exposure_history(
         state = new
         at_risk[i], equity[i], pct[i] = exposure.at_risk, exposure.equity, exposure.at_risk_pct
         reducing[i] = state is CapState.REDUCING
-    return ExposureHistory(
-        times_ms=np.asarray(times_ms, dtype=np.int64), at_risk=at_risk, equity=equity,
-        at_risk_pct=pct, reducing=reducing, trims_at=trims_at,
-        cap_pct=policy.max_total_at_risk_pct, target_pct=policy.target_pct,
-        reducing_episodes=episodes, thrash_episodes=thrash,
-    )
+    return at_risk, equity, pct, reducing, episodes, thrash

@@ -1,0 +1,101 @@
+"""The cap controller's state in the database: restore at start, write-ahead, shutdown.
+
+Stored as JSON under :data:`STATE_KEY` in :mod:`trader247.adapters.state_store` (dry-run and
+live only). A write that fails never stops the bot: it is logged (``CAP_STATE_NOT_PERSISTED``,
+at most once a minute, with the count) and the next change writes the whole state again. The
+write-ahead of a trim is the exception that fails closed: the controller does not place a trim
+whose state could not be written (``CapController.trim_placed``), so a restart can never trim
+the same pair twice because the record of the first trim was lost.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Iterable
+from datetime import UTC
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from trader247.adapters.state_store import StateStore, StateWriteError
+
+if TYPE_CHECKING:
+    from trader247.adapters.cap_controller import CapController
+
+logger = logging.getLogger(__name__)
+
+STATE_KEY = "trader247_cap_state"  # also the KeyValueStore key of earlier versions
+REPORT_EVERY_SECONDS = 60.0
+
+
+class CapStatePersistence:
+    def __init__(self, store: StateStore) -> None:
+        self.store = store
+        self.failures = 0
+        self._reported_at = -REPORT_EVERY_SECONDS
+
+    def restore(self, controller: CapController) -> bool:
+        """True when a saved state was applied; unreadable state is logged and ignored."""
+        try:
+            saved = self.store.load(STATE_KEY, legacy_key=STATE_KEY)
+        except SQLAlchemyError as exc:
+            logger.error("cap state could not be read (%s): starting fresh", exc)
+            return False
+        if not saved:
+            return False
+        try:
+            controller.restore(json.loads(saved))
+        except (ValueError, KeyError, TypeError) as exc:
+            logger.error("cap state in the database is unreadable (%s): starting fresh", exc)
+            return False
+        return True
+
+    def restore_and_settle(self, controller: CapController) -> None:
+        """Restore at start; trims the orders table shows filled before the restart (a kill
+        between freqtrade's fill commit and our state write) are settled, not left open."""
+        if not self.restore(controller):
+            return
+        settled = controller.reconcile_fills(trim_fills(controller.trim_state.open_trims))
+        if settled:
+            logger.info("cap state: trims filled before the restart: %s", ",".join(settled))
+        logger.info("cap state restored: cycle=%d open_trims=%s state=%s", controller.cycle,
+                    sorted(controller.trim_state.open_trims), controller.state.value)
+
+    def persist(self, controller: CapController) -> bool:
+        """Write the whole state; False (logged) when the database refused it."""
+        try:
+            self.store.save(STATE_KEY, json.dumps(controller.to_dict()))
+        except StateWriteError as exc:
+            self.failures += 1
+            now = time.monotonic()
+            if now - self._reported_at >= REPORT_EVERY_SECONDS:
+                self._reported_at = now
+                logger.error("CAP_STATE_NOT_PERSISTED: failures=%d reason=%s (the bot keeps "
+                             "running; trims wait until the state can be written)",
+                             self.failures, exc)
+            return False
+        if self.failures:
+            logger.info("cap state persisted again after %d failed writes", self.failures)
+            self.failures = 0
+        return True
+
+
+def trim_fills(pairs: Iterable[str]) -> dict[str, float]:
+    """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
+    pairs = list(pairs)
+    if not pairs:
+        return {}
+    from freqtrade.persistence import Order
+    from sqlalchemy import func, select
+
+    from trader247.adapters.cap_controller import TRIM_TAG
+
+    rows = Order.session.execute(
+        select(Order.ft_pair, func.max(Order.order_filled_date))
+        .where(Order.ft_pair.in_(pairs), Order.ft_order_tag == TRIM_TAG,
+               Order.status == "closed", Order.filled > 0)
+        .group_by(Order.ft_pair)
+    ).all()
+    return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
