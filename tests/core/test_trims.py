@@ -510,3 +510,15 @@ def test_restart_reconciles_a_fill_the_state_write_missed(filled_at: float, sett
     assert after.filled == state.filled + (1 if settled else 0)
     assert "ETH/USD" in after.open_trims  # no fill in the database: still pending
     assert after.pending_stake == pytest.approx(30.0 if settled else 70.0)
+
+
+
+def test_plan_line_below_the_cap_but_above_the_target_names_the_target() -> None:
+    # Hysteresis: REDUCING goes on below the cap down to the 23 % target; the line says why.
+    first = plan(snap(70.0, {"A/USD": 10.0, "B/USD": 10.0, "C/USD": 10.0}))  # 30 %
+    assert first.state is CapState.REDUCING
+    later = plan(snap(76.0, {"A/USD": 8.0, "B/USD": 8.0, "C/USD": 8.0}),  # 24 %
+                 state=first.trim_state, cycle=3, now=60.0)
+    assert later.state is CapState.REDUCING and not later.exposure.over_cap
+    line = format_plan_line(later, POLICY, stake_currency="USD", cycle_seconds=60.0)
+    assert line.startswith("at_risk 24.0% <= cap 25.0% but > target 23.0%: trimming $1.00")

@@ -591,8 +591,10 @@ def format_plan_line(
     head = f"at_risk {e.at_risk_pct:.1f}%"
     if plan.state is CapState.ACTIVE:
         return f"{head} <= cap {e.cap_pct:.1f}%: no trim needed"
-    relation = ">" if e.over_cap else "<="
-    head = f"{head} {relation} cap {e.cap_pct:.1f}%"
+    # Hysteresis: REDUCING goes on below the cap until the target; say so, or "<= cap:
+    # trimming" reads like a defect.
+    head = (f"{head} > cap {e.cap_pct:.1f}%" if e.over_cap
+            else f"{head} <= cap {e.cap_pct:.1f}% but > target {e.target_pct:.1f}%")
     if plan.trim_state.startup_hold:
         return f"{head}: trim_on_start is off, entries blocked until at_risk <= {e.target_pct:.1f}%"
     if not policy.trims_enabled:

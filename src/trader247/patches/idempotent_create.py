@@ -25,6 +25,7 @@ object by our pairlist and the cap mixin, see :func:`install`; dry-run is untouc
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -140,6 +141,7 @@ def install_for_every_bot() -> bool:
     if getattr(current, _GUARDED, False):
         return False
 
+    @functools.wraps(current)  # keeps freqtrade's signature reachable (inspect.unwrap)
     def create_order(self: Any, *args: Any, **kwargs: Any) -> Any:
         install(self)
         return current(self, *args, **kwargs)
