@@ -156,9 +156,8 @@ def test_mixin_hooks_are_timed_once_when_a_strategy_overrides_them(
         def bot_loop_start(self, **kwargs: Any) -> None:
             super().bot_loop_start(**kwargs)  # the mixin's default, timed too
 
-    monkeypatch.setattr(Strategy, "_cap_loop", lambda self, now: None)
-    monkeypatch.setattr(Strategy, "_cap_trim", lambda self, trade, now: None)
     strategy = Strategy()
+    strategy.config = {"runmode": "plot"}  # outside the cap's run modes: the hooks do nothing
     strategy.bot_loop_start(current_time=None)
     strategy.adjust_trade_position(trade=None, current_time=None)
     observability.record_iteration(1.0)

@@ -152,3 +152,9 @@ def record_iteration(seconds: float) -> None:
         _metrics.observe_plugin_time(
             plugin, {hook: (total[0], int(total[1])) for hook, total in hooks.items()})
         _metrics.observe_iteration(seconds)
+
+
+def latest_universe() -> UniverseResult | None:
+    from trader247.adapters import universe_status
+
+    return universe_status.latest()
