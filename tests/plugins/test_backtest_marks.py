@@ -10,8 +10,8 @@ from typing import Any
 import pandas as pd
 import pytest
 from freqtrade.enums import RunMode
-
 from tests.plugins.cap_fakes import RecordedLocks, with_parts
+
 from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_exposure import ExposureReader
 from trader247.adapters.cap_marks import BacktestMarkSource

@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 from freqtrade.enums import RunMode
+from tests.plugins.cap_fakes import FixedExposure, RecordedLocks, with_parts
 from tests.shipped import shipped_cap_policy
 
-from tests.plugins.cap_fakes import FixedExposure, RecordedLocks, with_parts
 from trader247.adapters.cap_controller import CapController, stake_to_return
 from trader247.adapters.cap_freshness import CandleFreshness
 from trader247.adapters.cap_marks import LiveMarks
