@@ -18,7 +18,6 @@ from freqtrade.enums import RunMode
 from freqtrade.exchange import timeframe_to_seconds
 from freqtrade.persistence import Trade
 
-from trader247.adapters import observability
 from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_adapter import CapAdapter
 from trader247.adapters.cap_controller import CapController
@@ -29,6 +28,7 @@ from trader247.adapters.cap_marks import BacktestMarkSource, LiveMarks, MarkSour
 from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.cap_reporter import CapReporter
 from trader247.adapters.cap_trims import TrimExecutor
+from trader247.adapters.observability import runtime_of
 from trader247.adapters.price_tape import PriceTape
 from trader247.adapters.settings import Settings, load_settings
 from trader247.adapters.state_store import StateStore
@@ -42,6 +42,10 @@ def open_trades() -> list[Any]:
     """The iteration's one open-trades query: the snapshot, a re-mark and the report share it."""
     trades: list[Any] = Trade.get_open_trades()
     return trades
+
+
+def _no_latency(_seconds: float) -> None:
+    return None
 
 
 def persistent(config: dict[str, Any]) -> bool:
@@ -74,20 +78,22 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
     # (freqtrade sets ``dp`` before ft_bot_start) still gets its cap.
     dp = getattr(strategy, "dp", None)
     guard = settings.policy.stale_data
+    # Backtests report nothing: no runtime is added to their config.
+    runtime = None if backtesting else runtime_of(config)
     adapter = CapAdapter(
         settings=settings, controller=controller, backtesting=backtesting,
         exposure=ExposureReader(config["stake_currency"], marks, getattr(strategy, "wallets", None),
                                 settings.cap_policy.count_external_holdings,
                                 None if backtesting or dp is None else dp.ticker),
         marks=marks, open_trades=open_trades, locks=LockSync(),
-        trims=TrimExecutor(controller, observability.record_trim_latency),
+        trims=TrimExecutor(controller, runtime.record_trim_latency if runtime else _no_latency),
         min_stakes=exchange_min_stakes(getattr(dp, "_exchange", None), lambda: strategy.stoploss),
         freshness=CandleFreshness(lambda pair: dp.get_analyzed_dataframe(pair, strategy.timeframe),
                                   strategy.timeframe, guard.max_missing_candles)
         if stored and guard.block_entries and dp is not None else None,
         reporter=CapReporter(lambda text: dp.send_msg(text, always_send=True),
-                             Trade.get_total_closed_profit, observability)
-        if not backtesting and dp is not None else None,
+                             Trade.get_total_closed_profit, runtime)
+        if runtime is not None and dp is not None else None,
         persistence=CapStatePersistence(StateStore.of_freqtrade()) if stored else None,
     )
     if adapter.persistence is not None:

@@ -219,8 +219,10 @@ class ExposureCapMixin:
             exchange = getattr(self.dp, "_exchange", None)
             if exchange is not None:
                 idempotent_create.install(exchange)  # live only
-        settings = self.trader247_settings
-        observability.start(self.config, settings.policy, settings.universe.tier_names)
+        if stored:
+            settings = self.trader247_settings
+            observability.runtime_of(self.config).start(self.config, settings.policy,
+                                                        settings.universe.tier_names)
 
     def ft_bot_cleanup(self) -> None:
         """Freqtrade's own shutdown path (SIGTERM / SIGINT): persist our state last.
@@ -229,6 +231,9 @@ class ExposureCapMixin:
         freqtrade's shared session, which then refuses every statement and makes freqtrade's own
         final commit fail. That interrupted write was never committed, so rolling it back
         (``heal_shared_session``) loses nothing that was on disk."""
+        runtime = observability.plugin_runtime(self)
+        if runtime is not None:
+            runtime.close()  # /reload_config: the next bot's runtime binds the port again
         adapter = self._trader247_cap
         if adapter is not None and adapter.persistence is not None:
             try:
