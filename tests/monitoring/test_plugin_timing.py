@@ -159,7 +159,8 @@ def test_time_before_the_iteration_and_in_other_threads_is_not_counted(
 
 def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) -> None:
     class Bot:
-        config = PLUGIN.config
+        def __init__(self) -> None:
+            self.config = PLUGIN.config
 
         def process(self) -> str:
             work(0.25)

@@ -140,12 +140,19 @@ def runtime_of(config: dict[str, Any]) -> Runtime:
 
 
 def plugin_runtime(plugin: Any) -> Runtime | None:
-    """The runtime of a strategy (``config``) or pairlist (``_config``), if the bot made one."""
-    config = getattr(plugin, "config", None)
-    if not isinstance(config, dict):
-        config = getattr(plugin, "_config", None)
-    runtime = config.get(RUNTIME_KEY) if isinstance(config, dict) else None
-    return runtime if isinstance(runtime, Runtime) else None
+    """The runtime of a strategy (``config``), pairlist (``_config``) or bot (``config``), if
+    the bot made one. Instance attributes only (freqtrade sets both in ``__init__``): this runs
+    on every timed hook call, once per candle and trade in backtests."""
+    attributes = getattr(plugin, "__dict__", None)
+    if attributes is None:
+        return None
+    config = attributes.get("config")
+    if config is None:
+        config = attributes.get("_config")
+    if config.__class__ is not dict:
+        return None
+    runtime: Runtime | None = config.get(RUNTIME_KEY)
+    return runtime
 
 
 def begin_bot_iteration(bot: Any) -> None:
