@@ -1,7 +1,7 @@
 """What the cap measures, read from freqtrade's trades, orders and wallet.
 
 :func:`position_of` is the one definition of a trade's exposure (``trader247.core.exposure``):
-the filled amount at the mark, plus the remaining stake of the trade's OPEN ENTRY orders. Open
+the filled amount at the mark, plus the stake of the trade's OPEN ENTRY orders. Open
 exit orders (a trim, a stop, an exit signal) reduce nothing until they fill and add nothing
 either: freqtrade's ``trade.amount`` is what is still held. Tests drive it with real freqtrade
 ``Trade`` / ``Order`` rows in an in-memory database (tests/plugins/test_cap_orm.py).
@@ -19,8 +19,12 @@ from trader247.core.exposure import Position, Snapshot
 
 
 def open_entry_stake(trade: Any) -> float:
-    """Stake still to be spent by the trade's open entry orders (remaining x price)."""
-    return sum(float(order.safe_remaining) * float(order.safe_price)
+    """Stake of the trade's open entry orders: their whole amount (filled part + remaining) x
+    price. Freqtrade applies an entry order's fills to ``trade.amount`` only once the order
+    closes, so the part of an open order that already filled is in neither ``trade.amount`` nor
+    the remaining amount: counting only the remaining part under-measured a partly filled
+    entry (found with real ``Order`` rows, tests/plugins/test_cap_orm.py)."""
+    return sum((float(order.safe_filled) + float(order.safe_remaining)) * float(order.safe_price)
                for order in trade.open_orders if order.ft_order_side == trade.entry_side)
 
 
