@@ -258,3 +258,35 @@ def test_a_forced_increase_reaches_freqtrade_with_the_clamped_stake() -> None:
     bot.strategy = strategy
     assert bot.execute_entry("BTC/USD", 500.0, trade=btc, mode="pos_adjust") is True
     assert received == [pytest.approx(130.0)]
+
+
+def test_trims_filled_before_a_restart_are_read_from_freqtrades_orders() -> None:
+    from dataclasses import replace
+
+    from trader247.adapters.cap_controller import CapController
+    from trader247.adapters.cap_persistence import trim_fills
+    from trader247.core.trims import OpenTrim
+
+    def trim(amount: float, filled_at: datetime) -> Order:
+        row = order("sell", amount, 100.0, filled=amount, is_open=False, tag="trim")
+        row.order_filled_date = filled_at
+        return row
+
+    placed = OPENED.timestamp()
+    # BTC: its trim filled 30 s after it was placed (the kill came before our state write).
+    trade("BTC/USD", buy(3.0, 100.0), trim(0.7, OPENED + timedelta(seconds=30)))
+    # ETH: only an earlier round's trim filled; the open one is still working.
+    trade("ETH/USD", buy(3.0, 100.0), trim(0.2, OPENED - timedelta(hours=1)))
+    # SOL: a full-exit trim closed the trade.
+    sol = trade("SOL/USD", buy(1.0, 100.0), trim(1.0, OPENED + timedelta(seconds=10)))
+    sol.is_open = False
+    Trade.commit()
+    fills = trim_fills(["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"])
+    assert fills == {"BTC/USD": placed + 30, "ETH/USD": placed - 3600, "SOL/USD": placed + 10}
+
+    controller = CapController(shipped_cap_policy(), "USD", cycle_seconds=5.0)
+    controller.trim_state = replace(controller.trim_state, open_trims={
+        pair: OpenTrim(placed_at=placed, stake=50.0, cycle=1)
+        for pair in ("BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD")})
+    assert controller.reconcile_fills(fills) == ["BTC/USD", "SOL/USD"]
+    assert sorted(controller.trim_state.open_trims) == ["ADA/USD", "ETH/USD"]
