@@ -11,7 +11,7 @@ Usage (the mixin must come before ``IStrategy``)::
 
 What it does, per bot iteration (per candle in backtesting):
 - ``bot_loop_start`` measures exposure once (``trader247.core.exposure.measure``: open positions
-  at mark + remaining stake of open entry orders, over stake-currency balance + positions), moves
+  at mark + stake of open entry orders, over stake-currency balance + positions), moves
   the ACTIVE / REDUCING state, sets or lifts the global ``EXPOSURE_OVER_CAP`` lock (visible in
   ``/locks``, FreqUI and Telegram), and plans at most one trim round every
   ``trim_interval_cycles`` iterations;
@@ -23,7 +23,8 @@ What it does, per bot iteration (per candle in backtesting):
 - ``order_filled`` / ``check_exit_timeout`` record trim fills (latency) and cancel a trim that
   has not filled after ``trim_timeout_seconds``; it is re-planned in a later round.
 
-A subclass may define any of these hooks itself: ``__init_subclass__`` wraps the subclass's own
+Every hook only forwards to the strategy's one ``CapAdapter`` (``trader247.adapters.cap_adapter``,
+whose parts are declared there). A subclass may define any of these hooks itself: ``__init_subclass__`` wraps the subclass's own
 method so the cap still applies to its result (a strategy's sizing is clamped, its DCA is gated,
 its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy is touched.
 """
