@@ -37,6 +37,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, Trade
 
 from trader247.adapters import observability, protection_link
@@ -51,7 +52,7 @@ from trader247.adapters.cap_controller import CapController
 from trader247.adapters.settings import Settings
 from trader247.adapters.state_store import heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
-from trader247.patches import execute_entry_gate, idempotent_create
+from trader247.patches import execute_entry_gate, hyperopt_pickle, idempotent_create
 
 logger = logging.getLogger(__name__)
 
@@ -220,10 +221,11 @@ class ExposureCapMixin:
             exchange = getattr(self.dp, "_exchange", None)
             if exchange is not None:
                 idempotent_create.install(exchange)  # live only
-        if stored:
             settings = self.trader247_settings
             observability.runtime_of(self.config).start(self.config, settings.policy,
                                                         settings.universe.tier_names)
+        elif self.config.get("runmode") is RunMode.HYPEROPT:
+            hyperopt_pickle.install()  # before freqtrade registers our bases for its workers
 
     def ft_bot_cleanup(self) -> None:
         """Freqtrade's own shutdown path (SIGTERM / SIGINT): persist our state last.
