@@ -19,6 +19,7 @@ from trader247.patches import (
     POSITIONAL,
     Needs,
     execute_entry_gate,
+    hyperopt_pickle,
     iteration_timing,
     markets_guard,
     source_problems,
@@ -64,6 +65,17 @@ def test_iteration_timing_signature_and_caller() -> None:
     no_problems(iteration_timing.NEEDS.problems(FreqtradeBot.process))
     no_problems(source_problems("freqtrade.worker.Worker._process_running",
                                 Worker._process_running, ["self.freqtrade.process()"]))
+
+
+def test_hyperopt_pickle_signature_and_walk() -> None:
+    from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
+
+    no_problems(hyperopt_pickle.problems(HyperOptimizer))
+    # The walk runs after the strategy's ft_bot_start, where the mixin installs the filter.
+    no_problems(source_problems(
+        "freqtrade.optimize.hyperopt.hyperopt_optimizer.HyperOptimizer.__init__",
+        HyperOptimizer.__init__, ["self.backtesting._set_strategy(",
+                                  "self.hyperopt_pickle_magic(self.backtesting.strategy"]))
 
 
 def test_markets_guard_signature_and_reload() -> None:
