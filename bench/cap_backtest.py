@@ -133,12 +133,13 @@ def loop_times(names: tuple[str, ...], strategy_dir: Path, timerange: str, port:
 
 
 def trim_decision_ms(positions: int = 50, repeats: int = 200) -> float:
-    from trader247.configfiles import load_policy
+    from trader247.configfiles import load_policy, load_universe
     from trader247.core.exposure import Position, Snapshot
     from trader247.core.trims import TrimState, plan_trims
 
     shipped = load_policy(REPO / "config" / "policy.yaml")
-    policy = shipped.risk.to_core(shipped.trims)
+    universe = load_universe(REPO / "config" / "universe.yaml")
+    policy = shipped.risk.to_core(shipped.trims, universe.clusters)
 
     snapshot = Snapshot(stake_balance=1000.0, positions=tuple(
         Position(f"C{i:03d}/USD", 1.0 + i / 10, 10.0 + i) for i in range(positions)))

@@ -67,7 +67,7 @@ def test_names_follow_the_conventions(m: Metrics) -> None:
         for sample in family.samples:
             for label in sample.labels:
                 assert label in {"currency", "state", "outcome", "tier", "reason", "pair",
-                                 "side", "endpoint", "hook", "le", "version",
+                                 "side", "endpoint", "hook", "le", "version", "cluster", "asset",
                                  "freqtrade_version",
                                  "prometheus_client_version", "python_version"}, (family, label)
         if "currency" in {k for s in family.samples for k in s.labels}:

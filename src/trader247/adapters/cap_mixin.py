@@ -47,7 +47,7 @@ from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.settings import Settings, load_settings
 from trader247.adapters.state_store import StateStore, heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
-from trader247.core.exposure import CapState, Position, Snapshot, measure
+from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.freshness import judge_freshness
 from trader247.patches import execute_entry_gate, idempotent_create
 
@@ -418,8 +418,7 @@ class ExposureCapMixin:
         open_trades = self._cap_open_trades()
         snapshot = self._cap_snapshot(current_time, open_trades)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
-        needs_minimums = self.cap.state is CapState.REDUCING or measure(
-            snapshot, self.cap.policy).over_cap
+        needs_minimums = self.cap.needs_min_stakes(snapshot)  # [M]: total, cluster or asset cap
         if needs_minimums and not self._cap_backtesting():
             # A trim sells the base amount its value makes at the mark: a mark one iteration
             # old over-sells in a rally (the restart soak saw $33.90 sold of $30.15 planned).
