@@ -430,10 +430,8 @@ def _select(
     return orders, reset
 
 
-def _status(exposure: Exposure, groups: tuple[GroupExposure, ...] = ()) -> str:
-    """The total's numbers, then each group being trimmed (``CLUSTER_OVER_CAP: ...``)."""
-    line = f"at_risk={exposure.at_risk_pct:.1f}% cap={exposure.cap_pct:.1f}%"
-    return " ".join([line, *(g.status_reason() for g in groups)])
+def _status(exposure: Exposure) -> str:
+    return f"at_risk={exposure.at_risk_pct:.1f}% cap={exposure.cap_pct:.1f}%"
 
 
 def plan_trims(
@@ -453,7 +451,7 @@ def plan_trims(
     first_evaluation = not state.started
     state, cycle_view = _evaluate(snapshot, policy, state, cycle=cycle, now=now)
     exposure, groups = cycle_view.exposure, cycle_view.reducing
-    status = _status(exposure, groups)
+    status = _status(exposure)
     if cycle_view.cap_state is CapState.ACTIVE and not groups:
         return cycle_view.plan(f"CAP_OK: {status}", state)
     if first_evaluation and not policy.trim_on_start:
@@ -553,6 +551,8 @@ class _CycleView:
         to_trim: float = 0.0,
         estimated_rounds: int = 0,
     ) -> TrimPlan:
+        # Each group being trimmed is named at the end: "...; CLUSTER_OVER_CAP: cluster=MEME".
+        summary = "; ".join([summary, *(g.status_reason() for g in self.reducing)])
         return TrimPlan(
             orders=orders,
             exposure=self.exposure,
@@ -641,7 +641,7 @@ def _round(
     """This cycle's share of ``orders``: a round when its interval has come, else a wait."""
     per_round = policy.max_trims_per_cycle
     rounds = math.ceil(len(orders) / per_round)
-    status = _status(cycle_view.exposure, cycle_view.reducing)
+    status = _status(cycle_view.exposure)
     if cycle < cycle_view.next_round:
         return cycle_view.plan(
             f"WAITING_ROUND: {status} next_round_cycle={cycle_view.next_round}",
