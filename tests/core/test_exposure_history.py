@@ -82,3 +82,21 @@ def test_marks_across_a_gap_or_after_delisting_are_counted() -> None:
     assert history.stale_marks == 1 + 4
     assert history.stale_pairs == ("BTC/USD",)
     assert np.isfinite(history.at_risk_pct).all()
+
+
+def test_cluster_at_risk_per_candle_against_its_cap() -> None:
+    """[M]: the report shows each capped cluster, measured as the bot measures it."""
+    from trader247.core.clusters import GroupLimits
+
+    limits = GroupLimits.from_definitions({"L1": ["BTC"], "MEME": ["DOGE"]}, {"L1": 10.0}, None)
+    policy = shipped_cap_policy(groups=limits)
+    prices = [100.0] * 11
+    prices[5] = 100.0004  # the 05:00 candle closes higher: BTC one cent-fraction over at 06:00
+    history = exposure_history([buy(1, 1.0, 100.0)], closes(prices), TIMES, 1000.0, policy)
+    assert set(history.group_pct) == {"cluster=L1"} and history.group_caps == {"cluster=L1": 10.0}
+    l1 = history.group_pct["cluster=L1"]
+    assert l1[0] == 0.0 and l1[1] == pytest.approx(10.0)
+    assert history.group_candles_above_cap("cluster=L1") == 1  # only the 06:00 evaluation
+    assert shipped_cap_policy().groups.enabled is False
+    assert exposure_history([buy(1, 1.0, 100.0)], closes(prices), TIMES, 1000.0,
+                            shipped_cap_policy()).group_pct == {}
