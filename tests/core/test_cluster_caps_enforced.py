@@ -240,3 +240,16 @@ def test_minimums_are_looked_up_only_when_a_trim_may_follow(
     values: dict[str, float], state: TrimState, needed: bool
 ) -> None:
     assert needs_min_stakes(book(**values), MEME_ONLY, state) is needed
+
+
+def test_the_trim_round_message_names_the_cluster() -> None:
+    from trader247.core.messages import format_trim_round
+
+    plan = evaluate(book(DOGE=40.0, SHIB=20.0), MEME_ONLY)
+    text = format_trim_round(plan.orders, plan.exposure, stake_currency="USD", cycle=1)
+    assert text.splitlines()[0] == (
+        "✂️ Trim round (cycle 1): 2 orders selling $23.20 for cluster=MEME; "
+        "total at_risk 6.0% (cap 25.0%)")
+    both = evaluate(book(DOGE=60.0, XRP=110.0, ADA=110.0), MEME_ONLY)
+    head = format_trim_round(both.orders, both.exposure, stake_currency="USD").splitlines()[0]
+    assert head.endswith("for cluster=MEME; at_risk 28.0% → target 23.0% (cap 25.0%)")

@@ -387,5 +387,5 @@ def plan_group_trims(
             f"share={stake / value:.4f} stake={stake:.10g} min_stake={minimum:.10g}"
             + (" full_exit=1" if full else "")
         )
-        orders.append(TrimOrder(pair, stake, amount, reason, full))
+        orders.append(TrimOrder(pair, stake, amount, reason, full, cuts.why[pair]))
     return GroupTrimPlan(tuple(orders), over, tuple(dust))

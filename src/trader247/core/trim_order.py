@@ -20,3 +20,6 @@ class TrimOrder:
     amount: float
     reason: str
     full_exit: bool = False
+    # The limits this order answers when a cluster / asset cap is involved ("cluster=MEME",
+    # "asset=DOGE", "total"); empty for the total cap's own rounds.
+    limits: tuple[str, ...] = ()

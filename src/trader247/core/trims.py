@@ -526,7 +526,8 @@ def _select_with_groups(
         stake, full = fit_cut(c.value, want, c.min_stake)
         reason = (f"TRIM_GROUP: pair={pair} {' '.join(why[pair])} share={stake / c.value:.4f} "
                   f"stake={stake:.10g} min_stake={c.min_stake:.10g}")
-        orders.append(_order(c, stake, full, reason + (" full_exit=1" if full else "")))
+        order = _order(c, stake, full, reason + (" full_exit=1" if full else ""))
+        orders.append(replace(order, limits=tuple(why[pair])))
     return sorted(orders, key=lambda o: (-o.stake_to_sell, o.pair)), reset
 
 
