@@ -115,6 +115,7 @@ class CapAudit:
     remarked_by: dict[str, np.ndarray]  # per currency: its balance at the cap's marks
     wallet_by: dict[str, np.ndarray]    # per currency: its balance at freqtrade's rates
     sold_by: dict[str, np.ndarray]      # per currency: value sold by trims, per candle
+    before_by: dict[str, np.ndarray]    # per currency: its balance at the previous marks
 
     def assert_cap_held(self) -> None:
         """The report equals what the run did; at-risk never passes the cap by more than one
@@ -155,6 +156,7 @@ class CapAudit:
         before_value = np.zeros(len(times))
         remarked_by: dict[str, np.ndarray] = {}
         wallet_by: dict[str, np.ndarray] = {}
+        before_by: dict[str, np.ndarray] = {}
         step = run.timeframe_ms // 1000
         for currency, rows in wallet[wallet["currency"] != stake].groupby("currency"):
             rows = rows.set_index("t")
@@ -165,7 +167,8 @@ class CapAudit:
             marks = np.nan_to_num(marks_at(series, times).prices)
             remarked_value += amount * marks
             remarked_by[str(currency)], wallet_by[str(currency)] = amount * marks, amount * rate
-            before_value += amount * np.concatenate([marks[:1], marks[:-1]])
+            before_by[str(currency)] = amount * np.concatenate([marks[:1], marks[:-1]])
+            before_value += before_by[str(currency)]
         wallet_pct = 100 * held_value / (balance + held_value)
         remarked_pct = 100 * remarked_value / (balance + remarked_value)
         index = {int(t): i for i, t in enumerate(times)}
@@ -185,12 +188,17 @@ class CapAudit:
             reducing |= (times >= start) & (times < end)
         before_pct = 100 * before_value / (balance + before_value)
         return cls(times, wallet_pct, remarked_pct, balance, history, trims_at, reducing,
-                   step_pct, before_pct, equity, remarked_by, wallet_by, sold_by)
+                   step_pct, before_pct, equity, remarked_by, wallet_by, sold_by, before_by)
 
     def group_pct(self, currencies: tuple[str, ...], *, at: str = "marks") -> np.ndarray:
         """At-risk % of a group of currencies per candle, from freqtrade's wallet export: at
-        the cap's marks, or (``at="wallet"``) at freqtrade's own rates and equity."""
+        the cap's marks, at the previous candle's marks (``at="before"``: what entries and trims
+        of the previous candle left, before prices moved), or (``at="wallet"``) at freqtrade's
+        own rates and equity."""
         zero = np.zeros(len(self.times_ms))
+        if at == "before":
+            held = sum((self.before_by.get(c, zero) for c in currencies), zero)
+            return 100 * held / (self.stake_balance + sum(self.before_by.values(), zero))
         if at == "marks":
             held = sum((self.remarked_by.get(c, zero) for c in currencies), zero)
             return 100 * held / self.equity

@@ -10,7 +10,6 @@ trims name the cluster, and pairs outside the cluster are not trimmed for it.
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 import pytest
 
 from tests.e2e.backtests import OPEN_VS_CLOSE_PCT, CapAudit, run_backtest
-from tests.e2e.support import REPO
+from tests.e2e.clusters import write_cluster_files
 
 pytestmark = pytest.mark.e2e
 SAMPLE = Path(freqtrade.__file__).parent / "templates" / "sample_strategy.py"
@@ -44,18 +43,8 @@ PAIRS = ("BTC/USD", "ETH/USD", "XRP/USD", *(f"{base}/USD" for base in MEME))
 def cluster_config(tmp_path: Path, theme_caps: dict[str, float]) -> Path:
     """config.json, policy.yaml and universe.yaml of the user: the shipped ones, with the
     cluster defined and capped."""
-    folder = tmp_path / "config"
-    folder.mkdir()
-    shutil.copy(REPO / "config" / "config.json", folder / "config.json")
-    policy = (REPO / "config" / "policy.yaml").read_text()
-    assert "  max_per_theme_pct: {}\n" in policy
-    (folder / "policy.yaml").write_text(policy.replace(
-        "  max_per_theme_pct: {}\n", f"  max_per_theme_pct: {json.dumps(theme_caps)}\n"))
-    universe = (REPO / "config" / "universe.yaml").read_text()
-    assert "  definitions: {}\n" in universe
-    (folder / "universe.yaml").write_text(universe.replace(
-        "  definitions: {}\n", f"  definitions: {{MEME: [{', '.join(MEME)}]}}\n"))
-    return folder / "config.json"
+    write_cluster_files(tmp_path / "config", theme_caps, {"MEME": MEME})
+    return tmp_path / "config" / "config.json"
 
 
 def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
@@ -100,10 +89,19 @@ def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
             order["pair"], i)
     assert "CLUSTER_OVER_CAP: cluster=MEME" in run.output
     assert "TRIM_ROUND:" in run.output
+    # Entries into MEME stop at its target (6 x 23/25 = 5.52 %): MEME goes over its cap only
+    # by price. At each candle where it crosses the cap, the book the previous candle left was
+    # at or under the cap at that candle's marks.
+    before = audit.group_pct(MEME, at="before")
+    crossings = [i for i in range(1, len(meme)) if meme[i] > MEME_CAP >= meme[i - 1]]
+    assert crossings
+    for i in crossings:
+        assert before[i] <= MEME_CAP + 1e-9 < meme[i], (i, before[i], meme[i])
     # The total cap still holds: at-risk <= 25 % + one trim step at every candle.
     assert audit.remarked_pct.max() <= CAP + audit.step_pct + 1e-9
     print(f"\nMEME max {meme.max():.3f}% cap {MEME_CAP}% step {step:.3f} points; "
           f"wallet-rate max {audit.group_pct(MEME, at='wallet').max():.3f}%; "
           f"trims {len(trims)} (MEME {len(meme_trims)}); candles over MEME cap "
           f"{history.group_candles_above_cap('cluster=MEME')}; total max "
-          f"{audit.remarked_pct.max():.3f}%")
+          f"{audit.remarked_pct.max():.3f}%; crossings {len(crossings)}, max before-move "
+          f"{max(before[i] for i in crossings):.3f}%")

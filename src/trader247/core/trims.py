@@ -320,7 +320,6 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
             cap_state=new,
             last_reducing_exit_cycle=cycle,
             episode_trimmed=frozenset(),
-            startup_hold=False,
         )
     last_exit = state.last_reducing_exit_cycle
     thrash = last_exit is not None and cycle - last_exit <= 2 * policy.trim_interval_cycles
@@ -581,6 +580,7 @@ def _evaluate(
     state = _advance(state, cap_state, cycle, policy)
     state, reducing = _advance_groups(state, groups)
     if cap_state is CapState.ACTIVE and not reducing and state.startup_hold:
+        # The start-up breach is over once the total and every group are back at target.
         state = replace(state, startup_hold=False)
     state = replace(
         state,
