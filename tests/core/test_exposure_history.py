@@ -100,3 +100,21 @@ def test_cluster_at_risk_per_candle_against_its_cap() -> None:
     assert shipped_cap_policy().groups.enabled is False
     assert exposure_history([buy(1, 1.0, 100.0)], closes(prices), TIMES, 1000.0,
                             shipped_cap_policy()).group_pct == {}
+
+
+def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -> None:
+    """``trader247 exposure-report`` output with a cluster cap ([M])."""
+    import pandas as pd
+
+    from trader247.cli.exposure_report import summary, write_outputs
+    from trader247.core.clusters import GroupLimits
+
+    policy = shipped_cap_policy(groups=GroupLimits.from_definitions({"L1": ["BTC"]}, {"L1": 9.0},
+                                                                     None))
+    history = exposure_history([buy(1, 1.0, 100.0)], closes([100.0] * 11), TIMES, 1000.0, policy)
+    assert summary(history, 60).splitlines()[-1] == (
+        "cluster=L1: max at-risk 10.00% (cap 9.0%), 9 candles above cap")
+    csv, _ = write_outputs(history, tmp_path)
+    frame = pd.read_csv(csv)
+    assert frame["at_risk_pct[cluster=L1]"].tolist() == pytest.approx(
+        history.group_pct["cluster=L1"].tolist())
