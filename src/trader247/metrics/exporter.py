@@ -46,6 +46,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from trader247.core.clusters import GroupExposure, GroupsExposure  # [M]
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
@@ -500,7 +501,7 @@ class Metrics:
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
         if plan is not None and plan.groups is not None:  # [M] per-cluster / per-asset caps
-            self._update_groups(plan)
+            self._update_groups(plan.groups, plan.reducing_groups)
 
         with self._lock:
             if self._last_state is not None and state is not self._last_state:
@@ -518,16 +519,16 @@ class Metrics:
             self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
 
-    def _update_groups(self, plan: TrimPlan) -> None:  # [M] per-cluster / per-asset caps
+    def _update_groups(self, groups: GroupsExposure,  # [M] per-cluster / per-asset caps
+                       reducing_groups: tuple[GroupExposure, ...]) -> None:
         """Every capped cluster, and every asset held; an asset sold out loses its series."""
-        assert plan.groups is not None
-        reducing = {g.key for g in plan.reducing_groups}
+        reducing = {g.key for g in reducing_groups}
         self.gauges["asset_at_risk"].clear()
-        for name, group in plan.groups.clusters.items():
+        for name, group in groups.clusters.items():
             self.gauges["cluster_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
             self.gauges["cluster_cap"].labels(name).set(_ratio(group.cap_pct))
             self.gauges["cluster_reducing"].labels(name).set(int(group.key in reducing))
-        for name, group in plan.groups.assets.items():
+        for name, group in groups.assets.items():
             self.gauges["asset_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
             self.gauges["asset_cap"].set(_ratio(group.cap_pct))
 
