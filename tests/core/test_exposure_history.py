@@ -118,3 +118,18 @@ def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -
     frame = pd.read_csv(csv)
     assert frame["at_risk_pct[cluster=L1]"].tolist() == pytest.approx(
         history.group_pct["cluster=L1"].tolist())
+
+
+def test_report_needs_universe_yaml_only_for_theme_caps(tmp_path) -> None:
+    """Bad input: a theme cap with no universe.yaml to define its cluster names the file."""
+    from pathlib import Path
+
+    from trader247.cli.exposure_report import history_for
+    from trader247.configfiles import ConfigFileError
+
+    shipped_policy = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(shipped_policy.read_text().replace(
+        "  max_per_theme_pct: {}\n", "  max_per_theme_pct: {MEME: 4.0}\n"))
+    with pytest.raises(ConfigFileError, match=r"universe\.yaml"):
+        history_for({}, tmp_path, policy)

@@ -84,15 +84,21 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path,
     """The report on the bot's evaluation times: each candle's open from the first candle after
     the backtest start to its end (where freqtrade calls ``bot_loop_start``). The cap is built
     as the bot builds it: ``policy_path`` and the clusters of ``universe_path`` (default: the
-    ``universe.yaml`` next to the policy, where the bot finds it)."""
+    ``universe.yaml`` next to the policy, where the bot finds it; needed only with
+    ``risk.max_per_theme_pct`` set)."""
     import pandas as pd
     from freqtrade.exchange import timeframe_to_seconds
 
-    from trader247.configfiles import load_both
+    from trader247.configfiles import load_both, load_policy
+    from trader247.core.config import ClustersConfig
 
     universe_path = universe_path or policy_path.with_name("universe.yaml")
-    loaded, universe = load_both(policy_path, universe_path)
-    policy = loaded.risk.to_core(loaded.trims, universe.clusters)
+    loaded = load_policy(policy_path)
+    clusters = ClustersConfig()  # no theme cap: no cluster to measure, the file is not needed
+    if loaded.risk.max_per_theme_pct or universe_path.exists():
+        loaded, universe = load_both(policy_path, universe_path)
+        clusters = universe.clusters
+    policy = loaded.risk.to_core(loaded.trims, clusters)
     fills = fills_of(result)
     timeframe = result["timeframe"]
     step = int(timeframe_to_seconds(timeframe))
