@@ -69,7 +69,9 @@ def test_a_cluster_over_its_cap_is_trimmed_with_live_orders_inside_the_cluster_o
     assert "TRIM_GROUP: pair=" not in log or "pair=SOL/USD cluster" not in log
     assert not [lock for lock in bot.get("locks")["locks"]
                 if lock["reason"].startswith("EXPOSURE_OVER_CAP")]  # no global lock
-    assert l1_pct(bot) <= L1_CAP + 0.1  # back at its target at the fill prices (BTC moved on)
+    # BTC keeps rising for the rest of the 10 s script: later rounds may follow; once prices
+    # stop, L1 ends at or under its cap (trimmed to its target), SOL never sold.
+    wait_for(lambda: l1_pct(bot) <= L1_CAP, 90, "L1 back under its cap")
     sol = next(t for t in bot.get("status") if t["pair"] == "SOL/USD")
     assert len([o for o in sol["orders"] if o["ft_order_side"] == "sell"]) == 0
     assert "Traceback" not in bot.log.read_text()
