@@ -66,7 +66,7 @@ def test_names_follow_the_conventions(m: Metrics) -> None:
         for sample in family.samples:
             for label in sample.labels:
                 assert label in {"currency", "state", "outcome", "tier", "reason", "pair",
-                                 "side", "endpoint", "hook", "le", "version",
+                                 "side", "endpoint", "hook", "le", "version", "cluster", "asset",
                                  "freqtrade_version",
                                  "prometheus_client_version", "python_version"}, (family, label)
         if "currency" in {k for s in family.samples for k in s.labels}:
@@ -431,3 +431,34 @@ def test_config_reloaded(m: Metrics) -> None:
     m.config_reloaded()
     m.config_reloaded()
     assert v(m, "trader247_config_reloads_total") == 2
+
+
+def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:
+    """[M]: every capped cluster has a series (0 when nothing is held), every held asset one;
+    an asset sold out loses its series."""
+    from tests.shipped import shipped_cap_policy
+    from trader247.core.clusters import GroupLimits
+    from trader247.core.exposure import Position, Snapshot
+    from trader247.core.trims import plan_trims
+
+    limits = GroupLimits.from_definitions({"MEME": ["DOGE"], "L1": ["BTC"]}, {"MEME": 4.0}, 5.0)
+    policy = shipped_cap_policy(groups=limits)
+    held = Snapshot(950.0, (Position("DOGE/USD", 25.0, 2.0),))  # $50 of $1000: 5 %
+    p = plan_trims(held, policy, min_stake=1.0, state=TrimState(), cycle=1, now=0.0)
+    m.update_cap(p.exposure, p.state, p.trim_state, p)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="MEME") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_cluster_cap_ratio", cluster="MEME") == pytest.approx(0.04)
+    assert v(m, "trader247_exposure_cluster_reducing", cluster="MEME") == 1
+    assert v(m, "trader247_exposure_asset_at_risk_ratio", asset="DOGE") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_asset_cap_ratio") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="L1") is None  # uncapped
+    empty = plan_trims(Snapshot(1000.0), policy, min_stake=1.0, state=p.trim_state, cycle=2,
+                       now=1.0)
+    m.update_cap(empty.exposure, empty.state, empty.trim_state, empty)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="MEME") == 0
+    assert v(m, "trader247_exposure_asset_at_risk_ratio", asset="DOGE") is None
+
+
+def test_no_group_series_when_not_configured(m: Metrics) -> None:
+    text = generate_latest(m.registry).decode()
+    assert "trader247_exposure_cluster_at_risk_ratio{" not in text

@@ -33,7 +33,7 @@ from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.cap_reporter import CapReporter
 from trader247.adapters.cap_trims import TrimExecutor
 from trader247.adapters.settings import Settings
-from trader247.core.exposure import CapState, Snapshot, measure
+from trader247.core.exposure import CapState, Snapshot
 from trader247.core.trims import in_cooldown
 
 logger = logging.getLogger(__name__)
@@ -67,8 +67,7 @@ class CapAdapter:
         open_trades = self.open_trades()
         snapshot = self.exposure.snapshot(open_trades, now)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
-        needs_minimums = self.controller.state is CapState.REDUCING or measure(
-            snapshot, self.controller.policy).over_cap
+        needs_minimums = self.controller.needs_min_stakes(snapshot)  # total, cluster or asset
         if needs_minimums and not self.backtesting:
             # A trim sells the base amount its value makes at the mark: a mark one iteration
             # old over-sells in a rally (the restart soak saw $33.90 sold of $30.15 planned).

@@ -16,14 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trader247.core.clusters import gate_entry
 from trader247.core.exposure import (
     CapPolicy,
     CapState,
     EntryDecision,
     Exposure,
     Snapshot,
-    clamp_entry_stake,
-    measure,
     over_cap_reason,
 )
 from trader247.core.trims import (
@@ -32,6 +31,7 @@ from trader247.core.trims import (
     TrimState,
     format_plan_line,
     in_cooldown,
+    needs_min_stakes,
     on_trim_cancelled,
     on_trim_filled,
     on_trim_placed,
@@ -102,12 +102,17 @@ class CapController:
         self, pair: str, proposed_stake: float, snapshot: Snapshot, *,
         min_stake: float | None, max_stake: float,
     ) -> EntryDecision:
-        """Clamp an entry to the headroom, measured now (earlier entries this iteration count)."""
+        """Clamp an entry to the headroom, measured now (earlier entries this iteration count):
+        the total's, and the pair's cluster and asset headroom when those caps are set."""
         if in_cooldown(self.trim_state, pair, self.cycle):
             return EntryDecision(None, f"TRIM_COOLDOWN: pair={pair} cycle={self.cycle}")
-        exposure = measure(snapshot, self.policy)
-        return clamp_entry_stake(proposed_stake, exposure, self.state,
-                                 min_stake=min_stake, max_stake=max_stake)
+        return gate_entry(pair, proposed_stake, snapshot, self.policy, self.state,
+                          min_stake=min_stake, max_stake=max_stake)
+
+    def needs_min_stakes(self, snapshot: Snapshot) -> bool:
+        """Whether this evaluation may trim (total or a cluster / asset cap): the adapter then
+        looks up the exchange minimums and re-marks at current prices."""
+        return needs_min_stakes(snapshot, self.policy, self.trim_state)
 
     def trim_for(self, pair: str) -> TrimOrder | None:
         """The order of this round for ``pair``, handed out once."""

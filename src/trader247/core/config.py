@@ -49,6 +49,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from trader247.core.exposure import CapPolicy
+from trader247.core.group_limits import GroupLimits
 from trader247.core.symbols import to_pair
 from trader247.core.universe import TierRule, UniverseRules
 from trader247.core.volume import VolumeSource
@@ -379,8 +380,9 @@ class RiskConfig(BaseModel):
         None, description="At-risk cap per asset (all its pairs), as % of equity. null: off."
     )
 
-    def to_core(self, trims: TrimsConfig) -> CapPolicy:
-        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch)."""
+    def to_core(self, trims: TrimsConfig, clusters: ClustersConfig) -> CapPolicy:
+        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch),
+        ``clusters`` the ``clusters:`` section of ``universe.yaml`` that the theme caps name."""
         return CapPolicy(
             max_total_at_risk_pct=self.max_total_at_risk_pct,
             trim_band_pct=self.trim_band_pct,
@@ -392,6 +394,9 @@ class RiskConfig(BaseModel):
             reentry_cooldown_cycles=self.reentry_cooldown_cycles,
             count_external_holdings=self.count_external_holdings,
             trims_enabled=trims.enabled,
+            groups=GroupLimits.from_definitions(
+                clusters.definitions, self.max_per_theme_pct, self.max_per_asset_pct
+            ),
         )
 
 

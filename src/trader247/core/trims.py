@@ -34,6 +34,16 @@ Rules (all driven by :func:`~trader247.core.exposure.measure` and
 - Thrash: one episode is counted when REDUCING ends and starts again within
   ``2 x trim_interval_cycles`` cycles; with a working band that count stays 0.
 
+Per-cluster and per-asset caps (``policy.groups``, :mod:`trader247.core.clusters`) go
+through the same evaluation: each capped group has its own hysteresis (``reducing_groups``:
+in strictly over its cap, out at or under its target), its cuts are proportional inside the
+group only (clusters first, then assets), and they share the round, its interval,
+``max_trims_per_cycle`` (biggest orders first), open trims (their stake counts as sold),
+cooldowns, ``trims_enabled`` and ``trim_on_start`` with the total cap. A group over its cap
+does not make the total state REDUCING: it blocks entries into that group only (the entry
+gate), not every entry. When the total is REDUCING too, its excess not covered by the group
+cuts is taken as usual from what those cuts leave; a pair gets one order.
+
 Cycle numbers must be monotonic. If they go backwards (a restart reset the counter) the stored
 cycle stamps are shifted so the new cycle directly follows the last evaluated one.
 """
@@ -45,6 +55,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trader247.core.clusters import (
+    GroupExposure,
+    GroupsExposure,
+    fit_cut,
+    group_cuts,
+    measure_groups,
+)
 from trader247.core.exposure import (
     CapPolicy,
     CapState,
@@ -55,25 +72,10 @@ from trader247.core.exposure import (
     measure,
     next_state,
 )
+from trader247.core.trim_order import TrimOrder as TrimOrder
 
 STATE_VERSION = 1
 _RECENT_ROUNDS_KEPT = 10
-
-
-@dataclass(frozen=True, slots=True)
-class TrimOrder:
-    """Sell ``stake_to_sell`` worth (at mark) = ``amount`` base units of ``pair``.
-
-    freqtrade's ``adjust_trade_position`` converts a negative stake to an amount with the trade's
-    cost basis (``stake * trade.amount / trade.stake_amount``), not the mark: the adapter should
-    return ``-amount * trade.stake_amount / trade.amount`` (``-trade.stake_amount`` on a full exit).
-    """
-
-    pair: str
-    stake_to_sell: float
-    amount: float
-    reason: str
-    full_exit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +106,7 @@ class TrimState:
     thrash_episodes: int = 0
     last_reducing_exit_cycle: int | None = None
     recent_rounds: tuple[int, ...] = ()
+    reducing_groups: frozenset[str] = frozenset()  # "cluster=MEME", "asset=DOGE"
     started: bool = False
     startup_hold: bool = False
 
@@ -131,6 +134,7 @@ class TrimState:
             "thrash_episodes": self.thrash_episodes,
             "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
             "recent_rounds": list(self.recent_rounds),
+            "reducing_groups": sorted(self.reducing_groups),
         }
 
     @classmethod
@@ -157,6 +161,7 @@ class TrimState:
             thrash_episodes=int(data.get("thrash_episodes", 0)),
             last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
             recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
+            reducing_groups=frozenset(str(g) for g in data.get("reducing_groups", ())),
         )
 
 
@@ -171,6 +176,9 @@ class TrimPlan:
     ``expired_pairs``: trims timed out in this evaluation; the adapter cancels those orders.
     ``to_trim``: excess over the target not yet covered by open trims.
     ``estimated_rounds``: rounds needed at current prices, from max orders a round.
+    ``groups``: every capped cluster and asset measured (None when no group limit is set);
+    ``reducing_groups``: those being trimmed (over their cap, or not yet back at target).
+    With groups, ``to_trim`` is the larger of the total's and the groups' uncovered excess.
     """
 
     orders: tuple[TrimOrder, ...]
@@ -182,6 +190,8 @@ class TrimPlan:
     expired_pairs: tuple[str, ...] = ()
     to_trim: float = 0.0
     estimated_rounds: int = 0
+    groups: GroupsExposure | None = None
+    reducing_groups: tuple[GroupExposure, ...] = ()
 
 
 # --- state transitions (pure) -------------------------------------------------------------
@@ -310,7 +320,6 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
             cap_state=new,
             last_reducing_exit_cycle=cycle,
             episode_trimmed=frozenset(),
-            startup_hold=False,
         )
     last_exit = state.last_reducing_exit_cycle
     thrash = last_exit is not None and cycle - last_exit <= 2 * policy.trim_interval_cycles
@@ -440,31 +449,85 @@ def plan_trims(
     """
     first_evaluation = not state.started
     state, cycle_view = _evaluate(snapshot, policy, state, cycle=cycle, now=now)
-    exposure = cycle_view.exposure
-    if cycle_view.cap_state is CapState.ACTIVE:
-        return cycle_view.plan(f"CAP_OK: {_status(exposure)}", state)
+    exposure, groups = cycle_view.exposure, cycle_view.reducing
+    status = _status(exposure)
+    if cycle_view.cap_state is CapState.ACTIVE and not groups:
+        return cycle_view.plan(f"CAP_OK: {status}", state)
     if first_evaluation and not policy.trim_on_start:
         state = replace(state, startup_hold=True)
-    to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+    total_to_trim = 0.0
+    if cycle_view.cap_state is CapState.REDUCING:
+        total_to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+    to_trim = max(total_to_trim, _groups_to_trim(groups, state))
     if state.startup_hold:
-        return cycle_view.plan(
-            f"STARTUP_HOLD: {_status(exposure)} trim_on_start=false", state, to_trim=to_trim
-        )
+        return cycle_view.plan(f"STARTUP_HOLD: {status} trim_on_start=false", state,
+                               to_trim=to_trim)
     if not policy.trims_enabled:
-        return cycle_view.plan(f"TRIMS_DISABLED: {_status(exposure)}", state, to_trim=to_trim)
+        return cycle_view.plan(f"TRIMS_DISABLED: {status}", state, to_trim=to_trim)
     if to_trim <= exposure.tolerance:
         return cycle_view.plan(
-            f"WAITING_FILLS: {_status(exposure)} open_trims={len(state.open_trims)}", state
+            f"WAITING_FILLS: {status} open_trims={len(state.open_trims)}", state
         )
     candidates, dust = _candidates(snapshot, state, min_stake)
-    orders, reset = _select(candidates, to_trim, policy, state.episode_trimmed, exposure.tolerance)
+    orders, reset = _select_with_groups(
+        candidates, total_to_trim, groups, policy, state, exposure.tolerance)
     if not orders:
         return cycle_view.plan(
-            f"NOTHING_TRADEABLE: {_status(exposure)} to_trim={to_trim:.10g} dust_positions={dust}",
+            f"NOTHING_TRADEABLE: {status} to_trim={to_trim:.10g} dust_positions={dust}",
             state,
             to_trim=to_trim,
         )
     return _round(cycle_view, state, policy, orders, reset=reset, cycle=cycle, to_trim=to_trim)
+
+
+def _groups_to_trim(groups: tuple[GroupExposure, ...], state: TrimState) -> float:
+    """The largest excess over its target of a group being trimmed, open trims deducted."""
+    needs = [
+        g.at_risk - g.target_value
+        - sum(state.open_trims[p].stake for p in g.pairs if p in state.open_trims)
+        for g in groups
+    ]
+    return max([0.0, *needs])
+
+
+def _select_with_groups(
+    candidates: list[_Candidate],
+    total_to_trim: float,
+    groups: tuple[GroupExposure, ...],
+    policy: CapPolicy,
+    state: TrimState,
+    tolerance: float,
+) -> tuple[list[TrimOrder], bool]:
+    """Group cuts first (proportional inside each group), then the total's remaining excess
+    from what they leave (:func:`_select`); one order per pair, biggest first."""
+    if not groups:
+        return _select(candidates, total_to_trim, policy, state.episode_trimmed, tolerance)
+    by_pair = {c.position.pair: c for c in candidates}
+    pending = {pair: trim.stake for pair, trim in state.open_trims.items()}
+    cuts = group_cuts(groups, {p: c.value for p, c in by_pair.items()}, pending=pending,
+                      sit_out=state.episode_trimmed)
+    sold = dict(cuts.sold)
+    why = {pair: list(keys) for pair, keys in cuts.why.items()}
+    reset = cuts.reset
+    remaining = total_to_trim - sum(sold.values())
+    if remaining > tolerance:
+        rest = [replace(c, value=c.value - sold.get(p, 0.0)) for p, c in by_pair.items()
+                if c.value - sold.get(p, 0.0) > 0]
+        total_orders, total_reset = _select(rest, remaining, policy, state.episode_trimmed,
+                                            tolerance)
+        reset = reset or total_reset
+        for order in total_orders:
+            sold[order.pair] = sold.get(order.pair, 0.0) + order.stake_to_sell
+            why.setdefault(order.pair, []).append("total")
+    orders = []
+    for pair, want in sold.items():
+        c = by_pair[pair]
+        stake, full = fit_cut(c.value, want, c.min_stake)
+        reason = (f"TRIM_GROUP: pair={pair} {' '.join(why[pair])} share={stake / c.value:.4f} "
+                  f"stake={stake:.10g} min_stake={c.min_stake:.10g}")
+        order = _order(c, stake, full, reason + (" full_exit=1" if full else ""))
+        orders.append(replace(order, limits=tuple(why[pair])))
+    return sorted(orders, key=lambda o: (-o.stake_to_sell, o.pair)), reset
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,6 +538,8 @@ class _CycleView:
     cap_state: CapState
     expired: tuple[str, ...]
     next_round: int
+    groups: GroupsExposure | None = None
+    reducing: tuple[GroupExposure, ...] = ()
 
     def plan(
         self,
@@ -486,6 +551,8 @@ class _CycleView:
         to_trim: float = 0.0,
         estimated_rounds: int = 0,
     ) -> TrimPlan:
+        # Each group being trimmed is named at the end: "...; CLUSTER_OVER_CAP: cluster=MEME".
+        summary = "; ".join([summary, *(g.status_reason() for g in self.reducing)])
         return TrimPlan(
             orders=orders,
             exposure=self.exposure,
@@ -496,6 +563,8 @@ class _CycleView:
             expired_pairs=self.expired,
             to_trim=to_trim,
             estimated_rounds=estimated_rounds,
+            groups=self.groups,
+            reducing_groups=self.reducing,
         )
 
 
@@ -505,9 +574,14 @@ def _evaluate(
     """Rebase after a restart, expire stale trims, measure, advance the cap state."""
     state = _rebase(state, cycle)
     state, expired = expire_trims(state, now, policy)
-    exposure = measure(snapshot, policy)
+    groups = measure_groups(snapshot, policy) if policy.groups.enabled else None
+    exposure = measure(snapshot, policy) if groups is None else groups.exposure
     cap_state = next_state(state.cap_state, exposure, policy)
     state = _advance(state, cap_state, cycle, policy)
+    state, reducing = _advance_groups(state, groups)
+    if cap_state is CapState.ACTIVE and not reducing and state.startup_hold:
+        # The start-up breach is over once the total and every group are back at target.
+        state = replace(state, startup_hold=False)
     state = replace(
         state,
         last_cycle=cycle,
@@ -518,7 +592,23 @@ def _evaluate(
     next_round = (
         cycle if last_round is None else max(cycle, last_round + policy.trim_interval_cycles)
     )
-    return state, _CycleView(exposure, cap_state, expired, next_round)
+    return state, _CycleView(exposure, cap_state, expired, next_round, groups, reducing)
+
+
+def _advance_groups(
+    state: TrimState, groups: GroupsExposure | None
+) -> tuple[TrimState, tuple[GroupExposure, ...]]:
+    """Each capped group's hysteresis: in strictly over its cap, out at or under its target.
+    A group entering starts a new episode (every pair may be cut again)."""
+    reducing = () if groups is None else tuple(
+        g for g in groups.all
+        if g.over_cap or (g.key in state.reducing_groups and not g.at_or_below_target))
+    keys = frozenset(g.key for g in reducing)
+    if keys == state.reducing_groups:
+        return state, reducing
+    entered = bool(keys - state.reducing_groups)
+    return replace(state, reducing_groups=keys,
+                   episode_trimmed=frozenset() if entered else state.episode_trimmed), reducing
 
 
 def _candidates(
@@ -577,6 +667,17 @@ def _round(
         to_trim=to_trim,
         estimated_rounds=rounds,
     )
+
+
+def needs_min_stakes(snapshot: Snapshot, policy: CapPolicy, state: TrimState) -> bool:
+    """Whether the next evaluation may plan a trim, so the adapter must look up the exchange
+    minimums (skipped under every cap: they cost a market lookup per position)."""
+    if state.cap_state is CapState.REDUCING or state.reducing_groups:
+        return True
+    if not policy.groups.enabled:
+        return measure(snapshot, policy).over_cap
+    groups = measure_groups(snapshot, policy)
+    return groups.exposure.over_cap or bool(groups.over_cap)
 
 
 def format_plan_line(

@@ -46,6 +46,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from trader247.core.clusters import GroupExposure, GroupsExposure  # [M]
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
@@ -239,6 +240,21 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Cap state changes, by the state entered.", ("state",)),
     MetricSpec(GAUGE, "reducing_rounds", "trader247_cap_reducing_rounds",
                "Trim rounds in the current REDUCING episode (0 when ACTIVE)."),
+    # [M] per-cluster / per-asset caps (risk.max_per_theme_pct / max_per_asset_pct); no series
+    # when not configured.
+    MetricSpec(GAUGE, "cluster_at_risk", "trader247_exposure_cluster_at_risk_ratio",
+               "At-risk value / equity of a capped cluster (universe.yaml clusters).",
+               ("cluster",)),
+    MetricSpec(GAUGE, "cluster_cap", "trader247_exposure_cluster_cap_ratio",
+               "Configured cap of a cluster (risk.max_per_theme_pct / 100).", ("cluster",)),
+    MetricSpec(GAUGE, "cluster_reducing", "trader247_exposure_cluster_reducing",
+               "1 while a cluster is trimmed back to its target (over its cap), else 0.",
+               ("cluster",)),
+    MetricSpec(GAUGE, "asset_at_risk", "trader247_exposure_asset_at_risk_ratio",
+               "At-risk value / equity of a held asset, all its pairs (risk.max_per_asset_pct "
+               "set).", ("asset",)),
+    MetricSpec(GAUGE, "asset_cap", "trader247_exposure_asset_cap_ratio",
+               "Configured cap per asset (risk.max_per_asset_pct / 100)."),
     # --- trims
     MetricSpec(COUNTER, "trims", "trader247_trims_total",
                "Trim orders by outcome (failed includes timed_out).", ("outcome",)),
@@ -480,6 +496,8 @@ class Metrics:
         self.gauges["trims_open"].set(len(trim_state.open_trims))
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
+        if plan is not None and plan.groups is not None:  # [M] per-cluster / per-asset caps
+            self._update_groups(plan.groups, plan.reducing_groups)
 
         with self._lock:
             if self._last_state is not None and state is not self._last_state:
@@ -496,6 +514,19 @@ class Metrics:
                         self._episode_rounds += 1
             self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
+
+    def _update_groups(self, groups: GroupsExposure,  # [M] per-cluster / per-asset caps
+                       reducing_groups: tuple[GroupExposure, ...]) -> None:
+        """Every capped cluster, and every asset held; an asset sold out loses its series."""
+        reducing = {g.key for g in reducing_groups}
+        self.gauges["asset_at_risk"].clear()
+        for name, group in groups.clusters.items():
+            self.gauges["cluster_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
+            self.gauges["cluster_cap"].labels(name).set(_ratio(group.cap_pct))
+            self.gauges["cluster_reducing"].labels(name).set(int(group.key in reducing))
+        for name, group in groups.assets.items():
+            self.gauges["asset_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
+            self.gauges["asset_cap"].set(_ratio(group.cap_pct))
 
     def _count_trim_state(self, trim_state: TrimState) -> None:
         current = {
