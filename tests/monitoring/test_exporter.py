@@ -100,7 +100,7 @@ def test_label_sets_exist_at_zero_before_any_event(m: Metrics) -> None:
         assert v(m, "trader247_universe_eligible_pairs", tier=tier) == 0
     assert v(m, "trader247_cap_state", state="ACTIVE") == 1
     assert v(m, "trader247_cap_state", state="REDUCING") == 0
-    for name in ("trader247_config_reloads_total", "trader247_trim_rounds_total",
+    for name in ("trader247_config_loaded_timestamp_seconds", "trader247_trim_rounds_total",
                  "trader247_trim_thrash_episodes_total", "trader247_usd_conversion_failures_total",
                  "trader247_universe_refreshes_total", "trader247_trim_latency_seconds_count",
                  "trader247_bot_iteration_duration_seconds_count",
@@ -427,10 +427,10 @@ def test_order_failure_reason_from_exceptions(mro: tuple[str, ...], reason: str)
     assert order_failure_reason(TimeoutError()) == "timeout"
 
 
-def test_config_reloaded(m: Metrics) -> None:
-    m.config_reloaded()
-    m.config_reloaded()
-    assert v(m, "trader247_config_reloads_total") == 2
+def test_config_loaded(m: Metrics) -> None:
+    m.config_loaded(1_700_000_000.0)
+    m.config_loaded(1_700_000_060.0)  # /reload_config: the newest load time
+    assert v(m, "trader247_config_loaded_timestamp_seconds") == 1_700_000_060.0
 
 
 def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:

@@ -28,7 +28,7 @@ import functools
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from time import perf_counter
+from time import perf_counter, time
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from trader247.metrics import exporter
@@ -74,11 +74,12 @@ class Runtime:
                 str(getattr(runmode, "value", runmode))):
             return
         if self.metrics is not None:
-            self.metrics.config_reloaded()  # the strategy was started again on this config
+            self.metrics.config_loaded(time())  # the strategy was started again on it
             return
         metrics = exporter.Metrics(stake_currency=config["stake_currency"], tiers=tiers)
         self.server.start(policy.metrics.host, policy.metrics.port, metrics)
         self.metrics = metrics
+        metrics.config_loaded(time())
         iteration_timing.install(begin_bot_iteration, record_bot_iteration)
         if self.universe is not None:  # freqtrade builds the first whitelist before this
             metrics.update_universe(self.universe)

@@ -318,8 +318,10 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Failed orders by side and reason.", ("side", "reason")),
     MetricSpec(COUNTER, "exchange_errors", "trader247_exchange_errors_total",
                "Exchange API errors by endpoint.", ("endpoint",)),
-    MetricSpec(COUNTER, "config_reloads", "trader247_config_reloads_total",
-               "Configuration reloads (freqtrade /reload_config)."),
+    # A gauge, not a reload counter: /reload_config builds a new config and with it a new
+    # runtime and exporter (no process-wide state survives it), so a counter would always be 0.
+    MetricSpec(GAUGE, "config_loaded", "trader247_config_loaded_timestamp_seconds",
+               "Unix time the bot's configuration was (re)loaded (start, /reload_config)."),
 
 )
 """Every metric of the bot (but the build info and the process collectors), in export order.
@@ -616,8 +618,8 @@ class Metrics:
         """An exchange call failed; ``endpoint`` may be a ccxt method name (``fetch_tickers``)."""
         self._endpoints[exchange_endpoint(endpoint)].inc()
 
-    def config_reloaded(self) -> None:
-        self.counters["config_reloads"].inc()
+    def config_loaded(self, now: float) -> None:
+        self.gauges["config_loaded"].set(now)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """A sample's current value (tests and debugging): ``registry.get_sample_value``."""
