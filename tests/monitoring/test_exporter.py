@@ -31,7 +31,6 @@ from trader247.metrics.exporter import (
     TRIM_OUTCOMES,
     Metrics,
     exchange_endpoint,
-    get_metrics,
     order_failure_reason,
 )
 from trader247.metrics.scrape import parse_exposition
@@ -432,20 +431,3 @@ def test_config_reloaded(m: Metrics) -> None:
     m.config_reloaded()
     m.config_reloaded()
     assert v(m, "trader247_config_reloads_total") == 2
-
-
-# ------------------------------------------------------------------ singleton
-
-
-def test_get_metrics_is_a_configurable_singleton() -> None:
-    exporter.reset_for_tests()
-    try:
-        first = get_metrics()
-        assert get_metrics() is first
-        again = get_metrics(stake_currency="USDC", tiers=["tier_x"])
-        assert again is first and first.currency == "USDC"
-        assert v(first, "trader247_universe_eligible_pairs", tier="tier_x") == 0
-        get_metrics()  # no arguments: the configuration stays
-        assert first.currency == "USDC"
-    finally:
-        exporter.reset_for_tests()

@@ -1,8 +1,8 @@
 """Prometheus exporter for the bot (fix 6 of 2025-11-15, alerts of fix 7).
 
-One :class:`Metrics` object per process (:func:`get_metrics`) owns a private
+One :class:`Metrics` object per bot (held by the bot's runtime) owns a private
 ``CollectorRegistry`` (plus the process and platform collectors), so nothing here touches the
-global ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
+process-wide ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
 The freqtrade adapters feed it plain core objects; every method is cheap (about 0.1 ms for one
 iteration with a 40-pair universe, see ``bench/exporter_cost.py``) and never raises into the bot
 for bad input: unknown label values are mapped to ``other`` or dropped with one log line.
@@ -18,8 +18,8 @@ totals restored from the persisted state were already exported by the previous p
 re-exporting them would show up as a burst in ``increase()``. A value that goes down (a fresh
 state) re-bases silently.
 
-The HTTP endpoint (:func:`start`) binds once per process; a busy port is one error line and
-``False``, never an exception: the bot keeps trading without ``/metrics``.
+The HTTP endpoint (:class:`MetricsServer`, one per bot runtime) binds once; a busy port is one
+error line and ``False``, never an exception: the bot keeps trading without ``/metrics``.
 """
 
 from __future__ import annotations
@@ -64,15 +64,11 @@ __all__ = [
     "TRIM_LATENCY_BUCKETS",
     "TRIM_OUTCOMES",
     "Metrics",
+    "MetricsServer",
     "exchange_endpoint",
-    "get_metrics",
     "order_failure_reason",
-    "bound_address",
-    "reset_for_tests",
     "resolve_bind",
     "should_start",
-    "start",
-    "stop",
 ]
 
 logger = logging.getLogger(__name__)
@@ -597,33 +593,7 @@ class Metrics:
         return self.registry.get_sample_value(name, dict(labels or {}))
 
 
-# ---------------------------------------------------------------------- singleton / server
-
-_metrics: Metrics | None = None
-_metrics_lock = threading.Lock()
-_server: Any = None
-_server_thread: threading.Thread | None = None
-_bound: tuple[str, int] | None = None
-_start_result: bool | None = None
-
-
-def get_metrics(
-    *,
-    stake_currency: str | None = None,
-    tiers: Iterable[str] = (),
-    core_pairs: Sequence[str] | None = None,
-) -> Metrics:
-    """The process-wide :class:`Metrics`. Arguments, when given, are applied with
-    :meth:`Metrics.configure` (the pairlist and the strategy may each call this first)."""
-    global _metrics
-    with _metrics_lock:
-        if _metrics is None:
-            _metrics = Metrics()
-        metrics = _metrics
-    tiers = tuple(tiers)
-    if stake_currency is not None or tiers or core_pairs is not None:
-        metrics.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
-    return metrics
+# ---------------------------------------------------------------------- server
 
 
 def resolve_bind(
@@ -643,26 +613,37 @@ def resolve_bind(
     return host, port
 
 
-def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
-    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port`` (``metrics:``
-    of policy.yaml, whose model holds the defaults), once per process. Later calls return the
-    first call's result without binding or logging again.
+class MetricsServer:
+    """The ``/metrics`` endpoint of one bot's :class:`Metrics` (owned by the bot's runtime,
+    ``trader247.adapters.observability``: no process-wide server)."""
 
-    A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot trades on.
-    """
-    global _server, _server_thread, _bound, _start_result
-    with _metrics_lock:
-        if _start_result is not None:
-            return _start_result
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._bound: tuple[str, int] | None = None
+        self._result: bool | None = None
+        self._lock = threading.Lock()
+
+    def start(self, host: str, port: int, metrics: Metrics) -> bool:
+        """Serve ``metrics`` on ``host:port`` (``metrics:`` of policy.yaml, whose model holds the
+        defaults). Later calls return the first call's result without binding or logging again.
+
+        A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot
+        trades on.
+        """
+        with self._lock:
+            if self._result is None:
+                self._result = self._bind(host, port, metrics)
+            return self._result
+
+    def _bind(self, host: str, port: int, metrics: Metrics) -> bool:
         try:
             host, port = resolve_bind(host, port)
         except ValueError as exc:
             logger.error("Metrics exporter not started: %s; the bot keeps trading", exc)
-            _start_result = False
             return False
-        registry = (metrics if metrics is not None else _metrics_unlocked()).registry
         try:
-            server, thread = start_http_server(port, addr=host, registry=registry)
+            server, thread = start_http_server(port, addr=host, registry=metrics.registry)
         except OSError as exc:
             reason = "port already in use" if _addr_in_use(exc) else str(exc)
             logger.error(
@@ -670,20 +651,28 @@ def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
                 "without /metrics (set metrics.port in policy.yaml or free the port)",
                 _hostport(host, port), reason,
             )
-            _start_result = False
             return False
-        _server, _server_thread = server, thread
-        _bound = (host, int(server.server_address[1]))
-        _start_result = True
-    logger.info("Metrics exporter listening on http://%s/metrics", _hostport(host, _bound[1]))
-    return True
+        self._server, self._thread = server, thread
+        self._bound = (host, int(server.server_address[1]))
+        logger.info("Metrics exporter listening on http://%s/metrics",
+                    _hostport(host, self._bound[1]))
+        return True
 
+    @property
+    def bound_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` it listens on (the real port when started with port 0)."""
+        return self._bound
 
-def _metrics_unlocked() -> Metrics:
-    global _metrics
-    if _metrics is None:
-        _metrics = Metrics()
-    return _metrics
+    def stop(self) -> None:
+        """Shut the HTTP server down and forget the start result."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = self._bound = self._result = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
 
 def _hostport(host: str, port: int) -> str:
@@ -692,29 +681,3 @@ def _hostport(host: str, port: int) -> str:
 
 def _addr_in_use(exc: OSError) -> bool:
     return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1))
-
-
-def bound_address() -> tuple[str, int] | None:
-    """``(host, port)`` the exporter listens on (the real port when started with port 0)."""
-    return _bound
-
-
-def stop() -> None:
-    """Shut the HTTP server down and forget the start result (tests, clean shutdown)."""
-    global _server, _server_thread, _bound, _start_result
-    with _metrics_lock:
-        server, thread = _server, _server_thread
-        _server = _server_thread = _bound = _start_result = None
-    if server is not None:
-        server.shutdown()
-        server.server_close()
-    if thread is not None:
-        thread.join(timeout=5)
-
-
-def reset_for_tests() -> None:
-    """Stop the server and drop the singleton."""
-    global _metrics
-    stop()
-    with _metrics_lock:
-        _metrics = None
