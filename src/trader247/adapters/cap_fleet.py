@@ -1,0 +1,212 @@
+"""The cap's ``fleet`` part: this bot as one member of a fleet sharing ONE at-risk cap ([H]).
+
+Built by ``cap_build`` for dry-run / live when ``fleet.enabled`` (README "Fleet"). Per loop:
+
+1. :meth:`CapFleet.account` reports this bot's own positions (its heartbeat, one transaction
+   that also releases the reservations this report now carries) and returns the ACCOUNT as one
+   snapshot (:func:`trader247.core.fleet.fleet_snapshot`, positions keyed ``bot|pair``): the
+   controller measures the state, the lock and the gate on it;
+2. :meth:`CapFleet.round` after the controller's evaluation: the lease holder (``lead``)
+   publishes the round its ordinary planner made on the fleet snapshot (``split_round``), then
+   every bot takes the trims of its own trades (``take_trims``, each row once) and hands them to
+   the controller's round, which the existing trim path (``cap_trims``) executes.
+
+Entries: :meth:`reserve` is the fleet's gate (``FleetStore.reserve``, one locked transaction).
+
+Decisions:
+- A reservation lives until this bot's next heartbeat after the grant, which already counts the
+  entry (the open order's remaining stake, or the filled amount), or counts nothing because the
+  entry was refused, cancelled or never placed. Failing that heartbeat, it expires with the lease.
+  (A reservation released only on fill would count an open entry twice meanwhile; never once.)
+- The stake balance is this bot's wallet: in live mode the account's balance, which every bot
+  shares. In dry-run each bot simulates its own wallet, so the fleet's equity is approximate.
+- ``count_external_holdings``: other members' coins are in the same account, so their positions'
+  value is taken off what this bot's wallet calls external (never below 0).
+- The leader records each published trim as placed under its fleet key (``bot|pair``): the
+  planner then holds that stake back and never plans a second trim of a position in flight. It
+  is settled filled once the member's reported amount drops, else it expires with
+  ``trim_timeout_seconds`` and is planned again.
+- The database unreachable while running: no new entries (fail closed, one warning per episode),
+  the state, lock and planning use the last members seen with this bot's own positions fresh;
+  exits and trims already taken go on; no round is published or taken until it answers again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from trader247.adapters.cap_controller import CapController
+from trader247.adapters.fleet_store import FleetStore, FleetUnavailable
+from trader247.core.exposure import CapState, EntryDecision, Snapshot
+from trader247.core.fleet import (
+    Leader,
+    Member,
+    Reservation,
+    fleet_snapshot,
+    split_key,
+    split_round,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def this_instance() -> str:
+    """The process running a member (``host:pid``): a ``/reload_config`` stays the same one."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass
+class CapFleet:
+    store: FleetStore
+    bot: str
+    cap_pct: float
+    instance: str
+    clock: Callable[[], float]
+    available: bool = True
+    leader: Leader | None = None
+    last_account: Snapshot | None = None
+    reservations: int = 0
+    _members: tuple[Member, ...] = ()
+    _reservations: tuple[Reservation, ...] = ()
+    _held: set[int] = field(default_factory=set)
+    _releasable: tuple[int, ...] = ()
+    _published: dict[str, float] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def join(self) -> None:
+        """At start; ``FleetConfigError`` / ``FleetUnavailable`` stop the bot (``cap_build``)."""
+        self.store.join(self.bot, self.cap_pct, self.instance)
+
+    def leave(self) -> None:
+        try:
+            self.store.leave(self.bot, self.instance)
+        except FleetUnavailable as exc:
+            logger.warning("fleet: could not leave cleanly (%s); the name frees after the lease",
+                           exc)
+
+    @property
+    def is_leader(self) -> bool:
+        return self.available and self.leader is not None and self.leader.bot == self.bot
+
+    # ------------------------------------------------------------------ the loop
+    def begin_iteration(self) -> None:
+        """Before the loop reads its trades: every reservation granted so far is in them."""
+        with self._lock:
+            self._releasable = tuple(self._held)
+
+    def account(self, own: Snapshot, controller: CapController) -> Snapshot:
+        """Heartbeat with ``own`` positions; the account as one snapshot (module doc)."""
+        with self._lock:
+            release = tuple(i for i in self._releasable if i in self._held)
+        now = self.clock()
+        try:
+            members, reservations, now = self.store.heartbeat(
+                self.bot, self.cap_pct, own.positions, release)
+            with self._lock:
+                self._held.difference_update(release)
+            self._members, self._reservations = tuple(members), tuple(reservations)
+            self._up()
+        except FleetUnavailable as exc:
+            self._down(exc)
+        others = [m for m in self._members if m.bot != self.bot]
+        mine = Member(self.bot, self.cap_pct, own.positions, now)
+        snapshot = fleet_snapshot(own.stake_balance, [*others, mine], self._reservations, now)
+        others_value = sum(p.value for m in others for p in m.positions)
+        snapshot = replace(snapshot, external_holdings_value=max(
+            0.0, own.external_holdings_value - others_value))
+        self.reservations = sum(1 for r in self._reservations if r.active(now))
+        self.last_account = snapshot
+        self._settle(controller, snapshot, now)
+        return snapshot
+
+    def _settle(self, controller: CapController, snapshot: Snapshot, now: float) -> None:
+        """The leader's published trims: filled once the member's amount dropped (module doc)."""
+        if not self._published:
+            return
+        amounts = {p.pair: p.amount for p in snapshot.positions}
+        for key, before in list(self._published.items()):
+            if key not in controller.trim_state.open_trims:
+                del self._published[key]  # expired (re-planned) or settled
+            elif amounts.get(key, 0.0) < before * (1 - 1e-9):
+                controller.trim_filled(key, now)
+                del self._published[key]
+
+    def round(self, controller: CapController, now: float) -> None:
+        """After the evaluation: the leader publishes its round, every bot takes its trims."""
+        if not self.available:
+            return
+        try:
+            self.leader = self.store.lead(self.bot)
+            if self.is_leader:
+                self._publish(controller, now)
+            taken = self.store.take_trims(self.bot)
+        except FleetUnavailable as exc:
+            self._down(exc)
+            return
+        if taken:
+            logger.info("fleet: %d trim(s) of this bot's trades taken: %s", len(taken),
+                        ",".join(o.pair for o in taken))
+            controller.hand_out(taken)
+
+    def _publish(self, controller: CapController, now: float) -> None:
+        plan = controller.last_plan
+        if plan is None or not plan.orders or self.leader is None:
+            return
+        if not self.store.publish_round(self.leader, dict(split_round(plan.orders))):
+            return  # the lease moved on meanwhile: the new leader plans
+        amounts = {p.pair: p.amount for p in (self.last_account.positions
+                                              if self.last_account else ())}
+        for order in plan.orders:
+            controller.trim_placed(order, now)
+            self._published[order.pair] = amounts.get(order.pair, 0.0)
+        logger.info("fleet: round of %d trim(s) published (term %d): %s", len(plan.orders),
+                    self.leader.term, ",".join(o.pair for o in plan.orders))
+
+    # ------------------------------------------------------------------ entries
+    def reserve(self, pair: str, own: Snapshot, state: CapState, controller: CapController, *,
+                requested: float, min_stake: float | None, max_stake: float) -> EntryDecision:
+        try:
+            grant = self.store.reserve(
+                self.bot, pair, stake_balance=own.stake_balance, cap_policy=controller.policy,
+                state=state, requested=requested, min_stake=min_stake, max_stake=max_stake)
+        except FleetUnavailable as exc:
+            self._down(exc)
+            return EntryDecision(None, f"FLEET_UNAVAILABLE: pair={pair} (no entries until the "
+                                       "fleet database answers)")
+        self._up()
+        if grant.reservation_id is not None:
+            with self._lock:
+                self._held.add(grant.reservation_id)
+        return grant.decision
+
+    # ------------------------------------------------------------------ availability
+    def _down(self, exc: Exception) -> None:
+        if self.available:
+            logger.warning("FLEET_UNAVAILABLE: %s; no new entries until it answers (exits and "
+                           "this bot's taken trims go on)", exc)
+        self.available = False
+
+    def _up(self) -> None:
+        if not self.available:
+            logger.warning("FLEET_AVAILABLE again: entries go through the fleet's gate")
+        self.available = True
+
+
+def fleet_min_stakes(
+    own_min_stakes: Callable[[Snapshot], dict[str, float]],
+) -> Callable[[Snapshot], dict[str, float]]:
+    """The exchange's minimum stake of every ``bot|pair`` position (looked up by its pair)."""
+
+    def min_stakes(snapshot: Snapshot) -> dict[str, float]:
+        held = [p for p in snapshot.positions if p.amount > 0]
+        plain = Snapshot(snapshot.stake_balance, tuple(
+            replace(p, pair=split_key(p.pair)[1]) for p in held))
+        by_pair = own_min_stakes(plain)
+        return {p.pair: by_pair.get(split_key(p.pair)[1], 0.0) for p in held}
+
+    return min_stakes
