@@ -97,6 +97,8 @@ class CapAdapter:
         if self.reporter is not None:
             self.reporter.report(self.controller, events, own,
                                  sum(float(t.stake_amount) for t in open_trades), now.timestamp())
+            if self.fleet is not None:
+                self.reporter.report_fleet(self.fleet, self.controller)
 
     def _measured(self, own: Snapshot) -> Snapshot:
         """What the cap measures: this bot's snapshot, or in a fleet the account's."""

@@ -71,6 +71,7 @@ class CapFleet:
     leader: Leader | None = None
     last_account: Snapshot | None = None
     reservations: int = 0
+    members: int = 0
     _members: tuple[Member, ...] = ()
     _reservations: tuple[Reservation, ...] = ()
     _held: set[int] = field(default_factory=set)
@@ -120,6 +121,7 @@ class CapFleet:
         snapshot = replace(snapshot, external_holdings_value=max(
             0.0, own.external_holdings_value - others_value))
         self.reservations = sum(1 for r in self._reservations if r.active(now))
+        self.members = len(others) + 1
         self.last_account = snapshot
         self._settle(controller, snapshot, now)
         return snapshot

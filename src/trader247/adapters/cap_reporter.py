@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trader247.adapters.cap_controller import CapController, CapEvents
+from trader247.adapters.cap_fleet import CapFleet
 from trader247.core import messages
 from trader247.core.exposure import CapState, Snapshot
 
@@ -40,6 +41,13 @@ class CapReporter:
             held = sum(p.value for p in snapshot.positions)
             self.runtime.record_pnl(self.realised_profit(now), held - open_stake,
                                     len(snapshot.positions))
+
+    def report_fleet(self, fleet: CapFleet, controller: CapController) -> None:
+        """The fleet's gauges; the controller measured the account (``CapAdapter.loop``)."""
+        if controller.last_exposure is not None:
+            self.runtime.record_fleet(fleet.store.policy.name, fleet.bot,
+                                      controller.last_exposure.at_risk_pct, fleet.members,
+                                      fleet.reservations, fleet.is_leader, fleet.available)
 
     def _chat(self, controller: CapController, events: CapEvents,
               now: float) -> Sequence[str | None]:
