@@ -37,7 +37,8 @@ def stores(postgres_url: str) -> Iterator[list[FleetStore]]:
 
 
 def _bot(store: FleetStore, name: str, instance: str | None = None) -> tuple[CapFleet, CapController]:
-    fleet = CapFleet(store, name, CAP.max_total_at_risk_pct, instance or f"host:{name}", Clock())
+    fleet = CapFleet(store, name, CAP.max_total_at_risk_pct, instance or f"host:{name}", Clock(),
+                     shared_wallet=True)
     fleet.join()
     return fleet, CapController(policy=CAP, stake_currency="USD", cycle_seconds=5.0)
 
@@ -175,7 +176,7 @@ def test_a_second_process_with_the_same_bot_name_is_refused_until_the_first_leav
 
 def test_a_bot_with_another_cap_is_refused_naming_both(stores: list[FleetStore]) -> None:
     _bot(stores[0], "a")
-    other = CapFleet(stores[1], "b", 30.0, "host:b", Clock())
+    other = CapFleet(stores[1], "b", 30.0, "host:b", Clock(), shared_wallet=True)
     with pytest.raises(FleetConfigError, match=r"'b' runs max_total_at_risk_pct 30 .*'a' runs 25"):
         other.join()
 
@@ -191,3 +192,23 @@ def test_min_stakes_of_fleet_positions_are_looked_up_by_pair() -> None:
                               Position("a|SOL/USD#reserved", 0.0, 0.0, 5.0)))
     assert fleet_min_stakes(own)(snapshot) == {"a|BTC/USD": 10.0, "b|ETH/USD": 1.0}
     assert seen == ["BTC/USD", "ETH/USD"]  # a reservation is no market
+
+
+def test_dry_run_account_is_the_sum_of_the_members_simulated_wallets(
+        stores: list[FleetStore]) -> None:
+    """Dry-run: each bot simulates its own wallet; the fleet's account is their sum."""
+    fa = CapFleet(stores[0], "a", 25.0, "host:a", Clock(), shared_wallet=False)
+    fb = CapFleet(stores[1], "b", 25.0, "host:b", Clock(), shared_wallet=False)
+    fa.join()
+    fb.join()
+    ca, cb = (CapController(policy=CAP, stake_currency="USD", cycle_seconds=5.0) for _ in "ab")
+    _loop(fb, cb, Snapshot(1000.0))
+    account = _loop(fa, ca, Snapshot(800.0, (Position("BTC/USD", 2.0, 100.0),)))
+    assert account.stake_balance == pytest.approx(1800.0)
+    assert ca.last_exposure is not None and ca.last_exposure.equity == pytest.approx(2000.0)
+    _loop(fb, cb, Snapshot(1000.0))  # b has seen a's wallet
+    # b may enter up to the account's target: 23 % of $2000 - $200 held = $260, more than 25 %
+    # of its own wallet.
+    decision = fb.reserve("ETH/USD", Snapshot(1000.0), cb.state, cb, requested=400.0,
+                          min_stake=1.0, max_stake=1e9)
+    assert decision.stake == pytest.approx(260.0)

@@ -82,7 +82,8 @@ def build_fleet(config: dict[str, Any], settings: Settings) -> CapFleet | None:
         store = FleetStore.connect(fleet.db_url or str(config.get("db_url") or ""),
                                    fleet.to_core(), key=key)
         member = CapFleet(store, bot, settings.cap_policy.max_total_at_risk_pct,
-                          this_instance(), time.time)
+                          this_instance(), time.time,
+                          shared_wallet=config.get("runmode") is RunMode.LIVE)
         member.join()
     except (FleetConfigError, FleetUnavailable) as exc:
         raise Trader247ConfigError(f"247trader fleet: {settings.policy_path}: {exc}") from None

@@ -18,8 +18,10 @@ Decisions:
   entry (the open order's remaining stake, or the filled amount), or counts nothing because the
   entry was refused, cancelled or never placed. Failing that heartbeat, it expires with the lease.
   (A reservation released only on fill would count an open entry twice meanwhile; never once.)
-- The stake balance is this bot's wallet: in live mode the account's balance, which every bot
-  shares. In dry-run each bot simulates its own wallet, so the fleet's equity is approximate.
+- The account's stake balance: live, this bot's wallet, which IS the account's balance (every
+  bot sees the same one). Dry-run, each bot simulates its own ``dry_run_wallet``, so the fleet's
+  simulated account is the SUM of the members' wallets (each member reports its balance; this
+  bot's is fresh, the others' as of their last report).
 - ``count_external_holdings``: other members' coins are in the same account, so their positions'
   value is taken off what this bot's wallet calls external (never below 0).
 - The leader records each published trim as placed under its fleet key (``bot|pair``): the
@@ -67,6 +69,7 @@ class CapFleet:
     cap_pct: float
     instance: str
     clock: Callable[[], float]
+    shared_wallet: bool  # live: one account balance; dry-run: each bot's own simulated wallet
     available: bool = True
     leader: Leader | None = None
     last_account: Snapshot | None = None
@@ -74,6 +77,7 @@ class CapFleet:
     members: int = 0
     _members: tuple[Member, ...] = ()
     _reservations: tuple[Reservation, ...] = ()
+    _balances: dict[str, float] = field(default_factory=dict)
     _held: set[int] = field(default_factory=set)
     _releasable: tuple[int, ...] = ()
     _published: dict[str, float] = field(default_factory=dict)
@@ -106,17 +110,19 @@ class CapFleet:
             release = tuple(i for i in self._releasable if i in self._held)
         now = self.clock()
         try:
-            members, reservations, now = self.store.heartbeat(
-                self.bot, self.cap_pct, own.positions, release)
+            beat = self.store.heartbeat(self.bot, self.cap_pct, own.positions, release,
+                                        own.stake_balance)
             with self._lock:
                 self._held.difference_update(release)
-            self._members, self._reservations = tuple(members), tuple(reservations)
+            self._members, self._reservations = tuple(beat.members), tuple(beat.reservations)
+            self._balances, now = beat.balances, beat.now
             self._up()
         except FleetUnavailable as exc:
             self._down(exc)
         others = [m for m in self._members if m.bot != self.bot]
         mine = Member(self.bot, self.cap_pct, own.positions, now)
-        snapshot = fleet_snapshot(own.stake_balance, [*others, mine], self._reservations, now)
+        snapshot = fleet_snapshot(self.account_balance(own), [*others, mine], self._reservations,
+                                  now)
         others_value = sum(p.value for m in others for p in m.positions)
         snapshot = replace(snapshot, external_holdings_value=max(
             0.0, own.external_holdings_value - others_value))
@@ -125,6 +131,12 @@ class CapFleet:
         self.last_account = snapshot
         self._settle(controller, snapshot, now)
         return snapshot
+
+    def account_balance(self, own: Snapshot) -> float:
+        """The account's stake balance (module doc: live shared, dry-run summed)."""
+        if self.shared_wallet:
+            return own.stake_balance
+        return own.stake_balance + sum(v for bot, v in self._balances.items() if bot != self.bot)
 
     def _settle(self, controller: CapController, snapshot: Snapshot, now: float) -> None:
         """The leader's published trims: filled once the member's amount dropped (module doc)."""
@@ -174,7 +186,8 @@ class CapFleet:
                 requested: float, min_stake: float | None, max_stake: float) -> EntryDecision:
         try:
             grant = self.store.reserve(
-                self.bot, pair, stake_balance=own.stake_balance, cap_policy=controller.policy,
+                self.bot, pair, stake_balance=self.account_balance(own),
+                cap_policy=controller.policy,
                 state=state, requested=requested, min_stake=min_stake, max_stake=max_stake)
         except FleetUnavailable as exc:
             self._down(exc)

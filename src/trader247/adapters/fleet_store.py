@@ -65,7 +65,9 @@ CREATE TABLE IF NOT EXISTS trader247_fleet_trim (
     pair TEXT NOT NULL, stake DOUBLE PRECISION NOT NULL, amount DOUBLE PRECISION NOT NULL,
     full_exit BOOLEAN NOT NULL, reason TEXT NOT NULL, planned_at DOUBLE PRECISION NOT NULL,
     taken_at DOUBLE PRECISION);
-ALTER TABLE trader247_fleet_member ADD COLUMN IF NOT EXISTS instance TEXT NOT NULL DEFAULT ''
+ALTER TABLE trader247_fleet_member ADD COLUMN IF NOT EXISTS instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE trader247_fleet_member ADD COLUMN IF NOT EXISTS stake_balance DOUBLE PRECISION
+    NOT NULL DEFAULT 0
 """
 
 
@@ -75,6 +77,16 @@ class FleetConfigError(Exception):
 
 class FleetUnavailable(Exception):
     """The fleet database did not answer; the message carries the database's own words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a heartbeat reads back: the fleet as of the database clock ``now``."""
+
+    members: list[Member]
+    reservations: list[Reservation]
+    now: float
+    balances: dict[str, float]  # each member's last reported stake balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,15 +173,20 @@ class FleetStore:
                       {"f": self.policy.name, "b": bot})
 
     def heartbeat(self, bot: str, cap_pct: float, positions: Sequence[Position],
-                  release: Sequence[int] = ()) -> tuple[list[Member], list[Reservation], float]:
-        """:meth:`report` + :meth:`release` of ``release`` in one transaction (the report now
-        carries those entries), then every member and unexpired reservation, and the DB time."""
+                  release: Sequence[int] = (), stake_balance: float = 0.0) -> Beat:
+        """:meth:`report` (with the bot's stake balance) + :meth:`release` of ``release`` in one
+        transaction (the report now carries those entries); the fleet read back."""
         with self._locked() as (c, now):
             self._upsert_member(c, bot, cap_pct, positions, now)
+            c.execute(text("UPDATE trader247_fleet_member SET stake_balance = :s WHERE fleet = :f "
+                           "AND bot = :b"), {"s": stake_balance, "f": self.policy.name, "b": bot})
             if release:
                 c.execute(text("DELETE FROM trader247_fleet_reservation WHERE id = ANY(:ids)"),
                           {"ids": list(release)})
-            return self._members(c), self._reservations(c, now), now
+            balances = {str(b): float(v) for b, v in c.execute(text(
+                "SELECT bot, stake_balance FROM trader247_fleet_member WHERE fleet = :f"),
+                {"f": self.policy.name})}
+            return Beat(self._members(c), self._reservations(c, now), now, balances)
 
     def report(self, bot: str, cap_pct: float, positions: Sequence[Position]) -> None:
         """This bot's own positions at mark (its heartbeat)."""
