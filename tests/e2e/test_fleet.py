@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.e2e.support import PAIRS, Bot, Replay, launch_bot, policy_file
+from tests.e2e.support import PAIRS, Bot, Replay, enter, launch_bot, policy_file, wait_for_log
 from tests.shipped import shipped_cap_policy
 from trader247.cli.processes import stop
 from trader247.core.exposure import Position, Snapshot, measure
@@ -153,3 +153,47 @@ def test_fleet_with_freqtrades_sqlite_database_refuses_to_start(
     assert code != 0, log[-2000:]
     assert "fleet.db_url null" in log and "must be PostgreSQL" in log and "'sqlite'" in log, \
         log[-2000:]
+
+
+def trims_of(url: str) -> list[tuple[str, str, int, bool]]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            return [(str(b), str(p), int(t), taken is not None) for b, p, t, taken in c.execute(
+                text("SELECT bot, pair, term, taken_at FROM trader247_fleet_trim ORDER BY id"))]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.slow
+def test_an_over_cap_fleet_start_is_trimmed_by_each_bot_on_its_own_trades(
+        replay: Replay, postgres_url: str, fleet_bots: Callable[..., Bot]) -> None:
+    """Two bots filled under an 80 % cap (40 % of the $2000 account), restarted at 25 %: the
+    leader plans, each bot trims its own trades, every published trim taken once."""
+    loose = [fleet_bots(replay, name, postgres_url, policy={"cap": 80.0}, wait=False)
+             for name in ("alpha", "beta")]
+    for bot in loose:
+        wait_for_log(bot.log, r"Whitelist with \d+ pairs", timeout=120, process=bot.process)
+        enter(bot, 100.0)  # 4 x $100 each
+    for bot in loose:
+        assert stop(bot.process, grace=10.0) == 0  # a clean stop leaves the fleet at once
+    assert account_at_risk(postgres_url)[0] == pytest.approx(40.0, abs=2.0)
+
+    strict = [fleet_bots(replay, name, postgres_url, wait=False) for name in ("alpha", "beta")]
+    for bot in strict:
+        wait_for_log(bot.log, r"fleet: \d+ trim\(s\) of this bot's trades taken", timeout=120,
+                     process=bot.process)
+    deadline = time.monotonic() + 120
+    while account_at_risk(postgres_url)[0] > 25.0 and time.monotonic() < deadline:
+        time.sleep(1)
+    at_risk = account_at_risk(postgres_url)[0]
+    assert at_risk <= 25.0, at_risk
+    published = trims_of(postgres_url)
+    assert {bot for bot, *_ in published} == {"alpha", "beta"}
+    taken = [(bot, pair, term) for bot, pair, term, done in published if done]
+    assert len(taken) == len(set(taken)), taken  # never one trim handed out twice
+    leaders = [b.log.read_text().count("round of") for b in strict]
+    assert sum(1 for n in leaders if n) == 1, leaders  # one bot planned, the other followed
+    for bot in strict:
+        log = bot.log.read_text()
+        assert "Traceback" not in log

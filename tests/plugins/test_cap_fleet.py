@@ -158,7 +158,8 @@ def test_database_away_fails_closed_with_one_warning_per_episode(
     fa.store = real
     _loop(fa, ca, Snapshot(800.0, (Position("BTC/USD", 2.0, 100.0),)))
     assert fa.available
-    assert fa.reserve("SOL/USD", Snapshot(1000.0), CapState.ACTIVE, ca, requested=1.0,
+    own = Snapshot(800.0, (Position("BTC/USD", 2.0, 100.0),))
+    assert fa.reserve("SOL/USD", own, CapState.ACTIVE, ca, requested=1.0,
                       min_stake=None, max_stake=1e9).reason.startswith("FLEET_OVER_CAP")
 
 
@@ -212,3 +213,16 @@ def test_dry_run_account_is_the_sum_of_the_members_simulated_wallets(
     decision = fb.reserve("ETH/USD", Snapshot(1000.0), cb.state, cb, requested=400.0,
                           min_stake=1.0, max_stake=1e9)
     assert decision.stake == pytest.approx(260.0)
+
+
+def test_the_gate_counts_this_bots_entries_since_its_last_report(
+        stores: list[FleetStore]) -> None:
+    """An entry made since the last heartbeat has left the balance: it must be in the equity."""
+    fa, ca = _bot(stores[0], "a")
+    _loop(fa, ca, Snapshot(1000.0))
+    # $200 entered since: the balance is $800 now, the report still says nothing held.
+    now = Snapshot(800.0, (Position("BTC/USD", 2.0, 100.0),))
+    decision = fa.reserve("ETH/USD", now, ca.state, ca, requested=100.0, min_stake=1.0,
+                          max_stake=1e9)
+    # 23 % of $1000 = $230 - $200 held = $30 (with only the stale report: 23 % of $800 = $184).
+    assert decision.stake == pytest.approx(30.0)

@@ -11,13 +11,17 @@ Built by ``cap_build`` for dry-run / live when ``fleet.enabled`` (README "Fleet"
    every bot takes the trims of its own trades (``take_trims``, each row once) and hands them to
    the controller's round, which the existing trim path (``cap_trims``) executes.
 
-Entries: :meth:`reserve` is the fleet's gate (``FleetStore.reserve``, one locked transaction).
+Entries: :meth:`reserve` is the fleet's gate (``FleetStore.reserve``, one locked transaction),
+with this bot's balance and positions as of now (the other members' as of their last report).
 
 Decisions:
 - A reservation lives until this bot's next heartbeat after the grant, which already counts the
   entry (the open order's remaining stake, or the filled amount), or counts nothing because the
   entry was refused, cancelled or never placed. Failing that heartbeat, it expires with the lease.
-  (A reservation released only on fill would count an open entry twice meanwhile; never once.)
+  Until then this bot's own in-flight entries count twice (reservation and position), which
+  only errs on the safe side for at most one loop. Another member's entry that filled since its
+  report shows in the live account balance but not yet in its positions: the equity is short
+  by its stake until that member's next report, again on the safe side.
 - The account's stake balance: live, this bot's wallet, which IS the account's balance (every
   bot sees the same one). Dry-run, each bot simulates its own ``dry_run_wallet``, so the fleet's
   simulated account is the SUM of the members' wallets (each member reports its balance; this
@@ -188,7 +192,8 @@ class CapFleet:
             grant = self.store.reserve(
                 self.bot, pair, stake_balance=self.account_balance(own),
                 cap_policy=controller.policy,
-                state=state, requested=requested, min_stake=min_stake, max_stake=max_stake)
+                state=state, requested=requested, min_stake=min_stake, max_stake=max_stake,
+                positions=own.positions)
         except FleetUnavailable as exc:
             self._down(exc)
             return EntryDecision(None, f"FLEET_UNAVAILABLE: pair={pair} (no entries until the "

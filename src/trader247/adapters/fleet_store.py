@@ -219,11 +219,20 @@ class FleetStore:
 
     def reserve(self, bot: str, pair: str, *, stake_balance: float, cap_policy: CapPolicy,
                 state: CapState, requested: float, min_stake: float | None,
-                max_stake: float) -> Grant:
-        """Grant (and hold for one lease) the largest stake the fleet's headroom allows."""
+                max_stake: float, positions: Sequence[Position] | None = None) -> Grant:
+        """Grant (and hold for one lease) the largest stake the fleet's headroom allows.
+
+        ``positions``: the bot's own positions now, in place of its last report. The caller's
+        ``stake_balance`` is read now too: an entry made since the last report has left the
+        balance, so it must be in the positions (or the equity would be short by its stake)."""
         with self._locked() as (c, now):
             held = self._reservations(c, now)
-            snap = fleet_snapshot(stake_balance, self._members(c), held, now)
+            members = self._members(c)
+            if positions is not None:
+                members = [m for m in members if m.bot != bot]
+                members.append(Member(bot, cap_policy.max_total_at_risk_pct, tuple(positions),
+                                      now))
+            snap = fleet_snapshot(stake_balance, members, held, now)
             decision, exposure = reserve(snap, cap_policy, state, requested=requested,
                                          min_stake=min_stake, max_stake=max_stake)
             if decision.stake is None:
