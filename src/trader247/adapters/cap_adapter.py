@@ -91,7 +91,8 @@ class CapAdapter:
             logger.warning(events.plan_line)
         self.locks.sync(events.lock_reason, now)
         plan = self.controller.last_plan
-        if plan is not None and plan.orders:
+        # In a fleet only the leader's plan is executed (published); a follower's is not logged.
+        if plan is not None and plan.orders and (self.fleet is None or self.fleet.is_leader):
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.controller.cycle,
                         ",".join(order.pair for order in plan.orders))
         if self.reporter is not None:

@@ -71,7 +71,7 @@ def _marks(strategy: Any, backtesting: bool) -> MarkSource:
                      tape=PriceTape.install(exchange) if exchange is not None else None)
 
 
-def build_fleet(config: dict[str, Any], settings: Settings) -> CapFleet | None:
+def build_fleet(config: dict[str, Any], settings: Settings, wallets: Any) -> CapFleet | None:
     """This bot's fleet membership, joined; None unless ``fleet.enabled`` (dry-run / live)."""
     fleet = settings.policy.fleet
     if not fleet.enabled or not persistent(config):
@@ -84,7 +84,7 @@ def build_fleet(config: dict[str, Any], settings: Settings) -> CapFleet | None:
         member = CapFleet(store, bot, settings.cap_policy.max_total_at_risk_pct,
                           this_instance(), time.time,
                           shared_wallet=config.get("runmode") is RunMode.LIVE)
-        member.join()
+        member.join(float(wallets.get_total(config["stake_currency"])) if wallets else None)
     except (FleetConfigError, FleetUnavailable) as exc:
         raise Trader247ConfigError(f"247trader fleet: {settings.policy_path}: {exc}") from None
     return member
@@ -106,7 +106,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
     guard = settings.policy.stale_data
     # Backtests report nothing: no runtime is added to their config.
     runtime = None if backtesting else runtime_of(config)
-    fleet = build_fleet(config, settings)
+    fleet = build_fleet(config, settings, getattr(strategy, "wallets", None))
     min_stakes = exchange_min_stakes(getattr(dp, "_exchange", None), lambda: strategy.stoploss)
     adapter = CapAdapter(
         settings=settings, controller=controller, backtesting=backtesting,

@@ -87,9 +87,10 @@ class CapFleet:
     _published: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def join(self) -> None:
-        """At start; ``FleetConfigError`` / ``FleetUnavailable`` stop the bot (``cap_build``)."""
-        self.store.join(self.bot, self.cap_pct, self.instance)
+    def join(self, stake_balance: float | None = None) -> None:
+        """At start, with the wallet's stake balance (the other members count it before this
+        bot's first loop); ``FleetConfigError`` / ``FleetUnavailable`` stop the bot."""
+        self.store.join(self.bot, self.cap_pct, self.instance, stake_balance)
 
     def leave(self) -> None:
         try:
@@ -190,10 +191,9 @@ class CapFleet:
                 requested: float, min_stake: float | None, max_stake: float) -> EntryDecision:
         try:
             grant = self.store.reserve(
-                self.bot, pair, stake_balance=self.account_balance(own),
-                cap_policy=controller.policy,
+                self.bot, pair, stake_balance=own.stake_balance, cap_policy=controller.policy,
                 state=state, requested=requested, min_stake=min_stake, max_stake=max_stake,
-                positions=own.positions)
+                positions=own.positions, add_member_balances=not self.shared_wallet)
         except FleetUnavailable as exc:
             self._down(exc)
             return EntryDecision(None, f"FLEET_UNAVAILABLE: pair={pair} (no entries until the "

@@ -138,7 +138,8 @@ class FleetStore:
 
     # --- members ------------------------------------------------------------------------
 
-    def join(self, bot: str, cap_pct: float, instance: str = "") -> None:
+    def join(self, bot: str, cap_pct: float, instance: str = "",
+             stake_balance: float | None = None) -> None:
         """Register ``bot`` (no positions yet reported keeps its last report)."""
         with self._locked() as (c, now):
             problem = join_problem(bot, cap_pct, self._members(c), now, self.policy.lease_seconds)
@@ -147,8 +148,9 @@ class FleetStore:
             if problem:
                 raise FleetConfigError(f"fleet {self.policy.name!r}: {problem}")
             self._upsert_member(c, bot, cap_pct, None, now)
-            c.execute(text("UPDATE trader247_fleet_member SET instance = :i WHERE fleet = :f AND "
-                           "bot = :b"), {"i": instance, "f": self.policy.name, "b": bot})
+            c.execute(text("UPDATE trader247_fleet_member SET instance = :i, stake_balance = "
+                           "COALESCE(:s, stake_balance) WHERE fleet = :f AND bot = :b"),
+                      {"i": instance, "s": stake_balance, "f": self.policy.name, "b": bot})
 
     def _name_taken(self, c: Connection, bot: str, instance: str, now: float) -> str | None:
         row = c.execute(text("SELECT instance, reported_at FROM trader247_fleet_member WHERE "
@@ -219,12 +221,15 @@ class FleetStore:
 
     def reserve(self, bot: str, pair: str, *, stake_balance: float, cap_policy: CapPolicy,
                 state: CapState, requested: float, min_stake: float | None,
-                max_stake: float, positions: Sequence[Position] | None = None) -> Grant:
+                max_stake: float, positions: Sequence[Position] | None = None,
+                add_member_balances: bool = False) -> Grant:
         """Grant (and hold for one lease) the largest stake the fleet's headroom allows.
 
         ``positions``: the bot's own positions now, in place of its last report. The caller's
         ``stake_balance`` is read now too: an entry made since the last report has left the
-        balance, so it must be in the positions (or the equity would be short by its stake)."""
+        balance, so it must be in the positions (or the equity would be short by its stake).
+        ``add_member_balances`` (dry-run: each bot simulates its own wallet): the account's
+        balance is ``stake_balance`` plus every other member's last reported one."""
         with self._locked() as (c, now):
             held = self._reservations(c, now)
             members = self._members(c)
@@ -232,6 +237,10 @@ class FleetStore:
                 members = [m for m in members if m.bot != bot]
                 members.append(Member(bot, cap_policy.max_total_at_risk_pct, tuple(positions),
                                       now))
+            if add_member_balances:
+                stake_balance += float(c.execute(text(
+                    "SELECT COALESCE(SUM(stake_balance), 0) FROM trader247_fleet_member WHERE "
+                    "fleet = :f AND bot <> :b"), {"f": self.policy.name, "b": bot}).scalar_one())
             snap = fleet_snapshot(stake_balance, members, held, now)
             decision, exposure = reserve(snap, cap_policy, state, requested=requested,
                                          min_stake=min_stake, max_stake=max_stake)
