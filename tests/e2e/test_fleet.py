@@ -140,7 +140,7 @@ def test_a_bot_with_another_cap_refuses_to_join_naming_both(
     other = fleet_bots(replay, "beta", postgres_url, policy={"cap": 20.0}, wait=False)
     code = other.process.wait(timeout=120)
     log = other.log.read_text()
-    assert code != 0, log[-2000:]
+    assert code == 2, (code, log[-2000:])
     assert "'beta' runs max_total_at_risk_pct 20" in log, log[-2000:]
     assert "'alpha' runs 25" in log
 
@@ -150,7 +150,7 @@ def test_fleet_with_freqtrades_sqlite_database_refuses_to_start(
     bot = fleet_bots(replay, "alpha", None, wait=False)
     code = bot.process.wait(timeout=120)
     log = bot.log.read_text()
-    assert code != 0, log[-2000:]
+    assert code == 2, (code, log[-2000:])  # freqtrade's OperationalException exit
     assert "fleet.db_url null" in log and "must be PostgreSQL" in log and "'sqlite'" in log, \
         log[-2000:]
 
@@ -199,3 +199,16 @@ def test_an_over_cap_fleet_start_is_trimmed_by_each_bot_on_its_own_trades(
     for bot in strict:
         log = bot.log.read_text()
         assert "Traceback" not in log
+
+
+def test_fleet_database_unreachable_at_start_refuses_with_one_message(
+        replay: Replay, fleet_bots: Callable[..., Bot]) -> None:
+    from trader247.cli.processes import free_port
+
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/fleet?connect_timeout=2"
+    bot = fleet_bots(replay, "alpha", url, wait=False)
+    code = bot.process.wait(timeout=120)
+    log = bot.log.read_text()
+    assert code == 2, (code, log[-2000:])
+    assert "247trader fleet: " in log and "fleet.db_url: fleet database unreachable" in log
+    assert "Traceback" not in log
