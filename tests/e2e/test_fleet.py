@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, text
 
+from tests.e2e.live import live_bots, live_replay_factory  # noqa: F401 - fixtures
 from tests.e2e.support import PAIRS, Bot, Replay, enter, launch_bot, policy_file, wait_for_log
 from tests.shipped import shipped_cap_policy
 from trader247.cli.processes import stop
@@ -212,3 +213,79 @@ def test_fleet_database_unreachable_at_start_refuses_with_one_message(
     assert code == 2, (code, log[-2000:])
     assert "247trader fleet: " in log and "fleet.db_url: fleet database unreachable" in log
     assert "Traceback" not in log
+
+
+# --- live mode on the replay: three API keys of ONE exchange account ---------------------------
+
+LIVE_PAIRS = ("BTC/USD", "ETH/USD", "SOL/USD", "XRP/USD")
+
+
+def exchange_at_risk(replay: Any) -> float:
+    """The account's at-risk %, from the exchange's own balances at the best bids."""
+    balances = {c: float(v) for c, v in replay.account("live")["balances"].items()}
+    held = sum(amount * replay.best(f"{c}-USD")[0] for c, amount in balances.items()
+               if c != "USD" and amount)
+    equity = balances.get("USD", 0.0) + held
+    return 100.0 * held / equity if equity else 0.0
+
+
+@pytest.mark.slow
+def test_live_racing_force_entries_of_three_keys_keep_the_account_under_the_cap(
+        tmp_path: Path, postgres_url: str,
+        live_replay_factory: Any, live_bots: Any) -> None:  # noqa: F811
+    replay = live_replay_factory(accounts={"live": {"USD": "3000"}}, keys_per_account=3)
+    bots = []
+    for i, name in enumerate(("alpha", "beta", "gamma")):
+        policy = fleet_policy(tmp_path / name, postgres_url)
+        extra = {
+            "bot_name": name, "stake_amount": "unlimited",
+            "order_types": {"entry": "market", "exit": "market", "emergency_exit": "market",
+                            "force_entry": "market", "force_exit": "market",
+                            "stoploss": "market", "stoploss_on_exchange": False},
+            "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
+                           "policy_file": str(policy),
+                           "universe_file": str(tmp_path / name / "universe.yaml")}],
+            "max_open_trades": len(LIVE_PAIRS),
+        }
+        (tmp_path / name / "universe.yaml").write_text(
+            (Path(__file__).resolve().parents[2] / "config" / "universe.yaml").read_text())
+        bots.append(live_bots(replay, replay.keys[i], name=name, strategy="CapProbeStrategy",
+                              extra=extra))
+    cap = shipped_cap_policy().max_total_at_risk_pct
+    samples: list[float] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            samples.append(exchange_at_risk(replay))
+            time.sleep(0.3)
+
+    def race(bot: Bot) -> None:
+        for i in range(70):  # 3 x 70 = 210 racing entries (new trades and increases)
+            with contextlib.suppress(urllib.error.HTTPError):
+                bot.post("forceenter", {"pair": LIVE_PAIRS[i % len(LIVE_PAIRS)],
+                                        "stakeamount": STAKE})
+            # Live, freqtrade refuses a pair whose last order it has not yet seen filled (its
+            # next loop): spread the race over the bots' loops.
+            time.sleep(0.15)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    racers = [threading.Thread(target=race, args=(bot,)) for bot in bots]
+    for t in racers:
+        t.start()
+    for t in racers:
+        t.join()
+    time.sleep(3)
+    done.set()
+    sampler.join()
+    final = exchange_at_risk(replay)
+    filled = sum(bot.log.read_text().count("MARKET_BUY has been fulfilled") for bot in bots)
+    step = 100.0 * STAKE / 3000.0
+    print(f"live fleet race: {filled} entries filled, {len(samples)} samples from the exchange, "
+          f"max at-risk "
+          f"{max(samples):.2f} %, final {final:.2f} %, cap {cap:g} % + step {step:.2f}")
+    assert max(samples) <= cap + step, (max(samples), cap, step)
+    assert final >= 15.0, final
+    for bot in bots:
+        assert "Traceback" not in bot.log.read_text()
