@@ -5,6 +5,7 @@ the next heartbeat, fail-closed entries while the database is away, one member p
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -12,7 +13,7 @@ import pytest
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import CapController
-from trader247.adapters.cap_fleet import CapFleet, fleet_min_stakes
+from trader247.adapters.cap_fleet import CANNOT_SELL, CapFleet, fleet_min_stakes
 from trader247.adapters.fleet_store import FleetConfigError, FleetStore, FleetUnavailable
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.fleet import FleetPolicy
@@ -191,8 +192,10 @@ def test_min_stakes_of_fleet_positions_are_looked_up_by_pair() -> None:
 
     snapshot = Snapshot(0.0, (Position("a|BTC/USD", 1.0, 1.0), Position("b|ETH/USD", 1.0, 1.0),
                               Position("a|SOL/USD#reserved", 0.0, 0.0, 5.0)))
-    assert fleet_min_stakes(own)(snapshot) == {"a|BTC/USD": 10.0, "b|ETH/USD": 1.0}
+    assert fleet_min_stakes(own, set)(snapshot) == {"a|BTC/USD": 10.0, "b|ETH/USD": 1.0}
     assert seen == ["BTC/USD", "ETH/USD"]  # a reservation is no market
+    stale = fleet_min_stakes(own, lambda: {"b"})(snapshot)
+    assert stale["b|ETH/USD"] == CANNOT_SELL and stale["a|BTC/USD"] == 10.0
 
 
 def test_dry_run_account_is_the_sum_of_the_members_simulated_wallets(
@@ -226,3 +229,33 @@ def test_the_gate_counts_this_bots_entries_since_its_last_report(
                           max_stake=1e9)
     # 23 % of $1000 = $230 - $200 held = $30 (with only the stale report: 23 % of $800 = $184).
     assert decision.stake == pytest.approx(30.0)
+
+
+def test_a_dead_members_positions_count_but_only_the_living_are_trimmed(
+        postgres_url: str) -> None:
+    """b was killed holding $300: the account stays over the cap; only a's trades are planned."""
+    store = FleetStore.connect(postgres_url, FleetPolicy("short", lease_seconds=0.5))
+    try:
+        fa = CapFleet(store, "a", 25.0, "host:a", Clock(), shared_wallet=True)
+        fb = CapFleet(store, "b", 25.0, "host:b", Clock(), shared_wallet=True)
+        fa.join()
+        fb.join()
+        ca, cb = (CapController(policy=CAP, stake_currency="USD", cycle_seconds=5.0)
+                  for _ in "ab")
+        _loop(fb, cb, Snapshot(700.0, (Position("ETH/USD", 30.0, 10.0),)))
+        own_a = Snapshot(500.0, (Position("BTC/USD", 2.0, 100.0),))
+        min_stakes = fleet_min_stakes(lambda s: {p.pair: 1.0 for p in s.positions},
+                                      fa.stale_bots)
+        account = fa.account(own_a, ca)
+        assert fa.stale_bots() == set()
+        assert set(min_stakes(account).values()) == {1.0}
+        time.sleep(0.6)  # b's report ages past the lease: b was killed
+        account = fa.account(own_a, ca)
+        assert fa.stale_bots() == {"b"}
+        assert "b|ETH/USD" in {p.pair for p in account.positions}  # still counted
+        ca.evaluate(account, min_stakes(account), 2_000_000.0)
+        assert ca.state is CapState.REDUCING
+        assert ca.last_plan is not None
+        assert [o.pair for o in ca.last_plan.orders] == ["a|BTC/USD"]
+    finally:
+        store.dispose()

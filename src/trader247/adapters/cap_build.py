@@ -115,7 +115,8 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
                                 None if backtesting or dp is None else dp.ticker),
         marks=marks, open_trades=open_trades, locks=LockSync(),
         trims=TrimExecutor(controller, runtime.record_trim_latency if runtime else _no_latency),
-        min_stakes=min_stakes if fleet is None else fleet_min_stakes(min_stakes),
+        min_stakes=min_stakes if fleet is None else fleet_min_stakes(min_stakes,
+                                                                     fleet.stale_bots),
         freshness=CandleFreshness(lambda pair: dp.get_analyzed_dataframe(pair, strategy.timeframe),
                                   strategy.timeframe, guard.max_missing_candles)
         if stored and guard.block_entries and dp is not None else None,

@@ -32,6 +32,9 @@ Decisions:
   planner then holds that stake back and never plans a second trim of a position in flight. It
   is settled filled once the member's reported amount drops, else it expires with
   ``trim_timeout_seconds`` and is planned again.
+- A stale member (its report older than the lease: stopped or killed) keeps counting, but its
+  positions are dust to the leader's planner (:func:`fleet_min_stakes`): nobody would execute
+  a trim of them, so the living members' trades are cut instead.
 - The database unreachable while running: no new entries (fail closed, one warning per episode),
   the state, lock and planning use the last members seen with this bot's own positions fresh;
   exits and trims already taken go on; no round is published or taken until it answers again.
@@ -42,6 +45,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -82,6 +86,7 @@ class CapFleet:
     _members: tuple[Member, ...] = ()
     _reservations: tuple[Reservation, ...] = ()
     _balances: dict[str, float] = field(default_factory=dict)
+    _db_now: float = 0.0
     _held: set[int] = field(default_factory=set)
     _releasable: tuple[int, ...] = ()
     _published: dict[str, float] = field(default_factory=dict)
@@ -98,6 +103,12 @@ class CapFleet:
         except FleetUnavailable as exc:
             logger.warning("fleet: could not leave cleanly (%s); the name frees after the lease",
                            exc)
+
+    def stale_bots(self) -> set[str]:
+        """Members whose last report is older than the lease, on the database's clock as of
+        this bot's last heartbeat."""
+        return {m.bot for m in self._members
+                if m.bot != self.bot and m.stale(self._db_now, self.store.policy.lease_seconds)}
 
     @property
     def is_leader(self) -> bool:
@@ -121,6 +132,7 @@ class CapFleet:
                 self._held.difference_update(release)
             self._members, self._reservations = tuple(beat.members), tuple(beat.reservations)
             self._balances, now = beat.balances, beat.now
+            self._db_now = now
             self._up()
         except FleetUnavailable as exc:
             self._down(exc)
@@ -217,16 +229,25 @@ class CapFleet:
         self.available = True
 
 
+# A stale member (stopped or killed) cannot sell: the planner sees its positions as dust, so
+# they count toward the cap but no trim is planned that nobody would execute.
+CANNOT_SELL = sys.float_info.max
+
+
 def fleet_min_stakes(
     own_min_stakes: Callable[[Snapshot], dict[str, float]],
+    stale_bots: Callable[[], set[str]],
 ) -> Callable[[Snapshot], dict[str, float]]:
-    """The exchange's minimum stake of every ``bot|pair`` position (looked up by its pair)."""
+    """The exchange's minimum stake of every ``bot|pair`` position (looked up by its pair);
+    a stale member's positions get :data:`CANNOT_SELL`."""
 
     def min_stakes(snapshot: Snapshot) -> dict[str, float]:
         held = [p for p in snapshot.positions if p.amount > 0]
         plain = Snapshot(snapshot.stake_balance, tuple(
             replace(p, pair=split_key(p.pair)[1]) for p in held))
         by_pair = own_min_stakes(plain)
-        return {p.pair: by_pair.get(split_key(p.pair)[1], 0.0) for p in held}
+        stale = stale_bots()
+        return {p.pair: CANNOT_SELL if split_key(p.pair)[0] in stale
+                else by_pair.get(split_key(p.pair)[1], 0.0) for p in held}
 
     return min_stakes
