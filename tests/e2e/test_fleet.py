@@ -166,21 +166,26 @@ def trims_of(url: str) -> list[tuple[str, str, int, bool]]:
         engine.dispose()
 
 
+def fill_over_the_cap(replay: Replay, url: str, fleet_bots: Callable[..., Bot]) -> None:
+    """alpha and beta fill 4 x $100 each under an 80 % cap (40 % of $2000), then stop."""
+    loose = [fleet_bots(replay, name, url, policy={"cap": 80.0}, wait=False)
+             for name in ("alpha", "beta")]
+    for bot in loose:
+        wait_for_log(bot.log, r"Whitelist with \d+ pairs", timeout=120, process=bot.process)
+        enter(bot, 100.0)
+    for bot in loose:
+        assert stop(bot.process, grace=10.0) == 0  # a clean stop leaves the fleet at once
+    # 40 %, plus reservations of the last entries until their lease ends (never released by a
+    # later report of the stopped bot).
+    assert 38.0 <= account_at_risk(url)[0] <= 62.0
+
+
 @pytest.mark.slow
 def test_an_over_cap_fleet_start_is_trimmed_by_each_bot_on_its_own_trades(
         replay: Replay, postgres_url: str, fleet_bots: Callable[..., Bot]) -> None:
     """Two bots filled under an 80 % cap (40 % of the $2000 account), restarted at 25 %: the
     leader plans, each bot trims its own trades, every published trim taken once."""
-    loose = [fleet_bots(replay, name, postgres_url, policy={"cap": 80.0}, wait=False)
-             for name in ("alpha", "beta")]
-    for bot in loose:
-        wait_for_log(bot.log, r"Whitelist with \d+ pairs", timeout=120, process=bot.process)
-        enter(bot, 100.0)  # 4 x $100 each
-    for bot in loose:
-        assert stop(bot.process, grace=10.0) == 0  # a clean stop leaves the fleet at once
-    # 40 %, plus reservations of the last entries until their lease ends (never released by a
-    # later report of the stopped bot).
-    assert 38.0 <= account_at_risk(postgres_url)[0] <= 62.0
+    fill_over_the_cap(replay, postgres_url, fleet_bots)
 
     strict = [fleet_bots(replay, name, postgres_url, wait=False) for name in ("alpha", "beta")]
     for bot in strict:
@@ -289,3 +294,46 @@ def test_live_racing_force_entries_of_three_keys_keep_the_account_under_the_cap(
     assert final >= 15.0, final
     for bot in bots:
         assert "Traceback" not in bot.log.read_text()
+
+
+@pytest.mark.slow
+def test_kill_9_of_the_leader_mid_round_another_bot_leads_within_the_lease(
+        replay: Replay, postgres_url: str, fleet_bots: Callable[..., Bot]) -> None:
+    fill_over_the_cap(replay, postgres_url, fleet_bots)
+    lease = 5.0
+    strict = {name: fleet_bots(replay, name, postgres_url, wait=False, policy={"lease": lease})
+              for name in ("alpha", "beta")}
+    deadline = time.monotonic() + 120
+    leader = None
+    while leader is None and time.monotonic() < deadline:
+        leader = next((n for n, b in strict.items()
+                       if "fleet: round of" in (b.log.read_text() if b.log.exists() else "")),
+                      None)
+        time.sleep(0.1)
+    assert leader is not None, "no round published"
+    strict[leader].process.kill()  # -9, right after its first round
+    strict[leader].process.wait(timeout=10)
+    killed_at = time.monotonic()
+    survivor_name = next(n for n in strict if n != leader)
+    survivor = strict[survivor_name]
+    wait_for_log(survivor.log, r"fleet: round of", timeout=lease + 30, process=survivor.process)
+    took_over = time.monotonic() - killed_at
+    deadline = time.monotonic() + 120
+    while account_at_risk(postgres_url)[0] > 25.0 and time.monotonic() < deadline:
+        time.sleep(1)
+    at_risk = account_at_risk(postgres_url)[0]
+    print(f"leader {leader} killed: {survivor_name} published a round {took_over:.1f} s later "
+          f"(lease {lease:g} s); account at-risk {at_risk:.2f} %")
+    assert took_over <= lease + 15.0
+    assert at_risk <= 25.0
+    published = trims_of(postgres_url)
+    taken = [(bot, pair, term) for bot, pair, term, done in published if done]
+    assert len(taken) == len(set(taken)), taken
+    # After the kill, no trim of the dead leader's trades was planned (nobody would sell them).
+    terms = {term for bot, _, term, _ in published if bot == survivor_name}
+    later = [row for row in published if row[2] == max(terms) and row[0] == leader]
+    assert later == [], later
+    survivor_log = survivor.log.read_text()
+    fills = survivor_log.count("trim filled")
+    assert fills <= sum(1 for bot, *_, done in published if bot == survivor_name and done)
+    assert "Traceback" not in survivor_log
