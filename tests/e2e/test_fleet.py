@@ -337,3 +337,38 @@ def test_kill_9_of_the_leader_mid_round_another_bot_leads_within_the_lease(
     fills = survivor_log.count("trim filled")
     assert fills <= sum(1 for bot, *_, done in published if bot == survivor_name and done)
     assert "Traceback" not in survivor_log
+
+
+@pytest.mark.slow
+def test_fleet_database_lost_while_running_fails_closed_and_recovers(
+        replay: Replay, postgres_cluster: Any, postgres_url: str,
+        fleet_bots: Callable[..., Bot]) -> None:
+    """Entries refused while the fleet database is gone (one warning), exits go on; entries
+    resume once it answers again."""
+    from trader247.adapters.fleet_store import FleetStore
+    from trader247.core.fleet import FleetPolicy
+
+    bot = fleet_bots(replay, "alpha", postgres_url)
+    bot.post("forceenter", {"pair": "BTC/USD", "stakeamount": STAKE})
+    wait_for_log(bot.log, r"MARKET_BUY has been fulfilled", timeout=30, process=bot.process)
+    postgres_cluster.drop_database(postgres_url.rsplit("/", 1)[1])
+    wait_for_log(bot.log, r"FLEET_UNAVAILABLE: ", timeout=30, process=bot.process)
+    with contextlib.suppress(urllib.error.HTTPError):
+        bot.post("forceenter", {"pair": "ETH/USD", "stakeamount": STAKE})
+    time.sleep(3)  # a few loops without the database
+    assert [t["pair"] for t in bot.get("status")] == ["BTC/USD"]
+    trade_id = bot.get("status")[0]["trade_id"]
+    bot.post("forceexit", {"tradeid": str(trade_id)})  # exits go on
+    deadline = time.monotonic() + 30
+    while bot.get("status") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert bot.get("status") == []
+    log = bot.log.read_text()
+    assert log.count("WARNING - FLEET_UNAVAILABLE: ") == 1, log[-3000:]
+    # The database is back (empty: the tables are created again by a store connecting).
+    postgres_cluster.create_database(postgres_url.rsplit("/", 1)[1])
+    FleetStore.connect(postgres_url, FleetPolicy("main", 10.0)).dispose()
+    wait_for_log(bot.log, r"FLEET_AVAILABLE again", timeout=30, process=bot.process)
+    bot.post("forceenter", {"pair": "ETH/USD", "stakeamount": STAKE})
+    assert [t["pair"] for t in bot.get("status")] == ["ETH/USD"]
+    assert "Traceback" not in bot.log.read_text()
