@@ -98,11 +98,15 @@ class CapFleet:
         self.store.join(self.bot, self.cap_pct, self.instance, stake_balance)
 
     def leave(self) -> None:
+        """Freqtrade's shutdown and ``/reload_config``: free the name, drop the lease, close
+        the connections (the reloaded strategy joins again with a store of its own)."""
         try:
             self.store.leave(self.bot, self.instance)
         except FleetUnavailable as exc:
             logger.warning("fleet: could not leave cleanly (%s); the name frees after the lease",
                            exc)
+        finally:
+            self.store.dispose()
 
     def stale_bots(self) -> set[str]:
         """Members whose last report is older than the lease, on the database's clock as of
