@@ -92,12 +92,14 @@ class CapAdapter:
         self.locks.sync(events.lock_reason, now)
         plan = self.controller.last_plan
         # In a fleet only the leader's plan is executed (published); a follower's is not logged.
-        if plan is not None and plan.orders and (self.fleet is None or self.fleet.is_leader):
+        plans = self.fleet is None or self.fleet.is_leader
+        if plan is not None and plan.orders and plans:
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.controller.cycle,
                         ",".join(order.pair for order in plan.orders))
         if self.reporter is not None:
             self.reporter.report(self.controller, events, own,
-                                 sum(float(t.stake_amount) for t in open_trades), now.timestamp())
+                                 sum(float(t.stake_amount) for t in open_trades), now.timestamp(),
+                                 plans)
             if self.fleet is not None:
                 self.reporter.report_fleet(self.fleet, self.controller)
 

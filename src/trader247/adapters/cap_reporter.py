@@ -32,8 +32,10 @@ class CapReporter:
     _realised: tuple[float, float] | None = None
 
     def report(self, controller: CapController, events: CapEvents, snapshot: Snapshot,
-               open_stake: float, now: float) -> None:
-        for text in self._chat(controller, events, now):
+               open_stake: float, now: float, plans: bool = True) -> None:
+        """``plans``: this bot executes the controller's plan (False: a fleet follower, whose
+        plan is the leader's business, announces no trim round)."""
+        for text in self._chat(controller, events, now, plans):
             if text:
                 self.send(text)
         self.runtime.record_cap(controller)
@@ -50,7 +52,7 @@ class CapReporter:
                                       fleet.reservations, fleet.is_leader, fleet.available)
 
     def _chat(self, controller: CapController, events: CapEvents,
-              now: float) -> Sequence[str | None]:
+              now: float, plans: bool) -> Sequence[str | None]:
         exposure, currency = controller.last_exposure, controller.stake_currency
         texts: list[str | None] = []
         if exposure is not None and events.state_changed:
@@ -60,7 +62,7 @@ class CapReporter:
                 previous, events.state, exposure, stake_currency=currency,
                 plan_line=events.plan_line), now))
         plan = controller.last_plan
-        if plan is not None and plan.orders and exposure is not None:
+        if plans and plan is not None and plan.orders and exposure is not None:
             texts.append(self.gate.offer("trims", messages.format_trim_round(
                 plan.orders, exposure, stake_currency=currency, cycle=controller.cycle), now))
         result = self.runtime.latest_universe()
