@@ -259,3 +259,21 @@ def test_a_dead_members_positions_count_but_only_the_living_are_trimmed(
         assert [o.pair for o in ca.last_plan.orders] == ["a|BTC/USD"]
     finally:
         store.dispose()
+
+
+@pytest.mark.parametrize("plans, announced", [(True, True), (False, False)])
+def test_only_the_bot_executing_the_plan_announces_the_trim_round(plans: bool,
+                                                                  announced: bool) -> None:
+    from trader247.adapters.cap_reporter import CapReporter
+    from trader247.adapters.observability import Runtime
+
+    sent: list[str] = []
+    reporter = CapReporter(send=sent.append, closed_profit=lambda: 0.0, runtime=Runtime())
+    controller = CapController(policy=CAP, stake_currency="USD", cycle_seconds=5.0)
+    account = Snapshot(600.0, (Position("a|BTC/USD", 2.0, 100.0),
+                               Position("b|ETH/USD", 20.0, 10.0)))
+    events = controller.evaluate(account, 0.0, 1_000_000.0)
+    assert controller.last_plan is not None and controller.last_plan.orders
+    reporter.report(controller, events, Snapshot(600.0), 0.0, 1_000_000.0, plans)
+    rounds = [text for text in sent if "a|BTC/USD" in text or "b|ETH/USD" in text]
+    assert bool(rounds) is announced, sent
