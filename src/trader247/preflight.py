@@ -11,8 +11,9 @@ Checks beyond each file's own schema:
   neither empty nor our demo values -- unless the exchange is the loopback replay (``make
   demo-live``), a warning when the API server listens beyond 127.0.0.1, and a cap above 25 %
   needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer);
-- ``fleet.enabled`` with ``fleet.db_url: null``: freqtrade's own ``db_url`` must be PostgreSQL;
-  a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one fleet must not
+- ``fleet.enabled`` with ``fleet.db_url: null``: freqtrade's own ``db_url`` must be PostgreSQL
+  (a warning when the files set none: ``--db-url`` may still give one; the bot refuses SQLite
+  at start); a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one fleet must not
   share a name: the second is refused while the first reports).
 
 freqtrade removes the exchange credentials from the config it hands to plugins (they become
@@ -110,7 +111,7 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
 
     runmode = getattr(config.get("runmode"), "value", config.get("runmode"))
     # Backtests and hyperopt run without a fleet (no shared account): no database needed there.
-    if policy is not None and policy.fleet.enabled and runmode in (None, "dry_run", "live"):
+    if policy is not None and policy.fleet.enabled and runmode not in ("backtest", "hyperopt"):
         _fleet_checks(config, policy, add)
 
     if config.get("dry_run", True) is False:
@@ -135,11 +136,17 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
 
 def _fleet_checks(config: Mapping[str, Any], policy: PolicyConfig, add: Any) -> None:
     db_url = str(config.get("db_url") or "")
-    if policy.fleet.db_url is None and not is_postgresql_url(db_url):
+    fix = "set db_url (or --db-url) or fleet.db_url to postgresql+psycopg://user:pass@host/db"
+    if policy.fleet.db_url is None and db_url and not is_postgresql_url(db_url):
         add(("db_url",), f"policy.yaml fleet.enabled is true with fleet.db_url null, so the fleet "
-            f"uses this db_url, which must be PostgreSQL (got a "
-            f"{db_url.split(':', 1)[0] or '(empty)'!r} URL): set db_url or fleet.db_url to "
-            "postgresql+psycopg://user:pass@host/db")
+            f"uses this db_url, which must be PostgreSQL (got a {db_url.split(':', 1)[0]!r} "
+            f"URL): {fix}")
+    elif policy.fleet.db_url is None and not db_url:
+        # The files alone (validate, run's pre-flight): --db-url may still name PostgreSQL;
+        # the bot itself refuses SQLite at start.
+        add(("db_url",), "policy.yaml fleet.enabled is true with fleet.db_url null, so the fleet "
+            "uses freqtrade's database, which is SQLite unless --db-url names PostgreSQL (a "
+            f"fleet on SQLite refuses to start): {fix}", "warning")
     if str(config.get("bot_name") or "freqtrade") == "freqtrade":
         add(("bot_name",), "fleet.enabled: every bot of a fleet needs its own bot_name (it is "
             "the bot's member name; freqtrade's default 'freqtrade' is likely shared)", "warning")

@@ -76,8 +76,15 @@ def test_null_fleet_url_needs_a_postgresql_freqtrade_db_url() -> None:
     assert _checks("postgresql+psycopg://u@h/db", None) == []
     # A fleet URL of its own: freqtrade's database may stay SQLite.
     assert _checks("sqlite:///t.sqlite", "postgresql+psycopg://u@h/fleet") == []
-    # Backtests run without a fleet.
+    # Backtests run without a fleet; `trader247 validate` loads with runmode "other".
     assert _checks("sqlite:///t.sqlite", None, runmode="backtest") == []
+    assert len(_checks("sqlite:///t.sqlite", None, runmode="other")) == 1
+    # No db_url in the files (validate; --db-url may still name PostgreSQL): a warning.
+    assert _checks("", None) == []
+    policy = parse_policy("fleet:\n  enabled: true\n")
+    [warning] = [p for p in config_checks({"bot_name": "a", "pairlists": []}, policy, file="c")
+                 if p.path == ("db_url",)]
+    assert warning.severity == "warning" and "unless --db-url names PostgreSQL" in warning.message
 
 
 def test_default_bot_name_is_a_warning() -> None:
