@@ -34,7 +34,8 @@ STAKE = 20.0  # one force entry; dry_run_wallet 1000 per bot -> a $3000 simulate
 
 
 def fleet_policy(folder: Path, fleet_url: str | None, *, cap: float = 25.0,
-                 lease: float = 10.0) -> Path:
+                 lease: float = 10.0, metrics_port: int | None = None,
+                 trims: bool = True) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = policy_file(folder, max_total_at_risk_pct=cap)
     body = path.read_text()
@@ -42,8 +43,13 @@ def fleet_policy(folder: Path, fleet_url: str | None, *, cap: float = 25.0,
     assert count == 1
     body = body.replace("  db_url: null\n", f"  db_url: {fleet_url or 'null'}\n")
     body = body.replace("  lease_seconds: 30.0\n", f"  lease_seconds: {lease}\n")
-    # Three exporters on one port would clash; the fleet's gauges have their own tests.
-    body = re.sub(r"\nmetrics:\n  enabled: true\n", "\nmetrics:\n  enabled: false\n", body)
+    if metrics_port is None:  # three exporters on one port would clash
+        body = re.sub(r"\nmetrics:\n  enabled: true\n", "\nmetrics:\n  enabled: false\n", body)
+    else:
+        body = body.replace("\n  port: 9090\n", f"\n  port: {metrics_port}\n")
+    if not trims:
+        body, count = re.subn(r"(\ntrims:\n  #[^\n]*\n  enabled:) true", r"\1 false", body)
+        assert count == 1
     path.write_text(body)
     return path
 
@@ -372,3 +378,65 @@ def test_fleet_database_lost_while_running_fails_closed_and_recovers(
     bot.post("forceenter", {"pair": "ETH/USD", "stakeamount": STAKE})
     assert [t["pair"] for t in bot.get("status")] == ["ETH/USD"]
     assert "Traceback" not in bot.log.read_text()
+
+
+
+@pytest.mark.slow
+def test_a_real_prometheus_scraping_the_fleet_fires_the_over_cap_alert(
+        tmp_path: Path, replay: Replay, postgres_url: str,
+        fleet_bots: Callable[..., Bot]) -> None:
+    """Prometheus (Debian's package) with our prometheus.yml and alerts.yml scrapes two fleet
+    members held over the cap (trims off): Trader247FleetOverCap fires, once for the fleet.
+
+    Test-only changes to the shipped files: the targets, 1 s intervals, and the rule's
+    ``for: 10m`` shortened to ``for: 0s`` (the 10 minutes are pinned by promtool tests)."""
+    import json
+    import shutil
+    import subprocess
+    import urllib.request
+
+    import yaml
+
+    from tests.e2e.support import REPO
+    from trader247.cli.processes import free_port
+
+    fill_over_the_cap(replay, postgres_url, fleet_bots)
+    ports = {"alpha": free_port(), "beta": free_port()}
+    for name, port in ports.items():
+        fleet_bots(replay, name, postgres_url, wait=False,
+                   policy={"metrics_port": port, "trims": False})
+    prometheus_dir = REPO / "monitoring" / "prometheus"
+    rules = (prometheus_dir / "alerts.yml").read_text()
+    over_cap = rules.index("alert: Trader247FleetOverCap")
+    rules = rules[:over_cap] + rules[over_cap:].replace("for: 10m", "for: 0s", 1)
+    (tmp_path / "alerts.yml").write_text(rules)
+    config = yaml.safe_load((prometheus_dir / "prometheus.yml").read_text())
+    config["global"].update(scrape_interval="1s", evaluation_interval="1s")
+    bot_job = next(job for job in config["scrape_configs"] if job["job_name"] == "bot")
+    bot_job["static_configs"] = [{"targets": [f"127.0.0.1:{p}" for p in ports.values()]}]
+    config["scrape_configs"] = [bot_job]
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    web = free_port()
+    binary = shutil.which("prometheus")
+    assert binary, "Debian's prometheus package (make promtool) is missing"
+    log = (tmp_path / "prometheus.log").open("w")
+    server = subprocess.Popen(
+        [binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+         f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{web}"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        firing: list[dict[str, Any]] = []
+        while not firing and time.monotonic() < deadline:
+            time.sleep(1)
+            with contextlib.suppress(OSError):
+                with urllib.request.urlopen(f"http://127.0.0.1:{web}/api/v1/alerts",
+                                            timeout=5) as response:
+                    alerts = json.loads(response.read())["data"]["alerts"]
+                firing = [a for a in alerts if a["labels"]["alertname"] ==
+                          "Trader247FleetOverCap" and a["state"] == "firing"]
+        assert firing, (tmp_path / "prometheus.log").read_text()[-2000:]
+        assert len(firing) == 1 and firing[0]["labels"]["fleet"] == "main", firing
+        print(f"prometheus: {firing[0]['annotations']['description']}")
+    finally:
+        stop(server, grace=10.0)
