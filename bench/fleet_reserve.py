@@ -6,6 +6,9 @@ The fleet gate is one locked transaction on a throw-away PostgreSQL cluster on l
 tests' ``tests/pg.py``): 3 threads (3 bots) racing reservations, each followed by a release.
 Goal: p95 < 10 ms.
 
+Second figure: the fleet's cost per bot iteration (``CapFleet``: heartbeat with 20 positions,
+leader lease, trims taken, then the same evaluation) vs the one-bot evaluation alone.
+
 Run: ``.venv/bin/python bench/fleet_reserve.py [--per-bot N]`` (``make postgres`` first).
 """
 
@@ -23,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tests.pg import PostgresCluster  # noqa: E402
 from tests.shipped import shipped_cap_policy  # noqa: E402
 
+from trader247.adapters.cap_controller import CapController  # noqa: E402
+from trader247.adapters.cap_fleet import CapFleet  # noqa: E402
 from trader247.adapters.fleet_store import FleetStore  # noqa: E402
 from trader247.core.exposure import (  # noqa: E402
     CapState,
@@ -78,6 +83,26 @@ def fleet_gate(store: FleetStore, per_bot: int) -> list[float]:
     return times
 
 
+def iteration_cost(store: FleetStore, n: int) -> tuple[list[float], list[float]]:
+    """Per-iteration time of the cap's evaluation alone and with the fleet part around it."""
+    policy = shipped_cap_policy()
+    own = Snapshot(5000.0, tuple(Position(f"P{i}/USD", 1.0, 10.0) for i in range(20)))
+    alone = CapController(policy=policy, stake_currency="USD", cycle_seconds=5.0)
+    member = CapController(policy=policy, stake_currency="USD", cycle_seconds=5.0)
+    fleet = CapFleet(store, "a", 25.0, "bench:1", time.time, shared_wallet=True)
+    single, fleet_times = [], []
+    for _ in range(n):
+        start = time.perf_counter()
+        alone.evaluate(own, 0.0, time.time())
+        single.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        fleet.begin_iteration()
+        member.evaluate(fleet.account(own, member), 0.0, time.time())
+        fleet.round(member, time.time())
+        fleet_times.append(time.perf_counter() - start)
+    return single, fleet_times
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-bot", type=int, default=300)
@@ -90,6 +115,7 @@ def main() -> int:
             store.join(bot, 25.0)
             store.report(bot, 25.0, [Position(f"{bot.upper()}/USD", 10.0, 10.0)])
         fleet = fleet_gate(store, args.per_bot)
+        loop_alone, loop_fleet = iteration_cost(store, args.per_bot)
         store.dispose()
     finally:
         cluster.stop()
@@ -100,6 +126,12 @@ def main() -> int:
     p95 = percentile(fleet, 0.95) * 1e3
     print(f"fleet p95 {p95:.2f} ms (goal < 10 ms): {'OK' if p95 < 10 else 'MISSED'}; "
           f"ratio p50 fleet/one-bot {statistics.median(fleet) / statistics.median(single):.0f}x")
+    for name, values in (("iteration: cap alone", loop_alone),
+                         ("iteration: cap + fleet", loop_fleet)):
+        print(f"{name:28s} n={len(values):5d} p50={statistics.median(values) * 1e3:8.3f} ms "
+              f"p95={percentile(values, 0.95) * 1e3:8.3f} ms")
+    extra = statistics.median(loop_fleet) - statistics.median(loop_alone)
+    print(f"fleet overhead per iteration p50 +{extra * 1e3:.2f} ms (3 transactions)")
     return 0
 
 

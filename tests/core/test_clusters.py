@@ -30,7 +30,8 @@ def test_shipped_policy_is_the_25_percent_cap() -> None:
 
 
 @pytest.mark.parametrize("pair, asset", [
-    ("DOGE/USD", "DOGE"), ("DOGE/USDC", "DOGE"), ("DOGE-USD", "DOGE"), ("doge", "DOGE")])
+    ("DOGE/USD", "DOGE"), ("DOGE/USDC", "DOGE"), ("DOGE-USD", "DOGE"), ("doge", "DOGE"),
+    ("bot-a|DOGE/USD", "DOGE")])  # a fleet key (core.fleet): the pair after the bot
 def test_asset_of_a_pair_is_its_base(pair: str, asset: str) -> None:
     assert asset_of_pair(pair) == asset
 

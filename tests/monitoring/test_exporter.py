@@ -462,3 +462,21 @@ def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:
 def test_no_group_series_when_not_configured(m: Metrics) -> None:
     text = generate_latest(m.registry).decode()
     assert "trader247_exposure_cluster_at_risk_ratio{" not in text
+
+
+def test_fleet_series_exist_only_in_a_fleet_member() -> None:
+    m = Metrics(process_collectors=False)
+    assert b"trader247_fleet" not in generate_latest(m.registry).replace(
+        b"# HELP trader247_fleet", b"").replace(b"# TYPE trader247_fleet", b"")
+    m.update_fleet(fleet="main", bot="a", at_risk_pct=26.0, members=3, reservations=2,
+                   leader=False, available=True)
+    assert m.value("trader247_fleet_member", {"fleet": "main", "bot": "a"}) == 1
+    assert m.value("trader247_fleet_at_risk_ratio", {"fleet": "main"}) == pytest.approx(0.26)
+    assert m.value("trader247_fleet_members", {"fleet": "main"}) == 3
+    assert m.value("trader247_fleet_reservations", {"fleet": "main"}) == 2
+    assert m.value("trader247_fleet_leader", {"fleet": "main"}) == 0
+    assert m.value("trader247_fleet_database_up", {"fleet": "main"}) == 1
+    m.update_fleet(fleet="main", bot="a", at_risk_pct=20.0, members=3, reservations=0,
+                   leader=True, available=False)
+    assert m.value("trader247_fleet_leader", {"fleet": "main"}) == 1
+    assert m.value("trader247_fleet_database_up", {"fleet": "main"}) == 0

@@ -13,7 +13,10 @@ parts that are passed in, each small and replaceable by a fake in tests:
 - ``freshness``: the stale-candle guard, None where it does not apply (``cap_freshness``);
 - ``reporter``: chat and metrics, None in backtesting (``cap_reporter``);
 - ``persistence``: the state in the database, None outside dry-run / live (``cap_persistence``);
-- ``min_stakes``: each position's exchange minimum stake, for trims.
+- ``min_stakes``: each position's exchange minimum stake, for trims;
+- ``fleet``: this bot as a member of a fleet sharing one cap (``cap_fleet``), None unless
+  ``fleet.enabled`` in dry-run / live: the loop then measures the ACCOUNT and entries reserve
+  their headroom in the fleet's database.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from typing import Any
 
 from trader247.adapters.cap_controller import CapController
 from trader247.adapters.cap_exposure import ExposureReader
+from trader247.adapters.cap_fleet import CapFleet
 from trader247.adapters.cap_freshness import CandleFreshness
 from trader247.adapters.cap_locks import LockSync
 from trader247.adapters.cap_marks import MarkSource
@@ -55,6 +59,7 @@ class CapAdapter:
     freshness: CandleFreshness | None = None
     reporter: CapReporter | None = None
     persistence: CapStatePersistence | None = None
+    fleet: CapFleet | None = None
     _backtest_time: datetime | None = None
 
     # ------------------------------------------------------------------ the loop
@@ -64,27 +69,42 @@ class CapAdapter:
             self._new_backtest_run(now)
         else:
             self.marks.begin_iteration()
+        if self.fleet is not None:
+            self.fleet.begin_iteration()
         open_trades = self.open_trades()
-        snapshot = self.exposure.snapshot(open_trades, now)
+        own = self.exposure.snapshot(open_trades, now)
+        snapshot = self._measured(own)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
         needs_minimums = self.controller.needs_min_stakes(snapshot)  # total, cluster or asset
         if needs_minimums and not self.backtesting:
             # A trim sells the base amount its value makes at the mark: a mark one iteration
             # old over-sells in a rally (the restart soak saw $33.90 sold of $30.15 planned).
             self.marks.refresh()
-            snapshot = self.exposure.snapshot(open_trades, now)
+            own = self.exposure.snapshot(open_trades, now)
+            snapshot = self._measured(own)
         events = self.controller.evaluate(
             snapshot, self.min_stakes(snapshot) if needs_minimums else 0.0, now.timestamp())
+        if self.fleet is not None:
+            self.fleet.round(self.controller, now.timestamp())
         if events.plan_line:
             logger.warning(events.plan_line)
         self.locks.sync(events.lock_reason, now)
         plan = self.controller.last_plan
-        if plan is not None and plan.orders:
+        # In a fleet only the leader's plan is executed (published); a follower's is not logged.
+        plans = self.fleet is None or self.fleet.is_leader
+        if plan is not None and plan.orders and plans:
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.controller.cycle,
                         ",".join(order.pair for order in plan.orders))
         if self.reporter is not None:
-            self.reporter.report(self.controller, events, snapshot,
-                                 sum(float(t.stake_amount) for t in open_trades), now.timestamp())
+            self.reporter.report(self.controller, events, own,
+                                 sum(float(t.stake_amount) for t in open_trades), now.timestamp(),
+                                 plans)
+            if self.fleet is not None:
+                self.reporter.report_fleet(self.fleet, self.controller)
+
+    def _measured(self, own: Snapshot) -> Snapshot:
+        """What the cap measures: this bot's snapshot, or in a fleet the account's."""
+        return own if self.fleet is None else self.fleet.account(own, self.controller)
 
     def _new_backtest_run(self, now: datetime) -> None:
         """Hyperopt epochs (and FreqUI's backtests) run the same strategy object again from the
@@ -98,9 +118,16 @@ class CapAdapter:
     # ------------------------------------------------------------------ entries
     def clamp_stake(self, stake: float, pair: str, now: datetime | None,
                     min_stake: float | None = None, max_stake: float | None = None) -> float:
-        decision = self.controller.gate_entry(
-            pair, stake, self.exposure.snapshot(self.open_trades(), now),
-            min_stake=min_stake, max_stake=float(stake if max_stake is None else max_stake))
+        own = self.exposure.snapshot(self.open_trades(), now)
+        ceiling = float(stake if max_stake is None else max_stake)
+        if self.fleet is not None and not in_cooldown(self.controller.trim_state, pair,
+                                                      self.controller.cycle):
+            decision = self.fleet.reserve(pair, own, self.controller.state, self.controller,
+                                          requested=stake, min_stake=min_stake,
+                                          max_stake=ceiling)
+        else:
+            decision = self.controller.gate_entry(pair, stake, own, min_stake=min_stake,
+                                                  max_stake=ceiling)
         if decision.stake is None:
             logger.debug("entry skipped: %s", decision.reason)
             return 0.0

@@ -6,12 +6,17 @@ and ``stoploss`` and decides which parts a run mode gets.
   chat and metrics, the state in the database (restored here, written ahead on every change);
 - backtesting / hyperopt: marks from the candles freqtrade backtests, nothing persisted or sent.
 
+- fleet (``fleet.enabled``, dry-run / live only): connect to the fleet's PostgreSQL database and
+  join under freqtrade's ``bot_name`` at start; any problem stops the bot with one message
+  (:class:`~trader247.adapters.settings.Trader247ConfigError`).
+
 ``dp._exchange`` is read here only: freqtrade's DataProvider has no public accessor for the
 exchange object, and the price tape and the exchange's minimum stakes need it.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -22,15 +27,17 @@ from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_adapter import CapAdapter
 from trader247.adapters.cap_controller import CapController
 from trader247.adapters.cap_exposure import ExposureReader, exchange_min_stakes
+from trader247.adapters.cap_fleet import CapFleet, fleet_min_stakes, this_instance
 from trader247.adapters.cap_freshness import CandleFreshness
 from trader247.adapters.cap_locks import LockSync
 from trader247.adapters.cap_marks import BacktestMarkSource, LiveMarks, MarkSource
 from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.cap_reporter import CapReporter
 from trader247.adapters.cap_trims import TrimExecutor
+from trader247.adapters.fleet_store import FleetConfigError, FleetStore, FleetUnavailable
 from trader247.adapters.observability import runtime_of
 from trader247.adapters.price_tape import PriceTape
-from trader247.adapters.settings import Settings, load_settings
+from trader247.adapters.settings import Settings, Trader247ConfigError, load_settings
 from trader247.adapters.state_store import StateStore
 
 CAP_RUNMODES = (RunMode.DRY_RUN, RunMode.LIVE, RunMode.BACKTEST, RunMode.HYPEROPT)
@@ -64,6 +71,25 @@ def _marks(strategy: Any, backtesting: bool) -> MarkSource:
                      tape=PriceTape.install(exchange) if exchange is not None else None)
 
 
+def build_fleet(config: dict[str, Any], settings: Settings, wallets: Any) -> CapFleet | None:
+    """This bot's fleet membership, joined; None unless ``fleet.enabled`` (dry-run / live)."""
+    fleet = settings.policy.fleet
+    if not fleet.enabled or not persistent(config):
+        return None
+    key = "fleet.db_url" if fleet.db_url else "fleet.db_url (null: freqtrade's db_url)"
+    bot = str(config.get("bot_name") or "freqtrade")
+    try:
+        store = FleetStore.connect(fleet.db_url or str(config.get("db_url") or ""),
+                                   fleet.to_core(), key=key)
+        member = CapFleet(store, bot, settings.cap_policy.max_total_at_risk_pct,
+                          this_instance(), time.time,
+                          shared_wallet=config.get("runmode") is RunMode.LIVE)
+        member.join(float(wallets.get_total(config["stake_currency"])) if wallets else None)
+    except (FleetConfigError, FleetUnavailable) as exc:
+        raise Trader247ConfigError(f"247trader fleet: {settings.policy_path}: {exc}") from None
+    return member
+
+
 def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAdapter:
     config: dict[str, Any] = strategy.config
     settings = settings or load_settings(config)
@@ -80,6 +106,8 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
     guard = settings.policy.stale_data
     # Backtests report nothing: no runtime is added to their config.
     runtime = None if backtesting else runtime_of(config)
+    fleet = build_fleet(config, settings, getattr(strategy, "wallets", None))
+    min_stakes = exchange_min_stakes(getattr(dp, "_exchange", None), lambda: strategy.stoploss)
     adapter = CapAdapter(
         settings=settings, controller=controller, backtesting=backtesting,
         exposure=ExposureReader(config["stake_currency"], marks, getattr(strategy, "wallets", None),
@@ -87,7 +115,8 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
                                 None if backtesting or dp is None else dp.ticker),
         marks=marks, open_trades=open_trades, locks=LockSync(),
         trims=TrimExecutor(controller, runtime.record_trim_latency if runtime else _no_latency),
-        min_stakes=exchange_min_stakes(getattr(dp, "_exchange", None), lambda: strategy.stoploss),
+        min_stakes=min_stakes if fleet is None else fleet_min_stakes(min_stakes,
+                                                                     fleet.stale_bots),
         freshness=CandleFreshness(lambda pair: dp.get_analyzed_dataframe(pair, strategy.timeframe),
                                   strategy.timeframe, guard.max_missing_candles)
         if stored and guard.block_entries and dp is not None else None,
@@ -95,6 +124,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
                              Trade.get_total_closed_profit, runtime)
         if runtime is not None and dp is not None else None,
         persistence=CapStatePersistence(StateStore.of_freqtrade()) if stored else None,
+        fleet=fleet,
     )
     if adapter.persistence is not None:
         adapter.persistence.restore_and_settle(controller)

@@ -118,6 +118,10 @@ class CapController:
         """The order of this round for ``pair``, handed out once."""
         return self._round.pop(pair, None)
 
+    def hand_out(self, orders: tuple[TrimOrder, ...]) -> None:
+        """Fleet: trims the leader planned for this bot's own trades join this round."""
+        self._round.update({order.pair: order for order in orders})
+
     def trim_placed(self, order: TrimOrder, now: float) -> bool:
         """Record a trim about to be handed to the exchange, written ahead. False when the
         write-ahead failed: the trim is then not placed and the state stays as it was (fail

@@ -238,6 +238,8 @@ class ExposureCapMixin:
         if runtime is not None:
             runtime.close()  # /reload_config: the next bot's runtime binds the port again
         adapter = self._trader247_cap
+        if adapter is not None and adapter.fleet is not None:
+            adapter.fleet.leave()
         if adapter is not None and adapter.persistence is not None:
             try:
                 heal_shared_session()

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trader247.adapters.cap_controller import CapController, CapEvents
+from trader247.adapters.cap_fleet import CapFleet
 from trader247.core import messages
 from trader247.core.exposure import CapState, Snapshot
 
@@ -31,8 +32,10 @@ class CapReporter:
     _realised: tuple[float, float] | None = None
 
     def report(self, controller: CapController, events: CapEvents, snapshot: Snapshot,
-               open_stake: float, now: float) -> None:
-        for text in self._chat(controller, events, now):
+               open_stake: float, now: float, plans: bool = True) -> None:
+        """``plans``: this bot executes the controller's plan (False: a fleet follower, whose
+        plan is the leader's business, announces no trim round)."""
+        for text in self._chat(controller, events, now, plans):
             if text:
                 self.send(text)
         self.runtime.record_cap(controller)
@@ -41,8 +44,15 @@ class CapReporter:
             self.runtime.record_pnl(self.realised_profit(now), held - open_stake,
                                     len(snapshot.positions))
 
+    def report_fleet(self, fleet: CapFleet, controller: CapController) -> None:
+        """The fleet's gauges; the controller measured the account (``CapAdapter.loop``)."""
+        if controller.last_exposure is not None:
+            self.runtime.record_fleet(fleet.store.policy.name, fleet.bot,
+                                      controller.last_exposure.at_risk_pct, fleet.members,
+                                      fleet.reservations, fleet.is_leader, fleet.available)
+
     def _chat(self, controller: CapController, events: CapEvents,
-              now: float) -> Sequence[str | None]:
+              now: float, plans: bool) -> Sequence[str | None]:
         exposure, currency = controller.last_exposure, controller.stake_currency
         texts: list[str | None] = []
         if exposure is not None and events.state_changed:
@@ -52,7 +62,7 @@ class CapReporter:
                 previous, events.state, exposure, stake_currency=currency,
                 plan_line=events.plan_line), now))
         plan = controller.last_plan
-        if plan is not None and plan.orders and exposure is not None:
+        if plans and plan is not None and plan.orders and exposure is not None:
             texts.append(self.gate.offer("trims", messages.format_trim_round(
                 plan.orders, exposure, stake_currency=currency, cycle=controller.cycle), now))
         result = self.runtime.latest_universe()

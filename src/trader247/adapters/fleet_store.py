@@ -13,6 +13,11 @@ Decisions (the rules themselves are pure, in :mod:`trader247.core.fleet`):
   together do not race): ``trader247_fleet_member``, ``trader247_fleet_reservation``,
   ``trader247_fleet_leader``, ``trader247_fleet_trim``. They live in the fleet's database, which
   may be the bots' own freqtrade database or a separate one (``fleet.db_url``).
+- A member is one ``bot`` name run by one process (``instance``: host and pid). A second process
+  joining under a name whose member reported within the lease is refused (two bots with the
+  same ``bot_name`` would overwrite each other's positions); a restart after a crash can join once
+  the old report is older than the lease, a clean stop (:meth:`FleetStore.leave`) frees the name
+  at once. The left member's positions keep counting: its coins are still in the account.
 - A trim row is taken once (``UPDATE ... WHERE taken_at IS NULL RETURNING``): a position is never
   trimmed twice, even when two processes of the same bot name overlap.
 """
@@ -59,7 +64,10 @@ CREATE TABLE IF NOT EXISTS trader247_fleet_trim (
     id BIGSERIAL PRIMARY KEY, fleet TEXT NOT NULL, term BIGINT NOT NULL, bot TEXT NOT NULL,
     pair TEXT NOT NULL, stake DOUBLE PRECISION NOT NULL, amount DOUBLE PRECISION NOT NULL,
     full_exit BOOLEAN NOT NULL, reason TEXT NOT NULL, planned_at DOUBLE PRECISION NOT NULL,
-    taken_at DOUBLE PRECISION)
+    taken_at DOUBLE PRECISION);
+ALTER TABLE trader247_fleet_member ADD COLUMN IF NOT EXISTS instance TEXT NOT NULL DEFAULT '';
+ALTER TABLE trader247_fleet_member ADD COLUMN IF NOT EXISTS stake_balance DOUBLE PRECISION
+    NOT NULL DEFAULT 0
 """
 
 
@@ -69,6 +77,16 @@ class FleetConfigError(Exception):
 
 class FleetUnavailable(Exception):
     """The fleet database did not answer; the message carries the database's own words."""
+
+
+@dataclass(frozen=True, slots=True)
+class Beat:
+    """What a heartbeat reads back: the fleet as of the database clock ``now``."""
+
+    members: list[Member]
+    reservations: list[Reservation]
+    now: float
+    balances: dict[str, float]  # each member's last reported stake balance
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,13 +138,57 @@ class FleetStore:
 
     # --- members ------------------------------------------------------------------------
 
-    def join(self, bot: str, cap_pct: float) -> None:
+    def join(self, bot: str, cap_pct: float, instance: str = "",
+             stake_balance: float | None = None) -> None:
         """Register ``bot`` (no positions yet reported keeps its last report)."""
         with self._locked() as (c, now):
             problem = join_problem(bot, cap_pct, self._members(c), now, self.policy.lease_seconds)
+            if problem is None and instance:
+                problem = self._name_taken(c, bot, instance, now)
             if problem:
                 raise FleetConfigError(f"fleet {self.policy.name!r}: {problem}")
             self._upsert_member(c, bot, cap_pct, None, now)
+            c.execute(text("UPDATE trader247_fleet_member SET instance = :i, stake_balance = "
+                           "COALESCE(:s, stake_balance) WHERE fleet = :f AND bot = :b"),
+                      {"i": instance, "s": stake_balance, "f": self.policy.name, "b": bot})
+
+    def _name_taken(self, c: Connection, bot: str, instance: str, now: float) -> str | None:
+        row = c.execute(text("SELECT instance, reported_at FROM trader247_fleet_member WHERE "
+                             "fleet = :f AND bot = :b"), {"f": self.policy.name, "b": bot}).first()
+        if row is None or not row[0] or row[0] == instance:
+            return None
+        age = now - float(row[1])
+        if age > self.policy.lease_seconds:
+            return None
+        return (f"bot_name {bot!r} is already a member, run by {row[0]} (last report "
+                f"{age:.0f} s ago): every bot of a fleet needs its own bot_name; a restarted bot "
+                f"joins once that report is older than lease_seconds "
+                f"({self.policy.lease_seconds:g} s)")
+
+    def leave(self, bot: str, instance: str) -> None:
+        """A clean stop: the name is free at once, the positions keep counting, the lease goes."""
+        with self._locked() as (c, _):
+            c.execute(text("UPDATE trader247_fleet_member SET reported_at = 0 WHERE fleet = :f "
+                           "AND bot = :b AND instance = :i"),
+                      {"f": self.policy.name, "b": bot, "i": instance})
+            c.execute(text("DELETE FROM trader247_fleet_leader WHERE fleet = :f AND bot = :b"),
+                      {"f": self.policy.name, "b": bot})
+
+    def heartbeat(self, bot: str, cap_pct: float, positions: Sequence[Position],
+                  release: Sequence[int] = (), stake_balance: float = 0.0) -> Beat:
+        """:meth:`report` (with the bot's stake balance) + :meth:`release` of ``release`` in one
+        transaction (the report now carries those entries); the fleet read back."""
+        with self._locked() as (c, now):
+            self._upsert_member(c, bot, cap_pct, positions, now)
+            c.execute(text("UPDATE trader247_fleet_member SET stake_balance = :s WHERE fleet = :f "
+                           "AND bot = :b"), {"s": stake_balance, "f": self.policy.name, "b": bot})
+            if release:
+                c.execute(text("DELETE FROM trader247_fleet_reservation WHERE id = ANY(:ids)"),
+                          {"ids": list(release)})
+            balances = {str(b): float(v) for b, v in c.execute(text(
+                "SELECT bot, stake_balance FROM trader247_fleet_member WHERE fleet = :f"),
+                {"f": self.policy.name})}
+            return Beat(self._members(c), self._reservations(c, now), now, balances)
 
     def report(self, bot: str, cap_pct: float, positions: Sequence[Position]) -> None:
         """This bot's own positions at mark (its heartbeat)."""
@@ -159,11 +221,27 @@ class FleetStore:
 
     def reserve(self, bot: str, pair: str, *, stake_balance: float, cap_policy: CapPolicy,
                 state: CapState, requested: float, min_stake: float | None,
-                max_stake: float) -> Grant:
-        """Grant (and hold for one lease) the largest stake the fleet's headroom allows."""
+                max_stake: float, positions: Sequence[Position] | None = None,
+                add_member_balances: bool = False) -> Grant:
+        """Grant (and hold for one lease) the largest stake the fleet's headroom allows.
+
+        ``positions``: the bot's own positions now, in place of its last report. The caller's
+        ``stake_balance`` is read now too: an entry made since the last report has left the
+        balance, so it must be in the positions (or the equity would be short by its stake).
+        ``add_member_balances`` (dry-run: each bot simulates its own wallet): the account's
+        balance is ``stake_balance`` plus every other member's last reported one."""
         with self._locked() as (c, now):
             held = self._reservations(c, now)
-            snap = fleet_snapshot(stake_balance, self._members(c), held, now)
+            members = self._members(c)
+            if positions is not None:
+                members = [m for m in members if m.bot != bot]
+                members.append(Member(bot, cap_policy.max_total_at_risk_pct, tuple(positions),
+                                      now))
+            if add_member_balances:
+                stake_balance += float(c.execute(text(
+                    "SELECT COALESCE(SUM(stake_balance), 0) FROM trader247_fleet_member WHERE "
+                    "fleet = :f AND bot <> :b"), {"f": self.policy.name, "b": bot}).scalar_one())
+            snap = fleet_snapshot(stake_balance, members, held, now)
             decision, exposure = reserve(snap, cap_policy, state, requested=requested,
                                          min_stake=min_stake, max_stake=max_stake)
             if decision.stake is None:

@@ -103,6 +103,13 @@ class Runtime:
             self.metrics.update_cap(controller.last_exposure, controller.state,
                                     controller.trim_state, controller.last_plan)
 
+    def record_fleet(self, fleet: str, bot: str, at_risk_pct: float, members: int,
+                     reservations: int, leader: bool, available: bool) -> None:
+        if self.metrics is not None:
+            self.metrics.update_fleet(fleet=fleet, bot=bot, at_risk_pct=at_risk_pct,
+                                      members=members, reservations=reservations, leader=leader,
+                                      available=available)
+
     def record_trim_latency(self, seconds: float) -> None:
         if self.metrics is not None:
             self.metrics.trim_filled(seconds)

@@ -12,7 +12,11 @@ from dataclasses import dataclass, field
 
 
 def asset_of_pair(pair: str) -> str:
-    """``DOGE/USD`` -> ``DOGE``; ``DOGE-USD`` and a bare ``DOGE`` give ``DOGE`` as well."""
+    """``DOGE/USD`` -> ``DOGE``; ``DOGE-USD`` and a bare ``DOGE`` give ``DOGE`` as well.
+
+    A fleet's account snapshot keys positions ``bot|pair`` (``core.fleet``): the asset is the
+    pair's, so cluster and asset caps hold for the whole account in a fleet."""
+    pair = pair.rpartition("|")[2]
     for separator in ("/", "-"):
         if separator in pair:
             return pair.split(separator, 1)[0].upper()

@@ -322,6 +322,23 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
     # runtime and exporter (no process-wide state survives it), so a counter would always be 0.
     MetricSpec(GAUGE, "config_loaded", "trader247_config_loaded_timestamp_seconds",
                "Unix time the bot's configuration was (re)loaded (start, /reload_config)."),
+    # --- fleet (policy.yaml fleet.enabled; absent otherwise)
+    MetricSpec(GAUGE, "fleet_member", "trader247_fleet_member",
+               "1: this bot is member `bot` of fleet `fleet` (join other series on instance).",
+               ("fleet", "bot")),
+    MetricSpec(GAUGE, "fleet_at_risk_ratio", "trader247_fleet_at_risk_ratio",
+               "The ACCOUNT's at-risk value / equity, over every member of the fleet (0..1).",
+               ("fleet",)),
+    MetricSpec(GAUGE, "fleet_members", "trader247_fleet_members",
+               "Members of the fleet (stale ones included: their positions count).", ("fleet",)),
+    MetricSpec(GAUGE, "fleet_reservations", "trader247_fleet_reservations",
+               "Unexpired entry reservations of the whole fleet.", ("fleet",)),
+    MetricSpec(GAUGE, "fleet_leader", "trader247_fleet_leader",
+               "1 while this bot holds the fleet's leader lease (plans the trim rounds).",
+               ("fleet",)),
+    MetricSpec(GAUGE, "fleet_available", "trader247_fleet_database_up",
+               "1 when the fleet database answered this bot's last request (0: no entries).",
+               ("fleet",)),
 
 )
 """Every metric of the bot (but the build info and the process collectors), in export order.
@@ -368,6 +385,7 @@ class Metrics:
         self._last_plan: TrimPlan | None = None
         self._last_state: CapState | None = None
         self._episode_rounds = 0
+        self._fleet_member: tuple[str, str] | None = None
 
     def _declare(self, spec: MetricSpec) -> None:
         reg = self.registry
@@ -529,6 +547,21 @@ class Metrics:
         for name, group in groups.assets.items():
             self.gauges["asset_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
             self.gauges["asset_cap"].set(_ratio(group.cap_pct))
+
+    def update_fleet(self, *, fleet: str, bot: str, at_risk_pct: float, members: int,
+                     reservations: int, leader: bool, available: bool) -> None:
+        """Once per iteration of a fleet member (``trader247.adapters.cap_fleet``)."""
+        gauges = self.gauges
+        names = ("fleet_at_risk_ratio", "fleet_members", "fleet_reservations", "fleet_leader",
+                 "fleet_available")
+        if self._fleet_member != (fleet, bot):  # series exist only for a fleet member
+            for name in ("fleet_member", *names):
+                gauges[name].clear()
+            gauges["fleet_member"].labels(fleet=fleet, bot=bot).set(1)
+            self._fleet_member = (fleet, bot)
+        values = (_ratio(at_risk_pct), members, reservations, int(leader), int(available))
+        for name, value in zip(names, values, strict=True):
+            gauges[name].labels(fleet=fleet).set(value)
 
     def _count_trim_state(self, trim_state: TrimState) -> None:
         current = {
