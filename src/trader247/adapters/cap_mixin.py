@@ -44,6 +44,11 @@ from trader247.adapters import observability, price_tape, protection_link, unive
 from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
 from trader247.adapters.cap_persistence import CapStatePersistence
+from trader247.adapters.live_trims import (  # [G2] partial, rejected, cancel-first
+    cancel_entry_while_reducing,
+    record_trim_fill,
+    settle_rejected_trims,
+)
 from trader247.adapters.settings import Settings, load_settings
 from trader247.adapters.state_store import StateStore, heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
@@ -115,6 +120,14 @@ def _wrap_exit_timeout(user: Callable[..., Any]) -> Callable[..., Any]:
     return check_exit_timeout
 
 
+def _wrap_entry_timeout(user: Callable[..., Any]) -> Callable[..., Any]:  # [G2]
+    @functools.wraps(user)
+    def check_entry_timeout(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
+        return self._cap_cancels_entry(**kwargs) or bool(user(self, *args, **kwargs))
+
+    return check_entry_timeout
+
+
 _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "custom_stake_amount": _wrap_stake,
     "confirm_trade_entry": _wrap_confirm,
@@ -122,6 +135,7 @@ _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "bot_loop_start": _wrap_loop,
     "order_filled": _wrap_filled,
     "check_exit_timeout": _wrap_exit_timeout,
+    "check_entry_timeout": _wrap_entry_timeout,  # [G2]
 }
 
 
@@ -180,6 +194,14 @@ class ExposureCapMixin:
     @observability.timed("check_exit_timeout")
     def check_exit_timeout(self, **kwargs: Any) -> bool:
         return self._cap_trim_timed_out(**kwargs)
+
+    @observability.timed("check_entry_timeout")  # [G2] REDUCING cancels open entry orders
+    def check_entry_timeout(self, **kwargs: Any) -> bool:
+        return self._cap_cancels_entry(**kwargs)
+
+    def _cap_cancels_entry(self, **kwargs: Any) -> bool:  # [G2]
+        return cancel_entry_while_reducing(self.cap, kwargs["pair"], kwargs["order"],
+                                           kwargs["trade"])
 
     # ------------------------------------------------------------------ plumbing
     @property
@@ -416,6 +438,8 @@ class ExposureCapMixin:
         else:
             self._cap_begin_iteration()
         open_trades = self._cap_open_trades()
+        if not self._cap_backtesting():  # [G2] trims freqtrade never created an order for
+            settle_rejected_trims(self.cap, open_trades, current_time.timestamp())
         snapshot = self._cap_snapshot(current_time, open_trades)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
         needs_minimums = self.cap.state is CapState.REDUCING or measure(
@@ -621,7 +645,8 @@ class ExposureCapMixin:
     def _cap_order_filled(self, pair: str, order: Order, current_time: datetime) -> None:
         self.__dict__.pop("_cap_realised", None)  # an exit fill realises profit
         if order.ft_order_tag == TRIM_TAG:
-            latency = self.cap.trim_filled(pair, current_time.timestamp())
+            latency = record_trim_fill(  # [G2] a partial fill is not complete
+                self.cap, pair, order, current_time.timestamp())
             if latency is not None:
                 logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
                 observability.record_trim_latency(latency)
