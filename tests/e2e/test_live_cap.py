@@ -7,7 +7,12 @@ At-risk is judged from the replay's own books (the exchange's truth), never from
 
 from __future__ import annotations
 
+import contextlib
+import json
 import re
+import threading
+import time
+import urllib.error
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +27,9 @@ from tests.e2e.live import (  # noqa: F401 - fixtures
     wallet_vs_exchange,
 )
 from tests.e2e.support import REPO, Bot, policy_file
-from trader247.cli.processes import stop
+from tests.monitoring._tools import ALERTS, promtool
+from trader247.cli.processes import free_port, stop
+from trader247.metrics.scrape import scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -34,9 +41,11 @@ CAP, TARGET = 25.0, 23.0  # config/policy.yaml
 
 
 def policy(tmp_path: Path, name: str, **risk: Any) -> Path:
+    """The shipped policy.yaml with ``risk`` changes; the exporter on a free port (other test
+    runs may share the machine)."""
     folder = tmp_path / name
     folder.mkdir()
-    return policy_file(folder, **risk)
+    return policy_file(folder, port=free_port(), **risk)
 
 
 def cap_extra(policy_path: Path, **more: Any) -> dict[str, Any]:
@@ -163,3 +172,100 @@ def test_live_over_cap_start_cancels_entries_first_and_follows_a_partial_trim_up
     assert "Traceback" not in log
     # the latency of every trim fill is logged (bench/live_trims.py reads these lines)
     assert len(re.findall(r"trim filled: pair=\S+ latency=", log)) >= 3
+
+
+class Recorder:
+    """Scrapes a bot's ``/metrics`` once a second in a thread: the series of a run."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.samples: list[dict[str, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            with contextlib.suppress(OSError, urllib.error.URLError):  # not listening yet
+                self.samples.append(scrape(self.url))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def series(self, name: str) -> list[float]:
+        return [sample[name] for sample in self.samples if name in sample]
+
+
+def promtool_fires(tmp_path: Path, failed: list[float]) -> str:
+    """A promtool test of alerts.yml fed with the recorded ``failed`` counter, one scrape per
+    minute: quiet before the first failure, firing at the end. Returns promtool's output."""
+    first = next(i for i, value in enumerate(failed) if value > 0)
+    series = 'trader247_trims_total{job="bot", instance="bot:9090", outcome="failed"}'
+    labels = {"severity": "warning", "job": "bot", "instance": "bot:9090", "outcome": "failed"}
+    count = int(failed[-1] - failed[max(0, len(failed) - 31)])
+    test = {
+        "rule_files": [str(ALERTS)],
+        "evaluation_interval": "1m",
+        "tests": [{
+            "name": "recorded live run: a rejected trim",
+            "interval": "1m",
+            "input_series": [{"series": series,
+                              "values": " ".join(f"{v:g}" for v in failed)}],
+            "alert_rule_test": [
+                {"eval_time": f"{max(first - 1, 0)}m", "alertname": "Trader247TrimFailures",
+                 "exp_alerts": []},
+                {"eval_time": f"{len(failed) - 1}m", "alertname": "Trader247TrimFailures",
+                 "exp_alerts": [{"exp_labels": labels, "exp_annotations": {
+                     "summary": "Trim orders failed",
+                     "description": f"bot:9090: {count} trim order(s) failed or timed out in "
+                                    "30 min; exposure stays above the cap until they are "
+                                    "re-planned."}}]},
+            ],
+        }],
+    }
+    path = tmp_path / "recorded_trim_failures.yml"
+    path.write_text(json.dumps(test, indent=1))  # JSON is YAML
+    result = promtool("test", "rules", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr + path.read_text()
+    return result.stdout
+
+
+def test_live_trim_rejected_as_too_small_does_not_loop_and_fires_trim_failures(
+        tmp_path: Path, live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
+        live_bots: Callable[..., Bot]) -> None:  # noqa: F811
+    replay = live_replay_factory(accounts={"live": {"USD": "4000"}})
+    strict = policy(tmp_path, "strict")
+    port = int(re.findall(r"\n  port: (\d+)", strict.read_text())[0])
+    bot = live_bots(replay, replay.key("live-1"), name="reject", strategy="CapProbeStrategy",
+                    extra=cap_extra(strict, pairs=PAIRS[:3]))
+    recorder = Recorder(f"http://127.0.0.1:{port}/metrics")
+    try:
+        for n, pair in enumerate(PAIRS[:3], start=1):
+            bot.post("forceenter", {"pair": pair, "stakeamount": 300})
+            wait_for(lambda n=n: len(bot.get("status")) == n  # type: ignore[misc]
+                     and not any(t["has_open_orders"] for t in bot.get("status")), 30, pair)
+        # the exchange raises SOL's minimum after freqtrade loaded its markets: freqtrade still
+        # believes $1 is enough, the exchange answers "Too small order size" to a SOL trim
+        replay.control("products", {"SOL-USD": {"quote_min_size": "250"}})
+        replay.control("price_script", {"duration_s": 3, "to_multiplier": 1.5})
+        wait_for(lambda: "entries resume (lock lifted)" in bot.log.read_text(), 120,
+                 "exposure back under the target without SOL")
+        time.sleep(2.5)  # the exporter publishes the final state
+    finally:
+        recorder.stop()
+    log = bot.log.read_text()
+    refusals = re.findall(r"Unable to adjust position of trade for (\S+): .*\n.*Too small", log)
+    assert refusals == ["SOL/USD"], log[-4000:]  # one create refused, never retried
+    assert re.search(r"TRIM_REJECTED: pair=SOL/USD", log)
+    rounds = [(int(n), p) for n, p in re.findall(r"TRIM_ROUND: .*?orders=(\d+) .*pairs=(\S+)",
+                                                 log)]
+    assert rounds and all(n <= 3 for n, _ in rounds)
+    # SOL was planned in the round it was refused in, never again in this episode
+    assert sum("SOL/USD" in pairs for _, pairs in rounds) == 1
+    held, equity = exchange_at_risk(replay, "live")
+    assert 100 * held / equity <= CAP
+
+    failed = recorder.series('trader247_trims_total{outcome="failed"}')
+    assert failed and failed[-1] == 1.0 and failed[0] == 0.0
+    promtool_fires(tmp_path, failed)
