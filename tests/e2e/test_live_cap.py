@@ -10,6 +10,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import subprocess
+import sys
 import threading
 import time
 import urllib.error
@@ -26,7 +28,7 @@ from tests.e2e.live import (  # noqa: F401 - fixtures
     wait_for,
     wallet_vs_exchange,
 )
-from tests.e2e.support import REPO, Bot, policy_file
+from tests.e2e.support import CHILD_ENV, REPO, Bot, policy_file
 from tests.monitoring._tools import ALERTS, promtool
 from trader247.cli.processes import free_port, stop
 from trader247.metrics.scrape import scrape
@@ -270,3 +272,50 @@ def test_live_trim_rejected_as_too_small_does_not_loop_and_fires_trim_failures(
     failed = recorder.series('trader247_trims_total{outcome="failed"}')
     assert failed and failed[-1] == 1.0 and failed[0] == 0.0
     promtool_fires(tmp_path, failed)
+
+
+def test_live_stop_with_liquidate_on_stop_sells_through_real_orders_and_reports_the_rest(
+        tmp_path: Path, live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
+        live_bots: Callable[..., Bot]) -> None:  # noqa: F811
+    replay = live_replay_factory(accounts={"live": {"USD": "4000"}})
+    liquidating = policy(tmp_path, "liquidate", liquidate_on_stop="true",
+                         liquidate_timeout_seconds=6)
+    key = replay.key("live-1")
+    bot = live_bots(replay, key, name="liq", strategy="CapProbeStrategy",
+                    extra=cap_extra(liquidating, pairs=PAIRS[:3]))
+    for n, pair in enumerate(PAIRS[:3], start=1):
+        bot.post("forceenter", {"pair": pair, "stakeamount": 300})
+        wait_for(lambda n=n: len(bot.get("status")) == n  # type: ignore[misc]
+                 and not any(t["has_open_orders"] for t in bot.get("status")), 30, pair)
+    # BTC's first sell meets half a book; SOL cannot be sold at all (trading disabled on the
+    # exchange after the bot loaded its markets)
+    replay.fault(kind="partial_fill", endpoint="create_order", pair="BTC/USD", fraction=0.5,
+                 max_hits=1)
+    replay.control("products", {"SOL-USD": {"trading_disabled": True}})
+    orders_before = replay.account("live")["orders"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "trader247.cli", "stop", "--pid-file", str(bot.pid_file),
+         "-c", str(REPO / "config" / "config.json"), "-c", str(tmp_path / "liq.json"),
+         "-c", str(key.config)],
+        capture_output=True, text=True, timeout=120, env=CHILD_ENV, cwd=REPO)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert bot.process.wait(timeout=15) == 0
+    line = next(x for x in result.stdout.splitlines() if x.startswith("liquidation:"))
+    head, *rest = line.split("; ")
+    # freqtrade answers its own uncaught TemporaryError with a bare 500 (its log has the reason)
+    assert re.fullmatch(r"liquidation: NOT closed within 6s: SOL/USD \(trade 3\): .+", head), line
+    balances = {c: float(v) for c, v in replay.account("live")["balances"].items()}
+    assert balances.get("ETH", 0.0) < 1e-6 and balances["SOL"] > 1.0
+    sells = replay.account("live")["orders"] - orders_before
+    if balances.get("BTC", 0.0) < 1e-6:
+        # the rest of BTC was asked for again and sold: two BTC sells and one ETH sell
+        assert rest == [] and sells == 3, (line, sells)
+    else:
+        # freqtrade closed the trade when its half-filled full exit was processed in its
+        # "not enough BTC in wallet" recovery (it compares the order's amount with the
+        # trade's): the other half is still on the exchange and the report names it
+        assert sells == 2, (line, sells)
+        assert len(rest) == 1 and rest[0].startswith(f"BTC {balances['BTC']:.10g} (~"), line
+        assert rest[0].endswith(" USD) held on the exchange after its trade was closed"), line
+    assert replay.account("live")["open_orders"] == []
