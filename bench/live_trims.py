@@ -41,6 +41,9 @@ from tests.e2e import live, support  # noqa: E402
 from trader247.cli.processes import free_port, stop  # noqa: E402
 
 PAIRS = ("BTC/USD", "ETH/USD", "SOL/USD")
+ORDER_TYPES = {"entry": "limit", "exit": "market", "emergency_exit": "market",
+               "force_entry": "market", "force_exit": "market", "stoploss": "market",
+               "stoploss_on_exchange": False}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -68,7 +71,9 @@ def run(mode: str, steps: int, throttle: int, data_dir: Path) -> list[float]:
         bot = None
         try:
             policy = support.policy_file(tmp_path, port=free_port())
-            extra = {"pairs": PAIRS, "internals": {"process_throttle_secs": throttle,
+            # Trims as market (IOC) sells. freqtrade's default order types are limit orders:
+            # a limit trim rests on the book and its latency is the market's, not the bot's.
+            extra = {"order_types": ORDER_TYPES, "pairs": PAIRS, "internals": {"process_throttle_secs": throttle,
                                                    "heartbeat_interval": 0},
                      "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
                                     "policy_file": str(policy),

@@ -54,6 +54,18 @@ ROWS = (
 )
 
 
+# Found by this matrix, reported, not fixed here (freqtrade's own behaviour):
+KNOWN = (
+    # freqtrade closes a trade whose full exit filled in part (it compares the order's amount
+    # with the trade's in its "not enough in wallet" recovery); the rest stays on the exchange,
+    # outside any trade (``trader247 stop --liquidate`` reports such coins)
+    "- create_order partial fill (full exit): coins outside any open trade",
+    # an accounts outage while an order fills leaves freqtrade's wallet stale: it refreshes the
+    # balance after a fill or hourly only, so the cap measures equity from the stale balance
+    "- accounts 5xx: freqtrade's wallet differs from the exchange's balances",
+)
+
+
 @pytest.mark.soak
 def test_live_fault_matrix_order_endpoints(
         tmp_path: Path, live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
@@ -64,21 +76,29 @@ def test_live_fault_matrix_order_endpoints(
     bot = live_bots(replay, replay.key("live-1"), name="matrix", strategy="CapProbeStrategy",
                     extra=cap_bot_extra(policy))
     results: list[LiveRowResult] = []
-    for row in ROWS:
-        result = run_row(bot, replay, row)
-        results.append(result)
-        if not result.survived:
-            break
-        clean_up(bot, replay, result)
+    try:
+        for row in ROWS:
+            result = run_row(bot, replay, row)
+            results.append(result)
+            if not result.survived:
+                break
+            clean_up(bot, replay, result)
+    finally:
+        table = write_live_report(results, time.monotonic() - started)
+    notes = [f"- {r.row.endpoint} {r.row.name}: {p}" for r in results for p in r.problems()]
+    failing = [n for n in notes if not any(n.startswith(k) for k in KNOWN)]
+    assert len(results) == len(ROWS) and not failing, table
+    # the known findings are still what they were (a fix shows here: move it out of KNOWN)
+    assert all(any(n.startswith(k) for n in notes) for k in KNOWN), table
+
+
+def write_live_report(results: list[LiveRowResult], wall_s: float) -> str:
     table = render_live_table(results)
     REPORTS.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     notes = [f"- {r.row.endpoint} {r.row.name}: {p}" for r in results for p in r.problems()]
-    (REPORTS / "live_fault_matrix.md").write_text(
-        f"# live_fault_matrix ({stamp}, {time.monotonic() - started:.0f} s wall time)\n\n"
-        + table + "\n".join(notes) + "\n")
-    print("\n" + table + "\n".join(notes))
-    # known, reported, not ours to fix here: freqtrade closes a trade whose full exit filled in
-    # part and leaves the rest on the exchange (see the liquidation report)
-    failing = [n for n in notes if "partial fill (full exit)" not in n]
-    assert len(results) == len(ROWS) and not failing, table + "\n".join(notes)
+    text = f"# live_fault_matrix ({stamp}, {wall_s:.0f} s wall time)\n\n" + table + "\n".join(
+        notes) + "\n"
+    (REPORTS / "live_fault_matrix.md").write_text(text)
+    print("\n" + text)
+    return text
