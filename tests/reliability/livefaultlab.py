@@ -5,8 +5,8 @@ on the replay's private API, one fault row after the other.
 A row = a fault on one private endpoint (create_order, cancel_orders, order, fills, accounts)
 plus the order action it disturbs, done the way a user does it through freqtrade's REST API:
 
-- ``entry``: ``/forceenter`` at market; a refused call is asked once more after the fault (what a
-  user or the next signal does);
+- ``entry``: ``/forceenter`` at market; a call refused, or accepted but not done, is asked once
+  more after the fault (what a user or the next signal does);
 - ``exit``: a clean entry first, then ``/forceexit`` of that trade at market (retried likewise);
 - ``cancel``: a clean resting limit entry first (10 % under the bid), then freqtrade's own cancel
   (``DELETE /trades/{id}/open-order``, retried likewise).
@@ -72,7 +72,7 @@ class LiveRowResult:
     orphan_orders: list[str]
     orphan_coins: dict[str, float]
     wallet_matches: bool
-    note: str = ""
+    asked_again: bool = False
 
     def problems(self) -> list[str]:
         found = []
@@ -194,9 +194,11 @@ def run_row(bot: Bot, replay: LiveReplay, row: LiveRow, account: str = "live") -
     settle_s = None
     while time.monotonic() < deadline:
         after = time.monotonic() > fault_end
-        if after and refused and not retried and not _outcome(bot, row) and (
+        if after and not retried and not _outcome(bot, row) and (
                 row.action == "cancel" or _settled(bot)):
-            retried = True  # asked once more after the fault, as a user would
+            # refused, or accepted but not done (a part-filled exit keeps the trade open with
+            # the rest): asked once more after the fault, as a user would
+            retried = True
             refused += 0 if _call(act) else 1
         if after and _outcome(bot, row):
             settle_s = round(max(0.0, time.monotonic() - fault_end), 1)
@@ -213,7 +215,8 @@ def run_row(bot: Bot, replay: LiveReplay, row: LiveRow, account: str = "live") -
         wallet, exchange = wallet_vs_exchange(bot, replay, account)
         matches = all(abs(wallet.get(c, 0.0) - v) <= max(1e-9 * abs(v), 1e-12)
                       for c, v in exchange.items())
-    return LiveRowResult(row, start, survived, settle_s, refused, unknown, coins, matches)
+    return LiveRowResult(row, start, survived, settle_s, refused, unknown, coins, matches,
+                         asked_again=retried)
 
 
 def clean_up(bot: Bot, replay: LiveReplay, result: LiveRowResult) -> None:
@@ -238,7 +241,7 @@ def clean_up(bot: Bot, replay: LiveReplay, result: LiveRowResult) -> None:
 
 
 COLUMNS = ("fault", "endpoint", "action", "pair", "at", "survived", "refused calls",
-           "settle s", "orphan orders", "orphan coins", "wallet = exchange")
+           "asked again", "settle s", "orphan orders", "orphan coins", "wallet = exchange")
 
 
 def render_live_table(results: list[LiveRowResult]) -> str:
@@ -247,7 +250,7 @@ def render_live_table(results: list[LiveRowResult]) -> str:
         at = datetime.fromtimestamp(r.start, UTC).strftime("%H:%M:%S")
         coins = ", ".join(f"{c} {v:+.6g}" for c, v in r.orphan_coins.items()) or "0"
         cells = (r.row.name, r.row.endpoint, r.row.action, r.row.pair, at,
-                 "yes" if r.survived else "NO", str(r.refused),
+                 "yes" if r.survived else "NO", str(r.refused), "yes" if r.asked_again else "no",
                  "none" if r.settle_s is None else f"{r.settle_s:g}",
                  str(len(r.orphan_orders)), coins, "yes" if r.wallet_matches else "NO")
         lines.append("| " + " | ".join(cells) + " |")

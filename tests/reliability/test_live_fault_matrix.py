@@ -56,9 +56,10 @@ ROWS = (
 
 # Found by this matrix, reported, not fixed here (freqtrade's own behaviour):
 KNOWN = (
-    # freqtrade closes a trade whose full exit filled in part (it compares the order's amount
-    # with the trade's in its "not enough in wallet" recovery); the rest stays on the exchange,
-    # outside any trade (``trader247 stop --liquidate`` reports such coins)
+    # freqtrade closes a trade whose full exit filled in part when it meets that order in its
+    # "not enough in wallet" recovery (it compares the order's amount with the trade's); the
+    # rest stays on the exchange outside any trade (``trader247 stop --liquidate`` reports such
+    # coins). When freqtrade sees the order first, the trade stays open with the rest instead.
     "- create_order partial fill (full exit): coins outside any open trade",
     # an accounts outage while an order fills leaves freqtrade's wallet stale: it refreshes the
     # balance after a fill or hourly only, so the cap measures equity from the stale balance
@@ -87,9 +88,8 @@ def test_live_fault_matrix_order_endpoints(
         table = write_live_report(results, time.monotonic() - started)
     notes = [f"- {r.row.endpoint} {r.row.name}: {p}" for r in results for p in r.problems()]
     failing = [n for n in notes if not any(n.startswith(k) for k in KNOWN)]
+    # (the known findings depend on timing: each run shows them or not)
     assert len(results) == len(ROWS) and not failing, table
-    # the known findings are still what they were (a fix shows here: move it out of KNOWN)
-    assert all(any(n.startswith(k) for n in notes) for k in KNOWN), table
 
 
 def write_live_report(results: list[LiveRowResult], wall_s: float) -> str:
