@@ -13,7 +13,7 @@ from trader247.adapters.cap_controller import TRIM_TAG, CapController
 from trader247.adapters.live_trims import (
     cancel_entry_while_reducing,
     record_trim_fill,
-    settle_rejected_trims,
+    settle_trims,
     trim_complete,
 )
 from trader247.core.exposure import CapState, Position, Snapshot
@@ -24,6 +24,7 @@ T0 = 1_800_000_000.0
 def order(status: str = "closed", amount: float = 1.0, filled: float = 1.0, *,
           side: str = "sell", tag: str | None = TRIM_TAG, at: float = T0) -> Any:
     return SimpleNamespace(status=status, safe_amount=amount, safe_filled=filled,
+                           ft_is_open=status == "open",
                            safe_remaining=amount - filled, ft_order_side=side, ft_order_tag=tag,
                            order_id="o1", order_date_utc=datetime.fromtimestamp(at, UTC))
 
@@ -84,7 +85,25 @@ def test_a_trim_without_an_order_is_rejected_once() -> None:
         SimpleNamespace(pair="A/USD", orders=[order("open", at=T0 + 0.2)]),  # created
         SimpleNamespace(pair="B/USD", orders=[order("closed", at=T0 - 600)]),  # an old trim
     ]
-    assert settle_rejected_trims(cap, trades, T0 + 2.0) == ["B/USD"]
+    assert settle_trims(cap, trades, T0 + 2.0) == ["B/USD"]
     assert set(cap.trim_state.open_trims) == {"A/USD"}
     assert cap.trim_state.failed == 1 and cap.trim_state.episode_rejected == {"B/USD"}
-    assert settle_rejected_trims(cap, trades, T0 + 3.0) == []
+    assert settle_trims(cap, trades, T0 + 3.0) == []
+
+
+@pytest.mark.parametrize(("newest", "filled", "partial", "failed"), [
+    (order("closed", 2.0, 2.0, at=T0 + 0.1), 1, 0, 0),
+    (order("canceled", 2.0, 1.0, at=T0 + 0.1), 0, 1, 0),  # restart after a partial fill
+    (order("canceled", 2.0, 0.0, at=T0 + 0.1), 0, 0, 1),  # cancelled, nothing sold
+])
+def test_a_closed_trim_order_the_state_missed_is_settled_as_it_says(
+        newest: Any, filled: int, partial: int, failed: int) -> None:
+    cap = controller(OVER)
+    trim = cap.trim_for("A/USD")
+    assert trim is not None and cap.trim_placed(trim, T0)
+    trades = [SimpleNamespace(pair="A/USD", orders=[order("closed", at=T0 - 600), newest])]
+    assert settle_trims(cap, trades, T0 + 5.0) == ["A/USD"]
+    state = cap.trim_state
+    assert "A/USD" not in state.open_trims
+    assert (state.filled, state.partial, state.failed) == (filled, partial, failed)
+    assert state.episode_rejected == frozenset()

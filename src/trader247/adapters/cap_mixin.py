@@ -47,7 +47,7 @@ from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.live_trims import (  # [G2] partial, rejected, cancel-first
     cancel_entry_while_reducing,
     record_trim_fill,
-    settle_rejected_trims,
+    settle_trims,
 )
 from trader247.adapters.settings import Settings, load_settings
 from trader247.adapters.state_store import StateStore, heal_shared_session
@@ -439,8 +439,8 @@ class ExposureCapMixin:
         else:
             self._cap_begin_iteration()
         open_trades = self._cap_open_trades()
-        if not self._cap_backtesting():  # [G2] trims freqtrade never created an order for
-            settle_rejected_trims(self.cap, open_trades, current_time.timestamp())
+        if not self._cap_backtesting():  # [G2] rejected trims, closed trims not yet settled
+            settle_trims(self.cap, open_trades, current_time.timestamp())
         snapshot = self._cap_snapshot(current_time, open_trades)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.
         needs_minimums = self.cap.state is CapState.REDUCING or measure(

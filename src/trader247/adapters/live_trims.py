@@ -13,12 +13,13 @@ freqtrade objects of one callback):
   for an open entry order -- returning True makes ``manage_open_orders`` call
   ``handle_cancel_enter`` (a partly filled entry keeps its filled part as the position). While
   REDUCING the cap cancels every open entry order before it sells anything.
-- ``settle_rejected_trims`` (``bot_loop_start``): a trim is recorded (written ahead) before
-  freqtrade creates its order; when freqtrade then creates nothing (the exchange refused the
-  create -- "order size too small" --, freqtrade's own limits turned the amount into 0, or an
-  error aborted the iteration) no order of the trade carries the trim's tag since it was
-  placed. That trim is rejected at the next iteration instead of being waited for until
-  ``trim_timeout_seconds``.
+- ``settle_trims`` (``bot_loop_start``): a trim is recorded (written ahead) before freqtrade
+  creates its order; when freqtrade then creates nothing (the exchange refused the create --
+  "order size too small" --, freqtrade's own limits turned the amount into 0, or an error
+  aborted the iteration) no order of the trade carries the trim's tag since it was placed.
+  That trim is rejected at the next iteration instead of being waited for until
+  ``trim_timeout_seconds``. A trim whose order is closed while the state still has it open
+  (a restart after a partial fill) is settled from that order.
 """
 
 from __future__ import annotations
@@ -69,29 +70,42 @@ def cancel_entry_while_reducing(controller: CapController, pair: str, order: Any
     return True
 
 
-def settle_rejected_trims(controller: CapController, open_trades: Iterable[Any],
-                          now: float) -> list[str]:
-    """Open trims without any order since they were placed are rejected; returns those pairs.
+def settle_trims(controller: CapController, open_trades: Iterable[Any], now: float) -> list[str]:
+    """``bot_loop_start``: settle open trims from the orders of the trades; returns those pairs.
+
+    - no order tagged ``trim`` since the trim was placed: rejected (module doc);
+    - its newest such order is closed but the trim is still open (``order_filled`` never reached
+      us: a kill -9 between freqtrade's commit and our state write, or an order freqtrade closed
+      without calling it): filled, partial or -- nothing filled -- cancelled, as it says.
 
     Only trades still open are judged: a trim of a closed trade (a full exit) is settled by
-    ``order_filled``, and anything else is left to the timeout.
+    ``order_filled`` or, after a restart, by ``cap_persistence``; anything else by the timeout.
     """
     open_trims = controller.trim_state.open_trims
     if not open_trims:
         return []
-    rejected = []
+    settled = []
     for trade in open_trades:
         trim = open_trims.get(trade.pair)
         if trim is None:
             continue
         since = trim.placed_at - FILL_MATCH_TOLERANCE_S
-        if any(o.ft_order_tag == TRIM_TAG and o.order_date_utc.timestamp() >= since
-               for o in trade.orders):
-            continue
-        controller.trim_rejected(trade.pair)
-        rejected.append(trade.pair)
-        logger.warning("TRIM_REJECTED: pair=%s no order was created for the trim placed %.0fs "
-                       "ago (see freqtrade's error above); the pair sits out this REDUCING "
-                       "episode", trade.pair, max(0.0, now - trim.placed_at))
-    return rejected
-
+        orders = [o for o in trade.orders
+                  if o.ft_order_tag == TRIM_TAG and o.order_date_utc.timestamp() >= since]
+        if not orders:
+            controller.trim_rejected(trade.pair)
+            logger.warning("TRIM_REJECTED: pair=%s no order was created for the trim placed "
+                           "%.0fs ago (see freqtrade's error above); the pair sits out this "
+                           "REDUCING episode", trade.pair, max(0.0, now - trim.placed_at))
+        else:
+            newest = max(orders, key=lambda o: o.order_date_utc)
+            if newest.ft_is_open:
+                continue
+            if float(newest.safe_filled or 0.0) > 0:
+                record_trim_fill(controller, trade.pair, newest, now)
+            else:
+                controller.trim_cancelled(trade.pair)
+            logger.info("trim settled from the orders table: pair=%s status=%s filled=%.10g",
+                        trade.pair, newest.status, float(newest.safe_filled or 0.0))
+        settled.append(trade.pair)
+    return settled
