@@ -130,3 +130,15 @@ def test_install_checks_are_the_ones_pinned_here() -> None:
                         "stake_amount, *, trade=None) lacks mode (keyword-only)"]
     assert Needs("f", {"x": KEYWORD_ONLY}).problems(execute_entry) == [
         "f(self, pair, stake_amount, *, trade=None) lacks x (keyword-only)"]
+
+
+def test_market_fill_relies_on_closed_create_answers_being_handled_inline() -> None:
+    """``patches.market_fill`` ([G2]) makes a market order's create answer final; freqtrade must
+    still process such an answer in the same call (else the patch only costs a request)."""
+    no_problems(source_problems(
+        "freqtrade.freqtradebot.FreqtradeBot.execute_trade_exit", FreqtradeBot.execute_trade_exit,
+        ['order.get("status", "unknown") in ("closed", "expired")',
+         "self.update_trade_state(trade, order_obj.order_id, order)"]))
+    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.execute_entry",
+                                FreqtradeBot.execute_entry,
+                                ["if order_status in constants.NON_OPEN_EXCHANGE_STATES:"]))

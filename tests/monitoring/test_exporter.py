@@ -194,11 +194,13 @@ def test_trim_counters_follow_trim_state_without_double_counting(m: Metrics) -> 
     state = replace(state, attempted=10, filled=6)
     m.update_cap(e, CapState.REDUCING, state)
     m.update_cap(e, CapState.REDUCING, state)  # same state twice: nothing new
-    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 0, "timed_out": 0}
+    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 0, "timed_out": 0,
+                         "partial": 0}
 
-    state = replace(state, failed=4, timed_out=2, thrash_episodes=2)
+    state = replace(state, failed=4, timed_out=2, thrash_episodes=2, partial=1)
     m.update_cap(e, CapState.REDUCING, state)
-    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 2, "timed_out": 1}
+    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 2, "timed_out": 1,
+                         "partial": 1}
     assert v(m, "trader247_trim_thrash_episodes_total") == 1
 
 

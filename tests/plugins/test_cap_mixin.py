@@ -439,3 +439,50 @@ def test_realised_profit_is_summed_again_after_a_fill_or_a_minute() -> None:
     assert reporter.realised_profit(60.0) == 12.5  # the fill: summed at once
     assert reporter.realised_profit(119.9) == 12.5 and len(queries) == 2
     assert reporter.realised_profit(120.0) == 13.0  # exactly a minute later
+
+
+def entering_strategy(cls: type, balance: float) -> Any:
+    """BTC held for 200 and an open ETH entry of 100 stake ([G2])."""
+    strategy = make(cls, balance=balance, held=200.0)
+    snapshot = Snapshot(balance, (Position("BTC/USD", 2.0, 100.0),
+                                  Position("ETH/USD", 0.0, 100.0, open_entry_stake=100.0)))
+    with_parts(strategy, exposure=FixedExposure(snapshot), open_trades=lambda: [],
+               locks=RecordedLocks())
+    return strategy
+
+
+def entry_timeout_kwargs(pair: str = "ETH/USD") -> dict[str, Any]:
+    order = SimpleNamespace(ft_order_side="buy", order_id="o1", safe_remaining=1.0)
+    return {"pair": pair, "trade": SimpleNamespace(entry_side="buy"), "order": order,
+            "current_time": NOW}
+
+
+def test_reducing_cancels_open_entry_orders_through_check_entry_timeout() -> None:
+    class Plain(ExposureCapMixin, FakeStrategyBase):
+        pass
+
+    over = entering_strategy(Plain, balance=700.0)  # 300 of 900 at risk: REDUCING
+    over.bot_loop_start(current_time=NOW)
+    assert over.cap.state is CapState.REDUCING
+    assert over.check_entry_timeout(**entry_timeout_kwargs()) is True
+    assert over.check_entry_timeout(**entry_timeout_kwargs("BTC/USD")) is False  # no entry open
+    calm = entering_strategy(Plain, balance=5000.0)
+    calm.bot_loop_start(current_time=NOW)
+    assert calm.check_entry_timeout(**entry_timeout_kwargs()) is False
+
+
+def test_a_strategys_own_check_entry_timeout_is_or_ed_with_the_cap() -> None:
+    class OwnTimeout(ExposureCapMixin, FakeStrategyBase):
+        def check_entry_timeout(self, **kwargs: Any) -> bool:
+            self.own_calls = getattr(self, "own_calls", 0) + 1
+            return kwargs["pair"] == "XRP/USD"
+
+    over = entering_strategy(OwnTimeout, balance=700.0)
+    over.bot_loop_start(current_time=NOW)
+    assert over.check_entry_timeout(**entry_timeout_kwargs()) is True
+    assert getattr(over, "own_calls", 0) == 0  # the cap decided; the user's is not asked
+    calm = entering_strategy(OwnTimeout, balance=5000.0)
+    calm.bot_loop_start(current_time=NOW)
+    assert calm.check_entry_timeout(**entry_timeout_kwargs()) is False
+    assert calm.check_entry_timeout(**entry_timeout_kwargs("XRP/USD")) is True
+    assert calm.own_calls == 2

@@ -72,6 +72,8 @@ class CapAdapter:
         if self.fleet is not None:
             self.fleet.begin_iteration()
         open_trades = self.open_trades()
+        if not self.backtesting:  # rejected trims, closed trims not yet settled (live_trims)
+            self.trims.settle(open_trades, now)
         own = self.exposure.snapshot(open_trades, now)
         snapshot = self._measured(own)
         # Minimum stakes matter only to a trim; under the cap the lookups are skipped.

@@ -35,6 +35,7 @@ from trader247.core.trims import (
     on_trim_cancelled,
     on_trim_filled,
     on_trim_placed,
+    on_trim_rejected,
     plan_trims,
     reconcile_fills,
 )
@@ -135,8 +136,9 @@ class CapController:
         self.trim_state = before
         return False
 
-    def trim_filled(self, pair: str, now: float) -> float | None:
-        self.trim_state, latency = on_trim_filled(self.trim_state, pair, now)
+    def trim_filled(self, pair: str, now: float, *, complete: bool = True) -> float | None:
+        """A trim order closed with a fill; ``complete`` False when only part of it filled."""
+        self.trim_state, latency = on_trim_filled(self.trim_state, pair, now, complete=complete)
         if latency is not None:
             self.trim_latencies.append(latency)
             del self.trim_latencies[:-1000]
@@ -146,6 +148,18 @@ class CapController:
     def trim_cancelled(self, pair: str) -> None:
         self.trim_state = on_trim_cancelled(self.trim_state, pair)
         self._changed()
+
+    def trim_rejected(self, pair: str) -> None:
+        """The exchange (or freqtrade) refused the trim: no order exists for it."""
+        self.trim_state = on_trim_rejected(self.trim_state, pair)
+        self._changed()
+
+    def cancels_entry(self, pair: str) -> bool:
+        """True while REDUCING for a pair with an open entry order: cancel it (cheaper than
+        selling). Read from this iteration's plan."""
+        plan = self.last_plan
+        return (self.state is CapState.REDUCING and plan is not None
+                and pair in plan.cancel_entries)
 
     def reset(self) -> None:
         """Back to a fresh start (a new backtest run in the same process); the object stays,

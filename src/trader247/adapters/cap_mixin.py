@@ -52,7 +52,12 @@ from trader247.adapters.cap_controller import CapController
 from trader247.adapters.settings import Settings
 from trader247.adapters.state_store import heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
-from trader247.patches import execute_entry_gate, hyperopt_pickle, idempotent_create
+from trader247.patches import (
+    execute_entry_gate,
+    hyperopt_pickle,
+    idempotent_create,
+    market_fill,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -113,6 +118,14 @@ def _wrap_exit_timeout(user: Callable[..., Any]) -> Callable[..., Any]:
     return check_exit_timeout
 
 
+def _wrap_entry_timeout(user: Callable[..., Any]) -> Callable[..., Any]:  # [G2]
+    @functools.wraps(user)
+    def check_entry_timeout(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
+        return self._cap_cancels_entry(**kwargs) or bool(user(self, *args, **kwargs))
+
+    return check_entry_timeout
+
+
 _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "custom_stake_amount": _wrap_stake,
     "confirm_trade_entry": _wrap_confirm,
@@ -120,6 +133,7 @@ _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "bot_loop_start": _wrap_loop,
     "order_filled": _wrap_filled,
     "check_exit_timeout": _wrap_exit_timeout,
+    "check_entry_timeout": _wrap_entry_timeout,  # [G2]
 }
 
 
@@ -186,6 +200,10 @@ class ExposureCapMixin:
     def check_exit_timeout(self, **kwargs: Any) -> bool:
         return self._cap_trim_timed_out(**kwargs)
 
+    @observability.timed("check_entry_timeout")
+    def check_entry_timeout(self, **kwargs: Any) -> bool:
+        return self._cap_cancels_entry(**kwargs)
+
     # ------------------------------------------------------------------ the adapter
     @property
     def cap_adapter(self) -> CapAdapter:
@@ -221,6 +239,7 @@ class ExposureCapMixin:
             exchange = getattr(self.dp, "_exchange", None)
             if exchange is not None:
                 idempotent_create.install(exchange)  # live only
+                market_fill.install(exchange)  # live only: a market order's fill at once
             settings = self.trader247_settings
             observability.runtime_of(self.config).start(self.config, settings.policy,
                                                         settings.universe.tier_names)
@@ -291,6 +310,14 @@ class ExposureCapMixin:
     def _cap_order_filled(self, pair: str, order: Order, current_time: datetime) -> None:
         if self._cap_on():
             self.cap_adapter.order_filled(pair, order, current_time)
+
+    def _cap_cancels_entry(self, **kwargs: Any) -> bool:
+        """REDUCING cancels open entry orders through freqtrade's own ``check_entry_timeout``
+        path (``live_trims.cancel_entry_while_reducing``)."""
+        if not self._cap_on():
+            return False
+        return self.cap_adapter.trims.cancels_entry(kwargs["pair"], kwargs["order"],
+                                                    kwargs["trade"])
 
     def _cap_trim_timed_out(self, **kwargs: Any) -> bool:
         if not self._cap_on():

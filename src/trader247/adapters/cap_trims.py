@@ -4,7 +4,11 @@ time-outs.
 - :meth:`TrimExecutor.trim` answers ``adjust_trade_position`` for one trade: the round's order for
   its pair as a negative stake tagged ``trim`` (written ahead: a trim whose state could not be
   persisted is not placed);
-- :meth:`order_filled` records a trim fill's latency;
+- :meth:`order_filled` records a trim fill's latency (a partly filled trim is partial, its
+  remainder re-planned);
+- :meth:`settle` settles rejected trims and trims closed unseen, each iteration (live, dry-run);
+- :meth:`cancels_entry` answers ``check_entry_timeout``: open entries are cancelled first while
+  REDUCING;
 - :meth:`timed_out` answers ``check_exit_timeout``: a trim order older than
   ``trim_timeout_seconds`` is cancelled and re-planned in a later round.
 """
@@ -18,6 +22,11 @@ from datetime import datetime
 from typing import Any
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
+from trader247.adapters.live_trims import (
+    cancel_entry_while_reducing,
+    record_trim_fill,
+    settle_trims,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,10 +53,19 @@ class TrimExecutor:
     def order_filled(self, pair: str, order: Any, now: datetime) -> None:
         if order.ft_order_tag != TRIM_TAG:
             return
-        latency = self.controller.trim_filled(pair, now.timestamp())
+        # A trim closed with only part of it filled is partial, not complete (live_trims).
+        latency = record_trim_fill(self.controller, pair, order, now.timestamp())
         if latency is not None:
             logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
             self.record_latency(latency)
+
+    def settle(self, open_trades: list[Any], now: datetime) -> None:
+        """Rejected trims and trims closed while we did not look (``live_trims.settle_trims``)."""
+        settle_trims(self.controller, open_trades, now.timestamp())
+
+    def cancels_entry(self, pair: str, order: Any, trade: Any) -> bool:
+        """``check_entry_timeout``: True cancels this open entry order while REDUCING."""
+        return cancel_entry_while_reducing(self.controller, pair, order, trade)
 
     def timed_out(self, pair: str, order: Any, now: datetime) -> bool:
         """A trim order older than ``trim_timeout_seconds`` is cancelled, whatever the trim

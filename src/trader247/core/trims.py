@@ -31,6 +31,22 @@ Rules (all driven by :func:`~trader247.core.exposure.measure` and
   breach is left to the operator (inject capital or sell by hand): no trims until exposure is back
   at or under the target. A breach that starts later is trimmed normally.
 - Cooldown: a trimmed pair is not re-entered for ``reentry_cooldown_cycles`` cycles.
+- Open entry orders go first: while REDUCING every open entry order is to be cancelled
+  (``TrimPlan.cancel_entries``; entries are refused in REDUCING anyway, and a cancel costs no
+  fee nor spread). Their remaining stake leaves at_risk when cancelled, so it is subtracted from
+  what still has to be sold, and a position with an open entry order is not trimmed until the
+  cancel has settled (freqtrade allows one open order per trade). This holds with trims disabled
+  and under ``trim_on_start: false`` too: cancelling an entry is refusing it, not trimming.
+- Partial fills: a trim order that closes with only part of it filled (an IOC market order the
+  book could not fill, a cancel after a partial fill) is not complete: it is counted
+  ``partial``, the pair leaves ``episode_trimmed`` and the next round re-plans the remainder
+  from the exposure measured then (what was sold already is no longer held, so nothing is sold
+  twice).
+- Rejected trims (the exchange refused the create, e.g. "order size too small"): counted
+  failed, and the pair sits out the rest of the REDUCING episode (``episode_rejected``), so a
+  refusal cannot repeat every round; the other pairs cover the excess, or the plan says
+  NOTHING_TRADEABLE and the lock (and the TrimFailures alert) stays until an operator acts.
+  ``episode_rejected`` is per process run: a restart tries those pairs once more.
 - Thrash: one episode is counted when REDUCING ends and starts again within
   ``2 x trim_interval_cycles`` cycles; with a working band that count stays 0.
 
@@ -89,8 +105,10 @@ class OpenTrim:
 class TrimState:
     """Everything trims need to remember. Never mutated: the functions below return new states.
 
-    ``started`` and ``startup_hold`` describe this process run and are deliberately not persisted.
-    ``failed`` counts cancelled and timed-out trims; ``timed_out`` is the timed-out subset.
+    ``started``, ``startup_hold`` and ``episode_rejected`` describe this process run and are
+    deliberately not persisted. ``failed`` counts cancelled, rejected and timed-out trims;
+    ``timed_out`` is the timed-out subset; ``partial`` counts trims closed with only part filled
+    (neither filled nor failed: their remainder is re-planned).
     """
 
     cap_state: CapState = CapState.ACTIVE
@@ -103,12 +121,14 @@ class TrimState:
     filled: int = 0
     failed: int = 0
     timed_out: int = 0
+    partial: int = 0
     thrash_episodes: int = 0
     last_reducing_exit_cycle: int | None = None
     recent_rounds: tuple[int, ...] = ()
     reducing_groups: frozenset[str] = frozenset()  # "cluster=MEME", "asset=DOGE"
     started: bool = False
     startup_hold: bool = False
+    episode_rejected: frozenset[str] = frozenset()
 
     @property
     def pending_stake(self) -> float:
@@ -131,6 +151,7 @@ class TrimState:
             "filled": self.filled,
             "failed": self.failed,
             "timed_out": self.timed_out,
+            "partial": self.partial,
             "thrash_episodes": self.thrash_episodes,
             "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
             "recent_rounds": list(self.recent_rounds),
@@ -158,6 +179,7 @@ class TrimState:
             filled=int(data.get("filled", 0)),
             failed=int(data.get("failed", 0)),
             timed_out=int(data.get("timed_out", 0)),
+            partial=int(data.get("partial", 0)),
             thrash_episodes=int(data.get("thrash_episodes", 0)),
             last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
             recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
@@ -179,6 +201,7 @@ class TrimPlan:
     ``groups``: every capped cluster and asset measured (None when no group limit is set);
     ``reducing_groups``: those being trimmed (over their cap, or not yet back at target).
     With groups, ``to_trim`` is the larger of the total's and the groups' uncovered excess.
+    ``cancel_entries``: pairs whose open entry orders the adapter cancels (REDUCING only).
     """
 
     orders: tuple[TrimOrder, ...]
@@ -192,6 +215,7 @@ class TrimPlan:
     estimated_rounds: int = 0
     groups: GroupsExposure | None = None
     reducing_groups: tuple[GroupExposure, ...] = ()
+    cancel_entries: tuple[str, ...] = ()
 
 
 # --- state transitions (pure) -------------------------------------------------------------
@@ -210,15 +234,26 @@ def on_trim_placed(
     )
 
 
-def on_trim_filled(state: TrimState, pair: str, now: float) -> tuple[TrimState, float | None]:
-    """Record a fill; returns the placement-to-fill latency (None for an unknown trim)."""
+def on_trim_filled(
+    state: TrimState, pair: str, now: float, *, complete: bool = True
+) -> tuple[TrimState, float | None]:
+    """Record a trim order that closed with a fill; returns the placement-to-fill latency (None
+    for an unknown trim).
+
+    ``complete`` False: only part of it filled (module doc, "Partial fills"). The order is
+    closed either way, so the pair has no open trim any more; a partial one is not counted
+    filled and the pair may be planned again for the remainder.
+    """
     trim = state.open_trims.get(pair)
     if trim is None:
         return state, None
-    return (
-        replace(state, open_trims=_without(state.open_trims, pair), filled=state.filled + 1),
-        max(0.0, now - trim.placed_at),
-    )
+    open_trims = _without(state.open_trims, pair)
+    if complete:
+        new = replace(state, open_trims=open_trims, filled=state.filled + 1)
+    else:
+        new = replace(state, open_trims=open_trims, partial=state.partial + 1,
+                      episode_trimmed=state.episode_trimmed - {pair})
+    return new, max(0.0, now - trim.placed_at)
 
 
 # An order is stamped a moment after its write-ahead ``placed_at``; clocks of one host agree to
@@ -250,6 +285,20 @@ def on_trim_cancelled(state: TrimState, pair: str) -> TrimState:
         state,
         open_trims=_without(state.open_trims, pair),
         episode_trimmed=state.episode_trimmed - {pair},
+        failed=state.failed + 1,
+    )
+
+
+def on_trim_rejected(state: TrimState, pair: str) -> TrimState:
+    """The exchange refused the trim's create (no order exists): failed, and the pair sits out
+    the rest of this REDUCING episode (module doc, "Rejected trims")."""
+    if pair not in state.open_trims:
+        return state
+    return replace(
+        state,
+        open_trims=_without(state.open_trims, pair),
+        episode_trimmed=state.episode_trimmed - {pair},
+        episode_rejected=state.episode_rejected | {pair},
         failed=state.failed + 1,
     )
 
@@ -320,6 +369,7 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
             cap_state=new,
             last_reducing_exit_cycle=cycle,
             episode_trimmed=frozenset(),
+            episode_rejected=frozenset(),
         )
     last_exit = state.last_reducing_exit_cycle
     thrash = last_exit is not None and cycle - last_exit <= 2 * policy.trim_interval_cycles
@@ -327,6 +377,7 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
         state,
         cap_state=new,
         episode_trimmed=frozenset(),
+        episode_rejected=frozenset(),
         thrash_episodes=state.thrash_episodes + int(thrash),
     )
 
@@ -455,9 +506,15 @@ def plan_trims(
         return cycle_view.plan(f"CAP_OK: {status}", state)
     if first_evaluation and not policy.trim_on_start:
         state = replace(state, startup_hold=True)
+    # Open entry orders go first while REDUCING (G2): their stake leaves what must be sold.
+    cancelling: dict[str, float] = {}
     total_to_trim = 0.0
     if cycle_view.cap_state is CapState.REDUCING:
-        total_to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+        cancelling = {p.pair: p.open_entry_stake for p in snapshot.positions
+                      if p.open_entry_stake > 0}
+        cycle_view = replace(cycle_view, cancel_entries=tuple(sorted(cancelling)))
+        total_to_trim = max(0.0, exposure.excess_over_target - state.pending_stake
+                            - sum(cancelling.values()))
     to_trim = max(total_to_trim, _groups_to_trim(groups, state))
     if state.startup_hold:
         return cycle_view.plan(f"STARTUP_HOLD: {status} trim_on_start=false", state,
@@ -465,9 +522,10 @@ def plan_trims(
     if not policy.trims_enabled:
         return cycle_view.plan(f"TRIMS_DISABLED: {status}", state, to_trim=to_trim)
     if to_trim <= exposure.tolerance:
-        return cycle_view.plan(
-            f"WAITING_FILLS: {status} open_trims={len(state.open_trims)}", state
-        )
+        waiting = f"open_trims={len(state.open_trims)}"
+        if cancelling:
+            waiting += f" cancelling_entries={','.join(cycle_view.cancel_entries)}"
+        return cycle_view.plan(f"WAITING_FILLS: {status} {waiting}", state)
     candidates, dust = _candidates(snapshot, state, min_stake)
     orders, reset = _select_with_groups(
         candidates, total_to_trim, groups, policy, state, exposure.tolerance)
@@ -540,6 +598,7 @@ class _CycleView:
     next_round: int
     groups: GroupsExposure | None = None
     reducing: tuple[GroupExposure, ...] = ()
+    cancel_entries: tuple[str, ...] = ()
 
     def plan(
         self,
@@ -565,6 +624,7 @@ class _CycleView:
             estimated_rounds=estimated_rounds,
             groups=self.groups,
             reducing_groups=self.reducing,
+            cancel_entries=self.cancel_entries,
         )
 
 
@@ -614,12 +674,14 @@ def _advance_groups(
 def _candidates(
     snapshot: Snapshot, state: TrimState, min_stake: Mapping[str, float] | float
 ) -> tuple[list[_Candidate], int]:
-    """Positions a trim may sell (no open trim, not dust) and the number of dust positions."""
+    """Positions a trim may sell and the number of dust positions. Not candidates: a pair with
+    an open trim, with an open entry order (cancelled first), rejected in this episode."""
     candidates: list[_Candidate] = []
     dust = 0
     for position in snapshot.positions:
         value = position.value
-        if value <= 0 or position.pair in state.open_trims:
+        if (value <= 0 or position.pair in state.open_trims or position.open_entry_stake > 0
+                or position.pair in state.episode_rejected):
             continue
         minimum = _min_stake_for(min_stake, position.pair)
         if value < minimum:

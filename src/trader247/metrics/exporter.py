@@ -76,7 +76,8 @@ logger = logging.getLogger(__name__)
 
 REASONS: Final[tuple[str, ...]] = tuple(r.value for r in Reason)
 SIDES: Final[tuple[str, ...]] = ("buy", "sell")
-TRIM_OUTCOMES: Final[tuple[str, ...]] = ("attempted", "filled", "failed", "timed_out")
+TRIM_OUTCOMES: Final[tuple[str, ...]] = ("attempted", "filled", "failed", "timed_out",
+                                         "partial")
 ORDER_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "insufficient_funds",
     "rejected",
@@ -98,7 +99,7 @@ PLUGIN_BUCKETS: Final = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 # Plugin entry points timed by ``observability.timed`` (bounded ``hook`` label).
 HOOKS: Final[tuple[str, ...]] = ("pairlist", "bot_loop_start", "custom_stake_amount",
                                  "confirm_trade_entry", "adjust_trade_position", "order_filled",
-                                 "check_exit_timeout", "other")
+                                 "check_exit_timeout", "check_entry_timeout", "other")
 # Trim placement-to-fill; the default trim timeout is 75 s.
 TRIM_LATENCY_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0,
                                120.0, 180.0, 300.0)
@@ -569,6 +570,7 @@ class Metrics:
             "filled": trim_state.filled,
             "failed": trim_state.failed,
             "timed_out": trim_state.timed_out,
+            "partial": trim_state.partial,
             "thrash": trim_state.thrash_episodes,
         }
         seen = self._seen
