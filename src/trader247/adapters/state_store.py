@@ -39,7 +39,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import PendingRollbackError, SQLAlchemyError
+from sqlalchemy.exc import InvalidRequestError, SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 
@@ -128,20 +128,29 @@ def _reason(exc: Any) -> str:
 
 
 def heal_shared_session() -> bool:
-    """Roll back freqtrade's shared session if an interrupted flush left it unusable.
+    """Make freqtrade's shared session usable again if a SIGTERM interrupted one of its writes.
 
-    A SIGTERM raises ``KeyboardInterrupt`` wherever the bot is; inside a flush it leaves the
-    session refusing every statement (``PendingRollbackError``) until rolled back, and
-    freqtrade's own final commit logs ``Error during cleanup``. The interrupted write was never
-    committed, so the rollback loses nothing that was on disk. True when it rolled back.
+    A SIGTERM raises ``KeyboardInterrupt`` wherever the bot is. Inside a flush it leaves the
+    session refusing every statement (``PendingRollbackError``); inside a commit, after the
+    database committed but before the session closed its transaction, it leaves the session in
+    the ``'committed' state; no further SQL can be emitted`` (an ``InvalidRequestError``). Either
+    way freqtrade's own final commit logs ``Error during cleanup`` and our state write would fail.
+    A flush that was interrupted was never committed and a commit that was interrupted is on
+    disk, so rolling back (or, where SQLAlchemy refuses even that, closing the session: the next
+    use opens a fresh one) loses nothing that was on disk. True when it healed the session.
     """
     session = getattr(Trade, "session", None)
     if session is None:
         return False
     try:
         session.execute(text("SELECT 1"))
-    except PendingRollbackError:
-        logger.info("freqtrade's session was interrupted mid-write: rolled back before shutdown")
-        session.rollback()
+    except InvalidRequestError as exc:  # PendingRollbackError is one
+        logger.info("freqtrade's session was interrupted mid-write (%s): healed before "
+                    "shutdown", type(exc).__name__)
+        try:
+            session.rollback()
+            session.execute(text("SELECT 1"))
+        except InvalidRequestError:
+            session.close()
         return True
     return False
