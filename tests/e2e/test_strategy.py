@@ -31,8 +31,12 @@ TIER_PCT = {"BTC/USD": 3.0, "ETH/USD": 3.0, "SOL/USD": 3.0, "ADA/USD": 2.0, "ATO
 
 
 def backtest(tmp_path: Path, *args: str, config: dict[str, Any] | None = None,
-             strategy_path: Path = STRATEGIES, timeout: int = 300) -> tuple[str, dict[str, Any]]:
-    """``trader247 backtest`` (private replay exchange) -> (output, the strategy's result)."""
+             strategy_path: Path = STRATEGIES, timeout: int = 300, datadir: Path = DATA
+             ) -> tuple[str, dict[str, Any]]:
+    """``trader247 backtest`` (private replay exchange) -> (output, the strategy's result).
+
+    The replay always serves the bundled markets; ``datadir`` is what freqtrade finds on disk.
+    """
     results = tmp_path / "results"
     results.mkdir()  # freqtrade treats a missing directory as a file-name prefix
     extra: list[str] = []
@@ -42,7 +46,7 @@ def backtest(tmp_path: Path, *args: str, config: dict[str, Any] | None = None,
         extra = ["-c", str(override)]
     command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(DATA), "--",
                *extra, "--strategy", "Trader247Strategy", "--strategy-path", str(strategy_path),
-               "--userdir", str(tmp_path / "ud"), "--datadir", str(DATA), "--export", "trades",
+               "--userdir", str(tmp_path / "ud"), "--datadir", str(datadir), "--export", "trades",
                "--backtest-directory", str(results), "--cache", "none", *args]
     (tmp_path / "ud").mkdir()
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=timeout,
@@ -73,11 +77,12 @@ def test_backtest_over_the_bundled_universe_trades_only_eligible_pairs(tmp_path:
     traded = {t["pair"] for t in trades}
     # never_trade, stablecoin base, and pairs far below their floor (0.8M, 1.2M, 1.5M < 2M/3M).
     assert traded.isdisjoint({"BONK/USD", "USDT/USD", "SEI/USD", "ALGO/USD", "FET/USD"})
-    assert {t["enter_tag"] for t in trades} <= set(TRIGGERS)
+    assert {t["enter_tag"] for t in trades} <= {*TRIGGERS, "trend"}
     for trade in trades:
         reason = trade["exit_reason"]
-        assert reason in ("stop_loss", "trailing_stop_loss", "regime_crash", "roi", "force_exit",
-                          "trim") or reason.startswith(("take_profit_", "max_hold_")), reason
+        assert reason in ("stop_loss", "trailing_stop_loss", "regime_crash", "trend_lost",
+                          "force_exit", "trim") or reason.startswith(("take_profit_", "max_hold_")
+                                                                     ), reason
         # Tier % of equity, never above it (the cap clamp may only lower it).
         pct = TIER_PCT.get(trade["pair"])
         if pct is not None:
@@ -192,3 +197,74 @@ def test_lookahead_analysis_reports_no_bias(tmp_path: Path, replay: Replay) -> N
     assert rows[0]["has_bias"] == "False"
     assert int(rows[0]["total_signals"]) >= 5
     assert rows[0]["biased_entry_signals"] == rows[0]["biased_exit_signals"] == "0"
+
+
+def some_candles(tmp_path: Path, *files: str) -> Path:
+    """A data dir holding only ``files`` of the bundled set (what a user downloaded)."""
+    datadir = tmp_path / "data"
+    datadir.mkdir()
+    for name in files:
+        shutil.copy(DATA / name, datadir / name)
+    return datadir
+
+
+def test_fixed_stake_amount_is_honoured_and_scaled_by_tier(tmp_path: Path) -> None:
+    output, result = backtest(
+        tmp_path, "--timerange", "20241001-20250101",
+        config=static("BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD", stake_amount=40,
+                      dry_run_wallet=1000))
+    assert "sizing: stake_amount 40 USD per entry, scaled by tier" in output
+    stakes: dict[str, set[float]] = {}
+    for trade in result["trades"]:
+        stakes.setdefault(trade["pair"], set()).add(round(trade["stake_amount"], 2))
+    assert stakes and {"ADA/USD", "BTC/USD"} & set(stakes)
+    for pair, amounts in stakes.items():
+        expected = 40.0 * (2.0 / 3.0 if pair == "ADA/USD" else 1.0)  # tier 2: 2 % of 3 %
+        assert max(amounts) == pytest.approx(expected, abs=0.01), pair
+
+
+def test_btc_stake_without_btc_usd_candles_warns_and_trades_force_eligible_assets(
+    tmp_path: Path,
+) -> None:
+    datadir = some_candles(tmp_path, "ETH_BTC-1h.feather", "SOL_BTC-1h.feather",
+                           "ADA_BTC-1h.feather")
+    output, result = backtest(
+        tmp_path, "--timerange", "20241001-20250301", datadir=datadir,
+        config=static("ETH/BTC", "SOL/BTC", "ADA/BTC", stake_currency="BTC", dry_run_wallet=1))
+    warning = [line for line in output.splitlines() if "no BTC/USD candles" in line]
+    assert len(warning) == 1, output[-3000:]
+    assert "freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h" in (
+        warning[0])
+    traded = {t["pair"] for t in result["trades"]}
+    assert traded and traded <= {"ETH/BTC", "SOL/BTC"}  # ETH and SOL are force-eligible assets
+
+
+def test_only_5m_candles_builds_the_1h_frames_and_trades(tmp_path: Path) -> None:
+    datadir = some_candles(tmp_path, "BTC_USD-5m.feather", "ETH_USD-5m.feather",
+                           "SOL_USD-5m.feather")
+    output, result = backtest(
+        tmp_path, "--timeframe", "5m", "--timerange", "20241001-20250101", datadir=datadir,
+        config=static("BTC/USD", "ETH/USD", "SOL/USD"), timeout=600)
+    assert "no BTC/USD 1h candles on disk: built from 5m candles" in output
+    assert "regime unknown" not in output
+    assert len(result["trades"]) > 0
+
+
+def test_missing_regime_candles_stop_the_start_with_the_download_command(
+    tmp_path: Path,
+) -> None:
+    datadir = some_candles(tmp_path, "ETH_USD-1h.feather", "SOL_USD-1h.feather")
+    command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(DATA), "--",
+               "--strategy", "Trader247Strategy", "--strategy-path", str(STRATEGIES),
+               "--userdir", str(tmp_path), "--datadir", str(datadir),
+               "-p", "ETH/USD", "SOL/USD", "--timerange", "20250301-20250310"]
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180,
+                          env=CHILD_ENV)
+    output = done.stdout + done.stderr
+    assert done.returncode == 2, output[-3000:]
+    assert f"{datadir / 'BTC_USD-1h.feather'} is missing" in output
+    assert "freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h 1h" \
+        not in output  # the base timeframe is named once when it equals the regime's
+    assert "run `freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`" \
+        in output
+    assert "BACKTESTING REPORT" not in output

@@ -209,11 +209,13 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
             return False
         missing = handler._pair_data_filename(self.config["datadir"], pair, timeframe,
                                               CandleType.SPOT)
+        timeframes = " ".join(dict.fromkeys([timeframe, self.timeframe]))
         raise OperationalException(
-            f"Trader247Strategy: no {pair} {timeframe} candles ({missing} is missing, and no "
-            f"{self.timeframe} candles to build them from): run `freqtrade download-data "
-            f"--exchange {self.config['exchange']['name']} --pairs {pair} --timeframes "
-            f"{timeframe} {self.timeframe}`")
+            f"Trader247Strategy: no {pair} {timeframe} candles ({missing} is missing"
+            + ("" if timeframe == self.timeframe else
+               f", and no {self.timeframe} candles to build them from")
+            + f"): run `freqtrade download-data --exchange {self.config['exchange']['name']} "
+            f"--pairs {pair} --timeframes {timeframes}`")
 
     def informative_pairs(self) -> list[tuple[str, str]]:
         pairs = [(self._regime_pair, self._regime_tf)] if self._regime_pair else []
@@ -316,7 +318,11 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         df = self._merge_regime(dataframe, metadata["pair"])
         df = self._merge_trend(df, metadata["pair"])
         df = self._eligibility(df, metadata["pair"])
-        return add_indicators(df, self._signal_base)
+        # The five triggers cost most of the analysis; the trend filter alone does not need
+        # them. Hyperopt computes indicators once for every epoch, so it always gets them.
+        if self.buy_triggers_required.value or self.config.get("runmode") == RunMode.HYPEROPT:
+            return add_indicators(df, self._signal_base)
+        return df
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         params = self._entry_params()

@@ -530,10 +530,11 @@ def trend_indicators(close: pd.Series, candles_per_hour: float, ma_hours: tuple[
 def add_trend_entries(df: pd.DataFrame, params: SignalParams, trend: TrendParams) -> pd.DataFrame:
     """:func:`add_entries` gated (or replaced, ``triggers_required=False``) by the trend filter.
 
-    ``df`` needs the :func:`trend_indicators` columns for ``trend.ma_hours``. Crash / unknown
-    regime, ineligible pairs and zero-volume candles never enter, as in :func:`add_entries`.
+    ``df`` needs the :func:`trend_indicators` columns for ``trend.ma_hours`` and a ``regime``;
+    the :func:`add_indicators` columns only when ``triggers_required``. Crash / unknown regime,
+    ineligible pairs and zero-volume candles never enter, as in :func:`add_entries`.
     """
-    out = add_entries(df, params)
+    out = add_entries(df, params) if trend.triggers_required else df.copy()
     ma = out[trend_column(trend.ma_hours)]
     in_trend = (out["close"] > ma * (1 + trend.band_pct / 100.0)) & (
         out["trend_momentum"] >= trend.min_momentum_pct)
