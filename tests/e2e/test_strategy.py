@@ -111,8 +111,9 @@ def test_btc_stake_takes_the_regime_from_each_pair_and_values_volume_in_usd(
     assert output.count("market regime from each pair's own 1h candles (BTC/BTC does not exist)"
                         ) == 1
     traded = {t["pair"] for t in result["trades"]}
-    # ETH/BTC trades ($6M/day once valued with BTC/USD); ADA/BTC ($0.9M) is below the $3M floor.
-    assert "ETH/BTC" in traded
+    # ETH and SOL are force-eligible assets; ADA/BTC ($0.9M/day once valued with BTC/USD) is
+    # below the $3M floor. (ETH/BTC fell all quarter: the trend filter keeps it out.)
+    assert "SOL/BTC" in traded
     assert "ADA/BTC" not in traded
 
 
@@ -141,7 +142,8 @@ def test_bad_parameter_file_stops_at_start(tmp_path: Path, params: dict[str, Any
     assert "BACKTESTING REPORT" not in output
 
 
-def analysis_args(tmp_path: Path, replay: Replay, command: str, *pairs: str) -> list[str]:
+def analysis_args(tmp_path: Path, replay: Replay, command: str, *pairs: str,
+                  datadir: Path = DATA) -> list[str]:
     """freqtrade ``command`` against the test's replay exchange, on ``pairs``, temp user dir."""
     config: dict[str, Any] = exchange_override(replay.port)
     config["exchange"]["pair_whitelist"] = list(pairs)
@@ -151,18 +153,26 @@ def analysis_args(tmp_path: Path, replay: Replay, command: str, *pairs: str) -> 
     (tmp_path / "ud").mkdir(exist_ok=True)
     return [*FREQTRADE, command, "-c", str(REPO / "config" / "config.json"), "-c", str(override),
             "--userdir", str(tmp_path / "ud"), "--strategy", "Trader247Strategy",
-            "--strategy-path", str(STRATEGIES), "--datadir", str(DATA), "-p", *pairs]
+            "--strategy-path", str(STRATEGIES), "--datadir", str(datadir), "-p", *pairs]
 
 
 def test_plot_dataframe_writes_html_with_conviction_and_triggers(
     tmp_path: Path, replay: Replay
 ) -> None:
+    # With the triggers required (parameter file) every column of plot_config is there.
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    shutil.copy(STRATEGIES / "Trader247Strategy.py", strategies)
+    (strategies / "Trader247Strategy.json").write_text(json.dumps(
+        {"strategy_name": "Trader247Strategy",
+         "params": {"buy": {"buy_triggers_required": True}}}))
     command = analysis_args(tmp_path, replay, "plot-dataframe", "BTC/USD")
+    command[command.index("--strategy-path") + 1] = str(strategies)
     command += ["--timerange", "20250301-20250401", "--no-trades"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=180, env=CHILD_ENV)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     html = (tmp_path / "ud" / "plot" / "freqtrade-plot-BTC_USD-1h.html").read_text()
-    for trace in ["conviction", "conviction_needed", "rsi", "ma_slow",
+    for trace in ["trend_ma", "conviction", "conviction_needed", "rsi", "ma_slow",
                   *(f"{name}_strength" for name in TRIGGERS)]:
         assert f'"name":"{trace}"' in html, trace
 
@@ -170,10 +180,11 @@ def test_plot_dataframe_writes_html_with_conviction_and_triggers(
 def test_recursive_analysis_finds_no_variance_and_no_indicator_lookahead(
     tmp_path: Path, replay: Replay
 ) -> None:
-    # Windowed indicators only: values are bit-identical whatever the start-up length, so
-    # freqtrade prints no "Recursive Analysis" table at all. 1999 is above Coinbase's 5 x 300.
+    # Windowed indicators only: values are bit-identical whatever the start-up length (from
+    # the longest window, the 600 h trend mean, on), so freqtrade prints no "Recursive
+    # Analysis" table at all. 1999 would be above Coinbase's 5 x 300.
     command = analysis_args(tmp_path, replay, "recursive-analysis", "ATOM/USD")
-    command += ["--timerange", "20250201-20250301", "--startup-candle", "199", "499", "999"]
+    command += ["--timerange", "20250201-20250301", "--startup-candle", "700", "999", "1499"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=CHILD_ENV)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
@@ -231,21 +242,25 @@ def test_btc_stake_without_btc_usd_candles_warns_and_trades_force_eligible_asset
     output, result = backtest(
         tmp_path, "--timerange", "20241001-20250301", datadir=datadir,
         config=static("ETH/BTC", "SOL/BTC", "ADA/BTC", stake_currency="BTC", dry_run_wallet=1))
-    warning = [line for line in output.splitlines() if "no BTC/USD candles" in line]
-    assert len(warning) == 1, output[-3000:]
-    assert "freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h" in (
-        warning[0])
+    flat = " ".join(output.split())  # freqtrade's console wraps long log lines
+    assert flat.count("no BTC/USD candles") == 1, output[-3000:]
+    assert ("only force-eligible assets (BTC, ETH, SOL, any quote) are eligible in backtests; "
+            "run `freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`"
+            ) in flat
     traded = {t["pair"] for t in result["trades"]}
     assert traded and traded <= {"ETH/BTC", "SOL/BTC"}  # ETH and SOL are force-eligible assets
 
 
-def test_only_5m_candles_builds_the_1h_frames_and_trades(tmp_path: Path) -> None:
-    datadir = some_candles(tmp_path, "BTC_USD-5m.feather", "ETH_USD-5m.feather",
-                           "SOL_USD-5m.feather")
+def test_only_sub_hour_candles_builds_the_1h_frames_and_trades(tmp_path: Path) -> None:
+    # The real 15m candles (the bundled 5m ones cover one month only, too short for the trend).
+    datadir = some_candles(tmp_path, "BTC_USD-15m.feather", "ETH_USD-15m.feather",
+                           "SOL_USD-15m.feather")
     output, result = backtest(
-        tmp_path, "--timeframe", "5m", "--timerange", "20241001-20250101", datadir=datadir,
+        tmp_path, "--timeframe", "15m", "--timerange", "20241001-20250101", datadir=datadir,
         config=static("BTC/USD", "ETH/USD", "SOL/USD"), timeout=600)
-    assert "no BTC/USD 1h candles on disk: built from 5m candles" in output
+    flat = " ".join(output.split())
+    assert "no BTC/USD 1h candles on disk: built from 15m candles (closed 1h candles only)" in flat
+    assert "ETH/USD 1h candles built from 15m candles" in flat
     assert "regime unknown" not in output
     assert len(result["trades"]) > 0
 
@@ -260,11 +275,31 @@ def test_missing_regime_candles_stop_the_start_with_the_download_command(
                "-p", "ETH/USD", "SOL/USD", "--timerange", "20250301-20250310"]
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=180,
                           env=CHILD_ENV)
-    output = done.stdout + done.stderr
+    output = " ".join((done.stdout + done.stderr).split())  # the console wraps long lines
     assert done.returncode == 2, output[-3000:]
-    assert f"{datadir / 'BTC_USD-1h.feather'} is missing" in output
-    assert "freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h 1h" \
-        not in output  # the base timeframe is named once when it equals the regime's
-    assert "run `freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`" \
-        in output
+    assert (f"no BTC/USD 1h candles ({datadir / 'BTC_USD-1h.feather'} is missing): run "
+            "`freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`"
+            ) in output
     assert "BACKTESTING REPORT" not in output
+
+
+@pytest.mark.slow
+def test_lookahead_analysis_with_1h_frames_built_from_15m_reports_no_bias(
+    tmp_path: Path, replay: Replay
+) -> None:
+    # The resampled regime and trend frames must not see an hour before it has closed.
+    datadir = some_candles(tmp_path, "BTC_USD-15m.feather", "ETH_USD-15m.feather",
+                           "SOL_USD-15m.feather")
+    report = tmp_path / "lookahead.csv"
+    command = analysis_args(tmp_path, replay, "lookahead-analysis", "BTC/USD", "ETH/USD",
+                            "SOL/USD", datadir=datadir)
+    command += ["--timeframe", "15m", "--timerange", "20241001-20250101",
+                "--minimum-trade-amount", "4", "--targeted-trade-amount", "8",
+                "--lookahead-analysis-exportfilename", str(report)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=1200, env=CHILD_ENV)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "built from 15m candles" in " ".join(output.split())
+    rows = list(csv.DictReader(report.open()))
+    assert len(rows) == 1 and rows[0]["has_bias"] == "False", rows
+    assert rows[0]["biased_entry_signals"] == rows[0]["biased_exit_signals"] == "0"
