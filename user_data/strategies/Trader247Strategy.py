@@ -320,7 +320,8 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         df = self._eligibility(df, metadata["pair"])
         # The five triggers cost most of the analysis; the trend filter alone does not need
         # them. Hyperopt computes indicators once for every epoch, so it always gets them.
-        if self.buy_triggers_required.value or self.config.get("runmode") == RunMode.HYPEROPT:
+        # (runmode first: freqtrade warns about a parameter read during indicator calculation)
+        if self.config.get("runmode") == RunMode.HYPEROPT or self.buy_triggers_required.value:
             return add_indicators(df, self._signal_base)
         return df
 

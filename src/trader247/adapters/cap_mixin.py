@@ -49,7 +49,7 @@ from trader247.adapters.state_store import StateStore, heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
 from trader247.core.exposure import CapState, Position, Snapshot, measure
 from trader247.core.freshness import judge_freshness
-from trader247.patches import execute_entry_gate, idempotent_create
+from trader247.patches import execute_entry_gate, hyperopt_pickling, idempotent_create
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +247,8 @@ class ExposureCapMixin:
             exchange = getattr(self.dp, "_exchange", None)
             if exchange is not None:
                 idempotent_create.install(exchange)  # live only
+        elif self.config.get("runmode") == RunMode.HYPEROPT:
+            hyperopt_pickling.install()  # -j > 1: workers import trader247 by name
         settings = self.trader247_settings
         observability.start(self.config, settings.policy, settings.universe.tier_names)
 

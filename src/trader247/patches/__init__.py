@@ -9,6 +9,8 @@ freqtrade loads that plugin (dry-run and live only), and is idempotent:
   ``TieredLiquidityPairList.__init__``;
 - ``idempotent_create``: ``create_order`` of the bot's live ccxt instance (``client_order_id`` on
   every create, an unanswered create retried under the same id), by the pairlist and the mixin.
+- ``hyperopt_pickling``: ``HyperOptimizer.hyperopt_pickle_magic`` (trader247 modules pickled by
+  reference for ``hyperopt -j N`` workers), by ``ExposureCapMixin.ft_bot_start`` in hyperopt.
 
 Every module lists what it relies on (:class:`Needs`, :func:`source_problems`); ``install``
 checks that first and, on a freqtrade that changed, names the freqtrade function: the cap gate
