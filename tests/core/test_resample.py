@@ -55,3 +55,20 @@ def test_frame_starting_mid_hour_drops_the_partial_first_hour() -> None:
 def test_target_not_a_multiple_of_the_base_is_refused() -> None:
     with pytest.raises(ValueError, match="cannot build 60m candles from 7m"):
         resample_closed(five_minute(10), 7, 60)
+
+
+def test_closed_index_matches_freqtrades_merge_informative_pair() -> None:
+    from freqtrade.strategy import merge_informative_pair
+
+    from trader247.core.resample import closed_index
+
+    base = five_minute(40, start="2025-01-01 00:20")
+    hourly = resample_closed(five_minute(60), 5, 60).assign(row=lambda f: range(len(f)))
+    merged = merge_informative_pair(base.copy(), hourly[["date", "row"]], "5m", "1h",
+                                    ffill=True)
+    index = closed_index(base["date"], 5, hourly["date"], 60)
+    expected = merged["row_1h"].fillna(-1).astype(int).to_numpy()
+    assert list(index) == list(expected)
+    # 00:55 closes the 00:00 hour: the first base candle to see it.
+    assert index[base["date"].tolist().index(pd.Timestamp("2025-01-01 00:55", tz="UTC"))] == 0
+    assert index[base["date"].tolist().index(pd.Timestamp("2025-01-01 00:50", tz="UTC"))] == -1

@@ -28,6 +28,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
 from freqtrade.data.history import get_datahandler
 from freqtrade.enums import CandleType, RunMode, TradingMode
 from freqtrade.exceptions import OperationalException
@@ -38,12 +39,11 @@ from freqtrade.strategy import (
     CategoricalParameter,
     DecimalParameter,
     IStrategy,
-    merge_informative_pair,
     stoploss_from_absolute,
 )
 from pandas import DataFrame
 
-from trader247.core.resample import resample_closed
+from trader247.core.resample import closed_index, resample_closed
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
@@ -86,16 +86,18 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Stop of trend trades (walk-forward choice) and hard floor under every per-trigger stop.
-    stoploss = -0.16
+    # Defaults below: `trader247 walk-forward` on the bundled real Coinbase USD candles (median /
+    # most frequent of the five windows' hyperopt results; README "Trader247Strategy").
+    # Stop of trend trades and hard floor under every per-trigger stop.
+    stoploss = -0.215
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
     # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
     minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
     buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=600, space="buy")
-    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=4.0, decimals=1, space="buy")
-    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-8.0, decimals=1,
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=3.9, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.0, decimals=1,
                                                   space="buy")
     buy_triggers_required = BooleanParameter(default=False, space="buy")
     buy_conviction = DecimalParameter(0.15, 0.60, default=SignalParams.conviction_threshold,
@@ -256,11 +258,11 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                                       timeframe_to_minutes(self._regime_tf))
         return inf
 
-    def _merge_higher(self, df: DataFrame, inf: DataFrame, suffix: str) -> DataFrame:
-        if inf is df:
-            return df
-        return merge_informative_pair(df, inf, self.timeframe, self._regime_tf, ffill=True,
-                                      append_timeframe=False, suffix=suffix)
+    def _closed_rows(self, df: DataFrame, inf: DataFrame) -> Any:
+        """Row of ``inf`` closed by each candle of ``df`` (-1: none): merge_informative_pair's
+        alignment without its per-pair merge (173 pairs x 2 frames per candle iteration)."""
+        return closed_index(df["date"], timeframe_to_minutes(self.timeframe), inf["date"],
+                            timeframe_to_minutes(self._regime_tf))
 
     def _merge_regime(self, df: DataFrame, pair: str) -> DataFrame:
         source = self._regime_pair or pair
@@ -272,13 +274,13 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                                source, self._regime_tf)
             df["regime"] = Regime.UNKNOWN.value
             return df
-        frame = self._regime_frame(source, inf)
+        labels = self._regime_frame(source, inf)["regime"].to_numpy()
         if inf is df:
-            df["regime"] = frame["regime"].to_numpy()
+            df["regime"] = labels
             return df
-        df = self._merge_higher(df, frame, "mkt")
-        df["regime"] = df.pop("regime_mkt").fillna(Regime.UNKNOWN.value)
-        return df.drop(columns=["date_mkt"])
+        rows = self._closed_rows(df, inf)
+        df["regime"] = np.where(rows >= 0, labels[np.maximum(rows, 0)], Regime.UNKNOWN.value)
+        return df
 
     def _merge_trend(self, df: DataFrame, pair: str) -> DataFrame:
         """The pair's own trend means and momentum, from its closed regime-timeframe candles."""
@@ -287,10 +289,13 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                                    self._trend_ma_hours, TREND_MOMENTUM_HOURS)
         if inf is df:
             return df.join(columns)
-        frame = columns.assign(date=inf["date"])
-        df = self._merge_higher(df, frame, "trend")
-        df = df.drop(columns=["date_trend"])
-        return df.rename(columns={f"{c}_trend": c for c in columns.columns})
+        rows = self._closed_rows(df, inf)
+        values = columns.to_numpy()[np.maximum(rows, 0)] if len(columns) else np.full(
+            (len(df), len(columns.columns)), np.nan)
+        values[rows < 0] = np.nan
+        for i, name in enumerate(columns.columns):
+            df[name] = values[:, i]
+        return df
 
     def _regime_frame(self, source: str, candles: DataFrame) -> DataFrame:
         """BTC's regime per candle, computed once per new BTC candle rather than once per pair."""

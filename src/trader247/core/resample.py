@@ -10,9 +10,10 @@ hour, as it does for downloaded candles. Pure pandas.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["resample_closed"]
+__all__ = ["closed_index", "resample_closed"]
 
 
 def resample_closed(candles: pd.DataFrame, base_minutes: int, target_minutes: int) -> pd.DataFrame:
@@ -50,3 +51,19 @@ def resample_closed(candles: pd.DataFrame, base_minutes: int, target_minutes: in
     if len(out) and candles["date"].iat[0] > out["date"].iat[0]:
         out = out.iloc[1:]
     return out[columns].reset_index(drop=True)
+
+
+def closed_index(base_dates: pd.Series, base_minutes: int, higher_dates: pd.Series,
+                 higher_minutes: int) -> np.ndarray:
+    """For each base candle, the row of the newest higher-timeframe candle that has closed by
+    the base candle's close (-1: none yet).
+
+    The same alignment as freqtrade's ``merge_informative_pair`` (a 1h candle of 10:00 is
+    visible from the 5m candle of 10:55 on), as row numbers: one ``searchsorted`` instead of a
+    merge and a forward fill per pair. ``higher_dates`` must be sorted.
+    """
+    base_close = base_dates.to_numpy(dtype="datetime64[ns]") + np.timedelta64(base_minutes, "m")
+    higher_close = (higher_dates.to_numpy(dtype="datetime64[ns]")
+                    + np.timedelta64(higher_minutes, "m"))
+    rows: np.ndarray = np.searchsorted(higher_close, base_close, side="right") - 1
+    return rows
