@@ -184,10 +184,24 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                     "so only force-eligible assets (%s, any quote) are eligible in backtests; "
                     "run `freqtrade download-data --exchange %s --pairs %s/USD --timeframes %s`",
                     stake, stake, forced, self.config["exchange"]["name"], stake, self.timeframe)
+        self._trend_only_exits()
         sizing = self.trader247_settings.policy.sizing
         logger.info("Trader247Strategy: %s", describe_sizing(
             self.config.get("stake_amount"), stake, sizing.tier_stake_pct,
             sizing.default_stake_pct))
+
+    def _trend_only_exits(self) -> None:
+        """Without the triggers no trade has a per-trigger stop, take-profit or max hold: hand
+        those callbacks back to freqtrade's defaults. Freqtrade deep-copies the trade for every
+        callback a strategy implements, on every candle of every open trade, and those copies
+        were two thirds of a backtest's time. Hyperopt may switch the triggers on per epoch, so
+        it keeps them."""
+        if self.buy_triggers_required.value or self.config.get("runmode") == RunMode.HYPEROPT:
+            return
+        self.use_custom_stoploss = False
+        self.custom_exit = IStrategy.custom_exit.__get__(self)  # type: ignore[method-assign]
+        logger.info("Trader247Strategy: trend filter alone: exits by trend_lost, stoploss "
+                    "(%.1f %%) and regime_crash", -100 * self.stoploss)
 
     def _check_offline_data(self, pair: str, timeframe: str, *, required: bool) -> bool:
         """Backtests: are ``pair``'s candles on disk (or buildable from the base timeframe)?
