@@ -106,6 +106,7 @@ bench: data
 	$(BIN)/python bench/exporter_cost.py
 	$(BIN)/python bench/plugin_timing.py
 	$(BIN)/python bench/load_200_pairs.py
+	$(BIN)/python bench/strategy_backtest_speed.py
 	$(BIN)/python bench/replay_orders.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
