@@ -19,6 +19,7 @@ from trader247.patches import (
     POSITIONAL,
     Needs,
     execute_entry_gate,
+    hyperopt_pickling,
     iteration_timing,
     markets_guard,
     source_problems,
@@ -64,6 +65,20 @@ def test_iteration_timing_signature_and_caller() -> None:
     no_problems(iteration_timing.NEEDS.problems(FreqtradeBot.process))
     no_problems(source_problems("freqtrade.worker.Worker._process_running",
                                 Worker._process_running, ["self.freqtrade.process()"]))
+
+
+def test_hyperopt_pickling_signature_and_registration() -> None:
+    from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
+
+    magic = HyperOptimizer.hyperopt_pickle_magic
+    no_problems(hyperopt_pickling.NEEDS.problems(magic))
+    no_problems(source_problems(hyperopt_pickling.NEEDS.qualname, magic,
+                                hyperopt_pickling.FRAGMENTS))
+    # Still called on the strategy's bases once the strategy is set (after ft_bot_start).
+    no_problems(source_problems(
+        "freqtrade.optimize.hyperopt.hyperopt_optimizer.HyperOptimizer.__init__",
+        HyperOptimizer.__init__,
+        ["self.hyperopt_pickle_magic(self.backtesting.strategy.__class__.__bases__)"]))
 
 
 def test_markets_guard_signature_and_reload() -> None:
