@@ -108,6 +108,8 @@ bench: data
 	$(BIN)/python bench/load_200_pairs.py
 	$(BIN)/python bench/strategy_backtest_speed.py
 	$(BIN)/python bench/replay_orders.py
+	$(BIN)/python bench/config_parse.py
+	$(BIN)/python bench/live_trims.py
 
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data

@@ -61,7 +61,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims), trim_interval_cycles=1)
+    policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims, SHIPPED_UNIVERSE.clusters), trim_interval_cycles=1)
     snapshot = Snapshot(400.0, tuple(Position(f"P{i}/USD", 10.0, 10.0) for i in range(6)))
     plan = plan_trims(snapshot, policy, min_stake=1.0, state=TrimState(), cycle=1, now=NOW)
     universe = universe_40()

@@ -28,11 +28,27 @@ CALLS = 200_000
 SLEEPS = 50
 
 
-def hook(x: int) -> int:
-    return x + 1
+class Plugin:
+    """A plugin of one bot: ``timed`` finds the bot's runtime through ``config``."""
+
+    def __init__(self) -> None:
+        self.config: dict[str, Any] = {}
+
+    def hook(self, x: int) -> int:
+        return x + 1
+
+    @observability.timed("pairlist")
+    def timed_hook(self, x: int) -> int:
+        return x + 1
+
+    @observability.timed("pairlist")
+    def sleeping_hook(self, seconds: float) -> None:
+        time.sleep(seconds)
 
 
-timed_hook = observability.timed("pairlist")(hook)
+PLUGIN = Plugin()
+hook = PLUGIN.hook
+timed_hook = PLUGIN.timed_hook
 
 
 def per_call_ns(function: Callable[[int], Any]) -> float:
@@ -45,20 +61,16 @@ def per_call_ns(function: Callable[[int], Any]) -> float:
     return min(runs)
 
 
-@observability.timed("pairlist")
-def sleeping_hook(seconds: float) -> None:
-    time.sleep(seconds)
-
-
 def accuracy(metrics: Metrics) -> float:
     ratios = []
     for _ in range(SLEEPS):
-        observability.begin_iteration()
+        runtime = observability.runtime_of(PLUGIN.config)
+        runtime.begin_iteration()
         start = time.perf_counter()
-        sleeping_hook(0.002)
+        PLUGIN.sleeping_hook(0.002)
         wall = time.perf_counter() - start
         before = metrics.value("trader247_bot_iteration_plugin_seconds_sum") or 0.0
-        observability.record_iteration(wall)
+        runtime.record_iteration(wall)
         recorded = (metrics.value("trader247_bot_iteration_plugin_seconds_sum") or 0.0) - before
         ratios.append(recorded / wall)
     return statistics.median(ratios)
@@ -66,14 +78,13 @@ def accuracy(metrics: Metrics) -> float:
 
 def main() -> int:
     plain = per_call_ns(hook)
-    observability._metrics = None
-    off = per_call_ns(timed_hook)
-    metrics = Metrics(process_collectors=False)
-    observability._metrics = metrics  # what observability.start does in dry-run / live
-    observability.begin_iteration()
+    off = per_call_ns(timed_hook)  # no runtime in the config: a backtest
+    runtime = observability.runtime_of(PLUGIN.config)
+    metrics = runtime.metrics = Metrics(process_collectors=False)  # what Runtime.start does
+    runtime.begin_iteration()
     on = per_call_ns(timed_hook)
     ratio = accuracy(metrics)
-    observability._metrics = None
+    PLUGIN.config.clear()
     print(f"cost per call ({CALLS} calls, best of 5):")
     print(f"  undecorated hook:             {plain:8.0f} ns")
     print(f"  timed, no exporter:           {off:8.0f} ns  (+{off - plain:.0f} ns, "

@@ -67,7 +67,24 @@ def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureReque
     name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
     database = f"t{next(_database_numbers)}_{name}"
     yield postgres_cluster.create_database(database)
+    _release_freqtrade_engine(database)
     postgres_cluster.drop_database(database)
+
+
+def _release_freqtrade_engine(database: str) -> None:
+    """Close freqtrade's connections to ``database`` before it is dropped. Left to the garbage
+    collector, a pooled connection the drop terminated is rolled back whenever a collection
+    runs, which once happened inside ``ast.parse`` of another test and made CPython 3.11 raise
+    ``SystemError: AST constructor recursion depth mismatch``."""
+    from freqtrade.persistence import Trade
+
+    session = getattr(Trade, "session", None)
+    if session is None:
+        return
+    engine = session.get_bind()
+    if engine.url.database == database:
+        session.remove()
+        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

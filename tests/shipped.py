@@ -35,7 +35,7 @@ class Shipped:
 @cache
 def shipped() -> Shipped:
     policy, universe = load_both(POLICY_FILE, UNIVERSE_FILE, dry_run=True)
-    return Shipped(policy, universe, policy.risk.to_core(policy.trims),
+    return Shipped(policy, universe, policy.risk.to_core(policy.trims, universe.clusters),
                    universe.to_core(policy.liquidity))
 
 

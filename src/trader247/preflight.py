@@ -10,7 +10,11 @@ Checks beyond each file's own schema:
 - live mode (``dry_run: false``): exchange key and secret set, API-server password and JWT secret
   neither empty nor our demo values -- unless the exchange is the loopback replay (``make
   demo-live``), a warning when the API server listens beyond 127.0.0.1, and a cap above 25 %
-  needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer).
+  needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer);
+- ``fleet.enabled`` with ``fleet.db_url: null``: freqtrade's own ``db_url`` must be PostgreSQL
+  (a warning when the files set none: ``--db-url`` may still give one; the bot refuses SQLite
+  at start); a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one fleet must not
+  share a name: the second is refused while the first reports).
 
 freqtrade removes the exchange credentials from the config it hands to plugins (they become
 ``None``): the plugins cannot see them, so only the file-level check (``trader247 validate`` and
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from trader247.configfiles import check_files, load_policy
-from trader247.core.config import PolicyConfig, Problem
+from trader247.core.config import PolicyConfig, Problem, is_postgresql_url
 
 PAIRLIST = "TieredLiquidityPairList"
 POLICY_FILE = "policy.yaml"
@@ -105,6 +109,11 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
                 f"risk.trim_timeout_seconds ({policy.risk.trim_timeout_seconds:g} s) is shorter "
                 f"than the exchange request time-out ({timeout_ms / 1000:g} s)")
 
+    runmode = getattr(config.get("runmode"), "value", config.get("runmode"))
+    # Backtests and hyperopt run without a fleet (no shared account): no database needed there.
+    if policy is not None and policy.fleet.enabled and runmode not in ("backtest", "hyperopt"):
+        _fleet_checks(config, policy, add)
+
     if config.get("dry_run", True) is False:
         for key in ("key", "secret"):
             value = exchange.get(key, "")
@@ -123,6 +132,24 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
                     f"listens on {api.get('listen_ip_address')}: the API is reachable beyond "
                     "this machine", "warning")
     return problems
+
+
+def _fleet_checks(config: Mapping[str, Any], policy: PolicyConfig, add: Any) -> None:
+    db_url = str(config.get("db_url") or "")
+    fix = "set db_url (or --db-url) or fleet.db_url to postgresql+psycopg://user:pass@host/db"
+    if policy.fleet.db_url is None and db_url and not is_postgresql_url(db_url):
+        add(("db_url",), f"policy.yaml fleet.enabled is true with fleet.db_url null, so the fleet "
+            f"uses this db_url, which must be PostgreSQL (got a {db_url.split(':', 1)[0]!r} "
+            f"URL): {fix}")
+    elif policy.fleet.db_url is None and not db_url:
+        # The files alone (validate, run's pre-flight): --db-url may still name PostgreSQL;
+        # the bot itself refuses SQLite at start.
+        add(("db_url",), "policy.yaml fleet.enabled is true with fleet.db_url null, so the fleet "
+            "uses freqtrade's database, which is SQLite unless --db-url names PostgreSQL (a "
+            f"fleet on SQLite refuses to start): {fix}", "warning")
+    if str(config.get("bot_name") or "freqtrade") == "freqtrade":
+        add(("bot_name",), "fleet.enabled: every bot of a fleet needs its own bot_name (it is "
+            "the bot's member name; freqtrade's default 'freqtrade' is likely shared)", "warning")
 
 
 def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str, Any] | None]:

@@ -19,7 +19,7 @@ from trader247.patches import (
     POSITIONAL,
     Needs,
     execute_entry_gate,
-    hyperopt_pickling,
+    hyperopt_pickle,
     iteration_timing,
     markets_guard,
     source_problems,
@@ -67,18 +67,15 @@ def test_iteration_timing_signature_and_caller() -> None:
                                 Worker._process_running, ["self.freqtrade.process()"]))
 
 
-def test_hyperopt_pickling_signature_and_registration() -> None:
+def test_hyperopt_pickle_signature_and_walk() -> None:
     from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
 
-    magic = HyperOptimizer.hyperopt_pickle_magic
-    no_problems(hyperopt_pickling.NEEDS.problems(magic))
-    no_problems(source_problems(hyperopt_pickling.NEEDS.qualname, magic,
-                                hyperopt_pickling.FRAGMENTS))
-    # Still called on the strategy's bases once the strategy is set (after ft_bot_start).
+    no_problems(hyperopt_pickle.problems(HyperOptimizer))
+    # The walk runs after the strategy's ft_bot_start, where the mixin installs the filter.
     no_problems(source_problems(
         "freqtrade.optimize.hyperopt.hyperopt_optimizer.HyperOptimizer.__init__",
-        HyperOptimizer.__init__,
-        ["self.hyperopt_pickle_magic(self.backtesting.strategy.__class__.__bases__)"]))
+        HyperOptimizer.__init__, ["self.backtesting._set_strategy(",
+                                  "self.hyperopt_pickle_magic(self.backtesting.strategy"]))
 
 
 def test_markets_guard_signature_and_reload() -> None:
@@ -133,3 +130,15 @@ def test_install_checks_are_the_ones_pinned_here() -> None:
                         "stake_amount, *, trade=None) lacks mode (keyword-only)"]
     assert Needs("f", {"x": KEYWORD_ONLY}).problems(execute_entry) == [
         "f(self, pair, stake_amount, *, trade=None) lacks x (keyword-only)"]
+
+
+def test_market_fill_relies_on_closed_create_answers_being_handled_inline() -> None:
+    """``patches.market_fill`` ([G2]) makes a market order's create answer final; freqtrade must
+    still process such an answer in the same call (else the patch only costs a request)."""
+    no_problems(source_problems(
+        "freqtrade.freqtradebot.FreqtradeBot.execute_trade_exit", FreqtradeBot.execute_trade_exit,
+        ['order.get("status", "unknown") in ("closed", "expired")',
+         "self.update_trade_state(trade, order_obj.order_id, order)"]))
+    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.execute_entry",
+                                FreqtradeBot.execute_entry,
+                                ["if order_status in constants.NON_OPEN_EXCHANGE_STATES:"]))

@@ -73,7 +73,7 @@ def test_policy_limits(
     text = dump(policy)
     if error_path is None:
         parsed = parse_policy(text, file="p.yaml", dry_run=dry_run)
-        parsed.risk.to_core(parsed.trims)
+        parsed.risk.to_core(parsed.trims, UniverseConfig().clusters)
         UniverseConfig().to_core(parsed.liquidity)
         return
     with pytest.raises(ConfigFileError) as info:

@@ -74,13 +74,14 @@ def test_committed_universe_follows_the_pair_catalog() -> None:
 def test_committed_files_build_the_core_objects() -> None:
     """The one mapping from the models to the core (``to_core``), on the files we ship."""
     policy, universe = load_both(POLICY, UNIVERSE)
-    cap = policy.risk.to_core(policy.trims)
+    cap = policy.risk.to_core(policy.trims, universe.clusters)
     assert (cap.max_total_at_risk_pct, cap.trim_band_pct, cap.target_pct) == (25.0, 2.0, 23.0)
     assert (cap.trim_interval_cycles, cap.trim_timeout_seconds, cap.max_trims_per_cycle) == (
         3, 75.0, 3)
     assert (cap.trim_on_start, cap.trim_mode, cap.reentry_cooldown_cycles) == (
         True, "proportional", 6)
     assert (cap.count_external_holdings, cap.trims_enabled) == (False, True)
+    assert not cap.groups.enabled  # theme / asset caps off as shipped
     rules = universe.to_core(policy.liquidity)
     assert [(t.name, t.floor_usd) for t in rules.tiers] == [
         ("tier_1_core", 10e6), ("tier_2_rotational", 5e6), ("tier_3_event_driven", 2e6)]

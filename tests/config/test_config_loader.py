@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -170,14 +169,13 @@ def test_merge_keys_may_be_overridden_but_duplicates_may_not() -> None:
     ],
 )
 def test_yaml_corner_cases(text: str, message: str | None) -> None:
-    start = time.monotonic()
+    # What refusing the nesting bomb costs is measured in bench/config_parse.py, not here.
     if message is None:
         assert parse_policy(text.encode()) == PolicyConfig()
         return
     with pytest.raises(ConfigFileError) as info:
         parse_policy(text.encode())
     assert message in str(info.value)
-    assert time.monotonic() - start < 5.0  # no blow-up (PyYAML scans ~1k tokens ahead)
 
 
 def test_problem_format() -> None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
+from tests.shipped import shipped_cap_policy
 
-from trader247.configfiles import load_policy
 from trader247.core.clusters import (
     GroupLimits,
     asset_of_pair,
@@ -14,32 +12,12 @@ from trader247.core.clusters import (
     measure_groups,
     plan_group_trims,
 )
-from trader247.core.exposure import CapPolicy, Position, Snapshot, measure
+from trader247.core.exposure import Position, Snapshot, measure
 
-REPO = Path(__file__).resolve().parents[2]
-
-
-def shipped_cap_policy() -> CapPolicy:
-    """The cap as the shipped config/policy.yaml sets it (25 %, band 2: target 23 %)."""
-    policy = load_policy(REPO / "config" / "policy.yaml")
-    risk = policy.risk
-    return CapPolicy(
-        max_total_at_risk_pct=risk.max_total_at_risk_pct,
-        trim_band_pct=risk.trim_band_pct,
-        trim_interval_cycles=risk.trim_interval_cycles,
-        trim_timeout_seconds=risk.trim_timeout_seconds,
-        max_trims_per_cycle=risk.max_trims_per_cycle,
-        trim_on_start=risk.trim_on_start,
-        trim_mode=risk.trim_mode,
-        reentry_cooldown_cycles=risk.reentry_cooldown_cycles,
-        count_external_holdings=risk.count_external_holdings,
-        trims_enabled=policy.trims.enabled,
-    )
-
-
-POLICY = shipped_cap_policy()
 DEFINITIONS = {"MEME": ["DOGE-USD", "SHIB", "PEPE/USD"], "LAYER1": ["BTC", "ETH", "SOL"]}
 LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
+# The shipped cap (25 %, band 2: target 23 %) with MEME 4 %, LAYER1 10 %, every asset 5 %.
+POLICY = shipped_cap_policy(groups=LIMITS)
 
 
 def snapshot(cash: float, **values: float) -> Snapshot:
@@ -52,7 +30,8 @@ def test_shipped_policy_is_the_25_percent_cap() -> None:
 
 
 @pytest.mark.parametrize("pair, asset", [
-    ("DOGE/USD", "DOGE"), ("DOGE/USDC", "DOGE"), ("DOGE-USD", "DOGE"), ("doge", "DOGE")])
+    ("DOGE/USD", "DOGE"), ("DOGE/USDC", "DOGE"), ("DOGE-USD", "DOGE"), ("doge", "DOGE"),
+    ("bot-a|DOGE/USD", "DOGE")])  # a fleet key (core.fleet): the pair after the bot
 def test_asset_of_a_pair_is_its_base(pair: str, asset: str) -> None:
     assert asset_of_pair(pair) == asset
 

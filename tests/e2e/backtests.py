@@ -41,14 +41,17 @@ POLICY = REPO / "config" / "policy.yaml"
 
 
 def run_backtest(tmp_path: Path, *, strategy: str, strategy_path: Path, timerange: str,
-                 config: dict[str, Any], data_dir: Path, extra: tuple[str, ...] = ()
-                 ) -> BacktestRun:
+                 config: dict[str, Any], data_dir: Path, extra: tuple[str, ...] = (),
+                 base_config: Path | None = None) -> BacktestRun:
+    """``base_config``: the first ``-c`` file instead of config/config.json (our YAML files are
+    found next to it: a test's own policy.yaml / universe.yaml)."""
     override = tmp_path / "override.json"
     override.write_text(json.dumps(config))
     results = tmp_path / "results"
     results.mkdir(exist_ok=True)
+    base = ["-c", str(base_config)] if base_config is not None else []
     command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(data_dir),
-               "--", "-c", str(override), "--datadir", str(data_dir), "--strategy", strategy,
+               *base, "--", "-c", str(override), "--datadir", str(data_dir), "--strategy", strategy,
                "--strategy-path", str(strategy_path), "--timerange", timerange,
                "--export", "trades", "--backtest-directory", str(results), "--cache", "none",
                *extra]
@@ -108,6 +111,11 @@ class CapAudit:
     run_reducing: np.ndarray        # candles inside the run's EXPOSURE_OVER_CAP lock spans
     step_pct: float                 # the largest trim round: value sold / equity, in points
     before_move_pct: np.ndarray     # each candle's balances at the previous candle's marks
+    equity: np.ndarray              # stake balance + positions at the cap's marks
+    remarked_by: dict[str, np.ndarray]  # per currency: its balance at the cap's marks
+    wallet_by: dict[str, np.ndarray]    # per currency: its balance at freqtrade's rates
+    sold_by: dict[str, np.ndarray]      # per currency: value sold by trims, per candle
+    before_by: dict[str, np.ndarray]    # per currency: its balance at the previous marks
 
     def assert_cap_held(self) -> None:
         """The report equals what the run did; at-risk never passes the cap by more than one
@@ -146,6 +154,9 @@ class CapAudit:
         held_value = np.zeros(len(times))
         remarked_value = np.zeros(len(times))
         before_value = np.zeros(len(times))
+        remarked_by: dict[str, np.ndarray] = {}
+        wallet_by: dict[str, np.ndarray] = {}
+        before_by: dict[str, np.ndarray] = {}
         step = run.timeframe_ms // 1000
         for currency, rows in wallet[wallet["currency"] != stake].groupby("currency"):
             rows = rows.set_index("t")
@@ -155,16 +166,21 @@ class CapAudit:
             series = _closes(run.data_dir, f"{currency}/{stake}", run.result["timeframe"], step)
             marks = np.nan_to_num(marks_at(series, times).prices)
             remarked_value += amount * marks
-            before_value += amount * np.concatenate([marks[:1], marks[:-1]])
+            remarked_by[str(currency)], wallet_by[str(currency)] = amount * marks, amount * rate
+            before_by[str(currency)] = amount * np.concatenate([marks[:1], marks[:-1]])
+            before_value += before_by[str(currency)]
         wallet_pct = 100 * held_value / (balance + held_value)
         remarked_pct = 100 * remarked_value / (balance + remarked_value)
         index = {int(t): i for i, t in enumerate(times)}
         trims_at = np.zeros(len(times), dtype=np.int64)
         sold = np.zeros(len(times))
+        sold_by: dict[str, np.ndarray] = {}
         for order in run.trim_orders():
             i = index[_candle_of(int(order["order_filled_timestamp"]), times)]
             trims_at[i] += 1
-            sold[i] += float(order["amount"]) * float(order["safe_price"])
+            value = float(order["amount"]) * float(order["safe_price"])
+            sold[i] += value
+            sold_by.setdefault(order["pair"].split("/")[0], np.zeros(len(times)))[i] += value
         equity = balance + remarked_value
         step_pct = float(np.max(100 * sold / equity, initial=0.0))
         reducing = np.zeros(len(times), dtype=bool)
@@ -172,7 +188,29 @@ class CapAudit:
             reducing |= (times >= start) & (times < end)
         before_pct = 100 * before_value / (balance + before_value)
         return cls(times, wallet_pct, remarked_pct, balance, history, trims_at, reducing,
-                   step_pct, before_pct)
+                   step_pct, before_pct, equity, remarked_by, wallet_by, sold_by, before_by)
+
+    def group_pct(self, currencies: tuple[str, ...], *, at: str = "marks") -> np.ndarray:
+        """At-risk % of a group of currencies per candle, from freqtrade's wallet export: at
+        the cap's marks, at the previous candle's marks (``at="before"``: what entries and trims
+        of the previous candle left, before prices moved), or (``at="wallet"``) at freqtrade's
+        own rates and equity."""
+        zero = np.zeros(len(self.times_ms))
+        if at == "before":
+            held = sum((self.before_by.get(c, zero) for c in currencies), zero)
+            return 100 * held / (self.stake_balance + sum(self.before_by.values(), zero))
+        if at == "marks":
+            held = sum((self.remarked_by.get(c, zero) for c in currencies), zero)
+            return 100 * held / self.equity
+        held = sum((self.wallet_by.get(c, zero) for c in currencies), zero)
+        total = sum(self.wallet_by.values(), zero)
+        return 100 * held / (self.stake_balance + total)
+
+    def group_step_pct(self, currencies: tuple[str, ...]) -> float:
+        """The largest trim round inside the group: value sold / equity, in points."""
+        zero = np.zeros(len(self.times_ms))
+        sold = sum((self.sold_by.get(c, zero) for c in currencies), zero)
+        return float(np.max(100 * sold / self.equity, initial=0.0))
 
 
 def _candle_of(time_ms: int, times: np.ndarray) -> int:

@@ -11,6 +11,7 @@ import signal
 import time
 import urllib.error
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +23,9 @@ from tests.e2e.live import (  # noqa: F401 - fixtures
     wait_for,
     wallet_vs_exchange,
 )
-from tests.e2e.support import Bot, http
+from tests.e2e.support import REPO, Bot, http, policy_file
+from trader247.cli.processes import free_port
+from trader247.metrics.scrape import scrape
 
 pytestmark = pytest.mark.e2e
 
@@ -96,13 +99,21 @@ def test_live_entries_exits_partial_fills_and_an_ambiguous_create(
 
 @pytest.mark.slow
 def test_kill_9_with_open_live_orders_then_restart_recovers_every_order(
-        live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
+        tmp_path: Path, live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
         live_bots: Callable[..., Bot]) -> None:  # noqa: F811
     replay = live_replay_factory()
     key = replay.key("live-1")
+    # [G2] with the cap (CapProbeStrategy, shipped policy, exporter on a free port): after the
+    # restart its exposure must be the exchange's
+    metrics_port = free_port()
+    policy = policy_file(tmp_path, port=metrics_port)
     extra = {"order_types": ORDER_TYPES, "unfilledtimeout": {"entry": 60, "exit": 60,
-                                                             "unit": "minutes"}}
-    bot = live_bots(replay, key, name="first", db="kill9.sqlite", extra=extra)
+                                                             "unit": "minutes"},
+             "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
+                            "policy_file": str(policy),
+                            "universe_file": str(REPO / "config" / "universe.yaml")}]}
+    bot = live_bots(replay, key, name="first", db="kill9.sqlite", extra=extra,
+                    strategy="CapProbeStrategy")
     bot.post("forceenter", {"pair": "BTC/USD", "stakeamount": 200})  # filled at once
     for pair, factor in (("ETH/USD", 0.995), ("SOL/USD", 0.8)):
         bid, _ = replay.best(pair.replace("/", "-"))
@@ -115,7 +126,8 @@ def test_kill_9_with_open_live_orders_then_restart_recovers_every_order(
     replay.control("price_script", {"pair": "ETH/USD", "duration_s": 5, "to_multiplier": 0.98})
     time.sleep(6)
     assert len(replay.account("live")["open_orders"]) in (1, 2)
-    again = live_bots(replay, key, name="second", db="kill9.sqlite", extra=extra)
+    again = live_bots(replay, key, name="second", db="kill9.sqlite", extra=extra,
+                      strategy="CapProbeStrategy")
     wait_for(lambda: len(replay.account("live")["open_orders"]) == 1 and settled_or_open(again),
              60, "the restarted bot to catch up")
     state = {t["pair"]: t for t in again.get("status")}
@@ -128,6 +140,29 @@ def test_kill_9_with_open_live_orders_then_restart_recovers_every_order(
     wallet, exchange = wallet_vs_exchange(again, replay, "live")
     for currency, total in exchange.items():
         assert wallet.get(currency, 0.0) == pytest.approx(total, rel=1e-9, abs=1e-12), currency
+    assert_cap_matches_exchange(again, replay, metrics_port, state["SOL/USD"])
+
+
+def assert_cap_matches_exchange(bot: Bot, replay: LiveReplay, metrics_port: int,
+                                resting: dict[str, Any]) -> None:
+    """The restarted cap's exposure (its /metrics) is the exchange's: coins at the replay's mid
+    price, plus the stake of the entry order still resting there."""
+    time.sleep(2.5)  # one more iteration publishes the state after the catch-up
+    metrics = scrape(f"http://127.0.0.1:{metrics_port}/metrics")
+    balances = {c: float(v) for c, v in replay.account("live")["balances"].items()}
+    held = 0.0
+    for currency, amount in balances.items():
+        if currency != "USD":
+            bid, ask = replay.best(f"{currency}-USD")
+            held += amount * (bid + ask) / 2
+    order = next(o for o in resting["orders"] if o["is_open"])
+    entering = (order["amount"] - (order["filled"] or 0.0)) * order["safe_price"]
+    assert metrics['trader247_exposure_at_risk_stake{currency="USD"}'] == pytest.approx(
+        held + entering, rel=0.005)
+    assert metrics['trader247_exposure_equity_stake{currency="USD"}'] == pytest.approx(
+        balances["USD"] + held, rel=0.001)
+    assert metrics['trader247_cap_state{state="ACTIVE"}'] == 1.0
+    assert metrics["trader247_trims_open"] == 0.0
 
 
 def settled_or_open(bot: Bot) -> bool:

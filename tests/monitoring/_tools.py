@@ -42,7 +42,14 @@ def exported_names() -> frozenset[str]:
     from trader247.metrics.exporter import Metrics
 
     metrics = Metrics(tiers=("t",), process_collectors=True)
-    return frozenset(s.name for family in metrics.registry.collect() for s in family.samples)
+    # The fleet's series exist only in a fleet member (they carry its fleet name).
+    metrics.update_fleet(fleet="main", bot="a", at_risk_pct=0.0, members=1, reservations=0,
+                         leader=True, available=True)
+    families = list(metrics.registry.collect())
+    # A labelled gauge whose series appear only when configured (the cluster caps) is declared
+    # all the same: its name is exported as soon as it has a series.
+    gauges = {family.name for family in families if family.type == "gauge"}
+    return frozenset({s.name for family in families for s in family.samples} | gauges)
 
 
 def referenced_names(expr: str) -> set[str]:

@@ -31,7 +31,6 @@ from trader247.metrics.exporter import (
     TRIM_OUTCOMES,
     Metrics,
     exchange_endpoint,
-    get_metrics,
     order_failure_reason,
 )
 from trader247.metrics.scrape import parse_exposition
@@ -67,7 +66,7 @@ def test_names_follow_the_conventions(m: Metrics) -> None:
         for sample in family.samples:
             for label in sample.labels:
                 assert label in {"currency", "state", "outcome", "tier", "reason", "pair",
-                                 "side", "endpoint", "hook", "le", "version",
+                                 "side", "endpoint", "hook", "le", "version", "cluster", "asset",
                                  "freqtrade_version",
                                  "prometheus_client_version", "python_version"}, (family, label)
         if "currency" in {k for s in family.samples for k in s.labels}:
@@ -101,7 +100,7 @@ def test_label_sets_exist_at_zero_before_any_event(m: Metrics) -> None:
         assert v(m, "trader247_universe_eligible_pairs", tier=tier) == 0
     assert v(m, "trader247_cap_state", state="ACTIVE") == 1
     assert v(m, "trader247_cap_state", state="REDUCING") == 0
-    for name in ("trader247_config_reloads_total", "trader247_trim_rounds_total",
+    for name in ("trader247_config_loaded_timestamp_seconds", "trader247_trim_rounds_total",
                  "trader247_trim_thrash_episodes_total", "trader247_usd_conversion_failures_total",
                  "trader247_universe_refreshes_total", "trader247_trim_latency_seconds_count",
                  "trader247_bot_iteration_duration_seconds_count",
@@ -195,11 +194,13 @@ def test_trim_counters_follow_trim_state_without_double_counting(m: Metrics) -> 
     state = replace(state, attempted=10, filled=6)
     m.update_cap(e, CapState.REDUCING, state)
     m.update_cap(e, CapState.REDUCING, state)  # same state twice: nothing new
-    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 0, "timed_out": 0}
+    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 0, "timed_out": 0,
+                         "partial": 0}
 
-    state = replace(state, failed=4, timed_out=2, thrash_episodes=2)
+    state = replace(state, failed=4, timed_out=2, thrash_episodes=2, partial=1)
     m.update_cap(e, CapState.REDUCING, state)
-    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 2, "timed_out": 1}
+    assert counts(m) == {"attempted": 3, "filled": 1, "failed": 2, "timed_out": 1,
+                         "partial": 1}
     assert v(m, "trader247_trim_thrash_episodes_total") == 1
 
 
@@ -428,24 +429,56 @@ def test_order_failure_reason_from_exceptions(mro: tuple[str, ...], reason: str)
     assert order_failure_reason(TimeoutError()) == "timeout"
 
 
-def test_config_reloaded(m: Metrics) -> None:
-    m.config_reloaded()
-    m.config_reloaded()
-    assert v(m, "trader247_config_reloads_total") == 2
+def test_config_loaded(m: Metrics) -> None:
+    m.config_loaded(1_700_000_000.0)
+    m.config_loaded(1_700_000_060.0)  # /reload_config: the newest load time
+    assert v(m, "trader247_config_loaded_timestamp_seconds") == 1_700_000_060.0
 
 
-# ------------------------------------------------------------------ singleton
+def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:
+    """[M]: every capped cluster has a series (0 when nothing is held), every held asset one;
+    an asset sold out loses its series."""
+    from tests.shipped import shipped_cap_policy
+    from trader247.core.clusters import GroupLimits
+    from trader247.core.exposure import Position, Snapshot
+    from trader247.core.trims import plan_trims
+
+    limits = GroupLimits.from_definitions({"MEME": ["DOGE"], "L1": ["BTC"]}, {"MEME": 4.0}, 5.0)
+    policy = shipped_cap_policy(groups=limits)
+    held = Snapshot(950.0, (Position("DOGE/USD", 25.0, 2.0),))  # $50 of $1000: 5 %
+    p = plan_trims(held, policy, min_stake=1.0, state=TrimState(), cycle=1, now=0.0)
+    m.update_cap(p.exposure, p.state, p.trim_state, p)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="MEME") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_cluster_cap_ratio", cluster="MEME") == pytest.approx(0.04)
+    assert v(m, "trader247_exposure_cluster_reducing", cluster="MEME") == 1
+    assert v(m, "trader247_exposure_asset_at_risk_ratio", asset="DOGE") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_asset_cap_ratio") == pytest.approx(0.05)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="L1") is None  # uncapped
+    empty = plan_trims(Snapshot(1000.0), policy, min_stake=1.0, state=p.trim_state, cycle=2,
+                       now=1.0)
+    m.update_cap(empty.exposure, empty.state, empty.trim_state, empty)
+    assert v(m, "trader247_exposure_cluster_at_risk_ratio", cluster="MEME") == 0
+    assert v(m, "trader247_exposure_asset_at_risk_ratio", asset="DOGE") is None
 
 
-def test_get_metrics_is_a_configurable_singleton() -> None:
-    exporter.reset_for_tests()
-    try:
-        first = get_metrics()
-        assert get_metrics() is first
-        again = get_metrics(stake_currency="USDC", tiers=["tier_x"])
-        assert again is first and first.currency == "USDC"
-        assert v(first, "trader247_universe_eligible_pairs", tier="tier_x") == 0
-        get_metrics()  # no arguments: the configuration stays
-        assert first.currency == "USDC"
-    finally:
-        exporter.reset_for_tests()
+def test_no_group_series_when_not_configured(m: Metrics) -> None:
+    text = generate_latest(m.registry).decode()
+    assert "trader247_exposure_cluster_at_risk_ratio{" not in text
+
+
+def test_fleet_series_exist_only_in_a_fleet_member() -> None:
+    m = Metrics(process_collectors=False)
+    assert b"trader247_fleet" not in generate_latest(m.registry).replace(
+        b"# HELP trader247_fleet", b"").replace(b"# TYPE trader247_fleet", b"")
+    m.update_fleet(fleet="main", bot="a", at_risk_pct=26.0, members=3, reservations=2,
+                   leader=False, available=True)
+    assert m.value("trader247_fleet_member", {"fleet": "main", "bot": "a"}) == 1
+    assert m.value("trader247_fleet_at_risk_ratio", {"fleet": "main"}) == pytest.approx(0.26)
+    assert m.value("trader247_fleet_members", {"fleet": "main"}) == 3
+    assert m.value("trader247_fleet_reservations", {"fleet": "main"}) == 2
+    assert m.value("trader247_fleet_leader", {"fleet": "main"}) == 0
+    assert m.value("trader247_fleet_database_up", {"fleet": "main"}) == 1
+    m.update_fleet(fleet="main", bot="a", at_risk_pct=20.0, members=3, reservations=0,
+                   leader=True, available=False)
+    assert m.value("trader247_fleet_leader", {"fleet": "main"}) == 1
+    assert m.value("trader247_fleet_database_up", {"fleet": "main"}) == 0

@@ -16,21 +16,35 @@ from trader247.metrics.exporter import (
     ENV_HOST,
     ENV_PORT,
     Metrics,
-    bound_address,
+    MetricsServer,
     resolve_bind,
     should_start,
-    start,
 )
 from trader247.metrics.scrape import parse_exposition, scrape, series_key
+
+
+class Bot:
+    """One bot's server and metrics (a bot runtime holds exactly these two)."""
+
+    server = MetricsServer()
+    metrics = Metrics(process_collectors=False)
+
+
+def start(host: str, port: int, metrics: Metrics | None = None) -> bool:
+    return Bot.server.start(host, port, metrics or Bot.metrics)
+
+
+def bound_address() -> tuple[str, int] | None:
+    return Bot.server.bound_address
 
 
 @pytest.fixture(autouse=True)
 def fresh(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv(ENV_HOST, raising=False)
     monkeypatch.delenv(ENV_PORT, raising=False)
-    exporter.reset_for_tests()
+    Bot.server.stop()
     yield
-    exporter.reset_for_tests()
+    Bot.server.stop()
 
 
 @pytest.mark.parametrize("runmode, expected", [
@@ -48,8 +62,8 @@ def test_should_start_accepts_freqtrade_runmode() -> None:
     assert not should_start(RunMode.BACKTEST) and not should_start(RunMode.HYPEROPT)
 
 
-def test_start_serves_the_registry_once_per_process() -> None:
-    metrics = exporter.get_metrics(stake_currency="USDC")
+def test_start_serves_the_registry_once_per_server() -> None:
+    metrics = Bot.metrics = Metrics(stake_currency="USDC")
     metrics.update_cap(exposure(300.0, 1000.0), CapState.REDUCING, TrimState())
     metrics.update_universe(universe(forty_pairs()))
     assert start("127.0.0.1", 0) is True
@@ -57,6 +71,10 @@ def test_start_serves_the_registry_once_per_process() -> None:
     assert host == "127.0.0.1" and port > 0
     assert start("127.0.0.1", 0) is True  # idempotent: no second server
     assert bound_address() == (host, port)
+    other = MetricsServer()  # another bot's runtime in the same process: its own server
+    assert other.start("127.0.0.1", 0, Metrics(process_collectors=False)) is True
+    assert other.bound_address is not None and other.bound_address != (host, port)
+    other.stop()
 
     values = scrape(f"http://127.0.0.1:{port}/metrics")
     assert values['trader247_cap_state{state="REDUCING"}'] == 1

@@ -25,8 +25,8 @@ def bot_class(fail: bool = False) -> tuple[type, list[str]]:
 
 
 def install(cls: type, events: list[Any]) -> bool:
-    return iteration_timing.install(lambda: events.append("begin"),
-                                    lambda seconds: events.append(("record", seconds)), cls)
+    return iteration_timing.install(lambda _bot: events.append("begin"),
+                                    lambda _bot, seconds: events.append(("record", seconds)), cls)
 
 
 @pytest.mark.parametrize("fail", [False, True])
@@ -68,5 +68,5 @@ def test_a_process_with_arguments_is_left_alone_with_one_error(
 
 def test_installs_on_freqtrades_bot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FreqtradeBot, "process", FreqtradeBot.process)
-    iteration_timing.install(lambda: None, lambda seconds: None)
+    iteration_timing.install(lambda _bot: None, lambda _bot, seconds: None)
     assert FreqtradeBot.process.__trader247_patch__ == "iteration_timing"

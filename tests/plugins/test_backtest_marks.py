@@ -10,8 +10,11 @@ from typing import Any
 import pandas as pd
 import pytest
 from freqtrade.enums import RunMode
+from tests.plugins.cap_fakes import RecordedLocks, with_parts
 
 from trader247.adapters.backtest_marks import BacktestMarks
+from trader247.adapters.cap_exposure import ExposureReader
+from trader247.adapters.cap_marks import BacktestMarkSource
 from trader247.core.exposure import CapState
 from trader247.strategy import ExposureCapMixin
 
@@ -59,10 +62,16 @@ def backtesting(frames: dict[str, pd.DataFrame], trades: list[Any], balance: flo
     strategy.wallets = SimpleNamespace(get_total=lambda _c: balance)
     strategy.timeframe = "1h"
     strategy.stoploss = -0.1
-    strategy._cap_open_trades = lambda: trades  # type: ignore[method-assign]
-    strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
-    strategy._cap_candle_source = lambda: strategy.dp.candles  # type: ignore[method-assign]
+    # The data file (freqtrade_candles) is the fake DataProvider's ``candles``.
+    marks = BacktestMarkSource(BacktestMarks(strategy.dp.candles, 3600))
+    with_parts(strategy, marks=marks, open_trades=lambda: trades, locks=RecordedLocks(),
+               exposure=ExposureReader("USD", marks, strategy.wallets, False, None))
     return strategy
+
+
+def mark(strategy: Any, trade: Any, now: datetime) -> float:
+    price: float = strategy.cap_adapter.marks.price(trade.pair, trade.open_rate, now)
+    return price
 
 
 def trade(pair: str, amount: float, open_rate: float) -> Any:
@@ -77,7 +86,7 @@ def test_marks_follow_every_candle_after_the_first_call() -> None:
     for hour in range(1, 6):
         now = START + hour * H
         strategy.dp.slice_date = now  # what freqtrade does before the next candle
-        seen.append(strategy._cap_mark(ada, now))
+        seen.append(mark(strategy, ada, now))
     # Each loop sees the candle that closed at its time (at 03:00 the 02:00 candle: 1.5); a
     # slice kept from the first call would have answered 1.0 forever.
     assert seen == [1.0, 1.0, 1.5, 2.0, 2.5]
@@ -154,7 +163,7 @@ def test_the_candles_freqtrade_backtests_are_indexed_without_a_second_read() -> 
     strategy.__class__ = WithIndicators
     analysed = strategy.advise_all_indicators({"ADA/USD": candles([1.0, 2.0, 3.0])})
     assert list(analysed["ADA/USD"].columns) == ["date", "close", "rsi"]  # freqtrade's result
-    assert strategy._cap_mark(ada, START + 3 * H) == 3.0
+    assert mark(strategy, ada, START + 3 * H) == 3.0
     assert strategy.dp.history_calls == []  # the data file was never read
 
 

@@ -11,9 +11,13 @@ from typing import Any
 
 import pytest
 from freqtrade.enums import RunMode
+from tests.plugins.cap_fakes import FixedExposure, RecordedLocks, with_parts
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import CapController, stake_to_return
+from trader247.adapters.cap_freshness import CandleFreshness
+from trader247.adapters.cap_marks import LiveMarks
+from trader247.adapters.cap_reporter import CapReporter
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimOrder
 from trader247.strategy import ExposureCapMixin
@@ -47,19 +51,21 @@ class SizingStrategy(ExposureCapMixin, FakeStrategyBase):
         return True
 
 
-def make(strategy_cls: type, balance: float, held: float) -> Any:
+def make(strategy_cls: type, balance: float, held: float,
+         runmode: RunMode = RunMode.BACKTEST) -> Any:
+    """A strategy whose exposure reader answers ``held`` of BTC at $100 and ``balance`` USD.
+    Backtest mode by default: the cap runs, nothing is persisted (there is no database)."""
     strategy = strategy_cls()
-    # Backtest mode: the cap runs, nothing is persisted to a database (there is none here).
-    strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.BACKTEST,
+    strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": runmode,
                        "config_files": [str(REPO / "config" / "config.json")],
                        "internals": {"process_throttle_secs": 5}}
-    strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None)
+    strategy.dp = SimpleNamespace(send_msg=lambda *_a, **_k: None, ticker=lambda _p: None)
     strategy.timeframe = "1h"
+    strategy.stoploss = -0.1
     snapshot = Snapshot(stake_balance=balance,
                         positions=(Position("BTC/USD", held / 100.0, 100.0),) if held else ())
-    strategy._cap_snapshot = lambda *_a: snapshot  # type: ignore[method-assign]
-    strategy._cap_open_trades = lambda: []  # type: ignore[method-assign]
-    strategy._cap_sync_lock = lambda *_a: None  # type: ignore[method-assign]
+    with_parts(strategy, exposure=FixedExposure(snapshot), open_trades=lambda: [],
+               locks=RecordedLocks())
     return strategy
 
 
@@ -149,44 +155,70 @@ def frame_until(newest: datetime) -> Any:
 
 
 @pytest.mark.parametrize(
-    ("newest", "runmode", "allowed"),
+    ("newest", "allowed"),
     [
-        (datetime(2025, 6, 1, 9, tzinfo=UTC), RunMode.DRY_RUN, True),   # newest closed at 10:30
-        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.DRY_RUN, False),  # the 09:00 candle missing
-        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.LIVE, False),
-        (datetime(2025, 6, 1, 8, tzinfo=UTC), RunMode.BACKTEST, True),  # candles complete there
+        (datetime(2025, 6, 1, 9, tzinfo=UTC), True),   # newest closed at 10:30
+        (datetime(2025, 6, 1, 8, tzinfo=UTC), False),  # the 09:00 candle missing
     ],
 )
-def test_entries_on_stale_candles_are_refused_in_dry_run_and_live(
-    newest: datetime, runmode: RunMode, allowed: bool, caplog: pytest.LogCaptureFixture
+def test_entries_on_stale_candles_are_refused(
+    newest: datetime, allowed: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
-    strategy = make(SizingStrategy, balance=1000.0, held=0.0)
-    strategy.bot_loop_start(current_time=NOW)  # builds the controller without a database
-    strategy.config["runmode"] = runmode
-    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (frame_until(newest), NOW))
+    guard = CandleFreshness(lambda _pair: (frame_until(newest), NOW), "1h", max_missing_candles=0)
     now = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
     for _ in range(3):
-        assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is allowed
+        assert guard.allows("ETH/USD", now) is allowed
     refusals = [r for r in caplog.records if "ENTRY_REFUSED stale_candles: ETH/USD" in r.message]
     assert len(refusals) == (0 if allowed else 1)  # once per pair and newest candle, not per call
 
 
+@pytest.mark.parametrize(("runmode", "guarded"), [
+    (RunMode.DRY_RUN, True), (RunMode.LIVE, True), (RunMode.BACKTEST, False)])
+def test_the_stale_candle_guard_applies_in_dry_run_and_live_only(
+    runmode: RunMode, guarded: bool, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from trader247.adapters import cap_build
+
+    # No database here: the state store is not what this test is about.
+    monkeypatch.setattr(cap_build, "CapStatePersistence", lambda _store: None)
+    monkeypatch.setattr(cap_build.StateStore, "of_freqtrade", staticmethod(lambda: None))
+    strategy = make(SizingStrategy, balance=1000.0, held=0.0, runmode=runmode)
+    stale = frame_until(datetime(2025, 6, 1, 8, tzinfo=UTC))
+    strategy.dp.get_analyzed_dataframe = lambda *_a: (stale, NOW)
+    now = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
+    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is not guarded
+
+
 def test_force_entries_and_unanalysed_pairs_pass_and_the_guard_rolls_back_by_config(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     import pandas as pd
 
-    strategy = make(SizingStrategy, balance=1000.0, held=0.0)
-    strategy.bot_loop_start(current_time=NOW)
-    strategy.config["runmode"] = RunMode.DRY_RUN
+    from trader247.adapters import cap_build
+
+    monkeypatch.setattr(cap_build, "CapStatePersistence", lambda _store: None)
+    monkeypatch.setattr(cap_build.StateStore, "of_freqtrade", staticmethod(lambda: None))
     now = datetime(2025, 6, 1, 10, 30, tzinfo=UTC)
     stale = frame_until(datetime(2025, 6, 1, 8, tzinfo=UTC))
-    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
+    frames = {"ETH/USD": stale}
+
+    def dry_run(config_file: Path) -> Any:
+        strategy = SizingStrategy()
+        strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.DRY_RUN,
+                           "config_files": [str(config_file)]}
+        strategy.dp = SimpleNamespace(
+            send_msg=lambda *_a, **_k: None, ticker=lambda _p: None,
+            get_analyzed_dataframe=lambda pair, _tf: (frames.get(pair, pd.DataFrame()), NOW))
+        strategy.timeframe, strategy.stoploss = "1h", -0.1
+        with_parts(strategy, exposure=FixedExposure(Snapshot(1000.0, ())),
+                   open_trades=lambda: [], locks=RecordedLocks())
+        return strategy
+
+    strategy = dry_run(REPO / "config" / "config.json")
     assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is False
     assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now,
                                         entry_tag="force_entry") is True
-    strategy.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (pd.DataFrame(), NOW))
-    assert strategy.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
+    assert strategy.confirm_trade_entry(pair="ADA/USD", current_time=now) is True  # no candles
 
     policy = (REPO / "config" / "policy.yaml").read_text().replace(
         "  block_entries: true", "  block_entries: false")
@@ -195,11 +227,7 @@ def test_force_entries_and_unanalysed_pairs_pass_and_the_guard_rolls_back_by_con
     (tmp_path / "config.json").write_text("{}")
     # The files are read once per strategy: a changed policy applies to the next one
     # (freqtrade's /reload_config builds a new strategy).
-    rolled_back = make(SizingStrategy, balance=1000.0, held=0.0)
-    rolled_back.config["config_files"] = [str(tmp_path / "config.json")]
-    rolled_back.bot_loop_start(current_time=NOW)
-    rolled_back.config["runmode"] = RunMode.DRY_RUN
-    rolled_back.dp = SimpleNamespace(get_analyzed_dataframe=lambda *_a: (stale, NOW))
+    rolled_back = dry_run(tmp_path / "config.json")
     assert rolled_back.confirm_trade_entry(pair="ETH/USD", current_time=now) is True
 
 
@@ -228,8 +256,7 @@ def test_shutdown_persists_the_cap_state_after_a_flush_the_signal_interrupted(
 
     caplog.set_level(logging.INFO)
     init_db(db_url)
-    strategy = make(SizingStrategy, balance=700.0, held=300.0)
-    strategy.config["runmode"] = RunMode.DRY_RUN
+    strategy = make(SizingStrategy, balance=700.0, held=300.0, runmode=RunMode.DRY_RUN)
     strategy.bot_loop_start(current_time=NOW)
     strategy.cap.cycle = 99  # changed since the last write: only the shutdown write has it
     Trade.session.add(Order(ft_order_side="sell", ft_pair="BTC/USD", ft_is_open=True,
@@ -275,12 +302,14 @@ def tape_clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     return now
 
 
-def live_marking_strategy(exchange: CountingExchange) -> Any:
-    strategy = SizingStrategy()
-    strategy.config = {"stake_currency": "USD", "dry_run": True, "runmode": RunMode.DRY_RUN}
-    strategy.dp = SimpleNamespace(_exchange=exchange,
-                                  ticker=lambda pair: exchange.fetch_ticker(pair))
-    return strategy
+def live_marks(exchange: CountingExchange) -> LiveMarks:
+    """The dry-run / live mark source of a bot whose exchange object is ``exchange``."""
+    from trader247.adapters.price_tape import PriceTape
+
+    tape = PriceTape.install(exchange)
+    # freqtrade's dp.ticker goes through the exchange object, so the tape sees it too.
+    return LiveMarks(ticker=lambda pair: exchange.fetch_ticker(pair),
+                     analyzed=lambda _p: ([], None), tape=tape)
 
 
 def test_marks_reuse_the_tickers_freqtrade_fetched_since_the_previous_iteration(
@@ -288,31 +317,32 @@ def test_marks_reuse_the_tickers_freqtrade_fetched_since_the_previous_iteration(
 ) -> None:
     now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
-    strategy = live_marking_strategy(exchange)
-    trades = [SimpleNamespace(pair="BTC/USD", open_rate=1.0),
-              SimpleNamespace(pair="ETH/USD", open_rate=1.0)]
+    marks = live_marks(exchange)
+    pairs = ["BTC/USD", "ETH/USD"]
 
-    strategy._cap_begin_iteration()
-    assert [strategy._cap_live_mark(t) for t in trades] == [100.0, 10.0]
+    marks.begin_iteration()
+    assert [marks.price(p, 1.0, None) for p in pairs] == [100.0, 10.0]
     assert exchange.requests == ["BTC/USD", "ETH/USD"]  # nothing seen yet: fetched
+    assert [marks.price(p, 1.0, None) for p in pairs] == [100.0, 10.0]
+    assert len(exchange.requests) == 2  # the entry gate reuses the loop's marks
 
     # Later in the iteration freqtrade fetches each open trade's ticker itself (exit_positions).
     now[0] = 1002.0
     exchange.prices = {"BTC/USD": 101.0, "ETH/USD": 11.0}
-    for trade in trades:
-        exchange.fetch_ticker(trade.pair)  # the instance attribute: the tape
+    for pair in pairs:
+        exchange.fetch_ticker(pair)  # the instance attribute: the tape
     exchange.requests.clear()
 
     now[0] = 1005.0
-    strategy._cap_begin_iteration()
-    assert [strategy._cap_live_mark(t) for t in trades] == [101.0, 11.0]
+    marks.begin_iteration()
+    assert [marks.price(p, 1.0, None) for p in pairs] == [101.0, 11.0]
     assert exchange.requests == []  # no second request per trade
 
     # Nothing fetched during that iteration: the next one does not mark with older prices.
     now[0] = 1010.0
     exchange.prices = {"BTC/USD": 102.0, "ETH/USD": 12.0}
-    strategy._cap_begin_iteration()
-    assert strategy._cap_live_mark(trades[0]) == 102.0
+    marks.begin_iteration()
+    assert marks.price("BTC/USD", 1.0, None) == 102.0
     assert exchange.requests == ["BTC/USD"]
 
 
@@ -322,41 +352,38 @@ def test_a_price_older_than_the_age_limit_is_fetched_again(tape_clock: list[floa
     now = tape_clock
     now[0] = 0.0
     exchange = CountingExchange({"BTC/USD": 100.0})
-    strategy = live_marking_strategy(exchange)
-    trade = SimpleNamespace(pair="BTC/USD", open_rate=1.0)
-    strategy._cap_begin_iteration()
-    strategy._cap_live_mark(trade)
+    marks = live_marks(exchange)
+    marks.begin_iteration()
+    marks.price("BTC/USD", 1.0, None)
     # A long process_throttle_secs: the next iteration begins a minute later.
     now[0] = price_tape.MAX_AGE_SECONDS
-    strategy._cap_begin_iteration()
-    strategy._cap_live_mark(trade)
+    marks.begin_iteration()
+    marks.price("BTC/USD", 1.0, None)
     assert exchange.requests == ["BTC/USD"]  # exactly at the limit: reused
     # Still fresh by the iteration window (the previous one began at 0), but 10 ms too old.
     now[0] = price_tape.MAX_AGE_SECONDS + 0.01
-    strategy._cap_live_mark(trade)
+    marks.begin_iteration()
+    marks.price("BTC/USD", 1.0, None)
     assert exchange.requests == ["BTC/USD", "BTC/USD"]
 
 
 def test_over_the_cap_a_trim_is_worked_out_at_current_prices_not_the_reused_ones(
-    monkeypatch: pytest.MonkeyPatch, tape_clock: list[float],
+    tape_clock: list[float], monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from freqtrade.persistence import init_db
+    from trader247.adapters import cap_build
 
-    from trader247.adapters import cap_mixin
-
-    init_db("sqlite://")
+    monkeypatch.setattr(cap_build, "CapStatePersistence", lambda _store: None)
+    monkeypatch.setattr(cap_build.StateStore, "of_freqtrade", staticmethod(lambda: None))
     now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0})
-    strategy = live_marking_strategy(exchange)
-    strategy.config.update(make(SizingStrategy, 0.0, 0.0).config, runmode=RunMode.DRY_RUN)
-    strategy.dp.send_msg = lambda *_a, **_k: None
+    strategy = make(SizingStrategy, 0.0, 0.0, runmode=RunMode.DRY_RUN)
+    strategy.dp = SimpleNamespace(_exchange=exchange, send_msg=lambda *_a, **_k: None,
+                                  ticker=lambda pair: exchange.fetch_ticker(pair),
+                                  get_analyzed_dataframe=lambda *_a: ([], None))
     strategy.wallets = SimpleNamespace(get_total=lambda _currency: 700.0)
-    strategy.stoploss = -0.1
-    strategy.timeframe = "1h"
-    strategy._cap_sync_lock = lambda *_a: None
     held = SimpleNamespace(pair="BTC/USD", amount=3.0, nr_of_successful_entries=1,
-                           open_orders=[], entry_side="buy", open_rate=100.0)
-    monkeypatch.setattr(cap_mixin.Trade, "get_open_trades", staticmethod(lambda: [held]))
+                           open_orders=[], entry_side="buy", open_rate=100.0, stake_amount=300.0)
+    with_parts(strategy, open_trades=lambda: [held], locks=RecordedLocks())
 
     strategy.bot_loop_start(current_time=NOW)  # $300 of $1000: over the cap
     exchange.fetch_ticker("BTC/USD")  # freqtrade's own fetch later in the iteration
@@ -377,29 +404,24 @@ def test_order_books_freqtrade_priced_with_mark_at_their_mid_one_sided_books_do_
     fetches for every open trade, so the tape must take them too."""
     now = tape_clock
     exchange = CountingExchange({"BTC/USD": 100.0, "ETH/USD": 10.0})
-    strategy = live_marking_strategy(exchange)
-    btc, eth = (SimpleNamespace(pair=p, open_rate=1.0) for p in ("BTC/USD", "ETH/USD"))
-    strategy._cap_begin_iteration()
-    assert strategy._cap_live_mark(btc) == 100.0
+    marks = live_marks(exchange)
+    marks.begin_iteration()
+    assert marks.price("BTC/USD", 1.0, None) == 100.0
     exchange.prices = {"BTC/USD": 101.0, "ETH/USD": 11.0}
     exchange.fetch_l2_order_book("BTC/USD", 1)  # freqtrade's get_rate with use_order_book
     exchange.requests.clear()
     now[0] = 1001.0
-    strategy._cap_begin_iteration()
-    assert strategy._cap_live_mark(btc) == 101.0  # (100.5 + 101.5) / 2
+    marks.begin_iteration()
+    assert marks.price("BTC/USD", 1.0, None) == 101.0  # (100.5 + 101.5) / 2
     assert exchange.requests == []
 
     exchange.bids_empty = True
     exchange.fetch_l2_order_book("ETH/USD", 1)
-    assert strategy._cap_live_mark(eth) == 11.0  # nothing usable recorded: a ticker fetched
+    assert marks.price("ETH/USD", 1.0, None) == 11.0  # nothing usable recorded: a ticker
     assert exchange.requests == ["ETH/USD"]
 
 
-def test_realised_profit_is_summed_again_after_a_fill_or_a_minute(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    from trader247.adapters import cap_mixin
-
+def test_realised_profit_is_summed_again_after_a_fill_or_a_minute() -> None:
     totals = iter([10.0, 12.5, 13.0])
     queries: list[float] = []
 
@@ -407,12 +429,60 @@ def test_realised_profit_is_summed_again_after_a_fill_or_a_minute(
         queries.append(1.0)
         return next(totals)
 
-    monkeypatch.setattr(cap_mixin.Trade, "get_total_closed_profit",
-                        staticmethod(total_closed_profit))
+    reporter = CapReporter(send=lambda _t: None, closed_profit=total_closed_profit, runtime=None)
     strategy = make(SizingStrategy, balance=900.0, held=100.0)
-    assert strategy._cap_realised_profit(0.0) == 10.0
-    assert strategy._cap_realised_profit(59.9) == 10.0 and len(queries) == 1
-    strategy._cap_order_filled("BTC/USD", SimpleNamespace(ft_order_tag="exit_signal"), NOW)
-    assert strategy._cap_realised_profit(60.0) == 12.5  # the fill: summed at once
-    assert strategy._cap_realised_profit(119.9) == 12.5 and len(queries) == 2
-    assert strategy._cap_realised_profit(120.0) == 13.0  # exactly a minute later
+    strategy.cap_adapter.reporter = reporter  # backtests have none: the fill path is the same
+    assert reporter.realised_profit(0.0) == 10.0
+    assert reporter.realised_profit(59.9) == 10.0 and len(queries) == 1
+    strategy.order_filled(pair="BTC/USD", order=SimpleNamespace(ft_order_tag="exit_signal"),
+                          current_time=NOW)
+    assert reporter.realised_profit(60.0) == 12.5  # the fill: summed at once
+    assert reporter.realised_profit(119.9) == 12.5 and len(queries) == 2
+    assert reporter.realised_profit(120.0) == 13.0  # exactly a minute later
+
+
+def entering_strategy(cls: type, balance: float) -> Any:
+    """BTC held for 200 and an open ETH entry of 100 stake ([G2])."""
+    strategy = make(cls, balance=balance, held=200.0)
+    snapshot = Snapshot(balance, (Position("BTC/USD", 2.0, 100.0),
+                                  Position("ETH/USD", 0.0, 100.0, open_entry_stake=100.0)))
+    with_parts(strategy, exposure=FixedExposure(snapshot), open_trades=lambda: [],
+               locks=RecordedLocks())
+    return strategy
+
+
+def entry_timeout_kwargs(pair: str = "ETH/USD") -> dict[str, Any]:
+    order = SimpleNamespace(ft_order_side="buy", order_id="o1", safe_remaining=1.0)
+    return {"pair": pair, "trade": SimpleNamespace(entry_side="buy"), "order": order,
+            "current_time": NOW}
+
+
+def test_reducing_cancels_open_entry_orders_through_check_entry_timeout() -> None:
+    class Plain(ExposureCapMixin, FakeStrategyBase):
+        pass
+
+    over = entering_strategy(Plain, balance=700.0)  # 300 of 900 at risk: REDUCING
+    over.bot_loop_start(current_time=NOW)
+    assert over.cap.state is CapState.REDUCING
+    assert over.check_entry_timeout(**entry_timeout_kwargs()) is True
+    assert over.check_entry_timeout(**entry_timeout_kwargs("BTC/USD")) is False  # no entry open
+    calm = entering_strategy(Plain, balance=5000.0)
+    calm.bot_loop_start(current_time=NOW)
+    assert calm.check_entry_timeout(**entry_timeout_kwargs()) is False
+
+
+def test_a_strategys_own_check_entry_timeout_is_or_ed_with_the_cap() -> None:
+    class OwnTimeout(ExposureCapMixin, FakeStrategyBase):
+        def check_entry_timeout(self, **kwargs: Any) -> bool:
+            self.own_calls = getattr(self, "own_calls", 0) + 1
+            return kwargs["pair"] == "XRP/USD"
+
+    over = entering_strategy(OwnTimeout, balance=700.0)
+    over.bot_loop_start(current_time=NOW)
+    assert over.check_entry_timeout(**entry_timeout_kwargs()) is True
+    assert getattr(over, "own_calls", 0) == 0  # the cap decided; the user's is not asked
+    calm = entering_strategy(OwnTimeout, balance=5000.0)
+    calm.bot_loop_start(current_time=NOW)
+    assert calm.check_entry_timeout(**entry_timeout_kwargs()) is False
+    assert calm.check_entry_timeout(**entry_timeout_kwargs("XRP/USD")) is True
+    assert calm.own_calls == 2

@@ -66,7 +66,7 @@ STOCK_EXPORTER = '''
         from trader247.adapters import observability
         from trader247.core.config import PolicyConfig
 
-        observability.start(self.config, PolicyConfig(), ())
+        observability.runtime_of(self.config).start(self.config, PolicyConfig(), ())
 '''
 
 

@@ -27,7 +27,7 @@ from freqtrade.exceptions import OperationalException
 from freqtrade.exchange.exchange_types import Tickers
 from freqtrade.plugins.pairlist.IPairList import IPairList, PairlistParameter, SupportsBacktesting
 
-from trader247.adapters import observability, universe_status
+from trader247.adapters import observability
 from trader247.adapters.settings import load_settings
 from trader247.core.universe import (
     MarketInfo,
@@ -122,8 +122,7 @@ class TieredLiquidityPairList(IPairList):
         self._report(result)
         self._state = result.state
         self._next_refresh = now + self.refresh_period
-        universe_status.publish(result)
-        observability.record_universe(result)
+        observability.runtime_of(self._config).publish_universe(result)
         whitelist = list(result.whitelist)
         return whitelist[: self._number_assets] if self._number_assets else whitelist
 
@@ -149,7 +148,7 @@ class TieredLiquidityPairList(IPairList):
             except Exception as exc:  # keep the last good universe on any exchange fault
                 logger.warning("UNIVERSE_KEPT: reason=tickers_error error=%s: %s",
                                type(exc).__name__, exc)
-                observability.record_exchange_error("tickers")
+                observability.runtime_of(self._config).record_exchange_error("tickers")
                 tickers = {}
         snapshots: dict[str, TickerSnapshot] = {}
         markets = self._exchange.markets

@@ -33,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from freqtrade.data.history import get_datahandler
+from freqtrade.enums import CandleType
 
 from trader247.core.marks import CloseSeries, mark_at, marks_at
 
@@ -113,9 +115,6 @@ class BacktestMarks:
 def freqtrade_candles(config: dict[str, Any], timeframe: str) -> Callable[[str], Any]:
     """The pair's data file, whole and unfilled, through freqtrade's own data handler (built
     on first use: most backtests never need it)."""
-    from freqtrade.data.history import get_datahandler
-    from freqtrade.enums import CandleType
-
     def load(pair: str) -> Any:
         handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv", "feather"))
         candle_type = CandleType.from_string(str(config.get("candle_type_def") or "spot"))

@@ -16,14 +16,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from trader247.core.clusters import gate_entry
 from trader247.core.exposure import (
     CapPolicy,
     CapState,
     EntryDecision,
     Exposure,
     Snapshot,
-    clamp_entry_stake,
-    measure,
     over_cap_reason,
 )
 from trader247.core.trims import (
@@ -32,9 +31,11 @@ from trader247.core.trims import (
     TrimState,
     format_plan_line,
     in_cooldown,
+    needs_min_stakes,
     on_trim_cancelled,
     on_trim_filled,
     on_trim_placed,
+    on_trim_rejected,
     plan_trims,
     reconcile_fills,
 )
@@ -102,16 +103,25 @@ class CapController:
         self, pair: str, proposed_stake: float, snapshot: Snapshot, *,
         min_stake: float | None, max_stake: float,
     ) -> EntryDecision:
-        """Clamp an entry to the headroom, measured now (earlier entries this iteration count)."""
+        """Clamp an entry to the headroom, measured now (earlier entries this iteration count):
+        the total's, and the pair's cluster and asset headroom when those caps are set."""
         if in_cooldown(self.trim_state, pair, self.cycle):
             return EntryDecision(None, f"TRIM_COOLDOWN: pair={pair} cycle={self.cycle}")
-        exposure = measure(snapshot, self.policy)
-        return clamp_entry_stake(proposed_stake, exposure, self.state,
-                                 min_stake=min_stake, max_stake=max_stake)
+        return gate_entry(pair, proposed_stake, snapshot, self.policy, self.state,
+                          min_stake=min_stake, max_stake=max_stake)
+
+    def needs_min_stakes(self, snapshot: Snapshot) -> bool:
+        """Whether this evaluation may trim (total or a cluster / asset cap): the adapter then
+        looks up the exchange minimums and re-marks at current prices."""
+        return needs_min_stakes(snapshot, self.policy, self.trim_state)
 
     def trim_for(self, pair: str) -> TrimOrder | None:
         """The order of this round for ``pair``, handed out once."""
         return self._round.pop(pair, None)
+
+    def hand_out(self, orders: tuple[TrimOrder, ...]) -> None:
+        """Fleet: trims the leader planned for this bot's own trades join this round."""
+        self._round.update({order.pair: order for order in orders})
 
     def trim_placed(self, order: TrimOrder, now: float) -> bool:
         """Record a trim about to be handed to the exchange, written ahead. False when the
@@ -126,8 +136,9 @@ class CapController:
         self.trim_state = before
         return False
 
-    def trim_filled(self, pair: str, now: float) -> float | None:
-        self.trim_state, latency = on_trim_filled(self.trim_state, pair, now)
+    def trim_filled(self, pair: str, now: float, *, complete: bool = True) -> float | None:
+        """A trim order closed with a fill; ``complete`` False when only part of it filled."""
+        self.trim_state, latency = on_trim_filled(self.trim_state, pair, now, complete=complete)
         if latency is not None:
             self.trim_latencies.append(latency)
             del self.trim_latencies[:-1000]
@@ -137,6 +148,18 @@ class CapController:
     def trim_cancelled(self, pair: str) -> None:
         self.trim_state = on_trim_cancelled(self.trim_state, pair)
         self._changed()
+
+    def trim_rejected(self, pair: str) -> None:
+        """The exchange (or freqtrade) refused the trim: no order exists for it."""
+        self.trim_state = on_trim_rejected(self.trim_state, pair)
+        self._changed()
+
+    def cancels_entry(self, pair: str) -> bool:
+        """True while REDUCING for a pair with an open entry order: cancel it (cheaper than
+        selling). Read from this iteration's plan."""
+        plan = self.last_plan
+        return (self.state is CapState.REDUCING and plan is not None
+                and pair in plan.cancel_entries)
 
     def reset(self) -> None:
         """Back to a fresh start (a new backtest run in the same process); the object stays,

@@ -14,15 +14,12 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from datetime import UTC
-from typing import TYPE_CHECKING
 
+from freqtrade.persistence import Trade
 from sqlalchemy.exc import SQLAlchemyError
 
+from trader247.adapters.cap_controller import TRIM_TAG, CapController
 from trader247.adapters.state_store import StateStore, StateWriteError
-
-if TYPE_CHECKING:
-    from trader247.adapters.cap_controller import CapController
 
 logger = logging.getLogger(__name__)
 
@@ -83,19 +80,15 @@ class CapStatePersistence:
 
 
 def trim_fills(pairs: Iterable[str]) -> dict[str, float]:
-    """Fill time of the newest filled trim order per pair, from freqtrade's orders table."""
-    pairs = list(pairs)
-    if not pairs:
-        return {}
-    from freqtrade.persistence import Order
-    from sqlalchemy import func, select
-
-    from trader247.adapters.cap_controller import TRIM_TAG
-
-    rows = Order.session.execute(
-        select(Order.ft_pair, func.max(Order.order_filled_date))
-        .where(Order.ft_pair.in_(pairs), Order.ft_order_tag == TRIM_TAG,
-               Order.status == "closed", Order.filled > 0)
-        .group_by(Order.ft_pair)
-    ).all()
-    return {pair: filled.replace(tzinfo=UTC).timestamp() for pair, filled in rows if filled}
+    """Fill time of the newest filled trim order per pair, from freqtrade's own trades and
+    orders (``Trade.get_trades_proxy``: open trades and closed ones, since a full-exit trim
+    closes its trade). Called once, at start-up, for the pairs with an open trim."""
+    fills: dict[str, float] = {}
+    for pair in pairs:
+        times = [order.order_filled_utc.timestamp()
+                 for trade in Trade.get_trades_proxy(pair=pair) for order in trade.orders
+                 if order.ft_order_tag == TRIM_TAG and order.status == "closed"
+                 and order.filled and order.order_filled_date is not None]
+        if times:
+            fills[pair] = max(times)
+    return fills

@@ -49,7 +49,8 @@ class Settings:
     universe_rules: UniverseRules = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "cap_policy", self.policy.risk.to_core(self.policy.trims))
+        object.__setattr__(self, "cap_policy", self.policy.risk.to_core(self.policy.trims,
+                                                                   self.universe.clusters))
         object.__setattr__(self, "universe_rules", self.universe.to_core(self.policy.liquidity))
 
 

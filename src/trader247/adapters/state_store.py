@@ -25,9 +25,21 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, Text, delete, select, update
+from freqtrade.persistence import Trade
+from sqlalchemy import (
+    Column,
+    DateTime,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import PendingRollbackError, SQLAlchemyError
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +70,6 @@ class StateStore:
     @classmethod
     def of_freqtrade(cls) -> StateStore:
         """The store in the database freqtrade opened (``init_db``, ``--db-url``)."""
-        from freqtrade.persistence import Trade
-
         engine: Engine = Trade.session.get_bind()
         return cls(engine)
 
@@ -125,10 +135,6 @@ def heal_shared_session() -> bool:
     freqtrade's own final commit logs ``Error during cleanup``. The interrupted write was never
     committed, so the rollback loses nothing that was on disk. True when it rolled back.
     """
-    from freqtrade.persistence import Trade
-    from sqlalchemy import text
-    from sqlalchemy.exc import PendingRollbackError
-
     session = getattr(Trade, "session", None)
     if session is None:
         return False

@@ -22,6 +22,9 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+from freqtrade.exchange import amount_to_contract_precision
+from freqtrade.persistence import Trade
+
 logger = logging.getLogger(__name__)
 
 REL_TOL = 1e-9
@@ -30,8 +33,6 @@ REL_TOL = 1e-9
 def held_by_orders(trade: Any) -> float:
     """Entries minus exits over filled, closed orders, as ``recalc_trade_from_orders`` sums
     them, rounded to the trade's amount precision."""
-    from freqtrade.exchange import amount_to_contract_precision
-
     held = 0.0
     for order in trade.orders:
         if order.ft_is_open or not order.filled:
@@ -44,8 +45,6 @@ def held_by_orders(trade: Any) -> float:
 
 def reconcile_open_trades(trades: Iterable[Any]) -> list[str]:
     """Recalculate the trades whose amount disagrees with their orders; returns their pairs."""
-    from freqtrade.persistence import Trade
-
     fixed = []
     for trade in trades:
         if trade.has_open_orders:

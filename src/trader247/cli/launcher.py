@@ -15,8 +15,8 @@ freqtrade's own code there is 130); 2 on a configuration error, including freqtr
 freqtrade's code.
 
 ``stop``: optionally liquidates first (``shutdown.liquidate_on_stop`` or ``--liquidate``: freqtrade's
-REST API ``/forceexit all``, bounded by ``liquidate_timeout_seconds``, reporting what could not be
-closed), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
+REST API ``/forceexit`` per open trade at market, retried until ``liquidate_timeout_seconds``,
+reporting what could not be closed and why), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
 always removed.
 
 After freqtrade's clean shutdown has returned, the process gets ``EXIT_WATCHDOG_SECONDS`` to
@@ -255,7 +255,7 @@ def stop(args: argparse.Namespace) -> int:
         timeout = shutdown.liquidate_timeout_seconds
         left = liquidate(config, timeout)
         print("liquidation: all positions closed" if not left
-              else f"liquidation: NOT closed within {timeout:g}s: {', '.join(left)}")
+              else f"liquidation: NOT closed within {timeout:g}s: {'; '.join(left)}")
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline and _process_alive(pid):
@@ -285,16 +285,77 @@ def _api(config: dict[str, Any], method: str, path: str, body: Any = None) -> An
 
 
 def liquidate(config: dict[str, Any], timeout: float) -> list[str]:
-    """Force-exit every open trade through the bot's REST API; returns the pairs still open."""
+    """Force-exit every open trade through the bot's REST API; returns what is still open.
+
+    One ``/forceexit`` per trade, not ``tradeid: all``: freqtrade's "all" stops at the first
+    trade whose exit fails (an order the exchange refuses), so the trades after it would never
+    be sold, and its error would hide which ones are left. A trade without an open order is
+    asked again every second until ``timeout`` (a refused or part-filled market sell is retried);
+    each line of the result names the pair, the trade and the last refusal, if any.
+    """
     if not (config.get("api_server") or {}).get("enabled"):
         return ["(api_server disabled: cannot liquidate)"]
+    deadline = time.monotonic() + timeout
+    refused: dict[int, str] = {}
     try:
-        _api(config, "POST", "forceexit", {"tradeid": "all", "ordertype": "market"})
-        deadline = time.monotonic() + timeout
         while True:
             status = _api(config, "GET", "status") or []
             if not status or time.monotonic() > deadline:
-                return [f"{t['pair']} (trade {t['trade_id']})" for t in status]
+                return [f"{t['pair']} (trade {t['trade_id']})"
+                        + (f": {refused[t['trade_id']]}" if t["trade_id"] in refused else "")
+                        for t in status] + _leftovers(config, status)
+            for trade in status:
+                if _exit_in_flight(trade):
+                    continue  # an open entry order is cancelled by freqtrade's force exit
+                refusal = _force_exit(config, trade["trade_id"])
+                if refusal is None:
+                    refused.pop(trade["trade_id"], None)
+                else:
+                    refused[trade["trade_id"]] = refusal
             time.sleep(1.0)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         return [f"(REST API unreachable: {exc})"]
+
+
+# Holdings worth less than this (stake currency) are dust no exchange sells (Coinbase: 1 USD).
+LEFTOVER_MIN_STAKE = 1.0
+
+
+def _leftovers(config: dict[str, Any], status: list[dict[str, Any]]) -> list[str]:
+    """Coins the exchange still holds that a closed trade left behind, worth at least
+    ``LEFTOVER_MIN_STAKE`` at that trade's close rate: freqtrade closes a trade whose full exit
+    filled only in part (an IOC market sell the book could not fill), although the rest is still
+    held. Reported, never sold; coins no trade of this bot held are not its business."""
+    balance = _api(config, "GET", "balance") or {}
+    stake = balance.get("stake")
+    traded = {t["pair"].split("/")[0] for t in status}
+    rates: dict[str, float] = {}
+    for trade in (_api(config, "GET", "trades?limit=500") or {}).get("trades") or []:
+        if not trade.get("is_open") and trade.get("close_rate"):
+            rates[trade["pair"].split("/")[0]] = float(trade["close_rate"])  # oldest first
+    left = []
+    for currency in balance.get("currencies") or []:
+        coin, amount = currency.get("currency"), float(currency.get("balance") or 0.0)
+        value = float(currency.get("est_stake") or 0.0) or amount * rates.get(coin, 0.0)
+        if coin in rates and coin not in traded and value >= LEFTOVER_MIN_STAKE:
+            left.append(f"{coin} {amount:.10g} (~{value:.2f} {stake}) held on the exchange "
+                        "after its trade was closed")
+    return left
+
+
+def _exit_in_flight(trade: dict[str, Any]) -> bool:
+    exit_side = "buy" if trade.get("is_short") else "sell"
+    return any(o.get("is_open") and o.get("ft_order_side") == exit_side
+               for o in trade.get("orders") or [])
+
+
+def _force_exit(config: dict[str, Any], trade_id: int) -> str | None:
+    """``/forceexit`` one trade at market; the bot's error message when it refused."""
+    try:
+        _api(config, "POST", "forceexit", {"tradeid": str(trade_id), "ordertype": "market"})
+    except urllib.error.HTTPError as exc:
+        try:
+            return str(json.loads(exc.read() or b"{}").get("error") or exc)
+        except ValueError:
+            return str(exc)
+    return None

@@ -24,92 +24,42 @@ Decisions (QuantConnect Lean's ``MaximumSectorExposureRiskManagementModel`` is t
   minimums as in :mod:`trader247.core.trims`: a position worth less than ``m`` is dust and
   skipped, a cut below ``m`` is raised to ``m``, a cut leaving less than ``m`` is a full exit.
 
-The adapters (entry gate, trimmer, metrics, exposure report) wire these in a later step.
+The limits travel in the policy (``CapPolicy.groups``, built by ``RiskConfig.to_core``), so
+the running cap enforces them with no adapter logic: :func:`gate_entry` is the entry gate,
+:func:`trader247.core.trims.plan_trims` trims over-cap groups with the total cap's hysteresis
+(a group trimmed from over its cap is trimmed down to its target), rounds, rate limits, open
+trims and cooldowns, and the metrics and the exposure report read :func:`measure_groups`.
+A group over its cap blocks entries into that group only; the total cap's ``EXPOSURE_OVER_CAP``
+lock still blocks every entry.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
 from trader247.core.exposure import (
     CapPolicy,
+    CapState,
+    EntryDecision,
     Exposure,
     Position,
     Snapshot,
+    clamp_entry_stake,
     measure,
     over_cap_reason,
 )
-from trader247.core.trims import TrimOrder
+from trader247.core.group_limits import GroupLimits as GroupLimits
+from trader247.core.group_limits import asset_of_pair as asset_of_pair
+from trader247.core.trim_order import TrimOrder
 
 GroupKind = Literal["cluster", "asset"]
 _OVER_CAP_CODES: dict[GroupKind, str] = {
     "cluster": "CLUSTER_OVER_CAP",
     "asset": "ASSET_OVER_CAP",
 }
-
-
-def asset_of_pair(pair: str) -> str:
-    """``DOGE/USD`` -> ``DOGE``; ``DOGE-USD`` and a bare ``DOGE`` give ``DOGE`` as well."""
-    for separator in ("/", "-"):
-        if separator in pair:
-            return pair.split(separator, 1)[0].upper()
-    return pair.upper()
-
-
-def _check_pct(name: str, pct: float) -> None:
-    if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
-        raise ValueError(f"{name} must be in (0, 100], got {pct!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class GroupLimits:
-    """The two limits as values. ``cluster_of`` maps an asset to its cluster."""
-
-    cluster_caps: Mapping[str, float] = field(default_factory=dict)
-    cluster_of: Mapping[str, str] = field(default_factory=dict)
-    asset_cap_pct: float | None = None
-
-    def __post_init__(self) -> None:
-        for name, pct in self.cluster_caps.items():
-            _check_pct(f"cluster cap {name}", pct)
-        if self.asset_cap_pct is not None:
-            _check_pct("asset cap", self.asset_cap_pct)
-        defined = set(self.cluster_of.values())
-        for name in self.cluster_caps:
-            if name not in defined:
-                raise ValueError(f"cluster cap {name} names a cluster with no assets")
-
-    @classmethod
-    def from_definitions(
-        cls,
-        definitions: Mapping[str, Iterable[str]],
-        cluster_caps: Mapping[str, float],
-        asset_cap_pct: float | None,
-    ) -> GroupLimits:
-        """From ``clusters.definitions`` (symbols in any config form) and the two risk keys."""
-        cluster_of: dict[str, str] = {}
-        for name, symbols in definitions.items():
-            for symbol in symbols:
-                asset = asset_of_pair(symbol)
-                if cluster_of.setdefault(asset, name) != name:
-                    raise ValueError(
-                        f"asset {asset} is in clusters {cluster_of[asset]} and {name}"
-                    )
-        return cls(dict(cluster_caps), cluster_of, asset_cap_pct)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.cluster_caps) or self.asset_cap_pct is not None
-
-    def cluster_cap_of(self, asset: str) -> tuple[str, float] | None:
-        """The capped cluster of ``asset``, if any."""
-        name = self.cluster_of.get(asset)
-        if name is None or name not in self.cluster_caps:
-            return None
-        return name, self.cluster_caps[name]
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,11 +91,32 @@ class GroupExposure:
         excess = self.at_risk - self.target_value
         return excess if excess > self.tolerance else 0.0
 
+    @property
+    def key(self) -> str:
+        """``cluster=MEME`` / ``asset=DOGE``: the group's name in reasons and the trim state."""
+        return f"{self.kind}={self.name}"
+
+    @property
+    def at_or_below_target(self) -> bool:
+        return self.at_risk <= self.target_value + self.tolerance
+
     def over_cap_reason(self) -> str:
         """``CLUSTER_OVER_CAP: cluster=MEME at_risk=5.1% cap=4.0%`` (or ``ASSET_OVER_CAP``)."""
         return (
             f"{_OVER_CAP_CODES[self.kind]}: {self.kind}={self.name} "
             f"at_risk={self.at_risk_pct:.1f}% cap={self.cap_pct:.1f}%"
+        )
+
+    def status_reason(self) -> str:
+        """The over-cap reason, or (trimmed back under the cap, not yet at its target)
+        ``CLUSTER_ABOVE_TARGET: cluster=MEME at_risk=3.9% cap=4.0% target=3.7%``."""
+        if self.over_cap:
+            return self.over_cap_reason()
+        code = _OVER_CAP_CODES[self.kind].replace("OVER_CAP", "ABOVE_TARGET")
+        target = self.cap_pct * self.target_value / self.cap_value if self.cap_value else 0.0
+        return (
+            f"{code}: {self.kind}={self.name} at_risk={self.at_risk_pct:.1f}% "
+            f"cap={self.cap_pct:.1f}% target={target:.1f}%"
         )
 
 
@@ -160,9 +131,13 @@ class GroupsExposure:
     assets: Mapping[str, GroupExposure]
 
     @property
+    def all(self) -> tuple[GroupExposure, ...]:
+        """Clusters first, then assets: the order trims are planned in."""
+        return (*self.clusters.values(), *self.assets.values())
+
+    @property
     def over_cap(self) -> tuple[GroupExposure, ...]:
-        groups = [*self.clusters.values(), *self.assets.values()]
-        return tuple(g for g in groups if g.over_cap)
+        return tuple(g for g in self.all if g.over_cap)
 
 
 def _group(
@@ -196,8 +171,12 @@ def _group(
     )
 
 
-def measure_groups(snapshot: Snapshot, policy: CapPolicy, limits: GroupLimits) -> GroupsExposure:
-    """Measure the total cap (``measure``) and every capped cluster and asset with it."""
+def measure_groups(
+    snapshot: Snapshot, policy: CapPolicy, limits: GroupLimits | None = None
+) -> GroupsExposure:
+    """Measure the total cap (``measure``) and every capped cluster and asset with it
+    (``limits``: the policy's own, ``policy.groups``, unless given)."""
+    limits = policy.groups if limits is None else limits
     exposure = measure(snapshot, policy)
     by_cluster: dict[str, list[Position]] = {name: [] for name in limits.cluster_caps}
     by_asset: dict[str, list[Position]] = {}
@@ -274,6 +253,36 @@ def entry_headroom(
     )
 
 
+def gate_entry(
+    pair: str,
+    proposed_stake: float,
+    snapshot: Snapshot,
+    policy: CapPolicy,
+    state: CapState,
+    *,
+    min_stake: float | None,
+    max_stake: float,
+) -> EntryDecision:
+    """The running cap's entry gate: the total cap's :func:`clamp_entry_stake`, with the
+    pair's cluster and asset headroom as one more bound (off: exactly the total cap's gate).
+
+    A group over its cap refuses with its reason (``CLUSTER_OVER_CAP: ...``); one at or above
+    its target refuses as any exhausted headroom does (``BELOW_MIN_STAKE: ...
+    limited_by=cluster=MEME``); otherwise the stake is clamped (``ENTRY_CLAMPED: ...
+    limited_by=asset=DOGE``).
+    """
+    if not policy.groups.enabled:
+        return clamp_entry_stake(proposed_stake, measure(snapshot, policy), state,
+                                 min_stake=min_stake, max_stake=max_stake)
+    groups = measure_groups(snapshot, policy)
+    room = entry_headroom(pair, groups, policy.groups, policy)
+    if room.limited_by != "total" and room.reason.startswith(tuple(_OVER_CAP_CODES.values())):
+        return EntryDecision(None, room.reason)
+    group_room = None if room.limited_by == "total" else (room.limited_by, room.headroom)
+    return clamp_entry_stake(proposed_stake, groups.exposure, state, min_stake=min_stake,
+                             max_stake=max_stake, group_room=group_room)
+
+
 def _min_stake_for(min_stake: Mapping[str, float] | float, pair: str) -> float:
     value = min_stake.get(pair) if isinstance(min_stake, Mapping) else min_stake
     if value is None:
@@ -296,16 +305,61 @@ class GroupTrimPlan:
         return tuple(g.over_cap_reason() for g in self.groups)
 
 
-def _cuts(group: GroupExposure, positions: Mapping[str, Position],
-          sold: Mapping[str, float]) -> dict[str, float]:
-    """Lean's proportional trim: the same share of every held position of the group."""
-    held = {pair: positions[pair].value - sold.get(pair, 0.0) for pair in group.pairs}
-    excess = group.excess_over_target - sum(sold.get(pair, 0.0) for pair in group.pairs)
-    total = sum(v for v in held.values() if v > 0)
-    if excess <= group.tolerance or total <= 0:
-        return {}
-    ratio = min(1.0, excess / total)
-    return {pair: ratio * value for pair, value in held.items() if value > 0}
+@dataclass(frozen=True, slots=True)
+class GroupCuts:
+    """What over-cap groups need sold, per pair, and which groups ask it (``why``)."""
+
+    sold: Mapping[str, float]
+    why: Mapping[str, tuple[str, ...]]
+    reset: bool = False  # the episode's sit-out rule had to be dropped (see group_cuts)
+
+
+def group_cuts(
+    groups: tuple[GroupExposure, ...],
+    values: Mapping[str, float],
+    *,
+    pending: Mapping[str, float] | None = None,
+    sit_out: frozenset[str] = frozenset(),
+) -> GroupCuts:
+    """Lean's proportional trim inside each group, clusters first, then assets with what the
+    cluster cuts leave: every tradeable pair of the group is cut by the same share.
+
+    ``values``: the tradeable pairs (no open trim, not dust) and their values; ``pending``: the
+    stake of open trims per pair, already on its way out of the group; ``sit_out``: pairs cut
+    earlier in this episode, which sit out while the others can cover the excess (as the total
+    cap's proportional rounds).
+    """
+    pending = pending or {}
+    sold: dict[str, float] = {}
+    why: dict[str, list[str]] = {}
+    reset = False
+    for group in groups:
+        gone = sum(pending.get(p, 0.0) + sold.get(p, 0.0) for p in group.pairs)
+        excess = group.at_risk - group.target_value - gone
+        if excess <= group.tolerance:
+            continue
+        held = {p: values[p] - sold.get(p, 0.0) for p in group.pairs if p in values}
+        held = {p: v for p, v in held.items() if v > 0}
+        pool = {p: v for p, v in held.items() if p not in sit_out}
+        if sum(pool.values()) < excess - group.tolerance:
+            pool, reset = held, reset or len(pool) < len(held)
+        total = sum(pool.values())
+        if total <= 0:
+            continue
+        ratio = min(1.0, excess / total)
+        for pair, value in pool.items():
+            sold[pair] = sold.get(pair, 0.0) + ratio * value
+            why.setdefault(pair, []).append(group.key)
+    return GroupCuts(sold, {p: tuple(keys) for p, keys in why.items()}, reset)
+
+
+def fit_cut(value: float, want: float, minimum: float) -> tuple[float, bool]:
+    """``(stake, full_exit)`` under the exchange minimum ``minimum``: a cut below it is raised
+    to it, a cut leaving less than it behind is a full exit."""
+    stake = max(want, minimum)
+    if value - stake < minimum:
+        return value, True
+    return stake, False
 
 
 def plan_group_trims(
@@ -316,30 +370,22 @@ def plan_group_trims(
 ) -> GroupTrimPlan:
     """Trim every over-cap group back to its target, proportionally inside the group only."""
     positions = {p.pair: p for p in snapshot.positions}
-    over = [*(g for g in groups.clusters.values() if g.over_cap),
-            *(g for g in groups.assets.values() if g.over_cap)]
-    sold: dict[str, float] = {}
-    why: dict[str, list[str]] = {}
-    for group in over:
-        for pair, cut in _cuts(group, positions, sold).items():
-            sold[pair] = sold.get(pair, 0.0) + cut
-            why.setdefault(pair, []).append(f"{group.kind}={group.name}")
+    over = tuple(groups.over_cap)
+    cuts = group_cuts(over, {pair: p.value for pair, p in positions.items()})
     orders: list[TrimOrder] = []
     dust: list[str] = []
-    for pair in sorted(sold):
+    for pair in sorted(cuts.sold):
         position = positions[pair]
         value, minimum = position.value, _min_stake_for(min_stake, pair)
         if value < minimum:
             dust.append(pair)
             continue
-        stake, full = max(sold[pair], minimum), False
-        if value - stake < minimum:
-            stake, full = value, True
+        stake, full = fit_cut(value, cuts.sold[pair], minimum)
         amount = position.amount if full else stake / position.mark_price
         reason = (
-            f"TRIM_GROUP_PROPORTIONAL: pair={pair} {' '.join(why[pair])} "
+            f"TRIM_GROUP_PROPORTIONAL: pair={pair} {' '.join(cuts.why[pair])} "
             f"share={stake / value:.4f} stake={stake:.10g} min_stake={minimum:.10g}"
             + (" full_exit=1" if full else "")
         )
-        orders.append(TrimOrder(pair, stake, amount, reason, full))
-    return GroupTrimPlan(tuple(orders), tuple(over), tuple(dust))
+        orders.append(TrimOrder(pair, stake, amount, reason, full, cuts.why[pair]))
+    return GroupTrimPlan(tuple(orders), over, tuple(dust))

@@ -49,6 +49,8 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import PydanticCustomError, core_schema
 
 from trader247.core.exposure import CapPolicy
+from trader247.core.fleet import FleetPolicy
+from trader247.core.group_limits import GroupLimits
 from trader247.core.symbols import to_pair
 from trader247.core.universe import TierRule, UniverseRules
 from trader247.core.volume import VolumeSource
@@ -60,6 +62,7 @@ __all__ = [
     "Bounds",
     "ClustersConfig",
     "ExclusionsConfig",
+    "FleetConfig",
     "LiquidityConfig",
     "MetricsConfig",
     "PolicyConfig",
@@ -379,8 +382,9 @@ class RiskConfig(BaseModel):
         None, description="At-risk cap per asset (all its pairs), as % of equity. null: off."
     )
 
-    def to_core(self, trims: TrimsConfig) -> CapPolicy:
-        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch)."""
+    def to_core(self, trims: TrimsConfig, clusters: ClustersConfig) -> CapPolicy:
+        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch),
+        ``clusters`` the ``clusters:`` section of ``universe.yaml`` that the theme caps name."""
         return CapPolicy(
             max_total_at_risk_pct=self.max_total_at_risk_pct,
             trim_band_pct=self.trim_band_pct,
@@ -392,6 +396,9 @@ class RiskConfig(BaseModel):
             reentry_cooldown_cycles=self.reentry_cooldown_cycles,
             count_external_holdings=self.count_external_holdings,
             trims_enabled=trims.enabled,
+            groups=GroupLimits.from_definitions(
+                clusters.definitions, self.max_per_theme_pct, self.max_per_asset_pct
+            ),
         )
 
 
@@ -542,6 +549,44 @@ class MetricsConfig(BaseModel):
     port: Annotated[StrictInt, Bounds(ge=1, le=65535)] = 9090
 
 
+POSTGRESQL_SCHEMES: Final = ("postgresql", "postgres")
+
+
+def is_postgresql_url(url: str) -> bool:
+    """``postgresql://``, ``postgresql+psycopg://``, ``postgres://`` (SQLAlchemy's spellings)."""
+    return url.split(":", 1)[0].split("+", 1)[0] in POSTGRESQL_SCHEMES
+
+
+class FleetConfig(BaseModel):
+    """Several bots on one exchange account share ONE at-risk cap through PostgreSQL ([H]).
+
+    Off by default: one bot needs no fleet. Each bot is a member under freqtrade's ``bot_name``.
+    """
+
+    model_config = _FROZEN
+
+    enabled: StrictBool = Field(
+        False, description="Share the cap with the other bots of this fleet (rollback: false)."
+    )
+    name: Annotated[StrictStr, _Matches(r"^[A-Za-z0-9_.-]{1,64}$",
+                                        "letters, digits, '_', '.' or '-' (1-64)")] = Field(
+        "main", description="The fleet's name: bots with the same name and database share a cap."
+    )
+    db_url: Text | None = Field(
+        None,
+        description="The fleet's PostgreSQL database (SQLAlchemy URL). null: the bot's own "
+        "freqtrade db_url (which must then be PostgreSQL).",
+    )
+    lease_seconds: Annotated[StrictFloat, Bounds(gt=0, le=3600)] = Field(
+        30.0,
+        description="Leader lease and entry-reservation lifetime; a member whose report is "
+        "older is stale.",
+    )
+
+    def to_core(self) -> FleetPolicy:
+        return FleetPolicy(name=self.name, lease_seconds=self.lease_seconds)
+
+
 class SizingConfig(BaseModel):
     model_config = _FROZEN
 
@@ -574,6 +619,7 @@ class PolicyConfig(BaseModel):
     stale_data: StaleDataConfig = StaleDataConfig()
     metrics: MetricsConfig = MetricsConfig()
     sizing: SizingConfig = SizingConfig()
+    fleet: FleetConfig = FleetConfig()
     protections: tuple[ProtectionConfig, ...] = Field(
         (),
         description="Freqtrade's own protections (StoplossGuard, MaxDrawdown, CooldownPeriod, "
@@ -751,6 +797,13 @@ def check_policy(
             found.error(("risk", "max_total_at_risk_pct"), why)
         elif dry_run is None:
             found.warning(("risk", "max_total_at_risk_pct"), why + "; fine for dry-run only")
+    fleet = policy.fleet
+    if fleet.enabled and fleet.db_url is not None and not is_postgresql_url(fleet.db_url):
+        found.error(
+            ("fleet", "db_url"),
+            f"a fleet needs PostgreSQL (postgresql+psycopg://user:pass@host/db), got a "
+            f"{fleet.db_url.split(':', 1)[0]!r} URL: SQLite cannot be shared between bots",
+        )
     stakes: list[tuple[tuple[PathElem, ...], float]] = [
         (("sizing", "tier_stake_pct", name), pct)
         for name, pct in policy.sizing.tier_stake_pct.items()

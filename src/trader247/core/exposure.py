@@ -37,6 +37,8 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
+from trader247.core.group_limits import GroupLimits
+
 TrimMode = Literal["proportional", "largest_first"]
 TRIM_MODES: tuple[TrimMode, ...] = ("proportional", "largest_first")
 
@@ -104,7 +106,9 @@ class CapPolicy:
     """The at-risk cap and how trims enforce it. Validated once, at construction.
 
     No defaults: the one set lives in ``trader247.core.config.RiskConfig`` (``policy.yaml``),
-    whose ``to_core()`` builds this object.
+    whose ``to_core()`` builds this object. ``groups``: the per-cluster and per-asset limits
+    (``risk.max_per_theme_pct``, ``risk.max_per_asset_pct``), enforced by the same gate and
+    trimmer through :mod:`trader247.core.clusters`; empty means off.
     """
 
     max_total_at_risk_pct: float
@@ -117,6 +121,7 @@ class CapPolicy:
     reentry_cooldown_cycles: int
     count_external_holdings: bool
     trims_enabled: bool
+    groups: GroupLimits
 
     def __post_init__(self) -> None:
         cap = self.max_total_at_risk_pct
@@ -254,6 +259,7 @@ def clamp_entry_stake(
     *,
     min_stake: float | None,
     max_stake: float,
+    group_room: tuple[str, float] | None = None,
 ) -> EntryDecision:
     """The entry gate: an entry may take at_risk up to the target (cap - band), never further.
 
@@ -262,6 +268,8 @@ def clamp_entry_stake(
     before trims start, so entries stop at the target and trims start above the cap.
 
     ``min_stake`` may be None (freqtrade passes None when the market has no limit).
+    ``group_room``: ``(label, headroom)`` of the tightest cluster or asset limit of the pair
+    (:func:`trader247.core.clusters.gate_entry`), e.g. ``("cluster=MEME", 6.8)``.
     An ACTIVE state with an exposure already over the cap (state not yet advanced this cycle)
     is refused like REDUCING: the gate must not depend on the caller's bookkeeping order.
     """
@@ -272,6 +280,7 @@ def clamp_entry_stake(
     limits = (
         ("proposed", proposed_stake),
         ("headroom", exposure.target_value - exposure.at_risk),
+        *((group_room,) if group_room is not None else ()),
         ("max_stake", max_stake),
     )
     limited_by, stake = min(limits, key=lambda item: item[1])

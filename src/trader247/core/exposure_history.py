@@ -20,6 +20,12 @@ order to count.
 A mark from an older candle (a gap, a delisted pair) or from no candle at all (the first fill
 price is used) is counted in ``stale_marks`` per held position and candle.
 
+Per-cluster and per-asset caps (``policy.groups``): ``group_pct[key]`` is the at-risk % of
+each capped group at each time (``cluster=MEME``, ``asset=DOGE``: every capped cluster, and
+every asset held at some time when assets are capped), measured by
+:func:`~trader247.core.clusters.measure_groups` as the bot measured it; ``group_caps[key]``
+its cap. Empty when no group limit is set.
+
 Thrash: a REDUCING episode that starts within ``2 x trim_interval_cycles`` candles after the
 previous one ended (the same window as the live trim state).
 """
@@ -27,12 +33,13 @@ previous one ended (the same window as the live trim state).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from numpy.typing import NDArray
 
+from trader247.core.clusters import measure_groups
 from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot, measure, next_state
 from trader247.core.marks import CloseSeries, marks_at
 
@@ -62,6 +69,11 @@ class ExposureHistory:
     thrash_episodes: int
     stale_marks: int = 0
     stale_pairs: tuple[str, ...] = ()
+    group_pct: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    group_caps: Mapping[str, float] = field(default_factory=dict)
+
+    def group_candles_above_cap(self, key: str) -> int:
+        return int((self.group_pct[key] > self.group_caps[key] + 1e-9).sum())
 
     @property
     def max_at_risk_pct(self) -> float:
@@ -95,6 +107,7 @@ def exposure_history(
     stale_held = stale & held
     at_risk, equity, pct, reducing, episodes, thrash = _judge(
         pairs, holdings, marks, cash, policy)
+    group_pct, group_caps = _groups(pairs, holdings, marks, cash, policy)
     return ExposureHistory(
         times_ms=times, at_risk=at_risk, equity=equity,
         at_risk_pct=pct, reducing=reducing, trims_at=trims_at,
@@ -102,6 +115,7 @@ def exposure_history(
         reducing_episodes=episodes, thrash_episodes=thrash,
         stale_marks=int(stale_held.sum()),
         stale_pairs=tuple(p for row, p in enumerate(pairs) if stale_held[row].any()),
+        group_pct=group_pct, group_caps=group_caps,
     )
 
 
@@ -159,6 +173,33 @@ def _marks(
     return marks, stale
 
 
+def _snapshot(pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np.float64],
+              cash: NDArray[np.float64], i: int) -> Snapshot:
+    positions = tuple(
+        Position(pairs[row], max(holdings[row, i], 0.0), float(marks[row, i]))
+        for row in range(len(pairs)) if holdings[row, i] > 1e-12
+    )
+    return Snapshot(stake_balance=float(cash[i]), positions=positions)
+
+
+def _groups(
+    pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np.float64],
+    cash: NDArray[np.float64], policy: CapPolicy,
+) -> tuple[dict[str, NDArray[np.float64]], dict[str, float]]:
+    """At-risk % of every capped group at every time (module doc)."""
+    if not policy.groups.enabled:
+        return {}, {}
+    n = len(cash)
+    pct: dict[str, NDArray[np.float64]] = {}
+    caps: dict[str, float] = {}
+    for i in range(n):
+        for group in measure_groups(_snapshot(pairs, holdings, marks, cash, i), policy).all:
+            if group.key not in pct:
+                pct[group.key], caps[group.key] = np.zeros(n), group.cap_pct
+            pct[group.key][i] = group.at_risk_pct
+    return dict(sorted(pct.items())), dict(sorted(caps.items()))
+
+
 def _judge(
     pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np.float64],
     cash: NDArray[np.float64], policy: CapPolicy,
@@ -173,11 +214,7 @@ def _judge(
     last_exit: int | None = None
     window = 2 * policy.trim_interval_cycles
     for i in range(n):
-        positions = tuple(
-            Position(pairs[row], max(holdings[row, i], 0.0), float(marks[row, i]))
-            for row in range(len(pairs)) if holdings[row, i] > 1e-12
-        )
-        exposure = measure(Snapshot(stake_balance=float(cash[i]), positions=positions), policy)
+        exposure = measure(_snapshot(pairs, holdings, marks, cash, i), policy)
         new = next_state(state, exposure, policy)
         if new is CapState.REDUCING and state is CapState.ACTIVE:
             episodes += 1

@@ -108,6 +108,15 @@ def format_trim_round(
         f"{format_stake(total, stake_currency)}; at_risk {_pct(exposure.at_risk_pct)} "
         f"→ target {exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)"
     )
+    groups = sorted({limit for o in orders for limit in o.limits if limit != "total"})
+    if groups:  # a cluster / asset cap: name it; the total's target only if it is trimmed too
+        head = (f"✂️ Trim round{where}: {len(orders)} {noun} selling "
+                f"{format_stake(total, stake_currency)} for {', '.join(groups)}; ")
+        if any("total" in o.limits for o in orders):
+            head += (f"at_risk {_pct(exposure.at_risk_pct)} → target "
+                     f"{exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)")
+        else:
+            head += f"total at_risk {_pct(exposure.at_risk_pct)} (cap {exposure.cap_pct:.1f}%)"
     lines = [head]
     for order in orders[:max_pairs]:
         amount = "full exit" if order.full_exit else f"{order.amount:.8g} {_base(order.pair)}"

@@ -31,8 +31,34 @@ Rules (all driven by :func:`~trader247.core.exposure.measure` and
   breach is left to the operator (inject capital or sell by hand): no trims until exposure is back
   at or under the target. A breach that starts later is trimmed normally.
 - Cooldown: a trimmed pair is not re-entered for ``reentry_cooldown_cycles`` cycles.
+- Open entry orders go first: while REDUCING every open entry order is to be cancelled
+  (``TrimPlan.cancel_entries``; entries are refused in REDUCING anyway, and a cancel costs no
+  fee nor spread). Their remaining stake leaves at_risk when cancelled, so it is subtracted from
+  what still has to be sold, and a position with an open entry order is not trimmed until the
+  cancel has settled (freqtrade allows one open order per trade). This holds with trims disabled
+  and under ``trim_on_start: false`` too: cancelling an entry is refusing it, not trimming.
+- Partial fills: a trim order that closes with only part of it filled (an IOC market order the
+  book could not fill, a cancel after a partial fill) is not complete: it is counted
+  ``partial``, the pair leaves ``episode_trimmed`` and the next round re-plans the remainder
+  from the exposure measured then (what was sold already is no longer held, so nothing is sold
+  twice).
+- Rejected trims (the exchange refused the create, e.g. "order size too small"): counted
+  failed, and the pair sits out the rest of the REDUCING episode (``episode_rejected``), so a
+  refusal cannot repeat every round; the other pairs cover the excess, or the plan says
+  NOTHING_TRADEABLE and the lock (and the TrimFailures alert) stays until an operator acts.
+  ``episode_rejected`` is per process run: a restart tries those pairs once more.
 - Thrash: one episode is counted when REDUCING ends and starts again within
   ``2 x trim_interval_cycles`` cycles; with a working band that count stays 0.
+
+Per-cluster and per-asset caps (``policy.groups``, :mod:`trader247.core.clusters`) go
+through the same evaluation: each capped group has its own hysteresis (``reducing_groups``:
+in strictly over its cap, out at or under its target), its cuts are proportional inside the
+group only (clusters first, then assets), and they share the round, its interval,
+``max_trims_per_cycle`` (biggest orders first), open trims (their stake counts as sold),
+cooldowns, ``trims_enabled`` and ``trim_on_start`` with the total cap. A group over its cap
+does not make the total state REDUCING: it blocks entries into that group only (the entry
+gate), not every entry. When the total is REDUCING too, its excess not covered by the group
+cuts is taken as usual from what those cuts leave; a pair gets one order.
 
 Cycle numbers must be monotonic. If they go backwards (a restart reset the counter) the stored
 cycle stamps are shifted so the new cycle directly follows the last evaluated one.
@@ -45,6 +71,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trader247.core.clusters import (
+    GroupExposure,
+    GroupsExposure,
+    fit_cut,
+    group_cuts,
+    measure_groups,
+)
 from trader247.core.exposure import (
     CapPolicy,
     CapState,
@@ -55,25 +88,10 @@ from trader247.core.exposure import (
     measure,
     next_state,
 )
+from trader247.core.trim_order import TrimOrder as TrimOrder
 
 STATE_VERSION = 1
 _RECENT_ROUNDS_KEPT = 10
-
-
-@dataclass(frozen=True, slots=True)
-class TrimOrder:
-    """Sell ``stake_to_sell`` worth (at mark) = ``amount`` base units of ``pair``.
-
-    freqtrade's ``adjust_trade_position`` converts a negative stake to an amount with the trade's
-    cost basis (``stake * trade.amount / trade.stake_amount``), not the mark: the adapter should
-    return ``-amount * trade.stake_amount / trade.amount`` (``-trade.stake_amount`` on a full exit).
-    """
-
-    pair: str
-    stake_to_sell: float
-    amount: float
-    reason: str
-    full_exit: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +105,10 @@ class OpenTrim:
 class TrimState:
     """Everything trims need to remember. Never mutated: the functions below return new states.
 
-    ``started`` and ``startup_hold`` describe this process run and are deliberately not persisted.
-    ``failed`` counts cancelled and timed-out trims; ``timed_out`` is the timed-out subset.
+    ``started``, ``startup_hold`` and ``episode_rejected`` describe this process run and are
+    deliberately not persisted. ``failed`` counts cancelled, rejected and timed-out trims;
+    ``timed_out`` is the timed-out subset; ``partial`` counts trims closed with only part filled
+    (neither filled nor failed: their remainder is re-planned).
     """
 
     cap_state: CapState = CapState.ACTIVE
@@ -101,11 +121,14 @@ class TrimState:
     filled: int = 0
     failed: int = 0
     timed_out: int = 0
+    partial: int = 0
     thrash_episodes: int = 0
     last_reducing_exit_cycle: int | None = None
     recent_rounds: tuple[int, ...] = ()
+    reducing_groups: frozenset[str] = frozenset()  # "cluster=MEME", "asset=DOGE"
     started: bool = False
     startup_hold: bool = False
+    episode_rejected: frozenset[str] = frozenset()
 
     @property
     def pending_stake(self) -> float:
@@ -128,9 +151,11 @@ class TrimState:
             "filled": self.filled,
             "failed": self.failed,
             "timed_out": self.timed_out,
+            "partial": self.partial,
             "thrash_episodes": self.thrash_episodes,
             "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
             "recent_rounds": list(self.recent_rounds),
+            "reducing_groups": sorted(self.reducing_groups),
         }
 
     @classmethod
@@ -154,9 +179,11 @@ class TrimState:
             filled=int(data.get("filled", 0)),
             failed=int(data.get("failed", 0)),
             timed_out=int(data.get("timed_out", 0)),
+            partial=int(data.get("partial", 0)),
             thrash_episodes=int(data.get("thrash_episodes", 0)),
             last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
             recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
+            reducing_groups=frozenset(str(g) for g in data.get("reducing_groups", ())),
         )
 
 
@@ -171,6 +198,10 @@ class TrimPlan:
     ``expired_pairs``: trims timed out in this evaluation; the adapter cancels those orders.
     ``to_trim``: excess over the target not yet covered by open trims.
     ``estimated_rounds``: rounds needed at current prices, from max orders a round.
+    ``groups``: every capped cluster and asset measured (None when no group limit is set);
+    ``reducing_groups``: those being trimmed (over their cap, or not yet back at target).
+    With groups, ``to_trim`` is the larger of the total's and the groups' uncovered excess.
+    ``cancel_entries``: pairs whose open entry orders the adapter cancels (REDUCING only).
     """
 
     orders: tuple[TrimOrder, ...]
@@ -182,6 +213,9 @@ class TrimPlan:
     expired_pairs: tuple[str, ...] = ()
     to_trim: float = 0.0
     estimated_rounds: int = 0
+    groups: GroupsExposure | None = None
+    reducing_groups: tuple[GroupExposure, ...] = ()
+    cancel_entries: tuple[str, ...] = ()
 
 
 # --- state transitions (pure) -------------------------------------------------------------
@@ -200,15 +234,26 @@ def on_trim_placed(
     )
 
 
-def on_trim_filled(state: TrimState, pair: str, now: float) -> tuple[TrimState, float | None]:
-    """Record a fill; returns the placement-to-fill latency (None for an unknown trim)."""
+def on_trim_filled(
+    state: TrimState, pair: str, now: float, *, complete: bool = True
+) -> tuple[TrimState, float | None]:
+    """Record a trim order that closed with a fill; returns the placement-to-fill latency (None
+    for an unknown trim).
+
+    ``complete`` False: only part of it filled (module doc, "Partial fills"). The order is
+    closed either way, so the pair has no open trim any more; a partial one is not counted
+    filled and the pair may be planned again for the remainder.
+    """
     trim = state.open_trims.get(pair)
     if trim is None:
         return state, None
-    return (
-        replace(state, open_trims=_without(state.open_trims, pair), filled=state.filled + 1),
-        max(0.0, now - trim.placed_at),
-    )
+    open_trims = _without(state.open_trims, pair)
+    if complete:
+        new = replace(state, open_trims=open_trims, filled=state.filled + 1)
+    else:
+        new = replace(state, open_trims=open_trims, partial=state.partial + 1,
+                      episode_trimmed=state.episode_trimmed - {pair})
+    return new, max(0.0, now - trim.placed_at)
 
 
 # An order is stamped a moment after its write-ahead ``placed_at``; clocks of one host agree to
@@ -240,6 +285,20 @@ def on_trim_cancelled(state: TrimState, pair: str) -> TrimState:
         state,
         open_trims=_without(state.open_trims, pair),
         episode_trimmed=state.episode_trimmed - {pair},
+        failed=state.failed + 1,
+    )
+
+
+def on_trim_rejected(state: TrimState, pair: str) -> TrimState:
+    """The exchange refused the trim's create (no order exists): failed, and the pair sits out
+    the rest of this REDUCING episode (module doc, "Rejected trims")."""
+    if pair not in state.open_trims:
+        return state
+    return replace(
+        state,
+        open_trims=_without(state.open_trims, pair),
+        episode_trimmed=state.episode_trimmed - {pair},
+        episode_rejected=state.episode_rejected | {pair},
         failed=state.failed + 1,
     )
 
@@ -310,7 +369,7 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
             cap_state=new,
             last_reducing_exit_cycle=cycle,
             episode_trimmed=frozenset(),
-            startup_hold=False,
+            episode_rejected=frozenset(),
         )
     last_exit = state.last_reducing_exit_cycle
     thrash = last_exit is not None and cycle - last_exit <= 2 * policy.trim_interval_cycles
@@ -318,6 +377,7 @@ def _advance(state: TrimState, new: CapState, cycle: int, policy: CapPolicy) -> 
         state,
         cap_state=new,
         episode_trimmed=frozenset(),
+        episode_rejected=frozenset(),
         thrash_episodes=state.thrash_episodes + int(thrash),
     )
 
@@ -440,31 +500,92 @@ def plan_trims(
     """
     first_evaluation = not state.started
     state, cycle_view = _evaluate(snapshot, policy, state, cycle=cycle, now=now)
-    exposure = cycle_view.exposure
-    if cycle_view.cap_state is CapState.ACTIVE:
-        return cycle_view.plan(f"CAP_OK: {_status(exposure)}", state)
+    exposure, groups = cycle_view.exposure, cycle_view.reducing
+    status = _status(exposure)
+    if cycle_view.cap_state is CapState.ACTIVE and not groups:
+        return cycle_view.plan(f"CAP_OK: {status}", state)
     if first_evaluation and not policy.trim_on_start:
         state = replace(state, startup_hold=True)
-    to_trim = max(0.0, exposure.excess_over_target - state.pending_stake)
+    # Open entry orders go first while REDUCING (G2): their stake leaves what must be sold.
+    cancelling: dict[str, float] = {}
+    total_to_trim = 0.0
+    if cycle_view.cap_state is CapState.REDUCING:
+        cancelling = {p.pair: p.open_entry_stake for p in snapshot.positions
+                      if p.open_entry_stake > 0}
+        cycle_view = replace(cycle_view, cancel_entries=tuple(sorted(cancelling)))
+        total_to_trim = max(0.0, exposure.excess_over_target - state.pending_stake
+                            - sum(cancelling.values()))
+    to_trim = max(total_to_trim, _groups_to_trim(groups, state))
     if state.startup_hold:
-        return cycle_view.plan(
-            f"STARTUP_HOLD: {_status(exposure)} trim_on_start=false", state, to_trim=to_trim
-        )
+        return cycle_view.plan(f"STARTUP_HOLD: {status} trim_on_start=false", state,
+                               to_trim=to_trim)
     if not policy.trims_enabled:
-        return cycle_view.plan(f"TRIMS_DISABLED: {_status(exposure)}", state, to_trim=to_trim)
+        return cycle_view.plan(f"TRIMS_DISABLED: {status}", state, to_trim=to_trim)
     if to_trim <= exposure.tolerance:
-        return cycle_view.plan(
-            f"WAITING_FILLS: {_status(exposure)} open_trims={len(state.open_trims)}", state
-        )
+        waiting = f"open_trims={len(state.open_trims)}"
+        if cancelling:
+            waiting += f" cancelling_entries={','.join(cycle_view.cancel_entries)}"
+        return cycle_view.plan(f"WAITING_FILLS: {status} {waiting}", state)
     candidates, dust = _candidates(snapshot, state, min_stake)
-    orders, reset = _select(candidates, to_trim, policy, state.episode_trimmed, exposure.tolerance)
+    orders, reset = _select_with_groups(
+        candidates, total_to_trim, groups, policy, state, exposure.tolerance)
     if not orders:
         return cycle_view.plan(
-            f"NOTHING_TRADEABLE: {_status(exposure)} to_trim={to_trim:.10g} dust_positions={dust}",
+            f"NOTHING_TRADEABLE: {status} to_trim={to_trim:.10g} dust_positions={dust}",
             state,
             to_trim=to_trim,
         )
     return _round(cycle_view, state, policy, orders, reset=reset, cycle=cycle, to_trim=to_trim)
+
+
+def _groups_to_trim(groups: tuple[GroupExposure, ...], state: TrimState) -> float:
+    """The largest excess over its target of a group being trimmed, open trims deducted."""
+    needs = [
+        g.at_risk - g.target_value
+        - sum(state.open_trims[p].stake for p in g.pairs if p in state.open_trims)
+        for g in groups
+    ]
+    return max([0.0, *needs])
+
+
+def _select_with_groups(
+    candidates: list[_Candidate],
+    total_to_trim: float,
+    groups: tuple[GroupExposure, ...],
+    policy: CapPolicy,
+    state: TrimState,
+    tolerance: float,
+) -> tuple[list[TrimOrder], bool]:
+    """Group cuts first (proportional inside each group), then the total's remaining excess
+    from what they leave (:func:`_select`); one order per pair, biggest first."""
+    if not groups:
+        return _select(candidates, total_to_trim, policy, state.episode_trimmed, tolerance)
+    by_pair = {c.position.pair: c for c in candidates}
+    pending = {pair: trim.stake for pair, trim in state.open_trims.items()}
+    cuts = group_cuts(groups, {p: c.value for p, c in by_pair.items()}, pending=pending,
+                      sit_out=state.episode_trimmed)
+    sold = dict(cuts.sold)
+    why = {pair: list(keys) for pair, keys in cuts.why.items()}
+    reset = cuts.reset
+    remaining = total_to_trim - sum(sold.values())
+    if remaining > tolerance:
+        rest = [replace(c, value=c.value - sold.get(p, 0.0)) for p, c in by_pair.items()
+                if c.value - sold.get(p, 0.0) > 0]
+        total_orders, total_reset = _select(rest, remaining, policy, state.episode_trimmed,
+                                            tolerance)
+        reset = reset or total_reset
+        for order in total_orders:
+            sold[order.pair] = sold.get(order.pair, 0.0) + order.stake_to_sell
+            why.setdefault(order.pair, []).append("total")
+    orders = []
+    for pair, want in sold.items():
+        c = by_pair[pair]
+        stake, full = fit_cut(c.value, want, c.min_stake)
+        reason = (f"TRIM_GROUP: pair={pair} {' '.join(why[pair])} share={stake / c.value:.4f} "
+                  f"stake={stake:.10g} min_stake={c.min_stake:.10g}")
+        order = _order(c, stake, full, reason + (" full_exit=1" if full else ""))
+        orders.append(replace(order, limits=tuple(why[pair])))
+    return sorted(orders, key=lambda o: (-o.stake_to_sell, o.pair)), reset
 
 
 @dataclass(frozen=True, slots=True)
@@ -475,6 +596,9 @@ class _CycleView:
     cap_state: CapState
     expired: tuple[str, ...]
     next_round: int
+    groups: GroupsExposure | None = None
+    reducing: tuple[GroupExposure, ...] = ()
+    cancel_entries: tuple[str, ...] = ()
 
     def plan(
         self,
@@ -486,6 +610,8 @@ class _CycleView:
         to_trim: float = 0.0,
         estimated_rounds: int = 0,
     ) -> TrimPlan:
+        # Each group being trimmed is named at the end: "...; CLUSTER_OVER_CAP: cluster=MEME".
+        summary = "; ".join([summary, *(g.status_reason() for g in self.reducing)])
         return TrimPlan(
             orders=orders,
             exposure=self.exposure,
@@ -496,6 +622,9 @@ class _CycleView:
             expired_pairs=self.expired,
             to_trim=to_trim,
             estimated_rounds=estimated_rounds,
+            groups=self.groups,
+            reducing_groups=self.reducing,
+            cancel_entries=self.cancel_entries,
         )
 
 
@@ -505,9 +634,14 @@ def _evaluate(
     """Rebase after a restart, expire stale trims, measure, advance the cap state."""
     state = _rebase(state, cycle)
     state, expired = expire_trims(state, now, policy)
-    exposure = measure(snapshot, policy)
+    groups = measure_groups(snapshot, policy) if policy.groups.enabled else None
+    exposure = measure(snapshot, policy) if groups is None else groups.exposure
     cap_state = next_state(state.cap_state, exposure, policy)
     state = _advance(state, cap_state, cycle, policy)
+    state, reducing = _advance_groups(state, groups)
+    if cap_state is CapState.ACTIVE and not reducing and state.startup_hold:
+        # The start-up breach is over once the total and every group are back at target.
+        state = replace(state, startup_hold=False)
     state = replace(
         state,
         last_cycle=cycle,
@@ -518,18 +652,36 @@ def _evaluate(
     next_round = (
         cycle if last_round is None else max(cycle, last_round + policy.trim_interval_cycles)
     )
-    return state, _CycleView(exposure, cap_state, expired, next_round)
+    return state, _CycleView(exposure, cap_state, expired, next_round, groups, reducing)
+
+
+def _advance_groups(
+    state: TrimState, groups: GroupsExposure | None
+) -> tuple[TrimState, tuple[GroupExposure, ...]]:
+    """Each capped group's hysteresis: in strictly over its cap, out at or under its target.
+    A group entering starts a new episode (every pair may be cut again)."""
+    reducing = () if groups is None else tuple(
+        g for g in groups.all
+        if g.over_cap or (g.key in state.reducing_groups and not g.at_or_below_target))
+    keys = frozenset(g.key for g in reducing)
+    if keys == state.reducing_groups:
+        return state, reducing
+    entered = bool(keys - state.reducing_groups)
+    return replace(state, reducing_groups=keys,
+                   episode_trimmed=frozenset() if entered else state.episode_trimmed), reducing
 
 
 def _candidates(
     snapshot: Snapshot, state: TrimState, min_stake: Mapping[str, float] | float
 ) -> tuple[list[_Candidate], int]:
-    """Positions a trim may sell (no open trim, not dust) and the number of dust positions."""
+    """Positions a trim may sell and the number of dust positions. Not candidates: a pair with
+    an open trim, with an open entry order (cancelled first), rejected in this episode."""
     candidates: list[_Candidate] = []
     dust = 0
     for position in snapshot.positions:
         value = position.value
-        if value <= 0 or position.pair in state.open_trims:
+        if (value <= 0 or position.pair in state.open_trims or position.open_entry_stake > 0
+                or position.pair in state.episode_rejected):
             continue
         minimum = _min_stake_for(min_stake, position.pair)
         if value < minimum:
@@ -577,6 +729,17 @@ def _round(
         to_trim=to_trim,
         estimated_rounds=rounds,
     )
+
+
+def needs_min_stakes(snapshot: Snapshot, policy: CapPolicy, state: TrimState) -> bool:
+    """Whether the next evaluation may plan a trim, so the adapter must look up the exchange
+    minimums (skipped under every cap: they cost a market lookup per position)."""
+    if state.cap_state is CapState.REDUCING or state.reducing_groups:
+        return True
+    if not policy.groups.enabled:
+        return measure(snapshot, policy).over_cap
+    groups = measure_groups(snapshot, policy)
+    return groups.exposure.over_cap or bool(groups.over_cap)
 
 
 def format_plan_line(

@@ -1,24 +1,21 @@
-"""Prometheus metrics of the bot: :func:`get_metrics` to update, :func:`start` to serve."""
+"""Prometheus metrics of the bot: :class:`Metrics` to update, :class:`MetricsServer` to serve
+(both owned by the bot's runtime, ``trader247.adapters.observability``)."""
 
 from trader247.metrics.exporter import (
     Metrics,
+    MetricsServer,
     exchange_endpoint,
-    get_metrics,
     order_failure_reason,
     should_start,
-    start,
-    stop,
 )
 from trader247.metrics.scrape import parse_exposition, scrape
 
 __all__ = [
     "Metrics",
+    "MetricsServer",
     "exchange_endpoint",
-    "get_metrics",
     "order_failure_reason",
     "parse_exposition",
     "scrape",
     "should_start",
-    "start",
-    "stop",
 ]

@@ -1,8 +1,8 @@
 """Prometheus exporter for the bot (fix 6 of 2025-11-15, alerts of fix 7).
 
-One :class:`Metrics` object per process (:func:`get_metrics`) owns a private
+One :class:`Metrics` object per bot (held by the bot's runtime) owns a private
 ``CollectorRegistry`` (plus the process and platform collectors), so nothing here touches the
-global ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
+process-wide ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
 The freqtrade adapters feed it plain core objects; every method is cheap (about 0.1 ms for one
 iteration with a 40-pair universe, see ``bench/exporter_cost.py``) and never raises into the bot
 for bad input: unknown label values are mapped to ``other`` or dropped with one log line.
@@ -18,8 +18,8 @@ totals restored from the persisted state were already exported by the previous p
 re-exporting them would show up as a burst in ``increase()``. A value that goes down (a fresh
 state) re-bases silently.
 
-The HTTP endpoint (:func:`start`) binds once per process; a busy port is one error line and
-``False``, never an exception: the bot keeps trading without ``/metrics``.
+The HTTP endpoint (:class:`MetricsServer`, one per bot runtime) binds once; a busy port is one
+error line and ``False``, never an exception: the bot keeps trading without ``/metrics``.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ from prometheus_client import (
     start_http_server,
 )
 
+from trader247.core.clusters import GroupExposure, GroupsExposure  # [M]
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
@@ -64,22 +65,19 @@ __all__ = [
     "TRIM_LATENCY_BUCKETS",
     "TRIM_OUTCOMES",
     "Metrics",
+    "MetricsServer",
     "exchange_endpoint",
-    "get_metrics",
     "order_failure_reason",
-    "bound_address",
-    "reset_for_tests",
     "resolve_bind",
     "should_start",
-    "start",
-    "stop",
 ]
 
 logger = logging.getLogger(__name__)
 
 REASONS: Final[tuple[str, ...]] = tuple(r.value for r in Reason)
 SIDES: Final[tuple[str, ...]] = ("buy", "sell")
-TRIM_OUTCOMES: Final[tuple[str, ...]] = ("attempted", "filled", "failed", "timed_out")
+TRIM_OUTCOMES: Final[tuple[str, ...]] = ("attempted", "filled", "failed", "timed_out",
+                                         "partial")
 ORDER_FAILURE_REASONS: Final[tuple[str, ...]] = (
     "insufficient_funds",
     "rejected",
@@ -101,7 +99,7 @@ PLUGIN_BUCKETS: Final = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.
 # Plugin entry points timed by ``observability.timed`` (bounded ``hook`` label).
 HOOKS: Final[tuple[str, ...]] = ("pairlist", "bot_loop_start", "custom_stake_amount",
                                  "confirm_trade_entry", "adjust_trade_position", "order_filled",
-                                 "check_exit_timeout", "other")
+                                 "check_exit_timeout", "check_entry_timeout", "other")
 # Trim placement-to-fill; the default trim timeout is 75 s.
 TRIM_LATENCY_BUCKETS: Final = (0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 45.0, 60.0, 75.0, 90.0,
                                120.0, 180.0, 300.0)
@@ -243,6 +241,21 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Cap state changes, by the state entered.", ("state",)),
     MetricSpec(GAUGE, "reducing_rounds", "trader247_cap_reducing_rounds",
                "Trim rounds in the current REDUCING episode (0 when ACTIVE)."),
+    # [M] per-cluster / per-asset caps (risk.max_per_theme_pct / max_per_asset_pct); no series
+    # when not configured.
+    MetricSpec(GAUGE, "cluster_at_risk", "trader247_exposure_cluster_at_risk_ratio",
+               "At-risk value / equity of a capped cluster (universe.yaml clusters).",
+               ("cluster",)),
+    MetricSpec(GAUGE, "cluster_cap", "trader247_exposure_cluster_cap_ratio",
+               "Configured cap of a cluster (risk.max_per_theme_pct / 100).", ("cluster",)),
+    MetricSpec(GAUGE, "cluster_reducing", "trader247_exposure_cluster_reducing",
+               "1 while a cluster is trimmed back to its target (over its cap), else 0.",
+               ("cluster",)),
+    MetricSpec(GAUGE, "asset_at_risk", "trader247_exposure_asset_at_risk_ratio",
+               "At-risk value / equity of a held asset, all its pairs (risk.max_per_asset_pct "
+               "set).", ("asset",)),
+    MetricSpec(GAUGE, "asset_cap", "trader247_exposure_asset_cap_ratio",
+               "Configured cap per asset (risk.max_per_asset_pct / 100)."),
     # --- trims
     MetricSpec(COUNTER, "trims", "trader247_trims_total",
                "Trim orders by outcome (failed includes timed_out).", ("outcome",)),
@@ -306,8 +319,27 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Failed orders by side and reason.", ("side", "reason")),
     MetricSpec(COUNTER, "exchange_errors", "trader247_exchange_errors_total",
                "Exchange API errors by endpoint.", ("endpoint",)),
-    MetricSpec(COUNTER, "config_reloads", "trader247_config_reloads_total",
-               "Configuration reloads (freqtrade /reload_config)."),
+    # A gauge, not a reload counter: /reload_config builds a new config and with it a new
+    # runtime and exporter (no process-wide state survives it), so a counter would always be 0.
+    MetricSpec(GAUGE, "config_loaded", "trader247_config_loaded_timestamp_seconds",
+               "Unix time the bot's configuration was (re)loaded (start, /reload_config)."),
+    # --- fleet (policy.yaml fleet.enabled; absent otherwise)
+    MetricSpec(GAUGE, "fleet_member", "trader247_fleet_member",
+               "1: this bot is member `bot` of fleet `fleet` (join other series on instance).",
+               ("fleet", "bot")),
+    MetricSpec(GAUGE, "fleet_at_risk_ratio", "trader247_fleet_at_risk_ratio",
+               "The ACCOUNT's at-risk value / equity, over every member of the fleet (0..1).",
+               ("fleet",)),
+    MetricSpec(GAUGE, "fleet_members", "trader247_fleet_members",
+               "Members of the fleet (stale ones included: their positions count).", ("fleet",)),
+    MetricSpec(GAUGE, "fleet_reservations", "trader247_fleet_reservations",
+               "Unexpired entry reservations of the whole fleet.", ("fleet",)),
+    MetricSpec(GAUGE, "fleet_leader", "trader247_fleet_leader",
+               "1 while this bot holds the fleet's leader lease (plans the trim rounds).",
+               ("fleet",)),
+    MetricSpec(GAUGE, "fleet_available", "trader247_fleet_database_up",
+               "1 when the fleet database answered this bot's last request (0: no entries).",
+               ("fleet",)),
 
 )
 """Every metric of the bot (but the build info and the process collectors), in export order.
@@ -354,6 +386,7 @@ class Metrics:
         self._last_plan: TrimPlan | None = None
         self._last_state: CapState | None = None
         self._episode_rounds = 0
+        self._fleet_member: tuple[str, str] | None = None
 
     def _declare(self, spec: MetricSpec) -> None:
         reg = self.registry
@@ -484,6 +517,8 @@ class Metrics:
         self.gauges["trims_open"].set(len(trim_state.open_trims))
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
+        if plan is not None and plan.groups is not None:  # [M] per-cluster / per-asset caps
+            self._update_groups(plan.groups, plan.reducing_groups)
 
         with self._lock:
             if self._last_state is not None and state is not self._last_state:
@@ -501,12 +536,41 @@ class Metrics:
             self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
 
+    def _update_groups(self, groups: GroupsExposure,  # [M] per-cluster / per-asset caps
+                       reducing_groups: tuple[GroupExposure, ...]) -> None:
+        """Every capped cluster, and every asset held; an asset sold out loses its series."""
+        reducing = {g.key for g in reducing_groups}
+        self.gauges["asset_at_risk"].clear()
+        for name, group in groups.clusters.items():
+            self.gauges["cluster_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
+            self.gauges["cluster_cap"].labels(name).set(_ratio(group.cap_pct))
+            self.gauges["cluster_reducing"].labels(name).set(int(group.key in reducing))
+        for name, group in groups.assets.items():
+            self.gauges["asset_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
+            self.gauges["asset_cap"].set(_ratio(group.cap_pct))
+
+    def update_fleet(self, *, fleet: str, bot: str, at_risk_pct: float, members: int,
+                     reservations: int, leader: bool, available: bool) -> None:
+        """Once per iteration of a fleet member (``trader247.adapters.cap_fleet``)."""
+        gauges = self.gauges
+        names = ("fleet_at_risk_ratio", "fleet_members", "fleet_reservations", "fleet_leader",
+                 "fleet_available")
+        if self._fleet_member != (fleet, bot):  # series exist only for a fleet member
+            for name in ("fleet_member", *names):
+                gauges[name].clear()
+            gauges["fleet_member"].labels(fleet=fleet, bot=bot).set(1)
+            self._fleet_member = (fleet, bot)
+        values = (_ratio(at_risk_pct), members, reservations, int(leader), int(available))
+        for name, value in zip(names, values, strict=True):
+            gauges[name].labels(fleet=fleet).set(value)
+
     def _count_trim_state(self, trim_state: TrimState) -> None:
         current = {
             "attempted": trim_state.attempted,
             "filled": trim_state.filled,
             "failed": trim_state.failed,
             "timed_out": trim_state.timed_out,
+            "partial": trim_state.partial,
             "thrash": trim_state.thrash_episodes,
         }
         seen = self._seen
@@ -589,41 +653,15 @@ class Metrics:
         """An exchange call failed; ``endpoint`` may be a ccxt method name (``fetch_tickers``)."""
         self._endpoints[exchange_endpoint(endpoint)].inc()
 
-    def config_reloaded(self) -> None:
-        self.counters["config_reloads"].inc()
+    def config_loaded(self, now: float) -> None:
+        self.gauges["config_loaded"].set(now)
 
     def value(self, name: str, labels: Mapping[str, str] | None = None) -> float | None:
         """A sample's current value (tests and debugging): ``registry.get_sample_value``."""
         return self.registry.get_sample_value(name, dict(labels or {}))
 
 
-# ---------------------------------------------------------------------- singleton / server
-
-_metrics: Metrics | None = None
-_metrics_lock = threading.Lock()
-_server: Any = None
-_server_thread: threading.Thread | None = None
-_bound: tuple[str, int] | None = None
-_start_result: bool | None = None
-
-
-def get_metrics(
-    *,
-    stake_currency: str | None = None,
-    tiers: Iterable[str] = (),
-    core_pairs: Sequence[str] | None = None,
-) -> Metrics:
-    """The process-wide :class:`Metrics`. Arguments, when given, are applied with
-    :meth:`Metrics.configure` (the pairlist and the strategy may each call this first)."""
-    global _metrics
-    with _metrics_lock:
-        if _metrics is None:
-            _metrics = Metrics()
-        metrics = _metrics
-    tiers = tuple(tiers)
-    if stake_currency is not None or tiers or core_pairs is not None:
-        metrics.configure(stake_currency=stake_currency, tiers=tiers, core_pairs=core_pairs)
-    return metrics
+# ---------------------------------------------------------------------- server
 
 
 def resolve_bind(
@@ -643,26 +681,37 @@ def resolve_bind(
     return host, port
 
 
-def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
-    """Serve ``/metrics`` of :func:`get_metrics` (or ``metrics``) on ``host:port`` (``metrics:``
-    of policy.yaml, whose model holds the defaults), once per process. Later calls return the
-    first call's result without binding or logging again.
+class MetricsServer:
+    """The ``/metrics`` endpoint of one bot's :class:`Metrics` (owned by the bot's runtime,
+    ``trader247.adapters.observability``: no process-wide server)."""
 
-    A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot trades on.
-    """
-    global _server, _server_thread, _bound, _start_result
-    with _metrics_lock:
-        if _start_result is not None:
-            return _start_result
+    def __init__(self) -> None:
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._bound: tuple[str, int] | None = None
+        self._result: bool | None = None
+        self._lock = threading.Lock()
+
+    def start(self, host: str, port: int, metrics: Metrics) -> bool:
+        """Serve ``metrics`` on ``host:port`` (``metrics:`` of policy.yaml, whose model holds the
+        defaults). Later calls return the first call's result without binding or logging again.
+
+        A busy port or bad address: one ERROR line naming ``host:port``, ``False``; the bot
+        trades on.
+        """
+        with self._lock:
+            if self._result is None:
+                self._result = self._bind(host, port, metrics)
+            return self._result
+
+    def _bind(self, host: str, port: int, metrics: Metrics) -> bool:
         try:
             host, port = resolve_bind(host, port)
         except ValueError as exc:
             logger.error("Metrics exporter not started: %s; the bot keeps trading", exc)
-            _start_result = False
             return False
-        registry = (metrics if metrics is not None else _metrics_unlocked()).registry
         try:
-            server, thread = start_http_server(port, addr=host, registry=registry)
+            server, thread = start_http_server(port, addr=host, registry=metrics.registry)
         except OSError as exc:
             reason = "port already in use" if _addr_in_use(exc) else str(exc)
             logger.error(
@@ -670,20 +719,28 @@ def start(host: str, port: int, *, metrics: Metrics | None = None) -> bool:
                 "without /metrics (set metrics.port in policy.yaml or free the port)",
                 _hostport(host, port), reason,
             )
-            _start_result = False
             return False
-        _server, _server_thread = server, thread
-        _bound = (host, int(server.server_address[1]))
-        _start_result = True
-    logger.info("Metrics exporter listening on http://%s/metrics", _hostport(host, _bound[1]))
-    return True
+        self._server, self._thread = server, thread
+        self._bound = (host, int(server.server_address[1]))
+        logger.info("Metrics exporter listening on http://%s/metrics",
+                    _hostport(host, self._bound[1]))
+        return True
 
+    @property
+    def bound_address(self) -> tuple[str, int] | None:
+        """``(host, port)`` it listens on (the real port when started with port 0)."""
+        return self._bound
 
-def _metrics_unlocked() -> Metrics:
-    global _metrics
-    if _metrics is None:
-        _metrics = Metrics()
-    return _metrics
+    def stop(self) -> None:
+        """Shut the HTTP server down and forget the start result."""
+        with self._lock:
+            server, thread = self._server, self._thread
+            self._server = self._thread = self._bound = self._result = None
+        if server is not None:
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
 
 def _hostport(host: str, port: int) -> str:
@@ -692,29 +749,3 @@ def _hostport(host: str, port: int) -> str:
 
 def _addr_in_use(exc: OSError) -> bool:
     return exc.errno in (errno.EADDRINUSE, getattr(errno, "WSAEADDRINUSE", -1))
-
-
-def bound_address() -> tuple[str, int] | None:
-    """``(host, port)`` the exporter listens on (the real port when started with port 0)."""
-    return _bound
-
-
-def stop() -> None:
-    """Shut the HTTP server down and forget the start result (tests, clean shutdown)."""
-    global _server, _server_thread, _bound, _start_result
-    with _metrics_lock:
-        server, thread = _server, _server_thread
-        _server = _server_thread = _bound = _start_result = None
-    if server is not None:
-        server.shutdown()
-        server.server_close()
-    if thread is not None:
-        thread.join(timeout=5)
-
-
-def reset_for_tests() -> None:
-    """Stop the server and drop the singleton."""
-    global _metrics
-    stop()
-    with _metrics_lock:
-        _metrics = None

@@ -33,7 +33,6 @@ from trader247.migrate.model import (
     text,
 )
 from trader247.migrate.source import Leaf
-from trader247.migrate.universe import NOT_ENFORCED_YET
 
 Handler = Callable[[Context, Leaf], Row]
 POLICY, UNIVERSE, CONFIG = "policy.yaml", "universe.yaml", "config.json"
@@ -368,7 +367,7 @@ def asset_cap(ctx: Context, leaf: Leaf) -> Row:
     value = number(leaf, gt=0, le=100)
     path = ("risk", "max_per_asset_pct")
     kept = ctx.out.put_min(POLICY, path, value, leaf)
-    note = f"at-risk cap per asset (all its pairs), % of equity{NOT_ENFORCED_YET}"
+    note = "at-risk cap per asset (all its pairs), % of equity (entries clamped, trims)"
     if kept != value:
         note += f"; the smaller of max_position_size_pct / max_per_asset_pct ({kept}) is kept"
     return mapped(leaf, POLICY, path, value, note)

@@ -8,8 +8,6 @@ from trader247.migrate.source import Leaf
 
 POLICY, UNIVERSE = "policy.yaml", "universe.yaml"
 THEME_ALIASES = {"L1": "LAYER1", "L2": "LAYER2", "L3": "LAYER3"}
-# Remove once the entry gate and the trimmer apply core.clusters (issue [M] item 3).
-NOT_ENFORCED_YET = " (validated; the running bot enforces it from the cluster-cap release on)"
 
 
 def _mapped(leaf: Leaf, file: str, path: tuple[str, ...], value: object, note: str) -> Row:
@@ -133,7 +131,7 @@ def theme_cap(ctx: Context, leaf: Leaf) -> Row:
                    "clusters.definitions: the original bot had nothing to apply it to")
     path = ("risk", "max_per_theme_pct", cluster)
     kept = ctx.out.put_min(POLICY, path, value, leaf)
-    note = f"at-risk cap of the cluster, % of equity{NOT_ENFORCED_YET}"
+    note = "at-risk cap of the cluster, % of equity (entries clamped, trims inside the cluster)"
     if cluster != theme:
         note += f" ({theme} is cluster {cluster} of universe.yaml)"
     if kept != value:

@@ -8,9 +8,9 @@ freqtrade loads that plugin (dry-run and live only), and is idempotent:
 - ``markets_guard``: ``Exchange._load_async_markets`` of the bot's exchange object only, by
   ``TieredLiquidityPairList.__init__``;
 - ``idempotent_create``: ``create_order`` of the bot's live ccxt instance (``client_order_id`` on
-  every create, an unanswered create retried under the same id), by the pairlist and the mixin.
-- ``hyperopt_pickling``: ``HyperOptimizer.hyperopt_pickle_magic`` (trader247 modules pickled by
-  reference for ``hyperopt -j N`` workers), by ``ExposureCapMixin.ft_bot_start`` in hyperopt.
+  every create, an unanswered create retried under the same id), by the pairlist and the mixin;
+- ``hyperopt_pickle``: ``HyperOptimizer.hyperopt_pickle_magic`` (hyperopt only), by the mixin's
+  ``ft_bot_start``: parallel hyperopt workers receive a mixin strategy.
 
 Every module lists what it relies on (:class:`Needs`, :func:`source_problems`); ``install``
 checks that first and, on a freqtrade that changed, names the freqtrade function: the cap gate

@@ -3,8 +3,9 @@
 Why a patch: freqtrade exposes no hook at the start and end of an iteration
 (``bot_loop_start`` runs in its middle, after the markets reload, the whitelist refresh and the
 candle download, which are what the iteration histogram must include). The worker calls
-``self.freqtrade.process()`` once per iteration; the wrapper calls ``begin()`` before it and
-``record(seconds)`` after it, also when it raises.
+``self.freqtrade.process()`` once per iteration; the wrapper calls ``begin(bot)`` before it and
+``record(bot, seconds)`` after it, also when it raises (the bot: each bot finds its own runtime
+through its config, so the class-level patch serves every bot of the process).
 
 Installed when our metrics exporter starts (dry-run / live only). The callbacks are passed in so
 this module imports nothing of ours. On a release where ``process`` takes arguments the patch
@@ -27,21 +28,22 @@ PATCH = "iteration_timing"
 NEEDS = Needs("freqtrade.freqtradebot.FreqtradeBot.process", {}, exact=True)
 
 
-def _timed(original: Any, begin: Callable[[], None], record: Callable[[float], None]) -> Any:
+def _timed(original: Any, begin: Callable[[Any], None],
+           record: Callable[[Any, float], None]) -> Any:
     @functools.wraps(original)
     def process(self: Any) -> Any:
-        begin()
+        begin(self)
         start = time.perf_counter()
         try:
             return original(self)
         finally:
-            record(time.perf_counter() - start)
+            record(self, time.perf_counter() - start)
 
     setattr(process, MARKER, PATCH)
     return process
 
 
-def install(begin: Callable[[], None], record: Callable[[float], None],
+def install(begin: Callable[[Any], None], record: Callable[[Any, float], None],
             bot_class: Any = None) -> bool:
     """Time ``bot_class.process`` (freqtrade's ``FreqtradeBot``); False if not (or already)."""
     if bot_class is None:

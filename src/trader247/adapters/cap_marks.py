@@ -1,0 +1,100 @@
+"""Mark sources for the cap: the price an open position is valued at.
+
+Two implementations of one small interface (``begin_iteration``, ``refresh``, ``price``):
+
+- :class:`LiveMarks` (dry-run / live): the price freqtrade fetched anyway (``price_tape``), else a
+  ticker, else the newest analyzed close, else the trade's open rate. One ticker request per pair
+  per iteration at most: the entry gate reuses the loop's marks.
+- :class:`BacktestMarkSource` (backtesting / hyperopt): the close of the newest candle closed at the
+  loop's time, from the unsliced history (``backtest_marks``).
+
+The cap adapter holds exactly one of them; tests pass fakes with the same three methods.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from trader247.adapters import price_tape
+from trader247.adapters.backtest_marks import BacktestMarks
+
+logger = logging.getLogger(__name__)
+
+
+class MarkSource(Protocol):
+    def begin_iteration(self) -> None: ...
+
+    def refresh(self) -> None: ...
+
+    def price(self, pair: str, open_rate: float, now: datetime | None) -> float: ...
+
+
+@dataclass
+class LiveMarks:
+    """``ticker(pair)`` and ``analyzed(pair)`` are freqtrade's ``dp.ticker`` and
+    ``dp.get_analyzed_dataframe(pair, timeframe)``; ``tape`` the bot's exchange tape (or None)."""
+
+    ticker: Callable[[str], Any]
+    analyzed: Callable[[str], Any]
+    tape: price_tape.PriceTape | None = None
+    _fresh_since: float = float("inf")
+    _loop_started: float | None = None
+    _marks: dict[str, float] = field(default_factory=dict)
+
+    def begin_iteration(self) -> None:
+        """Prices that arrived since the previous iteration began are fresh enough to mark."""
+        started = price_tape.clock()
+        self._fresh_since = self._loop_started if self._loop_started is not None else started
+        self._loop_started = started
+        self._marks = {}
+
+    def refresh(self) -> None:
+        """Current prices for the rest of the iteration (a trim sells what the value makes at
+        the mark: a mark one iteration old over-sells in a rally)."""
+        self._fresh_since = float("inf")
+        self._marks = {}
+
+    def price(self, pair: str, open_rate: float, now: datetime | None) -> float:
+        mark = self._marks.get(pair)
+        if mark is None:
+            mark = self._marks[pair] = self._fetch(pair, open_rate)
+        return mark
+
+    def _fetch(self, pair: str, open_rate: float) -> float:
+        if self.tape is not None:
+            recent = self.tape.price(pair, self._fresh_since)
+            if recent is not None:
+                return recent
+        try:
+            ticker = self.ticker(pair)
+            if ticker and ticker.get("last"):
+                return float(ticker["last"])
+        except Exception as exc:  # a ticker fault must not stop the loop: fall back to candles
+            logger.debug("ticker for %s unavailable: %s", pair, exc)
+        frame, _ = self.analyzed(pair)
+        if len(frame):
+            return float(frame["close"].iat[-1])
+        return float(open_rate)
+
+
+@dataclass
+class BacktestMarkSource:
+    """Close of the newest candle closed at ``now``: see :mod:`trader247.adapters.backtest_marks`
+    for why the unsliced history is searched."""
+
+    marks: BacktestMarks
+
+    def begin_iteration(self) -> None:
+        return None
+
+    def refresh(self) -> None:
+        return None
+
+    def price(self, pair: str, open_rate: float, now: datetime | None) -> float:
+        if now is None:
+            return float(open_rate)
+        return self.marks.price(pair, now, float(open_rate))
