@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres
+.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres walk-forward
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -106,6 +106,7 @@ bench: data
 	$(BIN)/python bench/exporter_cost.py
 	$(BIN)/python bench/plugin_timing.py
 	$(BIN)/python bench/load_200_pairs.py
+	$(BIN)/python bench/strategy_backtest_speed.py
 	$(BIN)/python bench/replay_orders.py
 	$(BIN)/python bench/config_parse.py
 	$(BIN)/python bench/live_trims.py
@@ -113,6 +114,23 @@ bench: data
 ## backtest: plain freqtrade backtesting over the bundled data (the replay exchange serves markets)
 backtest: data
 	$(BIN)/trader247 backtest -- --timerange 20250101-20250601 $(BACKTEST_ARGS)
+
+## walk-forward: the README's out-of-sample table. Data sets: the bundled real Coinbase USD
+## candles, two generated seeds (written to reports/walk-forward/data, not committed) and
+## BTC-quoted pairs whose candles are cross rates of the real USD candles (datagen's ETH/BTC...).
+WF_OUT := reports/walk-forward
+WF_PAIRS_USD := BTC/USD ETH/USD SOL/USD ADA/USD
+WF_PAIRS_BTC := ETH/BTC SOL/BTC ADA/BTC
+WF_ARGS ?=
+walk-forward: data
+	for seed in 7 2026; do $(BIN)/python -m trader247.datagen --out $(WF_OUT)/data/seed$$seed \
+	  --variant synthetic --seed $$seed --timeframes 1h --pairs $(WF_PAIRS_USD) $(WF_PAIRS_BTC); done
+	$(BIN)/trader247 walk-forward --pairs $(WF_PAIRS_USD) --label "real Coinbase USD" \
+	  --out $(WF_OUT)/real-usd $(WF_ARGS)
+	$(BIN)/trader247 walk-forward --pairs $(WF_PAIRS_BTC) --wallet 1 --label "BTC-quoted (real)" \
+	  --out $(WF_OUT)/real-btc $(WF_ARGS)
+	for seed in 7 2026; do $(BIN)/trader247 walk-forward --data-dir $(WF_OUT)/data/seed$$seed \
+	  --pairs $(WF_PAIRS_USD) --label "generated seed $$seed" --out $(WF_OUT)/seed$$seed $(WF_ARGS); done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

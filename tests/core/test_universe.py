@@ -201,11 +201,11 @@ def test_both_volumes_missing_is_no_usd_price() -> None:
 @pytest.mark.parametrize(
     "pair, quote_volume, with_btc_price, eligible, reason",
     [
-        ("ETH/BTC", 100.0, True, True, Reason.ELIGIBLE),  # 100 BTC x $60k = $6M >= $3M global
+        ("LINK/BTC", 100.0, True, True, Reason.ELIGIBLE),  # 100 BTC x $60k = $6M >= $3M global
         ("ADA/BTC", 15.0, True, False, Reason.BELOW_GLOBAL_FLOOR),  # $0.9M
-        ("ETH/BTC", 100.0, False, False, Reason.NO_USD_PRICE),
-        ("SOL/USDC", 10_000_000.0, False, True, Reason.ELIGIBLE),
-        ("BTC/USDC", 2_999_999.99, False, False, Reason.BELOW_GLOBAL_FLOOR),  # not tier 1
+        ("ADA/BTC", 15.0, False, False, Reason.NO_USD_PRICE),
+        ("LINK/USDC", 10_000_000.0, False, True, Reason.ELIGIBLE),
+        ("LINK/USDC", 2_999_999.99, False, False, Reason.BELOW_GLOBAL_FLOOR),  # not in a tier
     ],
 )
 def test_other_quotes(
@@ -216,6 +216,23 @@ def test_other_quotes(
         tickers["BTC/USD"] = quote_ticker("BTC/USD", 500e6, last=60_000.0)
     d = decision(run({pair: quote_volume}, tickers=tickers), pair)
     assert (d.eligible, d.reason) == (eligible, reason)
+
+
+@pytest.mark.parametrize("pair", ["ETH/BTC", "SOL/BTC", "BTC/USDC", "ETH/USDT"])
+def test_force_eligible_assets_are_forced_whatever_the_quote(
+    pair: str, universe_rules: UniverseRules
+) -> None:
+    # BTC-USD / ETH-USD / SOL-USD are force-eligible: the asset is, even with no USD price.
+    assert universe_rules._classify(pair).forced
+    d = decision(run({pair: 0.0}), pair)
+    assert (d.eligible, d.reason) == (True, Reason.FORCE_ELIGIBLE)
+
+
+def test_asset_not_force_eligible_on_another_quote_is_not_forced(
+    universe_rules: UniverseRules
+) -> None:
+    assert not universe_rules._classify("ADA/BTC").forced
+    assert not universe_rules._classify("XRP/USD").forced
 
 
 def test_volume_suspect_is_flagged_on_the_decision() -> None:
@@ -584,16 +601,16 @@ def test_pair_catalog_at_target_volumes() -> None:
     assert result.whitelist == (
         "BTC/USD",
         "ETH/USD",
-        "SOL/USD",  # force-eligible, tier order
+        "SOL/USD",
+        "BTC/USDC",
+        "ETH/USDC",
+        "SOL/USDC",  # force-eligible by asset whatever the quote, by volume
         "XRP/USD",
         "DOGE/USD",
-        "BTC/USDC",
         "ADA/USD",
-        "ETH/USDC",
         "AVAX/USD",
         "LINK/USD",
         "LTC/USD",
-        "SOL/USDC",
         "SHIB/USD",
         "DOT/USD",
         "SUI/USD",
@@ -852,8 +869,8 @@ def test_eligible_series_matches_live_evaluation_step_by_step() -> None:
 
 
 def test_markets_mapping_duplicates_and_injected_prices() -> None:
-    markets = {"ETH/BTC": market("ETH/BTC"), "XRP/USD": market("XRP/USD")}
-    tickers = {"ETH/BTC": quote_ticker("ETH/BTC", 100.0), "XRP/USD": quote_ticker("XRP/USD", 8e6)}
+    markets = {"LINK/BTC": market("LINK/BTC"), "XRP/USD": market("XRP/USD")}
+    tickers = {"LINK/BTC": quote_ticker("LINK/BTC", 100.0), "XRP/USD": quote_ticker("XRP/USD", 8e6)}
     result = evaluate_universe(
         [*markets.values(), market("XRP/USD")],  # a duplicate is evaluated once
         tickers,
@@ -862,10 +879,10 @@ def test_markets_mapping_duplicates_and_injected_prices() -> None:
         max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW,
         usd_price_of=lambda c: 50_000.0 if c == "BTC" else None,
     )
-    assert [d.pair for d in result.decisions] == ["ETH/BTC", "XRP/USD"]
-    assert decision(result, "ETH/BTC").usd_volume == 5_000_000.0
+    assert [d.pair for d in result.decisions] == ["LINK/BTC", "XRP/USD"]
+    assert decision(result, "LINK/BTC").usd_volume == 5_000_000.0
     by_mapping = evaluate_universe(markets, tickers, production_rules(), None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
-    assert decision(by_mapping, "ETH/BTC").reason is Reason.NO_USD_PRICE
+    assert decision(by_mapping, "LINK/BTC").reason is Reason.NO_USD_PRICE
 
 
 def test_force_pairs_are_ordered_by_tier_then_volume() -> None:

@@ -31,8 +31,9 @@ class CappedSample(ExposureCapMixin, SampleStrategy):
 '''
 
 
+@pytest.mark.parametrize("strategy", ["CappedSample", "Trader247Strategy"])
 def test_parallel_hyperopt_of_a_mixin_strategy_runs_every_epoch(
-    tmp_path: Path, data_dir: Path
+    tmp_path: Path, data_dir: Path, strategy: str
 ) -> None:
     import freqtrade
 
@@ -52,8 +53,9 @@ def test_parallel_hyperopt_of_a_mixin_strategy_runs_every_epoch(
             done = subprocess.run(
                 [sys.executable, "-m", "freqtrade", "hyperopt", "-c",
                  str(REPO / "config" / "config.json"), "-c", str(override),
-                 "--userdir", str(tmp_path / "user_data"), "--strategy", "CappedSample",
-                 "--strategy-path", str(strategies), "--datadir", str(data_dir),
+                 "--userdir", str(tmp_path / "user_data"), "--strategy", strategy,
+                 "--strategy-path",
+                 str(strategies if strategy == "CappedSample" else REPO / "user_data" / "strategies"), "--datadir", str(data_dir),
                  "--hyperopt-loss", "SharpeHyperOptLossDaily", "--spaces", "buy", "-e", "4",
                  "-j", "2", "--timerange", "20250101-20250201", "--disable-param-export"],
                 cwd=REPO, capture_output=True, text=True, timeout=600, env=CHILD_ENV)

@@ -1,15 +1,25 @@
-"""Trader247Strategy: the original bot's five triggers (``trader247.core.signals``) as a freqtrade
-strategy, with tier sizing, per-trigger exits, a BTC market regime and point-in-time eligibility.
+"""Trader247Strategy: a long-only trend filter on each pair's own 1h candles (the walk-forward
+choice, ``trader247 walk-forward``), optionally confirmed by the original bot's five triggers
+(``trader247.core.signals``), with tier sizing, a BTC market regime and point-in-time eligibility.
 
 Spot, long only. Every decision is in the pure core; this file maps freqtrade's hooks onto it.
-- Regime: BTC/<stake> on 1h (or the strategy timeframe if longer), merged without look-ahead.
-  With no BTC/<stake> market (stake BTC) each pair's own candles give its regime.
+- Trend: close above the pair's trailing ``buy_trend_ma_hours`` mean (1h candles) by more than
+  ``buy_trend_band_pct``, with a 7-day return of at least ``buy_trend_min_momentum_pct``; the
+  trade leaves when the close falls below the mean by the band (``trend_lost``) or at the
+  ``stoploss``. Trigger trades (``buy_triggers_required``) keep their per-trigger exits.
+- Regime: BTC/<stake> on 1h (or the strategy timeframe if longer), merged without look-ahead;
+  crash / unknown block entries. With no BTC/<stake> market (stake BTC) each pair's own
+  candles give its regime.
+- Missing 1h candles in a backtest (only ``download-data -t 5m`` done): built from the base
+  timeframe, closed hours only (``trader247.core.resample``); with neither file on disk the
+  start fails naming the file and the ``freqtrade download-data`` command.
 - Eligibility: trailing 24 h USD volume from the candles through the universe rules of our YAML
   (same floors, force-eligible list and hysteresis as the live pairlist). A stake currency that
   is neither USD nor pegged is valued with its ``<stake>/USD`` candles; without them only
   force-eligible pairs are eligible (the live pairlist's NO_USD_PRICE).
-- Sizing: tier % of equity, at most freqtrade's max_stake; ExposureCapMixin then clamps it to
-  the at-risk cap headroom.
+- Sizing (``trader247.core.sizing``): ``stake_amount: unlimited`` -> tier % of equity; a fixed
+  ``stake_amount`` is the largest tier's stake and the tiers scale it down; at most freqtrade's
+  max_stake; ExposureCapMixin then clamps it to the at-risk cap headroom. Logged at start.
 """
 
 from __future__ import annotations
@@ -18,27 +28,37 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+import numpy as np
+from freqtrade.data.history import get_datahandler
+from freqtrade.enums import CandleType, RunMode, TradingMode
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_minutes
 from freqtrade.persistence import Trade
 from freqtrade.strategy import (
+    BooleanParameter,
+    CategoricalParameter,
     DecimalParameter,
     IStrategy,
-    merge_informative_pair,
     stoploss_from_absolute,
 )
 from pandas import DataFrame
 
+from trader247.core.resample import closed_index, resample_closed
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
     SignalParams,
-    add_entries,
+    TrendParams,
     add_indicators,
+    add_trend_entries,
     exit_rule,
     regime,
     strength_column,
+    trend_column,
+    trend_indicators,
+    trend_lost,
 )
+from trader247.core.sizing import describe_sizing, entry_stake, tier_scale
 from trader247.core.universe import tier_of
 from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.protections import strategy_protections
@@ -48,7 +68,14 @@ logger = logging.getLogger(__name__)
 
 
 def _weight(default: float) -> DecimalParameter:
-    return DecimalParameter(0.0, 2.0, default=default, decimals=1, space="buy")
+    # Not searched by default: the walk-forward found the trend filter alone better out of
+    # sample, and 5 more dimensions only taught hyperopt to fit noise.
+    return DecimalParameter(0.0, 2.0, default=default, decimals=1, space="buy", optimize=False)
+
+
+TREND_MA_HOURS = (300, 450, 600, 800)  # hyperopt's choices (categorical: one column each)
+TREND_MOMENTUM_HOURS = 168.0
+OFFLINE_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.PLOT, RunMode.OTHER)
 
 
 class Trader247Strategy(ExposureCapMixin, IStrategy):
@@ -59,25 +86,35 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Hard floor under every per-trigger stop (the widest is 7 %).
-    stoploss = -0.10
-    # Safety net only: custom_exit takes profits and ends trades after their max hold.
-    minimal_roi = {"0": 0.30, "14400": 0.0}
+    # Defaults below: `trader247 walk-forward` on the bundled real Coinbase USD candles (median /
+    # most frequent of the five windows' hyperopt results; README "Trader247Strategy").
+    # Stop of trend trades and hard floor under every per-trigger stop.
+    stoploss = -0.215
+    # Off: a trend trade runs until the trend is lost; trigger trades take profits in
+    # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
+    minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
+    buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=600, space="buy")
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=3.9, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.0, decimals=1,
+                                                  space="buy")
+    buy_triggers_required = BooleanParameter(default=False, space="buy")
     buy_conviction = DecimalParameter(0.15, 0.60, default=SignalParams.conviction_threshold,
-                                      decimals=2, space="buy")
+                                      decimals=2, space="buy", optimize=False)
     buy_weight_price_move = _weight(SignalParams.weight_price_move)
     buy_weight_volume_spike = _weight(SignalParams.weight_volume_spike)
     buy_weight_breakout = _weight(SignalParams.weight_breakout)
     buy_weight_reversal = _weight(SignalParams.weight_reversal)
     buy_weight_momentum = _weight(SignalParams.weight_momentum)
-    sell_take_profit_scale = DecimalParameter(0.5, 1.5, default=1.0, decimals=2, space="sell")
-    sell_max_hold_scale = DecimalParameter(0.5, 1.5, default=1.0, decimals=2, space="sell")
+    sell_take_profit_scale = DecimalParameter(0.5, 1.5, default=1.0, decimals=2, space="sell",
+                                              optimize=False)
+    sell_max_hold_scale = DecimalParameter(0.5, 1.5, default=1.0, decimals=2, space="sell",
+                                           optimize=False)
 
     plot_config = {
         "main_plot": {"ma_fast": {"color": "orange"}, "ma_slow": {"color": "blue"},
-                      "breakout_level": {"color": "grey"}},
+                      "breakout_level": {"color": "grey"}, "trend_ma": {"color": "black"}},
         "subplots": {
             "conviction": {"conviction": {"color": "purple"},
                            "conviction_needed": {"color": "red"}},
@@ -101,20 +138,30 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         # The regime needs a week of history; 1h candles keep that within the exchange's limits.
         self._regime_tf = timeframe if timeframe_to_minutes(timeframe) > 60 else "1h"
         self._regime_params = SignalParams.for_timeframe(self._regime_tf)
+        # Hyperopt computes indicators once for all epochs: one trend mean per choice. Otherwise
+        # only the chosen one (its value from the parameter file, read before ft_bot_start).
+        chosen = self._ft_params_from_file.get("buy", {}).get(
+            "buy_trend_ma_hours", self.buy_trend_ma_hours.value)
+        hyperopt = config.get("runmode") == RunMode.HYPEROPT
+        self._trend_ma_hours = tuple(float(h) for h in TREND_MA_HOURS) if hyperopt else (
+            float(chosen),)
         self.startup_candle_count = max(
             self._signal_base.warmup_candles(include_regime=False),
             self._regime_params.regime_warmup_candles(),
             self._signal_base.candles(24) + 1,
+            *(self._regime_params.candles(h) for h in self._trend_ma_hours),
         )
         self._regime_pair: str | None = None
         self._usd_pair: str | None = None
         self._no_regime_data: set[str] = set()
+        self._resampled: set[str] = set()
         self._regime_cache: dict[str, tuple[tuple[int, Any], DataFrame]] = {}
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         super().ft_bot_start(**kwargs)  # loads hyperopt values from the parameter file
         try:
             self._entry_params()
+            self._trend_params()
         except ValueError as exc:
             raise OperationalException(f"Trader247Strategy: {exc}") from None
         self._rules = self.trader247_settings.universe_rules
@@ -124,15 +171,72 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         source = (f"{btc} {self._regime_tf}" if self._regime_pair
                   else f"each pair's own {self._regime_tf} candles ({btc} does not exist)")
         logger.info("Trader247Strategy: market regime from %s", source)
+        if self._regime_pair:
+            self._check_offline_data(self._regime_pair, self._regime_tf, required=True)
         if stake != "USD" and stake not in self._rules.pegged_quotes:
             self._usd_pair = f"{stake}/USD" if self.dp.market(f"{stake}/USD") else None
-            if self._usd_pair is None:
-                logger.warning("Trader247Strategy: no %s/USD market: only force-eligible pairs "
-                               "are eligible in backtests (no USD volume)", stake)
+            if self._usd_pair is None or not self._check_offline_data(
+                    self._usd_pair, self.timeframe, required=False):
+                self._usd_pair = None
+                forced = ", ".join(sorted(self._rules._index.force_bases)) or "none"
+                logger.warning(
+                    "Trader247Strategy: no %s/USD candles: USD volumes of %s pairs are unknown, "
+                    "so only force-eligible assets (%s, any quote) are eligible in backtests; "
+                    "run `freqtrade download-data --exchange %s --pairs %s/USD --timeframes %s`",
+                    stake, stake, forced, self.config["exchange"]["name"], stake, self.timeframe)
+        self._trend_only_exits()
+        sizing = self.trader247_settings.policy.sizing
+        logger.info("Trader247Strategy: %s", describe_sizing(
+            self.config.get("stake_amount"), stake, sizing.tier_stake_pct,
+            sizing.default_stake_pct))
+
+    def _trend_only_exits(self) -> None:
+        """Without the triggers no trade has a per-trigger stop, take-profit or max hold: hand
+        those callbacks back to freqtrade's defaults. Freqtrade deep-copies the trade for every
+        callback a strategy implements, on every candle of every open trade, and those copies
+        were two thirds of a backtest's time. Hyperopt may switch the triggers on per epoch, so
+        it keeps them."""
+        if self.buy_triggers_required.value or self.config.get("runmode") == RunMode.HYPEROPT:
+            return
+        self.use_custom_stoploss = False
+        self.custom_exit = IStrategy.custom_exit.__get__(self)  # type: ignore[method-assign]
+        logger.info("Trader247Strategy: trend filter alone: exits by trend_lost, stoploss "
+                    "(%.1f %%) and regime_crash", -100 * self.stoploss)
+
+    def _check_offline_data(self, pair: str, timeframe: str, *, required: bool) -> bool:
+        """Backtests: are ``pair``'s candles on disk (or buildable from the base timeframe)?
+
+        ``required``: raise one OperationalException naming the file and the download command
+        instead of returning False. Live and dry-run fetch candles from the exchange: True.
+        """
+        if self.config.get("runmode") not in OFFLINE_MODES or "datadir" not in self.config:
+            return True
+        handler = get_datahandler(self.config["datadir"], self.config.get("dataformat_ohlcv"))
+        mode = TradingMode(self.config.get("trading_mode") or "spot")
+        on_disk = {(p, tf) for p, tf, _ in handler.ohlcv_get_available_data(
+            self.config["datadir"], mode)}
+        if (pair, timeframe) in on_disk:
+            return True
+        if timeframe != self.timeframe and (pair, self.timeframe) in on_disk:
+            logger.info("Trader247Strategy: no %s %s candles on disk: built from %s candles "
+                        "(closed %s candles only)", pair, timeframe, self.timeframe, timeframe)
+            return True
+        if not required:
+            return False
+        missing = handler._pair_data_filename(self.config["datadir"], pair, timeframe,
+                                              CandleType.SPOT)
+        timeframes = " ".join(dict.fromkeys([timeframe, self.timeframe]))
+        raise OperationalException(
+            f"Trader247Strategy: no {pair} {timeframe} candles ({missing} is missing"
+            + ("" if timeframe == self.timeframe else
+               f", and no {self.timeframe} candles to build them from")
+            + f"): run `freqtrade download-data --exchange {self.config['exchange']['name']} "
+            f"--pairs {pair} --timeframes {timeframes}`")
 
     def informative_pairs(self) -> list[tuple[str, str]]:
-        pairs = [(self._regime_pair, self._regime_tf)] if self._regime_pair else [
-            (pair, self._regime_tf) for pair in self.dp.current_whitelist()]
+        pairs = [(self._regime_pair, self._regime_tf)] if self._regime_pair else []
+        if self._regime_tf != self.timeframe:  # each pair's own trend (and regime without BTC)
+            pairs += [(pair, self._regime_tf) for pair in self.dp.current_whitelist()]
         if self._usd_pair:
             pairs.append((self._usd_pair, self.timeframe))
         return pairs
@@ -143,10 +247,40 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         return self._signal_base.with_changes(
             conviction_threshold=self.buy_conviction.value, **weights)
 
+    def _trend_params(self) -> TrendParams:
+        return TrendParams(
+            ma_hours=float(self.buy_trend_ma_hours.value),
+            band_pct=float(self.buy_trend_band_pct.value),
+            min_momentum_pct=float(self.buy_trend_min_momentum_pct.value),
+            momentum_hours=TREND_MOMENTUM_HOURS,
+            triggers_required=bool(self.buy_triggers_required.value))
+
     # ------------------------------------------------------------------ signals
+    def _higher_tf(self, source: str, pair: str, df: DataFrame) -> DataFrame:
+        """``source``'s regime-timeframe candles; built from base candles when none exist."""
+        if self._regime_tf == self.timeframe and source == pair:
+            return df
+        inf = self.dp.get_pair_dataframe(source, self._regime_tf)
+        if inf.empty and self._regime_tf != self.timeframe:
+            base = df if source == pair else self.dp.get_pair_dataframe(source, self.timeframe)
+            if not base.empty:
+                if source not in self._resampled:
+                    self._resampled.add(source)
+                    logger.info("Trader247Strategy: %s %s candles built from %s candles",
+                                source, self._regime_tf, self.timeframe)
+                inf = resample_closed(base, timeframe_to_minutes(self.timeframe),
+                                      timeframe_to_minutes(self._regime_tf))
+        return inf
+
+    def _closed_rows(self, df: DataFrame, inf: DataFrame) -> Any:
+        """Row of ``inf`` closed by each candle of ``df`` (-1: none): merge_informative_pair's
+        alignment without its per-pair merge (173 pairs x 2 frames per candle iteration)."""
+        return closed_index(df["date"], timeframe_to_minutes(self.timeframe), inf["date"],
+                            timeframe_to_minutes(self._regime_tf))
+
     def _merge_regime(self, df: DataFrame, pair: str) -> DataFrame:
         source = self._regime_pair or pair
-        inf = self.dp.get_pair_dataframe(source, self._regime_tf)
+        inf = self._higher_tf(source, pair, df)
         if inf.empty:
             if source not in self._no_regime_data:
                 self._no_regime_data.add(source)
@@ -154,11 +288,28 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
                                source, self._regime_tf)
             df["regime"] = Regime.UNKNOWN.value
             return df
-        inf = self._regime_frame(source, inf)
-        df = merge_informative_pair(df, inf, self.timeframe, self._regime_tf, ffill=True,
-                                    append_timeframe=False, suffix="mkt")
-        df["regime"] = df.pop("regime_mkt").fillna(Regime.UNKNOWN.value)
-        return df.drop(columns=["date_mkt"])
+        labels = self._regime_frame(source, inf)["regime"].to_numpy()
+        if inf is df:
+            df["regime"] = labels
+            return df
+        rows = self._closed_rows(df, inf)
+        df["regime"] = np.where(rows >= 0, labels[np.maximum(rows, 0)], Regime.UNKNOWN.value)
+        return df
+
+    def _merge_trend(self, df: DataFrame, pair: str) -> DataFrame:
+        """The pair's own trend means and momentum, from its closed regime-timeframe candles."""
+        inf = self._higher_tf(pair, pair, df)
+        columns = trend_indicators(inf["close"], self._regime_params.candles_per_hour,
+                                   self._trend_ma_hours, TREND_MOMENTUM_HOURS)
+        if inf is df:
+            return df.join(columns)
+        rows = self._closed_rows(df, inf)
+        values = columns.to_numpy()[np.maximum(rows, 0)] if len(columns) else np.full(
+            (len(df), len(columns.columns)), np.nan)
+        values[rows < 0] = np.nan
+        for i, name in enumerate(columns.columns):
+            df[name] = values[:, i]
+        return df
 
     def _regime_frame(self, source: str, candles: DataFrame) -> DataFrame:
         """BTC's regime per candle, computed once per new BTC candle rather than once per pair."""
@@ -184,19 +335,30 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
 
     def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         df = self._merge_regime(dataframe, metadata["pair"])
+        df = self._merge_trend(df, metadata["pair"])
         df = self._eligibility(df, metadata["pair"])
-        return add_indicators(df, self._signal_base)
+        # The five triggers cost most of the analysis; the trend filter alone does not need
+        # them. Hyperopt computes indicators once for every epoch, so it always gets them.
+        # (runmode first: freqtrade warns about a parameter read during indicator calculation)
+        if self.config.get("runmode") == RunMode.HYPEROPT or self.buy_triggers_required.value:
+            return add_indicators(df, self._signal_base)
+        return df
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
         params = self._entry_params()
+        trend = self._trend_params()
         if sum(params.weights.values()) == 0:  # hyperopt may draw all-zero weights: no entries
             dataframe["enter_long"] = 0
             return dataframe
-        return add_entries(dataframe, params)
+        df = add_trend_entries(dataframe, params, trend)
+        df["trend_ma"] = df[trend_column(trend.ma_hours)]  # the plotted line
+        return df
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
-        # A crash of the whole market is a reason to be out, whichever trigger brought us in.
+        # A crash of the whole market is a reason to be out, whichever way we came in.
         crash = dataframe["regime"] == Regime.CRASH.value
+        lost = trend_lost(dataframe, self._trend_params()) & ~crash
+        dataframe.loc[lost, ["exit_long", "exit_tag"]] = (1, "trend_lost")
         dataframe.loc[crash, ["exit_long", "exit_tag"]] = (1, "regime_crash")
         return dataframe
 
@@ -208,13 +370,19 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         if entry_tag == "force_entry":
             return proposed_stake  # an operator's /forceenter stake is theirs (the cap still clamps)
         tier = tier_of(pair, self._rules)
-        pct = self.trader247_settings.policy.sizing.stake_pct(None if tier is None else tier.name)
-        equity = float(self.wallets.get_total_stake_amount())
-        return min(equity * pct / 100.0, max_stake)
+        sizing = self.trader247_settings.policy.sizing
+        pct = sizing.stake_pct(None if tier is None else tier.name)
+        return entry_stake(
+            pct=pct, scale=tier_scale(pct, sizing.tier_stake_pct, sizing.default_stake_pct),
+            fixed_stake=self.config.get("stake_amount") != "unlimited",
+            proposed_stake=proposed_stake, equity=float(self.wallets.get_total_stake_amount()),
+            max_stake=max_stake)
 
     def custom_stoploss(self, pair: str, trade: Trade, current_time: datetime,
                         current_rate: float, current_profit: float, after_fill: bool,
                         **kwargs: Any) -> float | None:
+        if trade.enter_tag == "trend":
+            return None  # the strategy's stoploss (hyperopt's stoploss space) stays
         # From the entry PRICE: stoploss_from_open works on the fee-adjusted profit, which with
         # 2 x 1.2 % fees would put a "6 %" stop 3.6 % under the entry.
         stop_rate = trade.open_rate * (1 - exit_rule(trade.enter_tag).stop_loss)
@@ -223,6 +391,8 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
 
     def custom_exit(self, pair: str, trade: Trade, current_time: datetime, current_rate: float,
                     current_profit: float, **kwargs: Any) -> str | None:
+        if trade.enter_tag == "trend":
+            return None  # leaves on trend_lost, the stoploss or a crash
         rule = exit_rule(trade.enter_tag)
         tag = trade.enter_tag or "untagged"
         if current_profit >= rule.take_profit * self.sell_take_profit_scale.value:

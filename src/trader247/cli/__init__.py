@@ -8,7 +8,15 @@ from collections.abc import Callable, Sequence
 
 
 def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
-    from trader247.cli import backtest, demo, exposure_report, launcher, userdir, validate
+    from trader247.cli import (
+        backtest,
+        demo,
+        exposure_report,
+        launcher,
+        userdir,
+        validate,
+        walk_forward,
+    )
     from trader247.migrate import cli as migrate
 
     return {
@@ -20,6 +28,8 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
         "stop": ("stop a bot started with `trader247 run`", launcher.add_stop_arguments),
         "exposure-report": ("at-risk % per candle of a backtest against the cap",
                             exposure_report.add_arguments),
+        "walk-forward": ("rolling hyperopt + out-of-sample backtests vs SampleStrategy and "
+                         "buy-and-hold", walk_forward.add_arguments),
         "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
         "migrate": ("convert a 247trader-v2 config directory into freqtrade + 247trader files",
                     migrate.add_arguments),

@@ -128,6 +128,8 @@ class _RuleIndex:
     bare: Mapping[str, int]
     force: tuple[SymbolSet, ...]
     never_trade: SymbolSet
+    # Base asset of every force-eligible symbol -> its tier: ``ETH-USD`` forces ETH/BTC too.
+    force_bases: Mapping[str, int] = field(default_factory=dict)
     # Memo of _PairClass per raw pair string: the same markets come back on every refresh, and
     # these look-ups are most of the per-pair cost. Rules are immutable, so it never goes stale.
     classes: dict[str, _PairClass] = field(default_factory=dict)
@@ -200,6 +202,9 @@ class UniverseRules:
                 bare=MappingProxyType(bare),
                 force=tuple(SymbolSet.of(t.force_eligible) for t in tiers),
                 never_trade=SymbolSet.of(self.never_trade),
+                force_bases=MappingProxyType({
+                    sym.partition("/")[0]: i
+                    for i in reversed(range(len(tiers))) for sym in tiers[i].force_eligible}),
             ),
         )
 
@@ -222,6 +227,11 @@ class UniverseRules:
             idx = self.tier_index(key)
             forced = idx is not None and self._index.force[idx].matches(key)
             base = key.partition("/")[0]
+            # Force-eligible is about the asset, whatever the quote (issue 13): with a BTC stake
+            # ETH/BTC is as core as ETH/USD. The pair takes the tier of its force entry.
+            force_idx = self._index.force_bases.get(base)
+            if not forced and force_idx is not None and idx in (None, force_idx):
+                forced, idx = True, force_idx
             reason: Reason | None = None
             detail = ""
             if self._index.never_trade.matches(key):

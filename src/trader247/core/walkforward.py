@@ -1,0 +1,165 @@
+"""Walk-forward bookkeeping: rolling windows, equity-curve metrics, the overall chain and the
+parameter choice. Pure (pandas/numpy); ``trader247 walk-forward`` runs freqtrade around it.
+
+Decisions:
+- Windows: train ``train_days`` then test the following ``test_days``; the next window moves by
+  ``test_days``, so the test windows tile the range without overlap and every out-of-sample
+  day is scored once. A last test window shorter than half ``test_days`` is dropped.
+- Metrics come from the daily mark-to-market equity (the last value of each UTC day), the
+  same way for the strategies and for buy-and-hold: return, Sharpe and Sortino of daily returns
+  annualised with sqrt(365) (crypto trades every day), max drawdown of the equity.
+- Overall: the test windows' daily returns chained, as if the strategy had been re-tuned at
+  each window start and had carried its wallet on.
+- Parameter choice: per parameter the median of the windows' numbers (rounded as the window
+  values were) or the most frequent value for categories; ties go to the latest window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["Metrics", "Window", "chain", "choose_params", "daily_equity", "metrics", "windows"]
+
+_DAYS_PER_YEAR = 365.0
+
+
+@dataclass(frozen=True)
+class Window:
+    index: int
+    train_start: datetime
+    test_start: datetime  # = train end
+    test_end: datetime
+
+    @staticmethod
+    def _fmt(day: datetime) -> str:
+        return day.strftime("%Y%m%d")
+
+    @property
+    def train_range(self) -> str:
+        return f"{self._fmt(self.train_start)}-{self._fmt(self.test_start)}"
+
+    @property
+    def test_range(self) -> str:
+        return f"{self._fmt(self.test_start)}-{self._fmt(self.test_end)}"
+
+
+def windows(start: datetime, end: datetime, train_days: int, test_days: int) -> list[Window]:
+    """Rolling train/test windows over ``[start, end)``; ``ValueError`` if none fits."""
+    if train_days <= 0 or test_days <= 0:
+        raise ValueError(f"train and test days must be > 0 (got {train_days}, {test_days})")
+    out: list[Window] = []
+    train_start = start
+    while True:
+        test_start = train_start + timedelta(days=train_days)
+        test_end = min(test_start + timedelta(days=test_days), end)
+        if (test_end - test_start).days * 2 < test_days:
+            break
+        out.append(Window(len(out) + 1, train_start, test_start, test_end))
+        train_start += timedelta(days=test_days)
+    if not out:
+        raise ValueError(
+            f"no walk-forward window fits {start:%Y-%m-%d} .. {end:%Y-%m-%d}: need at least "
+            f"{train_days} + {math.ceil(test_days / 2)} days (--train-days / --test-days)")
+    return out
+
+
+@dataclass(frozen=True)
+class Metrics:
+    profit_pct: float
+    sharpe: float
+    sortino: float
+    max_dd_pct: float
+    days: int
+
+    def row(self) -> dict[str, float | int]:
+        return {"profit %": round(self.profit_pct, 2), "Sharpe": round(self.sharpe, 2),
+                "Sortino": round(self.sortino, 2), "max DD %": round(self.max_dd_pct, 2),
+                "days": self.days}
+
+
+def daily_equity(equity: pd.Series) -> pd.Series:
+    """Last equity value of each UTC day (``equity`` indexed by tz-aware timestamps)."""
+    return equity.sort_index().resample("1D").last().dropna()
+
+
+def metrics(daily: pd.Series, start_value: float | None = None) -> Metrics:
+    """Metrics of a daily equity curve; ``start_value`` (before the first day) defaults to the
+    first value."""
+    values = daily.to_numpy(dtype="float64")
+    if start_value is not None:
+        values = np.concatenate([[start_value], values])
+    if values.size < 2 or not values[0] > 0:
+        return Metrics(0.0, 0.0, 0.0, 0.0, max(0, values.size - 1))
+    returns = values[1:] / values[:-1] - 1.0
+    return _from_returns(returns, values)
+
+
+def _from_returns(returns: np.ndarray, values: np.ndarray) -> Metrics:
+    scale = math.sqrt(_DAYS_PER_YEAR)
+    std = returns.std(ddof=1) if returns.size > 1 else 0.0
+    sharpe = float(returns.mean() / std * scale) if std > 0 else 0.0
+    downside = returns[returns < 0]
+    down = math.sqrt(float((downside ** 2).sum()) / returns.size) if returns.size else 0.0
+    sortino = float(returns.mean() / down * scale) if down > 0 else 0.0
+    peaks = np.maximum.accumulate(values)
+    max_dd = float(((peaks - values) / peaks).max() * 100.0)
+    profit = float((values[-1] / values[0] - 1.0) * 100.0)
+    return Metrics(profit, sharpe, sortino, max_dd, int(returns.size))
+
+
+def chain(curves: Sequence[tuple[pd.Series, float]]) -> Metrics:
+    """Overall metrics of consecutive test windows: (daily equity, start value) per window."""
+    returns: list[np.ndarray] = []
+    for daily, start in curves:
+        values = np.concatenate([[start], daily.to_numpy(dtype="float64")])
+        if values.size >= 2 and values[0] > 0:
+            returns.append(values[1:] / values[:-1] - 1.0)
+    if not returns:
+        return Metrics(0.0, 0.0, 0.0, 0.0, 0)
+    joined = np.concatenate(returns)
+    return _from_returns(joined, np.concatenate([[1.0], np.cumprod(1.0 + joined)]))
+
+
+def choose_params(per_window: Sequence[Mapping[str, Mapping[str, Any]]]) -> dict[str, dict[str,
+                                                                                          Any]]:
+    """One parameter set from the windows' hyperopt results ({space: {name: value}} each)."""
+    spaces: dict[str, dict[str, list[Any]]] = {}
+    for params in per_window:
+        for space, values in params.items():
+            for name, value in values.items():
+                spaces.setdefault(space, {}).setdefault(name, []).append(value)
+    return {space: {name: _consensus(values) for name, values in names.items()}
+            for space, names in spaces.items()}
+
+
+def _consensus(values: list[Any]) -> Any:
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if len(numbers) == len(values) and not _categorical(values):
+        median = float(np.median(numbers))
+        decimals = max(_decimals(v) for v in numbers)
+        return round(median, decimals) if decimals else int(round(median))
+    counts = Counter(map(repr, values))
+    best = max(counts.values())
+    for value in reversed(values):  # ties: the most recent window
+        if counts[repr(value)] == best:
+            return value
+    return values[-1]
+
+
+def _categorical(values: list[Any]) -> bool:
+    # Integers from a small set (e.g. trend lengths 300/450/600/800) are choices, not a scale.
+    return all(isinstance(v, int) for v in values) and len(set(values)) <= len(values) // 2 + 1 \
+        and all(v >= 100 for v in values)
+
+
+def _decimals(value: float) -> int:
+    text = repr(float(value))
+    return 0 if isinstance(value, int) else len(text.partition(".")[2].rstrip("0"))

@@ -1,0 +1,81 @@
+"""Walk-forward bookkeeping (issue 13 item 1): windows, metrics, chaining, parameter choice."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from trader247.core.walkforward import chain, choose_params, daily_equity, metrics, windows
+
+T0 = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+def days(values: list[float], start: str = "2024-01-01") -> pd.Series:
+    return pd.Series(values, index=pd.date_range(start, periods=len(values), freq="1D", tz="UTC"))
+
+
+def test_test_windows_tile_the_range_and_follow_their_train_window() -> None:
+    end = datetime(2024, 12, 31, tzinfo=UTC)
+    plan = windows(T0, end, 120, 60)
+    assert [w.train_range for w in plan[:2]] == ["20240101-20240430", "20240301-20240629"]
+    assert [w.test_range for w in plan[:2]] == ["20240430-20240629", "20240629-20240828"]
+    for before, after in zip(plan, plan[1:], strict=False):
+        assert before.test_end == after.test_start  # no gap, no overlap
+    assert (end - plan[-1].test_end).days * 2 < 60  # what is left is under half a window
+
+
+@pytest.mark.parametrize("end_day, count", [(29, 1), (30, 2)])
+def test_last_window_kept_only_with_half_a_test_period(end_day: int, count: int) -> None:
+    # 120 + 60 days end on 2024-06-29; a second test window needs 30 more days.
+    end = datetime(2024, 6, 29, tzinfo=UTC) + pd.Timedelta(days=end_day)
+    assert len(windows(T0, end, 120, 60)) == count
+
+
+def test_too_short_a_range_names_the_options() -> None:
+    with pytest.raises(ValueError, match="--train-days / --test-days"):
+        windows(T0, datetime(2024, 3, 1, tzinfo=UTC), 120, 60)
+
+
+def test_metrics_of_a_known_curve() -> None:
+    m = metrics(days([110.0, 99.0, 121.0]), start_value=100.0)
+    assert m.profit_pct == pytest.approx(21.0)
+    assert m.max_dd_pct == pytest.approx(10.0)  # 110 -> 99
+    returns = np.array([0.1, -0.1, 121 / 99 - 1])
+    assert m.sharpe == pytest.approx(returns.mean() / returns.std(ddof=1) * math.sqrt(365))
+    assert m.days == 3
+
+
+def test_flat_curve_has_zero_sharpe_not_nan() -> None:
+    m = metrics(days([100.0, 100.0, 100.0]), start_value=100.0)
+    assert (m.profit_pct, m.sharpe, m.sortino, m.max_dd_pct) == (0.0, 0.0, 0.0, 0.0)
+
+
+def test_daily_equity_takes_the_last_value_of_each_day() -> None:
+    hourly = pd.Series([1.0, 2.0, 3.0], index=pd.to_datetime(
+        ["2024-01-01 01:00", "2024-01-01 23:00", "2024-01-02 05:00"], utc=True))
+    assert list(daily_equity(hourly)) == [2.0, 3.0]
+
+
+def test_chain_compounds_the_windows() -> None:
+    overall = chain([(days([110.0]), 100.0), (days([500.0], "2024-01-02"), 1000.0)])
+    assert overall.profit_pct == pytest.approx((1.1 * 0.5 - 1) * 100)
+    assert overall.max_dd_pct == pytest.approx(50.0)
+
+
+def test_choose_params_median_of_numbers_mode_of_choices() -> None:
+    chosen = choose_params([
+        {"buy": {"band": 1.5, "ma": 600, "confirm": False}, "stoploss": {"stoploss": -0.1}},
+        {"buy": {"band": 4.7, "ma": 300, "confirm": True}, "stoploss": {"stoploss": -0.2}},
+        {"buy": {"band": 3.1, "ma": 600, "confirm": True}, "stoploss": {"stoploss": -0.16}},
+    ])
+    assert chosen == {"buy": {"band": 3.1, "ma": 600, "confirm": True},
+                      "stoploss": {"stoploss": -0.16}}
+
+
+def test_choose_params_tie_goes_to_the_latest_window() -> None:
+    chosen = choose_params([{"buy": {"ma": 600}}, {"buy": {"ma": 300}}])
+    assert chosen == {"buy": {"ma": 300}}
