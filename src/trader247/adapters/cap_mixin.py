@@ -24,9 +24,10 @@ What it does, per bot iteration (per candle in backtesting):
   has not filled after ``trim_timeout_seconds``; it is re-planned in a later round.
 
 Every hook only forwards to the strategy's one ``CapAdapter`` (``trader247.adapters.cap_adapter``,
-whose parts are declared there). A subclass may define any of these hooks itself: ``__init_subclass__`` wraps the subclass's own
-method so the cap still applies to its result (a strategy's sizing is clamped, its DCA is gated,
-its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy is touched.
+whose parts are declared there). A subclass may define any of these hooks itself:
+``__init_subclass__`` wraps the subclass's own method so the cap still applies to its result (a
+strategy's sizing is clamped, its DCA is gated, its ``confirm_trade_entry`` is and-ed with ours).
+Nothing else of the strategy is touched.
 """
 
 from __future__ import annotations
@@ -193,7 +194,8 @@ class ExposureCapMixin:
         self._cap_loop(current_time)
 
     @observability.timed("order_filled")
-    def order_filled(self, *, pair: str, order: Order, current_time: datetime, **kwargs: Any) -> None:
+    def order_filled(self, *, pair: str, order: Order, current_time: datetime,
+                     **kwargs: Any) -> None:
         self._cap_order_filled(pair, order, current_time)
 
     @observability.timed("check_exit_timeout")
