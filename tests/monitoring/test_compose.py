@@ -327,6 +327,9 @@ def test_fleet_bot_passes_validate(compose: dict[str, Any], name: str, tmp_path:
     problems, config = run_preflight(configs)
     assert [p.format() for p in problems] == []  # no error and no warning either
     assert config is not None and config["bot_name"] == f"247trader-fleet-{name[-1]}"
+    # freqtrade keeps the override's database (no --db-url in the command, dry-run default not
+    # applied): the bot's trades go to its own PostgreSQL database.
+    assert config["db_url"].endswith(f"@postgres:5432/bot_{name[-1]}")
 
 
 def test_fleet_policy_is_the_shipped_policy_plus_fleet() -> None:
