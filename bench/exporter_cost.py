@@ -50,7 +50,8 @@ def universe_40() -> UniverseResult:
     markets = [MarketInfo(p, *p.split("/"), active=p != "OLD/USD") for p in volumes]
     tickers = {p: TickerSnapshot(p, *p.split("/"), 1.0, 1_000.0 if v is None else v, None, NOW)
                for p, v in volumes.items()}
-    result = evaluate_universe(markets, tickers, rules, None, max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW)
+    result = evaluate_universe(markets, tickers, rules, None, max_ticker_age_s=MAX_TICKER_AGE_S,
+                               now=NOW)
     assert len(result.decisions) == 40
     return result
 
@@ -61,7 +62,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
-    policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims, SHIPPED_UNIVERSE.clusters), trim_interval_cycles=1)
+    policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims, SHIPPED_UNIVERSE.clusters),
+                     trim_interval_cycles=1)
     snapshot = Snapshot(400.0, tuple(Position(f"P{i}/USD", 10.0, 10.0) for i in range(6)))
     plan = plan_trims(snapshot, policy, min_stake=1.0, state=TrimState(), cycle=1, now=NOW)
     universe = universe_40()

@@ -73,8 +73,8 @@ def run(mode: str, steps: int, throttle: int, data_dir: Path) -> list[float]:
             policy = support.policy_file(tmp_path, port=free_port())
             # Trims as market (IOC) sells. freqtrade's default order types are limit orders:
             # a limit trim rests on the book and its latency is the market's, not the bot's.
-            extra = {"order_types": ORDER_TYPES, "pairs": PAIRS, "internals": {"process_throttle_secs": throttle,
-                                                   "heartbeat_interval": 0},
+            extra = {"order_types": ORDER_TYPES, "pairs": PAIRS,
+                     "internals": {"process_throttle_secs": throttle, "heartbeat_interval": 0},
                      "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
                                     "policy_file": str(policy),
                                     "universe_file": str(REPO / "config" / "universe.yaml")}]}

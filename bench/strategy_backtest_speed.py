@@ -1,4 +1,5 @@
-"""Backtest cost of Trader247Strategy against freqtrade's SampleStrategy, same run (issue 13 item 5).
+"""Backtest cost of Trader247Strategy against freqtrade's SampleStrategy, same run (issue 13
+item 5).
 
 Both strategies are backtested alone (``trader247 backtest``: private replay exchange, plain
 freqtrade), same config, pairs and timerange, alternately ``--repeat`` times. Reported: wall time

@@ -49,7 +49,8 @@ def packaged_plugin_dirs() -> "list[Path]":
 
 
 def release_of(version: str) -> str | None:
-    """``2026.9``, ``2026.9.1``, ``2026.10-dev-abc123``, ``docker-2026.9-dev-1a2b`` -> year.month."""
+    """``2026.9``, ``2026.9.1``, ``2026.10-dev-abc123``, ``docker-2026.9-dev-1a2b`` ->
+    year.month."""
     import re
 
     found = re.search(r"(\d{4})\.(\d{1,2})(?!\d)", version)

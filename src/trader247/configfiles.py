@@ -556,7 +556,8 @@ def load_policy(path: str | os.PathLike[str], *, dry_run: bool | None = None) ->
 
 
 def load_universe(path: str | os.PathLike[str]) -> UniverseConfig:
-    """Read and validate ``universe.yaml``; raises :class:`ConfigFileError` listing every problem."""
+    """Read and validate ``universe.yaml``; raises :class:`ConfigFileError` listing every
+    problem."""
     return _universe(_parse_file(path, UniverseConfig))
 
 

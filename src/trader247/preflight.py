@@ -13,8 +13,8 @@ Checks beyond each file's own schema:
   needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer);
 - ``fleet.enabled`` with ``fleet.db_url: null``: freqtrade's own ``db_url`` must be PostgreSQL
   (a warning when the files set none: ``--db-url`` may still give one; the bot refuses SQLite
-  at start); a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one fleet must not
-  share a name: the second is refused while the first reports).
+  at start); a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one
+  fleet must not share a name: the second is refused while the first reports).
 
 freqtrade removes the exchange credentials from the config it hands to plugins (they become
 ``None``): the plugins cannot see them, so only the file-level check (``trader247 validate`` and
@@ -57,7 +57,8 @@ def pairlist_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
-def locate(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
+def locate(config: Mapping[str, Any],
+           overrides: Mapping[str, Any] | None = None) -> tuple[Path, Path]:
     """``(policy.yaml, universe.yaml)`` for freqtrade ``config``: the pairlist parameters
     ``policy_file`` / ``universe_file`` (or ``overrides``), relative to the config's folder as
     freqtrade does for its own paths."""

@@ -486,3 +486,35 @@ def test_a_strategys_own_check_entry_timeout_is_or_ed_with_the_cap() -> None:
     assert calm.check_entry_timeout(**entry_timeout_kwargs()) is False
     assert calm.check_entry_timeout(**entry_timeout_kwargs("XRP/USD")) is True
     assert calm.own_calls == 2
+
+
+class TrimsOnly(ExposureCapMixin, FakeStrategyBase):
+    pass
+
+
+class OwnAdjust(ExposureCapMixin, FakeStrategyBase):
+    def adjust_trade_position(self, **kwargs: Any) -> Any:
+        return None
+
+
+class AdjustOff(ExposureCapMixin, FakeStrategyBase):
+    position_adjustment_enable = False
+
+
+@pytest.mark.parametrize("cls, runmode, calm, trimming", [
+    (TrimsOnly, RunMode.BACKTEST, False, True),  # the hook is asked on trim candles only
+    (TrimsOnly, RunMode.HYPEROPT, False, True),
+    (OwnAdjust, RunMode.BACKTEST, True, True),  # the strategy's own DCA is asked every candle
+    (AdjustOff, RunMode.BACKTEST, False, False),  # off stays off
+])
+def test_backtests_ask_adjust_trade_position_only_on_trim_candles(
+    cls: type, runmode: RunMode, calm: bool, trimming: bool
+) -> None:
+    under = make(cls, balance=1000.0, held=200.0, runmode=runmode)  # 16.7 %: no trim
+    under.bot_loop_start(current_time=NOW)
+    assert under.position_adjustment_enable is calm
+    over = make(cls, balance=500.0, held=500.0, runmode=runmode)  # 50 %: a trim round
+    over.bot_loop_start(current_time=NOW)
+    plan = over.cap.last_plan
+    assert plan is not None and plan.orders
+    assert over.position_adjustment_enable is trimming

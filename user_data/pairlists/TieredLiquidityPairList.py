@@ -43,7 +43,7 @@ from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 logger = logging.getLogger(__name__)
 
 
-class TieredLiquidityPairList(IPairList):
+class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is untyped
     is_pairlist_generator = True
     supports_backtesting = SupportsBacktesting.NO_ACTION
 
@@ -117,8 +117,8 @@ class TieredLiquidityPairList(IPairList):
         if self._state is not None and now < self._next_refresh:
             return list(self._state.whitelist)
         result = evaluate_universe(
-            self._markets(pairlist), self._fetch_tickers(tickers), self._rules, self._state, now=now,
-            max_ticker_age_s=self._max_ticker_age_s)
+            self._markets(pairlist), self._fetch_tickers(tickers), self._rules, self._state,
+            now=now, max_ticker_age_s=self._max_ticker_age_s)
         self._report(result)
         self._state = result.state
         self._next_refresh = now + self.refresh_period

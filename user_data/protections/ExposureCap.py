@@ -32,7 +32,7 @@ from trader247.adapters.protection_link import linked_controller, missing_mixin_
 from trader247.core.exposure import CapState, over_cap_reason
 
 
-class ExposureCap(IProtection):
+class ExposureCap(IProtection):  # type: ignore[misc]  # freqtrade is untyped
     has_global_stop = True
     has_local_stop = False
 

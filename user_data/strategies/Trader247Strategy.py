@@ -78,7 +78,7 @@ TREND_MOMENTUM_HOURS = 168.0
 OFFLINE_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.PLOT, RunMode.OTHER)
 
 
-class Trader247Strategy(ExposureCapMixin, IStrategy):
+class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # untyped base
     INTERFACE_VERSION = 3
     timeframe = "1h"
     can_short = False
@@ -333,7 +333,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         df["eligible"] = eligible_series(pair, df["usd_volume_24h"], self._rules)
         return df
 
-    def populate_indicators(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+    def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         df = self._merge_regime(dataframe, metadata["pair"])
         df = self._merge_trend(df, metadata["pair"])
         df = self._eligibility(df, metadata["pair"])
@@ -344,7 +344,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
             return add_indicators(df, self._signal_base)
         return df
 
-    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+    def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         params = self._entry_params()
         trend = self._trend_params()
         if sum(params.weights.values()) == 0:  # hyperopt may draw all-zero weights: no entries
@@ -354,7 +354,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         df["trend_ma"] = df[trend_column(trend.ma_hours)]  # the plotted line
         return df
 
-    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict) -> DataFrame:
+    def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         # A crash of the whole market is a reason to be out, whichever way we came in.
         crash = dataframe["regime"] == Regime.CRASH.value
         lost = trend_lost(dataframe, self._trend_params()) & ~crash
@@ -363,12 +363,14 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         return dataframe
 
     # ------------------------------------------------------------------ sizing and exits
-    def custom_stake_amount(self, pair: str, current_time: datetime, current_rate: float,
-                            proposed_stake: float, min_stake: float | None, max_stake: float,
-                            leverage: float, entry_tag: str | None, side: str,
-                            **kwargs: Any) -> float:
+    # freqtrade's documented signature (it calls with keywords, as the mixin's accepts).
+    def custom_stake_amount(  # type: ignore[override]
+            self, pair: str, current_time: datetime, current_rate: float,
+            proposed_stake: float, min_stake: float | None, max_stake: float,
+            leverage: float, entry_tag: str | None, side: str, **kwargs: Any) -> float:
         if entry_tag == "force_entry":
-            return proposed_stake  # an operator's /forceenter stake is theirs (the cap still clamps)
+            # An operator's /forceenter stake is theirs (the cap still clamps it).
+            return proposed_stake
         tier = tier_of(pair, self._rules)
         sizing = self.trader247_settings.policy.sizing
         pct = sizing.stake_pct(None if tier is None else tier.name)
@@ -386,8 +388,8 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):
         # From the entry PRICE: stoploss_from_open works on the fee-adjusted profit, which with
         # 2 x 1.2 % fees would put a "6 %" stop 3.6 % under the entry.
         stop_rate = trade.open_rate * (1 - exit_rule(trade.enter_tag).stop_loss)
-        return stoploss_from_absolute(stop_rate, current_rate, is_short=trade.is_short,
-                                      leverage=trade.leverage)
+        return float(stoploss_from_absolute(stop_rate, current_rate, is_short=trade.is_short,
+                                            leverage=trade.leverage))
 
     def custom_exit(self, pair: str, trade: Trade, current_time: datetime, current_rate: float,
                     current_profit: float, **kwargs: Any) -> str | None:

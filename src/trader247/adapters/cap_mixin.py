@@ -24,9 +24,10 @@ What it does, per bot iteration (per candle in backtesting):
   has not filled after ``trim_timeout_seconds``; it is re-planned in a later round.
 
 Every hook only forwards to the strategy's one ``CapAdapter`` (``trader247.adapters.cap_adapter``,
-whose parts are declared there). A subclass may define any of these hooks itself: ``__init_subclass__`` wraps the subclass's own
-method so the cap still applies to its result (a strategy's sizing is clamped, its DCA is gated,
-its ``confirm_trade_entry`` is and-ed with ours). Nothing else of the strategy is touched.
+whose parts are declared there). A subclass may define any of these hooks itself:
+``__init_subclass__`` wraps the subclass's own method so the cap still applies to its result (a
+strategy's sizing is clamped, its DCA is gated, its ``confirm_trade_entry`` is and-ed with ours).
+Nothing else of the strategy is touched.
 """
 
 from __future__ import annotations
@@ -153,6 +154,12 @@ class ExposureCapMixin:
     timeframe: str
     stoploss: float
     _trader247_cap: CapAdapter | None = None
+    # Backtests of a strategy with position adjustment on but no adjust_trade_position of its
+    # own: freqtrade deep-copies the trade and calls the hook for every open trade on every
+    # candle while ``position_adjustment_enable`` is set, and only the cap's trims answer there.
+    # The mixin then sets it on the candles whose round has trims only (measured: the backtest
+    # loop's largest cost, bench/strategy_backtest_speed.py).
+    _trader247_trims_only: bool | None = None  # decided on the first loop of a run
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -193,7 +200,8 @@ class ExposureCapMixin:
         self._cap_loop(current_time)
 
     @observability.timed("order_filled")
-    def order_filled(self, *, pair: str, order: Order, current_time: datetime, **kwargs: Any) -> None:
+    def order_filled(self, *, pair: str, order: Order, current_time: datetime,
+                     **kwargs: Any) -> None:
         self._cap_order_filled(pair, order, current_time)
 
     @observability.timed("check_exit_timeout")
@@ -232,6 +240,7 @@ class ExposureCapMixin:
         if stored:
             reconcile_open_trades(Trade.get_open_trades())
         self._trader247_cap = build_cap_adapter(self)
+        self._trader247_trims_only = None
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         if stored:  # freqtrade's bot (dry-run / live), not a backtest
             execute_entry_gate.install()
@@ -285,6 +294,14 @@ class ExposureCapMixin:
     def _cap_loop(self, current_time: datetime) -> None:
         if self._cap_on():
             self.cap_adapter.loop(current_time)
+            if self._trader247_trims_only is None:
+                self._trader247_trims_only = (
+                    self.config.get("runmode") in BACKTEST_RUNMODES
+                    and bool(type(self).position_adjustment_enable)
+                    and type(self).adjust_trade_position is ExposureCapMixin.adjust_trade_position)
+            if self._trader247_trims_only:  # see the attribute's comment
+                plan = self.cap.last_plan
+                self.position_adjustment_enable = plan is not None and bool(plan.orders)
 
     def _cap_clamp_stake(self, stake: float, kwargs: dict[str, Any]) -> float:
         if not self._cap_on():

@@ -64,7 +64,8 @@ def cancel_entry_while_reducing(controller: CapController, pair: str, order: Any
     """``check_entry_timeout``: True cancels this open entry order (REDUCING only)."""
     if order.ft_order_side != trade.entry_side or not controller.cancels_entry(pair):
         return False
-    logger.warning("ENTRY_CANCELLED exposure_cap: pair=%s order=%s remaining_amount=%.10g (REDUCING: "
+    logger.warning("ENTRY_CANCELLED exposure_cap: pair=%s order=%s remaining_amount=%.10g "
+                   "(REDUCING: "
                    "open entries are cancelled before anything is sold)", pair, order.order_id,
                    float(order.safe_remaining or 0.0))
     return True

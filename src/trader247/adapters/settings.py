@@ -58,9 +58,11 @@ def _config_label(config: Mapping[str, Any]) -> str:
     return ", ".join(reversed(config.get("config_files") or [])) or "<config>"
 
 
-def load_settings(config: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(config: Mapping[str, Any],
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
     """Read, validate and check both files for freqtrade ``config``; ``overrides``: pairlist
-    parameters naming other files. Warnings are logged, errors raise :class:`Trader247ConfigError`."""
+    parameters naming other files. Warnings are logged, errors raise
+    :class:`Trader247ConfigError`."""
     policy_path, universe_path = locate(config, overrides)
     try:
         policy, universe = load_both(policy_path, universe_path,

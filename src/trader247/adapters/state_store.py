@@ -115,7 +115,8 @@ class StateStore:
                     connection.execute(
                         STATE_TABLE.insert().values(key=key, value=value, updated_at=now))
                 for legacy_key in self._legacy_pending:
-                    connection.execute(delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
+                    connection.execute(
+                        delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
         except SQLAlchemyError as exc:
             raise StateWriteError(_reason(exc)) from exc
         self._legacy_pending.clear()

@@ -107,7 +107,8 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path,
     closes = {pair: _closes(datadir, pair, timeframe, step)
               for pair in sorted({fill.pair for fill in fills})}
     grid = pd.date_range(start + pd.Timedelta(seconds=step), end, freq=pd.Timedelta(seconds=step))
-    return exposure_history(fills, closes, grid.as_unit("ms").asi8, float(result["starting_balance"]),
+    return exposure_history(fills, closes, grid.as_unit("ms").asi8,
+                            float(result["starting_balance"]),
                             policy)
 
 

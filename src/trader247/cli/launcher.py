@@ -14,10 +14,10 @@ freqtrade's own code there is 130); 2 on a configuration error, including freqtr
 ``freqtrade trade`` keeps that); 1 on a failed pre-flight or a second instance; otherwise
 freqtrade's code.
 
-``stop``: optionally liquidates first (``shutdown.liquidate_on_stop`` or ``--liquidate``: freqtrade's
-REST API ``/forceexit`` per open trade at market, retried until ``liquidate_timeout_seconds``,
-reporting what could not be closed and why), then SIGTERM, waits ``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is
-always removed.
+``stop``: optionally liquidates first (``shutdown.liquidate_on_stop`` or ``--liquidate``:
+freqtrade's REST API ``/forceexit`` per open trade at market, retried until
+``liquidate_timeout_seconds``, reporting what could not be closed and why), then SIGTERM, waits
+``stop_grace_seconds`` (default 5), then SIGKILL; the PID file is always removed.
 
 After freqtrade's clean shutdown has returned, the process gets ``EXIT_WATCHDOG_SECONDS`` to
 exit; a thread that keeps the interpreter alive past that (once in CI a stop with liquidation was

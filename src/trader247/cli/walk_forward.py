@@ -150,7 +150,8 @@ def _range(args: argparse.Namespace) -> tuple[datetime, datetime]:
             return (datetime.strptime(first, "%Y%m%d").replace(tzinfo=UTC),
                     datetime.strptime(last, "%Y%m%d").replace(tzinfo=UTC))
         except ValueError:
-            raise ValueError(f"--timerange {args.timerange!r}: expected YYYYMMDD-YYYYMMDD") from None
+            raise ValueError(
+                f"--timerange {args.timerange!r}: expected YYYYMMDD-YYYYMMDD") from None
     frames = [_candles(args.data_dir, pair, args.timeframe) for pair in args.pairs]
     start = max(f["date"].iat[0] for f in frames).to_pydatetime()
     end = min(f["date"].iat[-1] for f in frames).to_pydatetime()

@@ -936,7 +936,8 @@ def _check_overlaps(listed: _Listed, seen: list[_Listed], found: _Found) -> None
             continue
         if other.tier == listed.tier and norm == other.norm:
             found.warning(
-                listed.path, f"{sym} is listed twice in this tier (also at symbols[{other.position}])"
+                listed.path,
+                f"{sym} is listed twice in this tier (also at symbols[{other.position}])"
             )
         elif other.tier == listed.tier:
             continue  # BTC and BTC-USD in one tier: same floor either way

@@ -1,4 +1,5 @@
-"""At-risk exposure: ONE definition shared by the entry gate, the trimmer, the protection and metrics.
+"""At-risk exposure: ONE definition shared by the entry gate, the trimmer, the protection and
+metrics.
 
 The original bot thrashed because its entry gate and its trimmer measured exposure differently.
 Everything here derives from :func:`measure`; nothing else may compute an exposure percentage.

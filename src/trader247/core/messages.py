@@ -120,7 +120,8 @@ def format_trim_round(
     lines = [head]
     for order in orders[:max_pairs]:
         amount = "full exit" if order.full_exit else f"{order.amount:.8g} {_base(order.pair)}"
-        line = f"• {order.pair}: sell {format_stake(order.stake_to_sell, stake_currency)} ({amount})"
+        sell = format_stake(order.stake_to_sell, stake_currency)
+        line = f"• {order.pair}: sell {sell} ({amount})"
         if latencies is not None:
             latency = latencies.get(order.pair)
             line += " open" if latency is None else f" filled in {_seconds(latency)}"

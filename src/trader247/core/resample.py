@@ -20,7 +20,8 @@ def resample_closed(candles: pd.DataFrame, base_minutes: int, target_minutes: in
     """``candles`` (date, open, high, low, close, volume at ``base_minutes``) -> closed candles
     at ``target_minutes``; a trailing, still-open candle is dropped.
 
-    The first candle is dropped too when the frame starts inside it. ``ValueError`` when ``target_minutes`` is not a whole multiple of ``base_minutes``.
+    The first candle is dropped too when the frame starts inside it. ``ValueError`` when
+    ``target_minutes`` is not a whole multiple of ``base_minutes``.
     """
     if base_minutes <= 0 or target_minutes % base_minutes != 0 or target_minutes < base_minutes:
         raise ValueError(f"cannot build {target_minutes}m candles from {base_minutes}m candles: "

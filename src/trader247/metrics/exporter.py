@@ -2,7 +2,8 @@
 
 One :class:`Metrics` object per bot (held by the bot's runtime) owns a private
 ``CollectorRegistry`` (plus the process and platform collectors), so nothing here touches the
-process-wide ``prometheus_client.REGISTRY`` and tests build as many independent instances as they like.
+process-wide ``prometheus_client.REGISTRY`` and tests build as many independent instances as they
+like.
 The freqtrade adapters feed it plain core objects; every method is cheap (about 0.1 ms for one
 iteration with a 40-pair universe, see ``bench/exporter_cost.py``) and never raises into the bot
 for bad input: unknown label values are mapped to ``other`` or dropped with one log line.

@@ -30,7 +30,8 @@ logger = logging.getLogger(__name__)
 PATCH = "hyperopt_pickle"
 QUALNAME = "freqtrade.optimize.hyperopt.hyperopt_optimizer.HyperOptimizer.hyperopt_pickle_magic"
 NEEDS = Needs(QUALNAME, {"bases": POSITIONAL}, exact=True)
-CALLS = ("cloudpickle.register_pickle_by_value(mod)", "self.hyperopt_pickle_magic(modules.__bases__)")
+CALLS = ("cloudpickle.register_pickle_by_value(mod)",
+         "self.hyperopt_pickle_magic(modules.__bases__)")
 KEEP_BY_REFERENCE = ("builtins", "trader247")
 """Modules (and their submodules) never registered for pickling by value."""
 

@@ -45,7 +45,8 @@ _HTML_5XX = (
     "<center><h1>{code} {reason}</h1></center>\r\n</body>\r\n</html>\r\n"
 )
 _GRPC_CODES = {500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
-_REASONS = {500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Temporarily Unavailable",
+_REASONS = {500: "Internal Server Error", 502: "Bad Gateway",
+            503: "Service Temporarily Unavailable",
             504: "Gateway Time-out"}
 
 

@@ -206,7 +206,8 @@ def parse_fault(raw: Any, where: str, *, fault_id: str, seed: int,
         if (not isinstance(fields, list) or not fields
                 or any(f not in VOLUME_FIELDS for f in fields)):
             raise ScenarioError(
-                f"{where}.fields: expected a list out of {', '.join(VOLUME_FIELDS)}, got {fields!r}")
+                f"{where}.fields: expected a list out of {', '.join(VOLUME_FIELDS)}, "
+                f"got {fields!r}")
         fault.fields = tuple(fields)
     elif kind in ("partial_fill", "fill_on_cancel"):
         default = 0.5 if kind == "partial_fill" else 1.0

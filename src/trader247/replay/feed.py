@@ -45,7 +45,8 @@ GRANULARITIES: dict[str, int] = {
     "ONE_DAY": 86400,
 }
 DAY = 86400
-_FILE_RE = re.compile(r"^(?P<base>[A-Za-z0-9]+)_(?P<quote>[A-Za-z0-9]+)-(?P<tf>\d+[mhd])\.(?P<ext>feather|json)$")
+_FILE_RE = re.compile(
+    r"^(?P<base>[A-Za-z0-9]+)_(?P<quote>[A-Za-z0-9]+)-(?P<tf>\d+[mhd])\.(?P<ext>feather|json)$")
 
 
 class FeedError(Exception):
@@ -217,7 +218,8 @@ def _derive_missing(pair: PairData) -> None:
         pair.series[target] = aggregate(best, target)
 
 
-def discover(data_dir: Path, timeframes: Iterable[str] | None = None) -> list[tuple[Path, str, str, int]]:
+def discover(data_dir: Path, timeframes: Iterable[str] | None = None,
+             ) -> list[tuple[Path, str, str, int]]:
     wanted = None if timeframes is None else {timeframe_seconds(tf) for tf in timeframes}
     found: dict[tuple[str, str, int], Path] = {}
     for path in sorted(data_dir.iterdir()):
