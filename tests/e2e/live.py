@@ -43,6 +43,12 @@ from trader247.cli.demo import exchange_override
 from trader247.cli.processes import free_port, start_replay, stop
 from trader247.replay.keys import DemoKey, ensure_keys
 
+# Live tests place limit entries and market exits: a market trim's round trip is the bot's, not the
+# replayed market's (a limit trim rests on the book until the price comes to it).
+LIMIT_ENTRY_MARKET_EXIT = {"entry": "limit", "exit": "market", "emergency_exit": "market",
+                           "force_entry": "market", "force_exit": "market", "stoploss": "market",
+                           "stoploss_on_exchange": False}
+
 
 @dataclass
 class LiveReplay:

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.live import (  # noqa: F401 - fixtures
+    LIMIT_ENTRY_MARKET_EXIT,
     LiveReplay,
     live_bots,
     live_replay_factory,
@@ -29,9 +30,7 @@ from trader247.metrics.scrape import scrape
 
 pytestmark = pytest.mark.e2e
 
-ORDER_TYPES = {"entry": "limit", "exit": "market", "emergency_exit": "market",
-               "force_entry": "market", "force_exit": "market", "stoploss": "market",
-               "stoploss_on_exchange": False}
+ORDER_TYPES = LIMIT_ENTRY_MARKET_EXIT
 
 
 def trades(bot: Bot) -> dict[str, dict[str, Any]]:

@@ -35,16 +35,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.live import LiveReplay, wait_for, wallet_vs_exchange
+from tests.e2e.live import LIMIT_ENTRY_MARKET_EXIT, LiveReplay, wait_for, wallet_vs_exchange
 from tests.e2e.support import REPO, Bot, http
 
 SETTLE_S = 40.0
 # a quote-sized market buy leaves base dust under the increment (README of the replay)
 DUST_USD = 0.05
 STAKE = 100.0
-ORDER_TYPES = {"entry": "limit", "exit": "market", "emergency_exit": "market",
-               "force_entry": "market", "force_exit": "market", "stoploss": "market",
-               "stoploss_on_exchange": False}
+ORDER_TYPES = LIMIT_ENTRY_MARKET_EXIT
 
 
 @dataclass(frozen=True)

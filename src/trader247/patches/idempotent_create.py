@@ -34,6 +34,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trader247.patches.live_api import unguarded_live_api
+
 log = logging.getLogger(__name__)
 
 RETRY_DELAYS_S = (0.5, 1.5)
@@ -118,10 +120,8 @@ def install(exchange: Any) -> bool:
     already guarded. Installed on the bot's own exchange object (an instance attribute, as the
     markets guard and the price tape do) by ``TieredLiquidityPairList`` and ``ExposureCapMixin``
     in live mode, whichever of our plugins the bot uses; freqtrade's class is untouched."""
-    if os.environ.get(DISABLE_ENV) == "0" or getattr(exchange, "_config", {}).get("dry_run", True):
-        return False
-    api = exchange._api
-    if getattr(api, _GUARDED, False):
+    api = unguarded_live_api(exchange, DISABLE_ENV, _GUARDED)
+    if api is None:
         return False
     guard(api)
     log.info("trader247 patch idempotent_create installed: live creates carry a "

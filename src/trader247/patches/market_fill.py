@@ -22,8 +22,9 @@ the create's own answer (freqtrade then polls as before). Limit orders are untou
 from __future__ import annotations
 
 import logging
-import os
 from typing import Any
+
+from trader247.patches.live_api import unguarded_live_api
 
 log = logging.getLogger(__name__)
 
@@ -61,10 +62,8 @@ def guard(api: Any) -> None:
 def install(exchange: Any) -> bool:
     """Guard a live bot's ccxt instance (``exchange._api``); False when dry-run, disabled or
     already guarded."""
-    if os.environ.get(DISABLE_ENV) == "0" or getattr(exchange, "_config", {}).get("dry_run", True):
-        return False
-    api = exchange._api
-    if getattr(api, _GUARDED, False):
+    api = unguarded_live_api(exchange, DISABLE_ENV, _GUARDED)
+    if api is None:
         return False
     guard(api)
     log.info("trader247 patch market_fill installed: a market order's create answer carries "
