@@ -105,3 +105,41 @@ def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
           f"{history.group_candles_above_cap('cluster=MEME')}; total max "
           f"{audit.remarked_pct.max():.3f}%; crossings {len(crossings)}, max before-move "
           f"{max(before[i] for i in crossings):.3f}%")
+
+
+ASSET_CAP = 8.0
+
+
+def test_sample_strategy_with_unlimited_stake_holds_a_per_asset_cap(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    """``risk.max_per_asset_pct: 8``: every asset (all its pairs) stays under 8 % + one trim
+    step of that asset at every candle, and only the asset over its cap is trimmed for it."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    shutil.copy(SAMPLE, strategies / "sample_strategy.py")
+    (strategies / "CappedSampleStrategy.py").write_text(CAPPED_SAMPLE)
+    policy, _ = write_cluster_files(tmp_path / "config", {}, {})
+    text = policy.read_text()
+    assert "  max_per_asset_pct: null\n" in text
+    policy.write_text(text.replace("  max_per_asset_pct: null\n",
+                                   f"  max_per_asset_pct: {ASSET_CAP}\n"))
+    run = run_backtest(
+        tmp_path, strategy="CappedSampleStrategy", strategy_path=strategies,
+        timerange="20241101-20250301", data_dir=data_dir,
+        base_config=tmp_path / "config" / "config.json",
+        config={"stake_amount": "unlimited", "max_open_trades": 6, "timeframe": "1h",
+                "minimal_roi": {"0": 100.0}, "pairlists": [{"method": "StaticPairList"}],
+                "exchange": {"pair_whitelist": list(PAIRS)}})
+    audit = CapAudit.of(run, policy=policy)
+    peaks = {}
+    for pair in PAIRS:
+        asset = (pair.split("/")[0],)
+        held = audit.group_pct(asset)
+        peaks[asset[0]] = held.max()
+        assert held.max() <= ASSET_CAP + audit.group_step_pct(asset) + 1e-9, (
+            asset, held.max(), audit.group_step_pct(asset))
+    assert max(peaks.values()) > ASSET_CAP, ("the run must reach the asset cap to test it", peaks)
+    assert "ASSET_OVER_CAP: asset=" in run.output
+    assert audit.remarked_pct.max() <= CAP + audit.step_pct + 1e-9
+    print(f"\nasset peaks {({a: round(p, 3) for a, p in peaks.items()})} cap {ASSET_CAP}%")
