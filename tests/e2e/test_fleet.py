@@ -95,24 +95,17 @@ def account_at_risk(url: str) -> tuple[float, int]:
     return measure(snapshot, shipped_cap_policy()).at_risk_pct, len(members)
 
 
-@pytest.mark.slow
-def test_racing_force_entries_of_three_bots_keep_one_account_cap(
-        replay: Replay, postgres_url: str, fleet_bots: Callable[..., Bot]) -> None:
-    bots = [fleet_bots(replay, name, postgres_url) for name in ("alpha", "beta", "gamma")]
-    cap = shipped_cap_policy().max_total_at_risk_pct
+def race_sampled(bots: list[Bot], race: Callable[[Bot], None], measure_pct: Callable[[], float],
+                 *, every_s: float) -> list[float]:
+    """Run ``race`` for every bot at once while sampling ``measure_pct`` every ``every_s``; the
+    samples until 3 s after the last racer (the last entries reach the bots' next reports)."""
     samples: list[float] = []
     done = threading.Event()
 
     def sample() -> None:
         while not done.is_set():
-            samples.append(account_at_risk(postgres_url)[0])
-            time.sleep(0.2)
-
-    def race(bot: Bot) -> None:
-        for i in range(70):  # 3 x 70 = 210 racing entries (new trades and increases)
-            # A refused entry answers an HTTP error.
-            with contextlib.suppress(urllib.error.HTTPError):
-                bot.post("forceenter", {"pair": PAIRS[i % len(PAIRS)], "stakeamount": STAKE})
+            samples.append(measure_pct())
+            time.sleep(every_s)
 
     sampler = threading.Thread(target=sample)
     sampler.start()
@@ -121,9 +114,25 @@ def test_racing_force_entries_of_three_bots_keep_one_account_cap(
         t.start()
     for t in racers:
         t.join()
-    time.sleep(3)  # the last entries reach the bots' next reports
+    time.sleep(3)
     done.set()
     sampler.join()
+    return samples
+
+
+@pytest.mark.slow
+def test_racing_force_entries_of_three_bots_keep_one_account_cap(
+        replay: Replay, postgres_url: str, fleet_bots: Callable[..., Bot]) -> None:
+    bots = [fleet_bots(replay, name, postgres_url) for name in ("alpha", "beta", "gamma")]
+    cap = shipped_cap_policy().max_total_at_risk_pct
+
+    def race(bot: Bot) -> None:
+        for i in range(70):  # 3 x 70 = 210 racing entries (new trades and increases)
+            # A refused entry answers an HTTP error.
+            with contextlib.suppress(urllib.error.HTTPError):
+                bot.post("forceenter", {"pair": PAIRS[i % len(PAIRS)], "stakeamount": STAKE})
+
+    samples = race_sampled(bots, race, lambda: account_at_risk(postgres_url)[0], every_s=0.2)
     final, members = account_at_risk(postgres_url)
     step = 100.0 * STAKE / 3000.0
     print(f"fleet race: {len(samples)} samples, max at-risk {max(samples):.2f} %, final "
@@ -263,13 +272,6 @@ def test_live_racing_force_entries_of_three_keys_keep_the_account_under_the_cap(
         bots.append(live_bots(replay, replay.keys[i], name=name, strategy="CapProbeStrategy",
                               extra=extra))
     cap = shipped_cap_policy().max_total_at_risk_pct
-    samples: list[float] = []
-    done = threading.Event()
-
-    def sample() -> None:
-        while not done.is_set():
-            samples.append(exchange_at_risk(replay))
-            time.sleep(0.3)
 
     def race(bot: Bot) -> None:
         for i in range(70):  # 3 x 70 = 210 racing entries (new trades and increases)
@@ -280,16 +282,7 @@ def test_live_racing_force_entries_of_three_keys_keep_the_account_under_the_cap(
             # next loop): spread the race over the bots' loops.
             time.sleep(0.15)
 
-    sampler = threading.Thread(target=sample)
-    sampler.start()
-    racers = [threading.Thread(target=race, args=(bot,)) for bot in bots]
-    for t in racers:
-        t.start()
-    for t in racers:
-        t.join()
-    time.sleep(3)
-    done.set()
-    sampler.join()
+    samples = race_sampled(bots, race, lambda: exchange_at_risk(replay), every_s=0.3)
     final = exchange_at_risk(replay)
     filled = sum(bot.log.read_text().count("MARKET_BUY has been fulfilled") for bot in bots)
     step = 100.0 * STAKE / 3000.0

@@ -172,7 +172,7 @@ def reconcile_fills(state: TrimState, fills: Mapping[str, float]) -> TrimState:
 
 
 def on_trim_cancelled(state: TrimState, pair: str) -> TrimState:
-    """A trim was rejected or cancelled: counted as failed and planned again next round."""
+    """A trim order was cancelled (or timed out): counted as failed, planned again next round."""
     if pair not in state.open_trims:
         return state
     return replace(
@@ -188,13 +188,8 @@ def on_trim_rejected(state: TrimState, pair: str) -> TrimState:
     the rest of this REDUCING episode (module doc, "Rejected trims")."""
     if pair not in state.open_trims:
         return state
-    return replace(
-        state,
-        open_trims=_without(state.open_trims, pair),
-        episode_trimmed=state.episode_trimmed - {pair},
-        episode_rejected=state.episode_rejected | {pair},
-        failed=state.failed + 1,
-    )
+    return replace(on_trim_cancelled(state, pair),
+                   episode_rejected=state.episode_rejected | {pair})
 
 
 def expire_trims(
