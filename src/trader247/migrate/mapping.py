@@ -142,7 +142,7 @@ def profile_key(ctx: Context, leaf: Leaf) -> Row:
     note = (f"active profile: profiles.{name} supplies the tier stakes (sizing.tier_stake_pct), "
             "the conviction and the order floor (its rows below)")
     note += f"; ignored: {', '.join(others)}" if others else "; no other profile"
-    return Row(leaf, Status.MAPPED, note, f"profiles.{name} (its rows below)")
+    return Row(leaf, Status.MAPPED, note, f"profiles.{name}")
 
 
 def profile_stray(ctx: Context, leaf: Leaf) -> Row:
