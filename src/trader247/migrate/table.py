@@ -250,6 +250,9 @@ RULES: Sequence[Rule] = (
     (f"{U}:tiers.*.refresh", cover("the universe is recomputed every refresh_period of "
                                      "TieredLiquidityPairList, for every tier")),
     (f"{U}:tiers.*.filters", cover(TRIGGERS)),
+    (f"{U}:tiers.*.constraints.**", drop(
+        "a tier constraint of the original's universe manager with no equivalent: 247trader's "
+        "tiers have a volume floor and force-eligible symbols (the caps are in risk.*)")),
     (f"{U}:tiers.*.**", drop(
         "event-driven admission by news verification (an AI/news feature): the tier's pairs "
         "are eligible by volume like any other")),
