@@ -12,6 +12,7 @@ from tests.e2e.conftest import replay, replay_factory  # noqa: F401  (the e2e te
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REAL = FIXTURES / "v2_real"
+LATEST = FIXTURES / "v2_latest"  # the newest version (f2c9978), what the original's users run
 
 # The profile block as the original repository's docs/CONSERVATIVE_POLICY_ALIGNMENT.md and
 # docs/DAY_TRADER_PROFILE.md show it (the 2025-11-15 format of policy.yaml).
@@ -41,15 +42,16 @@ profiles:
 
 @pytest.fixture
 def v2_dir(tmp_path: Path) -> Callable[..., Path]:
-    """A copy of the real files; ``edit(name, old, new)`` pairs change them by text."""
+    """A copy of the real files (``base``: which fixture); ``edit(name, old, new)`` pairs change
+    them by text, each ``old`` found exactly once."""
 
     def make(*edits: tuple[str, str, str], prepend: dict[str, str] | None = None,
-             drop: tuple[str, ...] = ()) -> Path:
+             drop: tuple[str, ...] = (), base: Path = REAL) -> Path:
         source = tmp_path / "v2"
         source.mkdir(exist_ok=True)
         for name in ("policy.yaml", "universe.yaml", "app.yaml"):
             if name not in drop:
-                shutil.copy(REAL / name, source / name)
+                shutil.copy(base / name, source / name)
         for name, old, new in edits:
             text = (source / name).read_text(encoding="utf-8")
             assert text.count(old) == 1, (name, old)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, Replay, wait_for_log
-from tests.migrate.conftest import REAL
+from tests.migrate.conftest import LATEST, REAL
 from trader247.cli.demo import exchange_override
 from trader247.cli.processes import stop
 from trader247.cli.validate import report
@@ -21,13 +21,20 @@ from trader247.migrate.cli import main as migrate_main
 pytestmark = pytest.mark.e2e
 
 
+@pytest.mark.parametrize("source, keys, protections, slots, stoploss", [
+    (REAL, 342, {"MaxDrawdown": 3, "StoplossGuard": 2, "LowProfitPairs": 1,
+                 "CooldownPeriod": 0}, 12, -0.08),
+    (LATEST, 494, {"MaxDrawdown": 3, "StoplossGuard": 2, "LowProfitPairs": 1,
+                   "CooldownPeriod": 1}, 8, -0.1),
+], ids=["v2_real", "v2_latest"])
 def test_migrated_real_config_validates_trades_and_backtests(
-    tmp_path: Path, replay: Replay, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, replay: Replay, capsys: pytest.CaptureFixture[str], source: Path, keys: int,
+    protections: dict[str, int], slots: int, stoploss: float,
 ) -> None:
     target = tmp_path / "migrated"
-    assert migrate_main(["--from", str(REAL), "--to", str(target)]) == 0
+    assert migrate_main(["--from", str(source), "--to", str(target)]) == 0
     out = capsys.readouterr().out
-    assert "342 source keys" in out and "unexplained: 0" in out
+    assert f"{keys} source keys" in out and "unexplained: 0" in out
     assert report([str(target / "config.json")], "text") == 0
     assert capsys.readouterr().out.strip().endswith("✅ All configuration files are valid!")
 
@@ -57,7 +64,7 @@ def test_migrated_real_config_validates_trades_and_backtests(
     # The migrated protections are freqtrade's own, after ExposureCap, in the bot and the test.
     for text in (log, output):
         assert "Using resolved protection ExposureCap" in text
-        assert text.count("Using resolved protection MaxDrawdown") == 3
-        assert text.count("Using resolved protection StoplossGuard") == 2
-    assert "Strategy using max_open_trades: 12" in log
-    assert "Strategy using stoploss: -0.08" in log
+        for method, count in protections.items():
+            assert text.count(f"Using resolved protection {method}") == count, method
+    assert f"Strategy using max_open_trades: {slots}" in log
+    assert f"Strategy using stoploss: {stoploss}" in log

@@ -37,7 +37,7 @@ from trader247.migrate.model import (
 from trader247.migrate.report import render_report
 from trader247.migrate.source import SourceError, read_sources
 from trader247.migrate.table import rule_for
-from trader247.migrate.universe import ordered_tiers
+from trader247.migrate.universe import fill_missing_floors, ordered_tiers
 
 CONFIG, POLICY, UNIVERSE = "config.json", "policy.yaml", "universe.yaml"
 
@@ -115,7 +115,7 @@ def apply_rules(ctx: Context) -> list[Row]:
 
 def finish(ctx: Context) -> list[str]:
     """Settings derived from several keys; returns their report lines."""
-    notes = []
+    notes = fill_missing_floors(ctx)
     stakes = ctx.out.get(POLICY, ("sizing", "tier_stake_pct")) or {}
     if stakes:
         tier, smallest = min(stakes.items(), key=lambda item: item[1])

@@ -1,4 +1,4 @@
-"""``trader247 migrate --from <v2 config dir> --to <new dir> [--force]``.
+"""``trader247 migrate --from <v2 config dir> --to <new dir> [--force] [--explain]``.
 
 Exit codes: 0 written (the report says what became of every key; unrecognised keys are
 listed as a warning); 1 bad input (missing or unreadable files, unknown profile, a value out of
@@ -13,7 +13,7 @@ import sys
 
 from trader247.migrate.build import migrate
 from trader247.migrate.model import REPORT_FILE, Status
-from trader247.migrate.report import summary_line
+from trader247.migrate.report import explain, summary_line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              f"{REPORT_FILE} (must not exist or be empty)")
     parser.add_argument("--force", action="store_true",
                         help="replace those four files in an existing, non-empty --to")
+    parser.add_argument("--explain", action="store_true",
+                        help="print what became of every source key (mapped -> where, covered "
+                             f"by -> how, dropped -> why), as {REPORT_FILE} lists it")
     parser.set_defaults(handler=run)
 
 
@@ -40,11 +43,16 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for line in result.warnings:
         print(f"⚠️  {line}")
+    if getattr(args, "explain", False):
+        for row in result.rows:
+            print(f"   {explain(row)}")
     unknown = [row for row in result.rows if row.status is Status.UNRECOGNISED]
     for row in unknown:
         print(f"⚠️  {row.line()}")
     print(f"✅ Wrote {args.target}: config.json, policy.yaml, universe.yaml, {REPORT_FILE}")
     print(f"   {summary_line(result)}; unexplained: {len(unknown)}")
+    if not getattr(args, "explain", False):
+        print(f"   What became of each key: {REPORT_FILE} (or run again with --explain)")
     return 0
 
 

@@ -11,8 +11,9 @@ Decisions (each also in the row's note, so the report explains itself):
 - Two source keys for one setting (``risk.max_open_positions`` and
   ``strategy.max_open_positions``; ``max_position_size_pct`` and ``max_per_asset_pct``): the
   stricter value wins.
-- ``limit_post_only`` orders become limit orders at the own side of the book (``price_side:
-  same``): freqtrade's Coinbase support has only GTC.
+- ``profile:`` selects one of ``profiles:``; its values apply (tier stakes, conviction, order
+  floor) and the other profiles are dropped, by name, in the report.
+Orders, stops and exits are in ``exits``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from trader247.migrate.model import (
     Status,
     flag,
     number,
+    quiet,
     text,
 )
 from trader247.migrate.source import Leaf
@@ -136,13 +138,25 @@ def profile_key(ctx: Context, leaf: Leaf) -> Row:
     if not isinstance(profiles, dict) or name not in profiles:
         known = ", ".join(profiles) if isinstance(profiles, dict) else "no profiles: section"
         raise BadValue(f"unknown profile {name} (defined: {known})")
-    return Row(leaf, Status.MAPPED, f"active profile: profiles.{name} supplies the tier sizing "
-               "(sizing.tier_stake_pct) and the rows below", f"{POLICY} sizing.tier_stake_pct",
-               name)
+    others = [str(p) for p, v in profiles.items() if p != name and isinstance(v, dict)]
+    note = (f"active profile: profiles.{name} supplies the tier stakes (sizing.tier_stake_pct), "
+            "the conviction and the order floor (its rows below)")
+    note += f"; ignored: {', '.join(others)}" if others else "; no other profile"
+    return Row(leaf, Status.MAPPED, note, f"profiles.{name}")
+
+
+def profile_stray(ctx: Context, leaf: Leaf) -> Row:
+    """A value right under ``profiles:`` (one version indents ``min_trade_notional`` there)."""
+    return Row(leaf, Status.DROPPED, f"not inside a profile: the original read settings only "
+               f"from profiles.<profile>, so it never read profiles.{leaf.path[-1]} (an "
+               "indentation slip in that version of the file)")
 
 
 def profile_entry(ctx: Context, leaf: Leaf) -> Row:
     name, rest = str(leaf.path[1]), tuple(str(p) for p in leaf.path[2:])
+    if ctx.active_profile is None:
+        return Row(leaf, Status.DROPPED, "no profile: key selects a profile, so the original "
+                   "applied none of them")
     if name != ctx.active_profile:
         return Row(leaf, Status.DROPPED, f"inactive profile (profile: {ctx.active_profile})")
     head = rest[0] if rest else ""
@@ -151,7 +165,8 @@ def profile_entry(ctx: Context, leaf: Leaf) -> Row:
     if head == "max_position_pct" and len(rest) == 2:
         number(leaf, gt=0, le=1)
         return Row(leaf, Status.COVERED, "247trader has one per-asset cap for every tier: "
-                   "risk.max_per_asset_pct (from risk.max_per_asset_pct/max_position_size_pct)")
+                   "risk.max_per_asset_pct (from risk.max_per_asset_pct/max_position_size_pct, "
+                   "the stricter)")
     if rest == ("min_conviction",):
         return conviction(ctx, leaf)
     if rest == ("min_trade_notional",):
@@ -162,6 +177,11 @@ def profile_entry(ctx: Context, leaf: Leaf) -> Row:
 
 def conviction(ctx: Context, leaf: Leaf) -> Row:
     value = number(leaf, ge=0, le=1)
+    profile = ctx.active_profile
+    if leaf.path[0] == "strategy" and profile and isinstance(
+            ctx.src(POLICY, "profiles", profile, "min_conviction"), int | float):
+        return Row(leaf, Status.COVERED,
+                   f"the active profile {profile}'s min_conviction applies instead")
     return Row(leaf, Status.COVERED,
                f"Trader247Strategy's buy_conviction (default 0.30, hyperopt range 0.15-0.60); to "
                f'use {show_value(value)}, put {{"params": {{"buy": {{"buy_conviction": '
@@ -185,22 +205,6 @@ def max_open(ctx: Context, leaf: Leaf) -> Row:
     return mapped(leaf, CONFIG, ("max_open_trades",), value, note)
 
 
-def stoploss(ctx: Context, leaf: Leaf) -> Row:
-    pct = number(leaf, gt=0, lt=100)
-    value = -round(pct / 100, 10)
-    ctx.out.put(CONFIG, ("stoploss",), value, leaf)
-    return mapped(leaf, CONFIG, ("stoploss",), value, "freqtrade's stoploss (a ratio; it "
-                  "overrides the strategy's hard floor, per-trigger stops stay inside it)")
-
-
-def take_profit(ctx: Context, leaf: Leaf) -> Row:
-    pct = number(leaf, gt=0)
-    roi = {"0": round(pct / 100, 10)}
-    ctx.out.put(CONFIG, ("minimal_roi",), roi, leaf)
-    return mapped(leaf, CONFIG, ("minimal_roi",), roi, "freqtrade's ROI table: exit at this "
-                  "profit at any trade age (overrides the strategy's safety-net ROI)")
-
-
 def pyramiding(ctx: Context, leaf: Leaf) -> Row:
     """Three source keys, one freqtrade key; each row checks only its own value."""
     if leaf.path[-1] == "allow_pyramiding":
@@ -213,20 +217,12 @@ def pyramiding(ctx: Context, leaf: Leaf) -> Row:
     adds_leaf = ctx.leaf(POLICY, "position_sizing", "max_pyramid_positions")
     adds = -1
     if adds_leaf is not None:
-        adds = _quiet(lambda: int(number(adds_leaf, integer=True, ge=0)), -1)
+        adds = quiet(lambda: int(number(adds_leaf, integer=True, ge=0)), -1)
     value = adds if allowed else 0
     ctx.out.put(CONFIG, ("max_entry_position_adjustment",), value, leaf)
     return mapped(leaf, CONFIG, ("max_entry_position_adjustment",), value,
                   "freqtrade's limit on adds to an open trade (0: none, -1: unlimited); "
                   "position_adjustment_enable stays true because cap trims are partial exits")
-
-
-def _quiet(read: Callable[[], Any], default: Any) -> Any:
-    """A sibling's value for a combined setting; its own row reports it if it is bad."""
-    try:
-        return read()
-    except BadValue:
-        return default
 
 
 def fee(ctx: Context, leaf: Leaf) -> Row:
@@ -236,36 +232,6 @@ def fee(ctx: Context, leaf: Leaf) -> Row:
     return mapped(leaf, CONFIG, ("fee",), value, "freqtrade's simulated fee in dry-run and "
                   "backtests (the taker fee: the original fell back to taker orders); live "
                   "trading uses the fee Coinbase reports")
-
-
-ORDER_TYPES = {"limit_post_only": "limit", "limit": "limit", "market": "market"}
-
-
-def order_type(ctx: Context, leaf: Leaf) -> Row:
-    kind = text(leaf)
-    if kind not in ORDER_TYPES:
-        raise BadValue(f"must be one of {', '.join(ORDER_TYPES)} (got {show_value(kind)})")
-    order = ORDER_TYPES[kind]
-    side = "other" if order == "market" else "same"
-    ctx.out.put(CONFIG, ("order_types",), {
-        "entry": order, "exit": order, "emergency_exit": "market", "force_entry": "market",
-        "force_exit": "market", "stoploss": "market", "stoploss_on_exchange": False}, leaf)
-    for key in ("entry_pricing", "exit_pricing"):
-        ctx.out.put(CONFIG, (key, "price_side"), side, leaf)
-    note = (f"freqtrade order_types entry/exit {order}, price_side {side}")
-    if kind == "limit_post_only":
-        note += ("; freqtrade's Coinbase support has no post-only time in force (GTC only): "
-                 "limit orders at the own side of the book are the nearest")
-    return mapped(leaf, CONFIG, ("order_types",), order, note)
-
-
-def limit_offset(ctx: Context, leaf: Leaf) -> Row:
-    bps = number(leaf, ge=0)
-    if bps == 0:
-        return Row(leaf, Status.COVERED, "joining the top of the book is entry/exit_pricing "
-                   "price_side 'same' with use_order_book (set with default_order_type)")
-    return Row(leaf, Status.COVERED, "freqtrade prices limit orders at the book's top "
-               "(price_side 'same'); an offset inside the spread is not configurable")
 
 
 def unfilled(ctx: Context, leaf: Leaf) -> Row:

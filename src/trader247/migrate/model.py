@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -135,6 +136,14 @@ def number(
     if not bounds.contains(float(value)):
         raise BadValue(f"{bounds.describe()} (got {show_value(value)})")
     return int(value) if integer else float(value)
+
+
+def quiet(read: Callable[[], Any], default: Any) -> Any:
+    """A sibling's value for a combined setting; its own row reports it if it is bad."""
+    try:
+        return read()
+    except BadValue:
+        return default
 
 
 def flag(leaf: Leaf) -> bool:

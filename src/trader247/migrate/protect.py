@@ -2,6 +2,11 @@
 
 Each becomes one entry of ``policy.yaml`` ``protections:`` (see ``trader247.protections``).
 The windows and lock lengths are the nearest freqtrade can express; every row says which.
+
+Per-symbol cooldowns are per-pair protections: ``CooldownPeriod`` after any close on the pair
+(trade spacing, the win cooldown), ``LowProfitPairs`` after a loss and ``StoplossGuard`` with
+``only_per_pair`` after a stop-loss. freqtrade keeps every lock, so a pair waits out the longest
+one that applies, as the original's outcome cooldowns did.
 """
 
 from __future__ import annotations
@@ -10,7 +15,7 @@ import math
 from typing import Any
 
 from trader247.core.config import show_value
-from trader247.migrate.model import BadValue, Context, Row, Status, flag, number
+from trader247.migrate.model import BadValue, Context, Row, Status, flag, number, quiet
 from trader247.migrate.source import Leaf
 
 POLICY = "policy.yaml"
@@ -96,15 +101,32 @@ def per_symbol_enabled(ctx: Context, leaf: Leaf) -> Row:
                + ("on" if on else "off (none is written)"))
 
 
-def loss_cooldown(ctx: Context, leaf: Leaf) -> Row:
-    minutes = int(number(leaf, integer=True, ge=1))
-    if not _per_symbol_on(ctx):
-        return Row(leaf, Status.DROPPED, "risk.per_symbol_cooldown_enabled is false")
+def _loss_lock(ctx: Context, leaf: Leaf, minutes: int) -> Row:
     entry = {"method": "LowProfitPairs", "trade_limit": 1, "required_profit": 0.0,
              "lookback_period": minutes, "stop_duration": minutes}
     ctx.out.add_protection(entry, leaf)
     return _row(leaf, entry, f"a pair whose trades in the last {minutes} min lost money is "
-                f"locked for {minutes} min")
+                f"locked for {minutes} min (LowProfitPairs per pair)")
+
+
+def loss_cooldown(ctx: Context, leaf: Leaf) -> Row:
+    """``per_symbol_cooldown_minutes``: the lock after a loss, until the original split it
+    by outcome; with ``per_symbol_cooldown_loss_minutes`` present its TradeLimits read that."""
+    minutes = int(number(leaf, integer=True, ge=1))
+    if not _per_symbol_on(ctx):
+        return Row(leaf, Status.DROPPED, "risk.per_symbol_cooldown_enabled is false")
+    if ctx.src(POLICY, "risk", "per_symbol_cooldown_loss_minutes") is not None:
+        return Row(leaf, Status.COVERED, "superseded in this version by the outcome cooldowns "
+                   "(per_symbol_cooldown_loss_minutes / win_minutes / after_stop), which the "
+                   "original read instead; their protections are written")
+    return _loss_lock(ctx, leaf, minutes)
+
+
+def loss_minutes(ctx: Context, leaf: Leaf) -> Row:
+    minutes = int(number(leaf, integer=True, ge=1))
+    if not _per_symbol_on(ctx):
+        return Row(leaf, Status.DROPPED, "risk.per_symbol_cooldown_enabled is false")
+    return _loss_lock(ctx, leaf, minutes)
 
 
 def stop_cooldown(ctx: Context, leaf: Leaf) -> Row:
@@ -117,10 +139,45 @@ def stop_cooldown(ctx: Context, leaf: Leaf) -> Row:
     return _row(leaf, entry, f"a pair stopped out is locked for {minutes} min")
 
 
-def trade_spacing(ctx: Context, leaf: Leaf) -> Row:
-    seconds = number(leaf, ge=1)
-    minutes = max(1, math.ceil(seconds / 60))
+def _spacing_minutes(ctx: Context) -> int | None:
+    leaf = ctx.leaf(POLICY, "risk", "per_symbol_trade_spacing_seconds")
+    seconds = None if leaf is None else quiet(lambda: number(leaf, ge=1), None)
+    return None if seconds is None else max(1, math.ceil(seconds / 60))
+
+
+def _win_minutes(ctx: Context) -> int | None:
+    leaf = ctx.leaf(POLICY, "risk", "per_symbol_cooldown_win_minutes")
+    if leaf is None or not _per_symbol_on(ctx):
+        return None
+    minutes: int | None = quiet(lambda: int(number(leaf, integer=True, ge=1)), None)
+    return minutes
+
+
+def _after_close(ctx: Context, leaf: Leaf, own: str) -> Row:
+    """One CooldownPeriod for the two waits after every close on a pair (trade spacing and
+    the win cooldown): the first of the two rows writes it with the longer wait."""
+    spacing, win = _spacing_minutes(ctx), _win_minutes(ctx)
+    minutes = max(m for m in (spacing, win) if m is not None)
+    written = [e for e in ctx.out.get(POLICY, ("protections",)) or []
+               if e.get("method") == "CooldownPeriod"]
+    both = (f"trade spacing {spacing} min, win cooldown {win} min: the longer"
+            if spacing is not None and win is not None else own)
+    if written:
+        return Row(leaf, Status.COVERED, f"the CooldownPeriod of {minutes} min above ({both})",
+                   "protection CooldownPeriod", written[0])
     entry = {"method": "CooldownPeriod", "stop_duration": minutes}
     ctx.out.add_protection(entry, leaf)
-    return _row(leaf, entry, f"no new trade on a pair for {minutes} min after its last trade "
-                f"closed ({show_value(seconds)} s rounded up to whole minutes)")
+    return _row(leaf, entry, f"no new trade on a pair for {minutes} min after any of its trades "
+                f"closed ({both}); losses and stops add the longer locks of their rows")
+
+
+def trade_spacing(ctx: Context, leaf: Leaf) -> Row:
+    seconds = number(leaf, ge=1)
+    return _after_close(ctx, leaf, f"{show_value(seconds)} s rounded up to whole minutes")
+
+
+def win_cooldown(ctx: Context, leaf: Leaf) -> Row:
+    number(leaf, integer=True, ge=1)
+    if not _per_symbol_on(ctx):
+        return Row(leaf, Status.DROPPED, "risk.per_symbol_cooldown_enabled is false")
+    return _after_close(ctx, leaf, "after a win this is the whole wait")

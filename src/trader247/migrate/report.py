@@ -39,6 +39,20 @@ def _row(row: Row) -> str:
             f"{row.status.value} | {_escape(becomes)} | {_escape(row.note)} |")
 
 
+def explain(row: Row) -> str:
+    """One row for the terminal: ``policy.yaml:72: risk.stop_loss_pct: mapped -> config.json
+    stoploss = -0.1 (freqtrade's stoploss ...)``; covered and dropped rows give how / why."""
+    head = f"{row.leaf.where}: {row.leaf.key}: "
+    if row.status is Status.MAPPED:
+        value = "" if row.value is None else " = " + _cell(row.value).strip("`")
+        return f"{head}mapped -> {row.target}{value} ({row.note})"
+    if row.status is Status.COVERED:
+        return f"{head}covered by: {row.note}"
+    if row.status is Status.DROPPED:
+        return f"{head}dropped: {row.note}"
+    return f"{head}{row.status.value}: {row.note}"
+
+
 def summary_line(result: Migration) -> str:
     parts = [f"{result.count(s)} {s.value}" for s in STATUS_ORDER if result.count(s)]
     return f"{len(result.rows)} source keys: " + ", ".join(parts)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from trader247.migrate import exits as x
 from trader247.migrate import mapping as m
 from trader247.migrate import protect as p
+from trader247.migrate import runtime as r
 from trader247.migrate import universe as u
 from trader247.migrate.mapping import Handler, cover, drop
 
@@ -48,6 +50,10 @@ LOGS = ("freqtrade logs to stderr or --logfile (rotating), -v for DEBUG; API key
 ALERTS = ("247trader's Prometheus alert rules (monitoring/) and freqtrade's Telegram/webhook "
           "notifications replace the original webhook alerts")
 DUST = "positions worth less than the exchange's minimum order are skipped by the trimmer"
+LATENCY = ("latency budget / alert of the original's own cycle: freqtrade's loop has no "
+           "per-stage or per-call budget; ccxt's timeout bounds a call and 247trader's "
+           "Prometheus alerts (monitoring/) watch the bot")
+LOOP = "loop jitter / auto-backoff: freqtrade's loop runs every process_throttle_secs"
 ADDS_OVER_CAP = ("247trader refuses every increase over the at-risk cap, adds to a held pair "
                  "included (the cap is the point of fix 1)")
 
@@ -56,6 +62,7 @@ RULES: Sequence[Rule] = (
     # ------------------------------------------------------------------ policy.yaml: profiles
     (f"{P}:profile", m.profile_key),
     (f"{P}:profiles.*.**", m.profile_entry),
+    (f"{P}:profiles.*", m.profile_stray),
     # ------------------------------------------------------------------ risk
     (f"{P}:risk.max_open_positions", m.max_open),
     (f"{P}:risk.count_external_positions", m.count_external),
@@ -80,6 +87,8 @@ RULES: Sequence[Rule] = (
     (f"{P}:risk.per_symbol_cooldown_enabled", p.per_symbol_enabled),
     (f"{P}:risk.per_symbol_cooldown_minutes", p.loss_cooldown),
     (f"{P}:risk.per_symbol_cooldown_after_stop", p.stop_cooldown),
+    (f"{P}:risk.per_symbol_cooldown_loss_minutes", p.loss_minutes),
+    (f"{P}:risk.per_symbol_cooldown_win_minutes", p.win_cooldown),
     (f"{P}:risk.per_symbol_trade_spacing_seconds", p.trade_spacing),
     (f"{P}:risk.min_trade_notional_usd", m.min_notional),
     (f"{P}:risk.dust_threshold_usd", cover(DUST)),
@@ -91,11 +100,25 @@ RULES: Sequence[Rule] = (
         "freqtrade has no wait between adds; max_entry_position_adjustment limits their number")),
     (f"{P}:risk.max_adds_per_asset_per_day", cover(
         "max_entry_position_adjustment limits adds per trade, not per day")),
-    (f"{P}:risk.stop_loss_pct", m.stoploss),
-    (f"{P}:risk.take_profit_pct", m.take_profit),
+    (f"{P}:risk.stop_loss_pct", x.stoploss),
+    (f"{P}:risk.take_profit_pct", x.take_profit),
     (f"{P}:risk.max_order_age_seconds", cover("freqtrade's unfilledtimeout cancels old orders "
                                                 "(from execution.cancel_after_seconds)")),
     (f"{P}:risk.*", m.same_key),  # 247trader's own risk keys (trim_interval_cycles, ...)
+    # ------------------------------------------------------------------ exits
+    (f"{P}:exits.enabled", x.exit_switch),
+    (f"{P}:exits.check_*", x.exit_switch),
+    (f"{P}:exits.use_trailing_stop", x.trailing),
+    (f"{P}:exits.trailing_stop_pct", x.trailing),
+    (f"{P}:exits.exit_order_type", x.exit_order_type),
+    (f"{P}:exits.exit_slippage_tolerance_bps", drop(
+        "freqtrade prices an exit at the order book (exit_pricing) and has no slippage "
+        "tolerance; an unfilled exit is re-placed after unfilledtimeout")),
+    (f"{P}:exits.tighten_stops_in_crash", cover(
+        "Trader247Strategy exits every trade when BTC's regime turns to crash (exit signal "
+        "regime_crash), more than a tighter stop")),
+    (f"{P}:exits.widen_targets_in_bull", drop(
+        "freqtrade's ROI table (from risk.take_profit_pct) is the same in every market regime")),
     # ------------------------------------------------------------------ position_sizing
     (f"{P}:position_sizing.allow_pyramiding", m.pyramiding),
     (f"{P}:position_sizing.max_pyramid_positions", m.pyramiding),
@@ -126,6 +149,7 @@ RULES: Sequence[Rule] = (
     (f"{P}:strategy.conviction_weights.**", cover(TRIGGERS)),
     (f"{P}:strategy.canary.**", drop(
         "canary (reduced-size trial) entries have no freqtrade equivalent")),
+    (f"{P}:strategy.**", cover(TRIGGERS)),  # reversal confirmation, dip buying, ...
     # ------------------------------------------------------------------ data freshness, breakers
     (f"{P}:microstructure.max_quote_age_seconds", cover(
         "freqtrade fetches prices each iteration; stale candles block entries (stale_data)")),
@@ -159,8 +183,8 @@ RULES: Sequence[Rule] = (
     (f"{P}:execution.taker_fee_bps", m.fee),
     (f"{P}:execution.maker_fee_bps", cover(
         "freqtrade simulates one fee: the taker fee (config fee)")),
-    (f"{P}:execution.default_order_type", m.order_type),
-    (f"{P}:execution.limit_offset_bps", m.limit_offset),
+    (f"{P}:execution.default_order_type", x.order_type),
+    (f"{P}:execution.limit_offset_bps", x.limit_offset),
     (f"{P}:execution.cancel_after_seconds", m.unfilled),
     (f"{P}:execution.preferred_quote_currencies", cover(
         "freqtrade trades one stake currency: USD, the quote of every universe symbol; USDC "
@@ -194,6 +218,17 @@ RULES: Sequence[Rule] = (
         "protections never block exits; the cap's trims are exits")),
     (f"{P}:loop.interval_seconds", m.loop_interval),
     (f"{P}:loop.universe_cache_seconds", m.refresh_period),
+    (f"{P}:loop.**", drop(LOOP)),
+    # ------------------------------------------------------------------ rate limits, latency
+    (f"{P}:rate_limits.public", r.request_rate),
+    (f"{P}:rate_limits.private", r.request_rate),
+    (f"{P}:rate_limits.endpoints.*", cover(
+        "ccxt throttles all requests of the exchange alike (rateLimit from rate_limits."
+        "public/private); there is no budget per endpoint")),
+    (f"{P}:rate_limits.**", drop(
+        "utilisation alert of the original's own limiter: ccxt's throttle keeps requests under "
+        "the rate, and freqtrade retries a 429 with back-off")),
+    (f"{P}:latency.**", drop(LATENCY)),
     (f"{P}:ai.**", drop(AI)),
     (f"{P}:governance.**", drop(GOVERNANCE)),
     # ------------------------------------------------------------------ universe.yaml
@@ -215,6 +250,9 @@ RULES: Sequence[Rule] = (
     (f"{U}:tiers.*.refresh", cover("the universe is recomputed every refresh_period of "
                                      "TieredLiquidityPairList, for every tier")),
     (f"{U}:tiers.*.filters", cover(TRIGGERS)),
+    (f"{U}:tiers.*.constraints.**", drop(
+        "a tier constraint of the original's universe manager with no equivalent: 247trader's "
+        "tiers have a volume floor and force-eligible symbols (the caps are in risk.*)")),
     (f"{U}:tiers.*.**", drop(
         "event-driven admission by news verification (an AI/news feature): the tier's pairs "
         "are eligible by volume like any other")),
@@ -254,14 +292,15 @@ RULES: Sequence[Rule] = (
     (f"{A}:exchange.api_secret", cover(
         "not copied: freqtrade reads FREQTRADE__EXCHANGE__SECRET from the environment")),
     (f"{A}:exchange.read_only", cover("dry_run: true is the read-only mode")),
+    (f"{A}:exchange.rate_limit.public", r.request_rate),
+    (f"{A}:exchange.rate_limit.private", r.request_rate),
     (f"{A}:exchange.rate_limit.*", cover(CCXT)),
     (f"{A}:loop.interval_minutes", m.loop_interval),
     (f"{A}:loop.interval.seconds", m.loop_interval),
     (f"{A}:loop.universe_cache_seconds", m.refresh_period),
     (f"{A}:loop.timezone", drop("freqtrade works in UTC")),
     (f"{A}:loop.skip_weekends", drop("crypto markets trade every day; freqtrade does too")),
-    (f"{A}:loop.**", drop("loop jitter / auto-backoff: freqtrade's loop runs every "
-                          "process_throttle_secs")),
+    (f"{A}:loop.**", drop(LOOP)),
     (f"{A}:auto_tune.**", drop("automatic loosening of signal thresholds at run time: tune "
                                "offline with `freqtrade hyperopt` instead")),
     (f"{A}:logging.**", cover(LOGS)),
@@ -271,6 +310,8 @@ RULES: Sequence[Rule] = (
     (f"{A}:monitoring.healthcheck_enabled", m.healthcheck),
     (f"{A}:monitoring.healthcheck_port", m.healthcheck),
     (f"{A}:monitoring.**", cover(ALERTS)),
+    (f"{A}:ai.**", drop(AI)),
+    (f"{A}:ai_trader.**", drop(AI)),
 )
 
 

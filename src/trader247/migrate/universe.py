@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from trader247.core.config import show_value
+from trader247.core.config import LiquidityConfig, show_value
 from trader247.migrate.model import BadValue, Context, Row, Status, flag, number, symbols
 from trader247.migrate.source import Leaf
 
@@ -14,18 +14,47 @@ def _mapped(leaf: Leaf, file: str, path: tuple[str, ...], value: object, note: s
     return Row(leaf, Status.MAPPED, note, f"{file} {'.'.join(path)}", value)
 
 
+def _usd(value: object) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and value > 0
+    return float(value) if ok else None  # type: ignore[arg-type]
+
+
+def global_floor(ctx: Context) -> float:
+    """The original's global volume floor: policy.yaml ``liquidity`` (or, before that section
+    existed, ``microstructure``), else universe.yaml ``liquidity``, else 247trader's default."""
+    for file, section in ((POLICY, "liquidity"), (POLICY, "microstructure"),
+                          (UNIVERSE, "liquidity")):
+        value = _usd(ctx.src(file, section, "min_24h_volume_usd"))
+        if value is not None:
+            return value
+    return float(LiquidityConfig.model_fields["min_24h_volume_usd"].default)
+
+
+def tier_floor_usd(ctx: Context, name: str) -> float:
+    """A tier's floor; a tier without one (early versions' tier 3) has the global floor."""
+    own = _usd(ctx.src(UNIVERSE, "tiers", name, "constraints", "min_24h_volume_usd"))
+    return global_floor(ctx) if own is None else own
+
+
 def ordered_tiers(ctx: Context) -> list[str]:
     """Tier names by floor, highest first (247trader's order rule); file order breaks ties."""
     tiers = ctx.src(UNIVERSE, "tiers")
     if not isinstance(tiers, dict):
         return []
+    return sorted(tiers, key=lambda name: -tier_floor_usd(ctx, str(name)))
 
-    def floor(name: str) -> float:
-        value = ctx.src(UNIVERSE, "tiers", name, "constraints", "min_24h_volume_usd")
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return -float(value) if ok else 0.0
 
-    return sorted(tiers, key=floor)
+def fill_missing_floors(ctx: Context) -> list[str]:
+    """Give every tier without a ``min_24h_volume_usd`` the global floor; report lines."""
+    notes = []
+    for name, tier in (ctx.out.get(UNIVERSE, ("tiers",)) or {}).items():
+        if "min_24h_volume_usd" not in tier.get("constraints", {}):
+            floor = global_floor(ctx)
+            ctx.out.put(UNIVERSE, ("tiers", name, "constraints", "min_24h_volume_usd"), floor,
+                        None)
+            notes.append(f"universe.yaml tiers.{name} has no constraints.min_24h_volume_usd in "
+                         f"the source: it gets the global floor {show_value(floor)} USD")
+    return notes
 
 
 def tier_symbols(ctx: Context, leaf: Leaf) -> Row:
