@@ -4,7 +4,8 @@ A dry-run bot as ``make demo`` runs it (``trader247 run``, the bundled config, t
 serves FreqUI) holds four positions; the test logs in through FreqUI's own form in Debian's
 Chromium, the replay's price script pushes the book over the cap, and the operator's two views
 must show it: the cap's global ``*`` lock with its reason under Trade -> Pair Locks, and the trim
-(an order tagged ``trim``) in the trade's orders. Screenshots go to ``<tmp_path>/screenshots``.
+(an order tagged ``trim``) in the trade's orders. Screenshots go to ``<tmp_path>/screenshots``;
+the README's ``docs/img/frequi-cap-lock.png`` is the last one (``04-lock-and-trim.png``).
 
 The policy trims one order every 1000 iterations: after the first trim round the bot stays
 REDUCING (the lock stays) for as long as the test looks at it, whatever the machine's load.
@@ -29,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 BOT_NAME = "247trader-demo"  # config/config.json's bot_name, shown in FreqUI's top bar
 # FreqUI's order line in a trade's detail: "sell for <price> | <filled> | <ft_order_tag>"
-TRIM_ORDER_LINE = r"sell\s+for\s+[\d.]+\s*\|\s*[\d.]+\s*\|\s*trim\b"
+TRIM_ORDER_LINE = r"sell\s+for\s+[\d.,]+\s*\|\s*[\d.,]+\s*\|\s*trim\b"
 
 
 def log_in(screen: Screen, bot: Bot) -> None:
@@ -125,7 +126,7 @@ def test_frequi_shows_the_cap_lock_and_the_trim_order(
         trim = page.locator('[title^="sell "]').filter(has_text=re.compile(r"\|\s*trim\s*$"))
         trim.first.scroll_into_view_if_needed()
         title = trim.first.get_attribute("title") or ""
-        if not re.fullmatch(r"sell market order for [\d.]+ \w+ at [\d.]+ USD, filled [\d.]+",
+        if not re.fullmatch(r"sell market order for [\d.,]+ \w+ at [\d.,]+ USD, filled [\d.,]+",
                             title):
             raise screen.fail(f"the trim's order line does not say it filled: {title!r}")
         # FreqUI announces the trim only as a generic "Exit fill" toast; it covers the order
