@@ -7,7 +7,8 @@ STAMP := $(VENV)/.installed
 DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
-.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres walk-forward
+.PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres \
+	chromium walk-forward
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -77,11 +78,28 @@ postgres:
 	echo "stopped the packaged PostgreSQL service (the tests run their own cluster)"; \
 	ls -d /usr/lib/postgresql/*/bin | tail -1
 
+## chromium: Debian's Chromium for the FreqUI browser test (tests/e2e/test_frequi.py drives it with
+## Playwright's Python package and executable_path=/usr/bin/chromium: never `playwright install`,
+## which downloads a browser build of its own that this offline set-up cannot fetch).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then /usr/bin/chromium --version 2>/dev/null | head -1; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; \
+	elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; \
+	else echo "chromium is missing and this user cannot install packages: as root run" \
+	  "'apt-get update && apt-get install -y --no-install-recommends chromium'" >&2; exit 1; fi; \
+	if ! command -v apt-get >/dev/null 2>&1; then echo "chromium is missing and apt-get is not" \
+	  "available: install Chromium as /usr/bin/chromium" >&2; exit 1; fi; \
+	set -e; \
+	$$SUDO apt-get update -qq; \
+	$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	  -o DPkg::Lock::Timeout=300 chromium; \
+	/usr/bin/chromium --version 2>/dev/null | head -1
+
 ## test: the full default suite (used by .ci/run)
-test: data promtool postgres
+test: data promtool postgres chromium
 	$(BIN)/python -m pytest -m "not slow and not soak" $(PYTEST_ARGS)
 
-test-all: data promtool postgres
+test-all: data promtool postgres chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-compat: the compat subset (tests/compat, marker `compat`) on every supported freqtrade
