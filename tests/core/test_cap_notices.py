@@ -89,7 +89,7 @@ def test_a_notice_exactly_when_the_cap_changed_the_entry(
 def test_a_clamp_says_requested_granted_at_risk_cap_and_headroom() -> None:
     decision, measured = gate(223.09)
     notice = entry_notice(FORCED_NEW, decision, measured, stake_currency="USD")
-    assert notice is not None and notice.level == "info" and notice.kind == "clamp"
+    assert notice is not None and notice.level == "info" and notice.kind == "forceenter"
     assert notice.log == (
         "ENTRY_CLAMPED: pair=ADA/USD via=force_entry position=new requested=60 granted=6.91 "
         "limited_by=headroom at_risk=22.3% cap=25.0% target=23.0% headroom=6.91")
@@ -119,7 +119,7 @@ def test_a_refusal_says_why_in_the_log_and_the_chat(
         at_risk: float, state: CapState, word: str, why: str) -> None:
     decision, measured = gate(at_risk, state=state)
     notice = entry_notice(FORCED_HELD, decision, measured, stake_currency="USD")
-    assert notice is not None and notice.level == "warning" and notice.kind == "refusal"
+    assert notice is not None and notice.level == "warning" and notice.kind == "forceenter"
     assert notice.log.startswith(f"ENTRY_REFUSED {word}: pair=BTC/USD via=force_entry "
                                  "position=held requested=60 at_risk=")
     assert notice.log.endswith(f"; reason {decision.reason}")
@@ -135,7 +135,7 @@ def test_a_fleet_refusal_reads_fleet_over_cap_and_a_database_away_has_no_figures
     assert notice is not None
     assert notice.log.startswith("ENTRY_REFUSED FLEET_OVER_CAP: pair=ADA/USD via=strategy "
                                  "position=new requested=60 scope=fleet at_risk=23.0%")
-    assert "fleet at_risk 23.0%" in notice.text
+    assert "fleet at_risk 23.0%" in notice.text and notice.kind == "refusal"  # a strategy's
     away = EntryDecision(None, "FLEET_UNAVAILABLE: pair=ADA/USD (no entries until the fleet "
                                "database answers)")
     notice = entry_notice(fleet, away, None, stake_currency="USD")

@@ -214,7 +214,16 @@ def test_chat_is_rate_limited_per_kind_and_nothing_disappears(memory_locks: None
     assert len(chats(sent, "ENTRY_REFUSED")) == 5
     reporter.clock.now = 600.0
     strategy.bot_loop_start(current_time=NOW)  # the loop flushes what was held back
-    assert any(text.startswith("⏸ 2 refusal messages suppressed") for text in sent)
+    assert any(text.startswith("⏸ 2 forceenter messages suppressed") for text in sent)
+
+
+def test_a_strategys_refusals_cannot_use_up_the_operators_answers(memory_locks: None) -> None:
+    strategy, sent = bot(held=230.0)
+    for n in range(8):  # eight pairs signal at the target: the chat gets 5 of them
+        stake(strategy, f"P{n}/USD", 60.0)
+    assert len(chats(sent, "ENTRY_REFUSED")) == 5
+    stake(strategy, "ADA/USD", 60.0, FORCED)
+    assert len(chats(sent, "ENTRY_REFUSED ADA/USD (/forceenter")) == 1
 
 
 # ------------------------------------------------------------------ the lock

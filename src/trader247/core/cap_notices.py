@@ -32,8 +32,10 @@ Level = Literal["info", "warning"]
 LockChange = Literal["placed", "restored", "lifted"]
 MarkSource = Literal["candle_close", "open_rate"]
 
-# Flood-gate kinds (``messages.MessageGate``): each has its own budget per window.
+# Flood-gate kinds (``messages.MessageGate``): each has its own budget per window. An operator's
+# answers (``/forceenter``) have one of their own, so a strategy's refusals cannot use it up.
 CLAMP_KIND, REFUSAL_KIND, LOCK_KIND, MARK_KIND = "clamp", "refusal", "lock", "mark"
+FORCE_ENTRY_KIND = "forceenter"
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +171,8 @@ def entry_notice(request: EntryRequest, decision: EntryDecision, exposure: Expos
                 f"{format_stake(request.requested, currency)} requested, "
                 f"{format_stake(decision.stake, currency)} granted (limited by {limited_by})."
                 f"{_figures_text(exposure, currency, whose)}")
-        return Notice(CLAMP_KIND, Word.ENTRY_CLAMPED, pair, "info", log, text)
+        return Notice(FORCE_ENTRY_KIND if request.forced else CLAMP_KIND, Word.ENTRY_CLAMPED,
+                      pair, "info", log, text)
     word = refusal_word(decision, fleet=request.fleet)
     log = (f"{Word.ENTRY_REFUSED} {word}: pair={pair} via={request.via} position={position} "
            f"requested={_num(request.requested)}{scope}{_figures_log(exposure)}; "
@@ -178,7 +181,8 @@ def entry_notice(request: EntryRequest, decision: EntryDecision, exposure: Expos
             f"{format_stake(request.requested, currency)}): "
             f"{_why_text(word, decision, exposure, currency)}."
             f"{_figures_text(exposure, currency, whose)} [{decision.reason}]")
-    return Notice(REFUSAL_KIND, Word.ENTRY_REFUSED, pair, "warning", log, text)
+    return Notice(FORCE_ENTRY_KIND if request.forced else REFUSAL_KIND, Word.ENTRY_REFUSED,
+                  pair, "warning", log, text)
 
 
 def lock_notice(change: LockChange, reason: str, exposure: Exposure | None) -> Notice:
