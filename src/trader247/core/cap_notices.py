@@ -36,6 +36,7 @@ MarkSource = Literal["candle_close", "open_rate"]
 # answers (``/forceenter``) have one of their own, so a strategy's refusals cannot use it up.
 CLAMP_KIND, REFUSAL_KIND, LOCK_KIND, MARK_KIND = "clamp", "refusal", "lock", "mark"
 FORCE_ENTRY_KIND = "forceenter"
+NEGLIGIBLE_SHARE = 100.0  # an allowed stake under min_stake / 100 counts as no headroom
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +107,10 @@ def refusal_word(decision: EntryDecision, *, fleet: bool) -> Word:
     if fleet and limited_by == "headroom":
         return Word.FLEET_OVER_CAP  # the account's room is what refused it
     stake = float(_field(decision.reason, "stake") or 0.0)
-    if stake <= 0 and limited_by not in ("proposed", "max_stake"):
+    minimum = float(_field(decision.reason, "min_stake") or 0.0)
+    # Less than a hundredth of the minimum is what fills leave over at the target (a
+    # $30.00065 grant filled as $30.00): no headroom, not "a stake too small".
+    if limited_by not in ("proposed", "max_stake") and stake <= minimum / NEGLIGIBLE_SHARE:
         return Word.NO_HEADROOM
     return Word.BELOW_MIN_STAKE
 
