@@ -121,11 +121,11 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
     api = config.get("api_server") or {}
     if config.get("force_entry_enable") and api.get("enabled") and not exchange_is_loopback(
             exchange):
-        demo = [key for key in ("password", "jwt_secret_key", "ws_token")
-                if str(api.get(key) or "") in DEMO_SECRETS]
-        if demo:
+        demo_keys = [key for key in ("password", "jwt_secret_key", "ws_token")
+                     if str(api.get(key) or "") in DEMO_SECRETS]
+        if demo_keys:
             add(("force_entry_enable",), "true with the demo API credentials ("
-                + ", ".join(f"api_server.{key}" for key in demo) + ") on an exchange that is "
+                + ", ".join(f"api_server.{key}" for key in demo_keys) + ") on an exchange that is "
                 "not the loopback replay: anyone who read the README could open positions "
                 "through /forceenter; set your own secrets or force_entry_enable: false")
 

@@ -206,6 +206,41 @@ def test_a_fleet_refusal_reads_fleet_over_cap(caplog: pytest.LogCaptureFixture,
     assert "the fleet's account has no room" in chats(sent, "ENTRY_REFUSED")[0]
 
 
+class FleetAway:
+    """The fleet part while its database does not answer."""
+
+    def reserve_measured(self, pair: str, *_args: Any, **_kwargs: Any) -> tuple[
+            EntryDecision, None]:
+        return EntryDecision(None, f"FLEET_UNAVAILABLE: pair={pair} (no entries until the fleet "
+                                   "database answers)"), None
+
+
+def test_a_refusal_because_the_fleet_database_is_away_is_told(
+        caplog: pytest.LogCaptureFixture, memory_locks: None) -> None:
+    strategy, sent = bot(held=0.0, fleet=FleetAway())
+    assert stake(strategy, "ADA/USD", 60.0, FORCED) == 0.0
+    assert ("ENTRY_REFUSED FLEET_UNAVAILABLE: pair=ADA/USD via=force_entry position=new "
+            "requested=60 scope=fleet; reason FLEET_UNAVAILABLE") in caplog.text
+    assert "the fleet database does not answer" in chats(sent, "ENTRY_REFUSED")[0]
+
+
+def test_a_pair_in_trim_cooldown_is_refused_saying_so(
+        caplog: pytest.LogCaptureFixture, memory_locks: None) -> None:
+    from dataclasses import replace
+
+    strategy, sent = bot(held=100.0, fleet=FleetAway())  # cooldown is decided before the fleet
+    controller = strategy.cap
+    controller.trim_state = replace(controller.trim_state, cooldowns={"ADA/USD": 7})
+    controller.cycle = 6  # one cycle before the cooldown ends
+    assert stake(strategy, "ADA/USD", 20.0, FORCED) == 0.0
+    assert "ENTRY_REFUSED TRIM_COOLDOWN: pair=ADA/USD" in caplog.text
+    assert "trimmed recently" in chats(sent, "ENTRY_REFUSED")[0]
+    controller.cycle = 7
+    caplog.clear()
+    assert stake(strategy, "ADA/USD", 20.0, FORCED) == 0.0  # now the fleet decides (away)
+    assert "ENTRY_REFUSED FLEET_UNAVAILABLE: pair=ADA/USD" in caplog.text
+
+
 def test_chat_is_rate_limited_per_kind_and_nothing_disappears(memory_locks: None) -> None:
     strategy, sent = bot(held=230.0)
     reporter = strategy.cap_adapter.reporter

@@ -26,7 +26,7 @@ from typing import Any
 from trader247.adapters.cap_controller import CapController, CapEvents
 from trader247.adapters.cap_fleet import CapFleet
 from trader247.core import cap_notices, messages
-from trader247.core.cap_notices import EntryRequest, LockChange, MarkSource, Notice
+from trader247.core.cap_notices import EntryRequest, MarkSource, Notice
 from trader247.core.exposure import CapState, EntryDecision, Exposure, Snapshot
 
 logger = logging.getLogger(__name__)
@@ -78,9 +78,6 @@ class CapReporter:
                     self.episodes.end(request.pair)  # granted: a later refusal is news again
             return
         self.notify(notice, throttled=not request.forced)
-
-    def lock_changed(self, change: LockChange, reason: str, exposure: Exposure | None) -> None:
-        self.notify(cap_notices.lock_notice(change, reason, exposure))
 
     def marks(self, fallbacks: Mapping[str, tuple[MarkSource, float]]) -> None:
         """Positions valued at a fallback price this iteration: told once per pair until its
