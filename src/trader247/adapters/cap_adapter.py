@@ -142,9 +142,10 @@ class CapAdapter:
             min_stake = self._increase_min_stake(pair, own)
         ceiling = float(stake if max_stake is None else max_stake)
         exposure: Exposure | None = None
-        fleet = self.fleet is not None and not in_cooldown(self.controller.trim_state, pair,
-                                                           self.controller.cycle)
-        if self.fleet is not None and fleet:
+        # a pair in trim cooldown is refused by this bot's gate, without asking the fleet
+        by_fleet = self.fleet is not None and not in_cooldown(self.controller.trim_state, pair,
+                                                              self.controller.cycle)
+        if self.fleet is not None and by_fleet:
             decision, exposure = self.fleet.reserve_measured(
                 pair, own, self.controller.state, self.controller, requested=stake,
                 min_stake=min_stake, max_stake=ceiling)
@@ -152,10 +153,10 @@ class CapAdapter:
             decision = self.controller.gate_entry(pair, stake, own, min_stake=min_stake,
                                                   max_stake=ceiling)
         if self.reporter is not None:
-            if not fleet:
+            if not by_fleet:
                 exposure = measure(own, self.controller.policy)
             request = EntryRequest(pair, float(stake), forced=entry_tag == FORCE_ENTRY_TAG,
-                                   held=held, fleet=fleet)
+                                   held=held, fleet=by_fleet)
             self.reporter.entry(request, decision, exposure, self.controller.stake_currency)
         elif decision.stake is None:
             logger.debug("entry skipped: %s", decision.reason)  # backtests: one per candle

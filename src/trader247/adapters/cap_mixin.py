@@ -13,7 +13,8 @@ What it does, per bot iteration (per candle in backtesting):
 - ``bot_loop_start`` measures exposure once (``trader247.core.exposure.measure``: open positions
   at mark + stake of open entry orders, over stake-currency balance + positions), moves
   the ACTIVE / REDUCING state, sets or lifts the global ``EXPOSURE_OVER_CAP`` lock (visible in
-  ``/locks``, FreqUI and Telegram), and plans at most one trim round every
+  ``/locks``, FreqUI and Telegram; a deleted one comes back while REDUCING), tells the operator
+  what changed (README "What the operator sees"), and plans at most one trim round every
   ``trim_interval_cycles`` iterations;
 - ``custom_stake_amount`` clamps every entry to the headroom under the cap (REDUCING: no entry);
 - ``confirm_trade_entry`` refuses entries while REDUCING, for pairs in trim cooldown and (dry-run
