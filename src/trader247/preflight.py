@@ -11,6 +11,9 @@ Checks beyond each file's own schema:
   neither empty nor our demo values -- unless the exchange is the loopback replay (``make
   demo-live``), a warning when the API server listens beyond 127.0.0.1, and a cap above 25 %
   needs ``risk.acknowledge_high_cap_live: true`` (checked in the YAML layer);
+- ``force_entry_enable: true`` (the demo config has it, for ``/forceenter``) with an API server
+  on our demo credentials is refused unless the exchange is the loopback replay, in dry-run too:
+  anyone who read the README could open positions through the REST API;
 - ``fleet.enabled`` with ``fleet.db_url: null``: freqtrade's own ``db_url`` must be PostgreSQL
   (a warning when the files set none: ``--db-url`` may still give one; the bot refuses SQLite
   at start); a fleet member keeps freqtrade's default ``bot_name`` -> warning (two bots of one
@@ -115,12 +118,22 @@ def config_checks(config: Mapping[str, Any], policy: PolicyConfig | None,
     if policy is not None and policy.fleet.enabled and runmode not in ("backtest", "hyperopt"):
         _fleet_checks(config, policy, add)
 
+    api = config.get("api_server") or {}
+    if config.get("force_entry_enable") and api.get("enabled") and not exchange_is_loopback(
+            exchange):
+        demo_keys = [key for key in ("password", "jwt_secret_key", "ws_token")
+                     if str(api.get(key) or "") in DEMO_SECRETS]
+        if demo_keys:
+            add(("force_entry_enable",), "true with the demo API credentials ("
+                + ", ".join(f"api_server.{key}" for key in demo_keys) + ") on an exchange that is "
+                "not the loopback replay: anyone who read the README could open positions "
+                "through /forceenter; set your own secrets or force_entry_enable: false")
+
     if config.get("dry_run", True) is False:
         for key in ("key", "secret"):
             value = exchange.get(key, "")
             if value is not None and not str(value).strip():  # None: removed by freqtrade
                 add(("exchange", key), "must be set for live trading (dry_run is false)")
-        api = config.get("api_server") or {}
         if api.get("enabled"):
             for key in ("password", "jwt_secret_key", "ws_token"):
                 value = str(api.get(key) or "")

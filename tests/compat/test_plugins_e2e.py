@@ -142,9 +142,10 @@ def test_dry_run_with_our_plugins_holds_the_cap_on_a_forced_increase(
         # A second /forceenter on the held pair is a position adjustment: freqtrade asks no
         # strategy callback, only the execute_entry gate can clamp it to the headroom.
         forceenter(api, {"pair": "BTC/USD", "stakeamount": 400})
-        log = wait_for_log(logfile, r"ENTRY_REFUSED exposure_cap: increase of BTC/USD by "
-                                    r"400\.00 USD clamped to \d+\.\d\d", timeout=60, process=bot)
-        clamped = re.search(r"increase of BTC/USD by 400\.00 USD clamped to (\d+\.\d\d)", log)
+        # CLAMPED, not REFUSED: the order is placed with the granted stake
+        log = wait_for_log(logfile, r"ENTRY_CLAMPED: pair=BTC/USD via=force_entry position=held "
+                                    r"requested=400 granted=[\d.]+ ", timeout=60, process=bot)
+        clamped = re.search(r"position=held requested=400 granted=([\d.]+) ", log)
         assert clamped is not None and 0 < float(clamped[1]) < 400
         # freqtrade placed the clamped stake (not the 400 asked for), and the cap holds.
         after = wait_for_stake(api, "BTC/USD", first + 0.01)

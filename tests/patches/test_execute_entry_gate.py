@@ -49,16 +49,17 @@ def test_position_increase_gets_the_stake_the_cap_allows(
 ) -> None:
     cls, calls = bot_class()
     assert execute_entry_gate.install(cls)
-    asked: list[tuple[str, float]] = []
+    asked: list[tuple[str, float, str | None]] = []
 
-    def gate(pair: str, stake: float) -> float:
-        asked.append((pair, stake))
+    def gate(pair: str, stake: float, enter_tag: str | None) -> float:
+        asked.append((pair, stake, enter_tag))
         return allowed
 
     trade = object() if has_trade else None
     assert cls.execute_entry(bot(cls, gate), "BTC/USD", 500.0, 101.5, trade=trade,
                              mode=mode, enter_tag="force_entry") is result
-    assert asked == ([("BTC/USD", 500.0)] if mode == "pos_adjust" else [])
+    # the tag tells an operator's /forceenter from a strategy's DCA (the operator's message)
+    assert asked == ([("BTC/USD", 500.0, "force_entry")] if mode == "pos_adjust" else [])
     if stake_passed is None:
         assert calls == []
     else:

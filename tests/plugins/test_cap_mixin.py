@@ -18,6 +18,7 @@ from trader247.adapters.cap_controller import CapController, stake_to_return
 from trader247.adapters.cap_freshness import CandleFreshness
 from trader247.adapters.cap_marks import LiveMarks
 from trader247.adapters.cap_reporter import CapReporter
+from trader247.adapters.observability import Runtime
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimOrder
 from trader247.strategy import ExposureCapMixin
@@ -235,9 +236,15 @@ def test_forced_increase_of_a_held_position_is_refused_over_the_cap_and_clamped_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     over = make(SizingStrategy, balance=700.0, held=300.0)  # 30 % > 25 %
+    sent: list[str] = []
+    # the increase gate runs in dry-run / live only, where the adapter has a reporter
+    over.cap_adapter.reporter = CapReporter(send=sent.append, closed_profit=lambda: 0.0,
+                                            runtime=Runtime())
     over.bot_loop_start(current_time=NOW)
-    assert over._cap_gate_position_increase("BTC/USD", 20.0) == 0.0
-    assert "ENTRY_REFUSED exposure_cap: increase of BTC/USD by 20.00 USD refused" in caplog.text
+    assert over._cap_gate_position_increase("BTC/USD", 20.0, "force_entry") == 0.0
+    assert ("ENTRY_REFUSED EXPOSURE_OVER_CAP: pair=BTC/USD via=force_entry position=held "
+            "requested=20 at_risk=30.0%") in caplog.text
+    assert [t for t in sent if t.startswith("⛔ ENTRY_REFUSED BTC/USD (/forceenter, increase")]
     under = make(SizingStrategy, balance=900.0, held=100.0)  # 10 %, target 23 %: $130 headroom
     under.bot_loop_start(current_time=NOW)
     assert under._cap_gate_position_increase("BTC/USD", 50.0) == pytest.approx(50.0)

@@ -85,7 +85,8 @@ def test_live_mode_refuses_each_default_credential() -> None:
 
     problems = config_checks(live_config(), PolicyConfig(), file="config.json")
     refused = {p.path[-1] for p in problems if p.severity == "error"}
-    assert refused == {"password", "jwt_secret_key", "ws_token"}
+    # the bundled config enables /forceenter (the demo's): refused with demo secrets too
+    assert refused == {"password", "jwt_secret_key", "ws_token", "force_entry_enable"}
 
 
 def test_live_mode_with_own_credentials_passes() -> None:

@@ -53,8 +53,9 @@ def test_demo_credentials_pass_on_the_loopback_replay_only() -> None:
     assert errors(replay) == set()  # the bundled config points at 127.0.0.1:8765
     real = live_demo_config(key="organizations/o/apiKeys/k", secret="pem",
                             **urls(None, None))
+    # the demo's /forceenter with those secrets is refused as well ([V] 5)
     assert errors(real) == {"api_server.password", "api_server.jwt_secret_key",
-                            "api_server.ws_token"}
+                            "api_server.ws_token", "force_entry_enable"}
 
 
 def test_credentials_stripped_by_freqtrade_are_not_reported_but_empty_ones_are() -> None:

@@ -85,6 +85,27 @@ def test_freqtrade_env_overrides_apply(config_dir: Path, monkeypatch: pytest.Mon
     assert "api_server.password: empty or a demo value" in result.stdout
 
 
+@pytest.mark.parametrize(("rest", "force", "ok"), [
+    (None, True, True),                          # the demo: loopback replay, /forceenter on
+    ("https://api.coinbase.com", True, False),   # the same files on the real exchange
+    ("https://api.coinbase.com", False, True),   # ... without force entries (dry-run)
+])
+def test_force_entries_with_the_demo_credentials_only_on_the_loopback_replay(
+    config_dir: Path, rest: str | None, force: bool, ok: bool
+) -> None:
+    config = json.loads((config_dir / "config.json").read_text())
+    assert config["force_entry_enable"] is True and config["dry_run"] is True
+    layer: dict[str, object] = {"force_entry_enable": force}
+    if rest is not None:
+        layer["exchange"] = {key: {"urls": {"api": {"rest": rest}}}
+                             for key in ("ccxt_config", "ccxt_async_config")}
+    (config_dir / "real.json").write_text(json.dumps(layer))
+    result = validate("-c", str(config_dir / "config.json"), "-c", str(config_dir / "real.json"))
+    assert (result.returncode == 0) is ok, result.stdout + result.stderr
+    assert ("force_entry_enable: true with the demo API credentials (api_server.password, "
+            "api_server.jwt_secret_key, api_server.ws_token)" in result.stdout) is not ok
+
+
 @pytest.mark.parametrize(
     ("timeout_ms", "ok"), [(75_000, True), (75_001, False)])
 def test_trim_timeout_must_cover_the_exchange_request_timeout(

@@ -37,6 +37,7 @@ from freqtrade.data.history import get_datahandler
 from freqtrade.enums import CandleType
 
 from trader247.core.marks import CloseSeries, mark_at, marks_at
+from trader247.core.words import Word
 
 logger = logging.getLogger(__name__)
 
@@ -106,9 +107,9 @@ class BacktestMarks:
         if not self.fallbacks[pair]:
             last = ("none: marked at the open rate" if candle_open_ms < 0 else
                     datetime.fromtimestamp(candle_open_ms / 1000, UTC).isoformat())
-            logger.warning("MARK_FALLBACK: pair=%s time=%s last_candle=%s (gap or delisted: "
+            logger.warning("%s: pair=%s time=%s last_candle=%s (gap or delisted: "
                            "marked at the last known close; counted by exposure-report)",
-                           pair, now.isoformat(), last)
+                           Word.MARK_FALLBACK, pair, now.isoformat(), last)
         self.fallbacks[pair] += 1
 
 

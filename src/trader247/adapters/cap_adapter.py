@@ -14,6 +14,8 @@ parts that are passed in, each small and replaceable by a fake in tests:
 - ``reporter``: chat and metrics, None in backtesting (``cap_reporter``);
 - ``persistence``: the state in the database, None outside dry-run / live (``cap_persistence``);
 - ``min_stakes``: each position's exchange minimum stake, for trims;
+- ``increase_min_stake``: the exchange minimum of one more order on a held pair (as freqtrade
+  computes it for a position adjustment), for ``/forceenter`` increases;
 - ``fleet``: this bot as a member of a fleet sharing one cap (``cap_fleet``), None unless
   ``fleet.enabled`` in dry-run / live: the loop then measures the ACCOUNT and entries reserve
   their headroom in the fleet's database.
@@ -37,12 +39,19 @@ from trader247.adapters.cap_persistence import CapStatePersistence
 from trader247.adapters.cap_reporter import CapReporter
 from trader247.adapters.cap_trims import TrimExecutor
 from trader247.adapters.settings import Settings
-from trader247.core.exposure import CapState, Snapshot
+from trader247.core import cap_notices
+from trader247.core.cap_notices import EntryRequest, Notice
+from trader247.core.exposure import CapState, EntryDecision, Exposure, Snapshot, measure
 from trader247.core.trims import in_cooldown
 
 logger = logging.getLogger(__name__)
 
 FORCE_ENTRY_TAG = "force_entry"  # freqtrade's tag for /forceenter and Telegram /forcelong
+_LEVELS = {"info": logging.INFO, "warning": logging.WARNING}
+
+
+def _no_minimum(_pair: str, _price: float) -> float | None:
+    return None
 
 
 @dataclass
@@ -60,6 +69,7 @@ class CapAdapter:
     reporter: CapReporter | None = None
     persistence: CapStatePersistence | None = None
     fleet: CapFleet | None = None
+    increase_min_stake: Callable[[str, float], float | None] = _no_minimum
     _backtest_time: datetime | None = None
 
     # ------------------------------------------------------------------ the loop
@@ -90,7 +100,10 @@ class CapAdapter:
             self.fleet.round(self.controller, now.timestamp())
         if events.plan_line:
             logger.warning(events.plan_line)
-        self.locks.sync(events.lock_reason, now)
+        change = self.locks.sync(events.lock_reason, now)
+        if change is not None:
+            self._tell(cap_notices.lock_notice(change, self.locks.reason or "",
+                                               self.controller.last_exposure))
         plan = self.controller.last_plan
         # In a fleet only the leader's plan is executed (published); a follower's is not logged.
         plans = self.fleet is None or self.fleet.is_leader
@@ -98,6 +111,7 @@ class CapAdapter:
             logger.info("%s cycle=%d pairs=%s", plan.summary, self.controller.cycle,
                         ",".join(order.pair for order in plan.orders))
         if self.reporter is not None:
+            self.reporter.marks(self.marks.fallbacks())
             self.reporter.report(self.controller, events, own,
                                  sum(float(t.stake_amount) for t in open_trades), now.timestamp(),
                                  plans)
@@ -119,21 +133,38 @@ class CapAdapter:
 
     # ------------------------------------------------------------------ entries
     def clamp_stake(self, stake: float, pair: str, now: datetime | None,
-                    min_stake: float | None = None, max_stake: float | None = None) -> float:
+                    min_stake: float | None = None, max_stake: float | None = None, *,
+                    entry_tag: str | None = None, held: bool = False) -> float:
+        """The stake the cap allows for an entry (0: refused), told to the operator
+        (``reporter.entry``). ``held``: it increases an open position."""
         own = self.exposure.snapshot(self.open_trades(), now)
+        if held and min_stake is None:
+            min_stake = self._increase_min_stake(pair, own)
         ceiling = float(stake if max_stake is None else max_stake)
-        if self.fleet is not None and not in_cooldown(self.controller.trim_state, pair,
-                                                      self.controller.cycle):
-            decision = self.fleet.reserve(pair, own, self.controller.state, self.controller,
-                                          requested=stake, min_stake=min_stake,
-                                          max_stake=ceiling)
+        exposure: Exposure | None = None
+        # a pair in trim cooldown is refused by this bot's gate, without asking the fleet
+        by_fleet = self.fleet is not None and not in_cooldown(self.controller.trim_state, pair,
+                                                              self.controller.cycle)
+        if self.fleet is not None and by_fleet:
+            decision, exposure = self.fleet.reserve_measured(
+                pair, own, self.controller.state, self.controller, requested=stake,
+                min_stake=min_stake, max_stake=ceiling)
         else:
             decision = self.controller.gate_entry(pair, stake, own, min_stake=min_stake,
                                                   max_stake=ceiling)
-        if decision.stake is None:
-            logger.debug("entry skipped: %s", decision.reason)
-            return 0.0
-        return float(decision.stake)
+        if self.reporter is not None:
+            if not by_fleet:
+                exposure = measure(own, self.controller.policy)
+            request = EntryRequest(pair, float(stake), forced=entry_tag == FORCE_ENTRY_TAG,
+                                   held=held, fleet=by_fleet)
+            self.reporter.entry(request, decision, exposure, self.controller.stake_currency)
+        elif decision.stake is None:
+            logger.debug("entry skipped: %s", decision.reason)  # backtests: one per candle
+        return _stake_of(decision)
+
+    def _increase_min_stake(self, pair: str, own: Snapshot) -> float | None:
+        mark = next((p.mark_price for p in own.positions if p.pair == pair), None)
+        return None if mark is None or mark <= 0 else self.increase_min_stake(pair, mark)
 
     def allows_entry(self, pair: str, now: datetime | None, entry_tag: str | None) -> bool:
         if self.controller.state is CapState.REDUCING:
@@ -152,18 +183,15 @@ class CapAdapter:
             return result
         clamped = self.clamp_stake(float(stake), kwargs.get("pair", ""),
                                    kwargs.get("current_time"), kwargs.get("min_stake"),
-                                   kwargs.get("max_stake"))
+                                   kwargs.get("max_stake"), held=True)
         return (clamped or None, tag) if tag is not None else (clamped or None)
 
-    def gate_position_increase(self, pair: str, stake: float) -> float:
-        """Clamp an increase of a held position (``execute_entry_gate``) like an entry."""
-        allowed = self.clamp_stake(stake, pair, datetime.now(UTC))
-        if allowed < stake:
-            logger.warning("ENTRY_REFUSED exposure_cap: increase of %s by %.2f %s %s (state %s)",
-                           pair, stake, self.controller.stake_currency,
-                           f"clamped to {allowed:.2f}" if allowed else "refused",
-                           self.controller.state.value)
-        return allowed
+    def gate_position_increase(self, pair: str, stake: float,
+                               entry_tag: str | None = None) -> float:
+        """Clamp an increase of a held position (``execute_entry_gate``) like an entry; below the
+        exchange minimum freqtrade would refuse it anyway (generic "Failed to enter position"),
+        so the cap refuses it itself and says why."""
+        return self.clamp_stake(stake, pair, datetime.now(UTC), entry_tag=entry_tag, held=True)
 
     # ------------------------------------------------------------------ state
     def persist(self) -> bool:
@@ -171,7 +199,18 @@ class CapAdapter:
         change), so a kill -9 at any moment restarts with that trim known."""
         return self.persistence.persist(self.controller) if self.persistence else True
 
+    def _tell(self, notice: Notice) -> None:
+        """Dry-run / live: the reporter logs and sends it; backtests: the log line only."""
+        if self.reporter is not None:
+            self.reporter.notify(notice)
+        else:
+            logger.log(_LEVELS[notice.level], "%s", notice.log)
+
     def order_filled(self, pair: str, order: Any, now: datetime) -> None:
         if self.reporter is not None:
             self.reporter.fill_seen()
         self.trims.order_filled(pair, order, now)
+
+
+def _stake_of(decision: EntryDecision) -> float:
+    return 0.0 if decision.stake is None else float(decision.stake)

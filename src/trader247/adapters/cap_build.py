@@ -26,7 +26,11 @@ from freqtrade.persistence import Trade
 from trader247.adapters.backtest_marks import BacktestMarks, freqtrade_candles
 from trader247.adapters.cap_adapter import CapAdapter
 from trader247.adapters.cap_controller import CapController
-from trader247.adapters.cap_exposure import ExposureReader, exchange_min_stakes
+from trader247.adapters.cap_exposure import (
+    ExposureReader,
+    exchange_increase_min_stake,
+    exchange_min_stakes,
+)
 from trader247.adapters.cap_fleet import CapFleet, fleet_min_stakes, this_instance
 from trader247.adapters.cap_freshness import CandleFreshness
 from trader247.adapters.cap_locks import LockSync
@@ -113,7 +117,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
         exposure=ExposureReader(config["stake_currency"], marks, getattr(strategy, "wallets", None),
                                 settings.cap_policy.count_external_holdings,
                                 None if backtesting or dp is None else dp.ticker),
-        marks=marks, open_trades=open_trades, locks=LockSync(),
+        marks=marks, open_trades=open_trades, locks=LockSync(watch=stored),
         trims=TrimExecutor(controller, runtime.record_trim_latency if runtime else _no_latency),
         min_stakes=min_stakes if fleet is None else fleet_min_stakes(min_stakes,
                                                                      fleet.stale_bots),
@@ -125,6 +129,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
         if runtime is not None and dp is not None else None,
         persistence=CapStatePersistence(StateStore.of_freqtrade()) if stored else None,
         fleet=fleet,
+        increase_min_stake=exchange_increase_min_stake(getattr(dp, "_exchange", None)),
     )
     if adapter.persistence is not None:
         adapter.persistence.restore_and_settle(controller)

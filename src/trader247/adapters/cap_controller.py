@@ -39,6 +39,7 @@ from trader247.core.trims import (
     plan_trims,
     reconcile_fills,
 )
+from trader247.core.words import Word
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,7 @@ class CapController:
         """Clamp an entry to the headroom, measured now (earlier entries this iteration count):
         the total's, and the pair's cluster and asset headroom when those caps are set."""
         if in_cooldown(self.trim_state, pair, self.cycle):
-            return EntryDecision(None, f"TRIM_COOLDOWN: pair={pair} cycle={self.cycle}")
+            return EntryDecision(None, f"{Word.TRIM_COOLDOWN}: pair={pair} cycle={self.cycle}")
         return gate_entry(pair, proposed_stake, snapshot, self.policy, self.state,
                           min_stake=min_stake, max_stake=max_stake)
 

@@ -84,3 +84,17 @@ def exchange_min_stakes(exchange: Any, stoploss: Callable[[], float],
         return result
 
     return min_stakes
+
+
+def exchange_increase_min_stake(exchange: Any) -> Callable[[str, float], float | None]:
+    """The minimum stake of one more entry order on a held pair at ``price``, as freqtrade
+    computes it for a position adjustment (``get_min_pair_stake_amount`` with stoploss 0); None
+    without an exchange or a market limit."""
+
+    def minimum(pair: str, price: float) -> float | None:
+        if exchange is None:
+            return None
+        value = exchange.get_min_pair_stake_amount(pair, price, 0.0)
+        return None if value is None else float(value)
+
+    return minimum

@@ -52,7 +52,7 @@ from dataclasses import dataclass, field, replace
 
 from trader247.adapters.cap_controller import CapController
 from trader247.adapters.fleet_store import FleetStore, FleetUnavailable
-from trader247.core.exposure import CapState, EntryDecision, Snapshot
+from trader247.core.exposure import CapState, EntryDecision, Exposure, Snapshot
 from trader247.core.fleet import (
     Leader,
     Member,
@@ -61,6 +61,7 @@ from trader247.core.fleet import (
     split_key,
     split_round,
 )
+from trader247.core.words import Word
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +206,15 @@ class CapFleet:
     # ------------------------------------------------------------------ entries
     def reserve(self, pair: str, own: Snapshot, state: CapState, controller: CapController, *,
                 requested: float, min_stake: float | None, max_stake: float) -> EntryDecision:
+        return self.reserve_measured(pair, own, state, controller, requested=requested,
+                                     min_stake=min_stake, max_stake=max_stake)[0]
+
+    def reserve_measured(self, pair: str, own: Snapshot, state: CapState,
+                         controller: CapController, *, requested: float,
+                         min_stake: float | None, max_stake: float,
+                         ) -> tuple[EntryDecision, Exposure | None]:
+        """:meth:`reserve`, with the account's exposure the fleet's gate measured (None when
+        the database did not answer) for the operator's message."""
         try:
             grant = self.store.reserve(
                 self.bot, pair, stake_balance=own.stake_balance, cap_policy=controller.policy,
@@ -212,19 +222,19 @@ class CapFleet:
                 positions=own.positions, add_member_balances=not self.shared_wallet)
         except FleetUnavailable as exc:
             self._down(exc)
-            return EntryDecision(None, f"FLEET_UNAVAILABLE: pair={pair} (no entries until the "
-                                       "fleet database answers)")
+            return EntryDecision(None, f"{Word.FLEET_UNAVAILABLE}: pair={pair} (no entries until "
+                                       "the fleet database answers)"), None
         self._up()
         if grant.reservation_id is not None:
             with self._lock:
                 self._held.add(grant.reservation_id)
-        return grant.decision
+        return grant.decision, grant.exposure
 
     # ------------------------------------------------------------------ availability
     def _down(self, exc: Exception) -> None:
         if self.available:
-            logger.warning("FLEET_UNAVAILABLE: %s; no new entries until it answers (exits and "
-                           "this bot's taken trims go on)", exc)
+            logger.warning("%s: %s; no new entries until it answers (exits and "
+                           "this bot's taken trims go on)", Word.FLEET_UNAVAILABLE, exc)
         self.available = False
 
     def _up(self) -> None:

@@ -1,55 +1,80 @@
-"""The ``EXPOSURE_OVER_CAP`` lock: one global freqtrade lock per REDUCING episode.
+"""The ``EXPOSURE_OVER_CAP`` lock: a projection of the cap state on freqtrade's lock store.
 
-Set while the cap is REDUCING (visible in ``/locks``, FreqUI and Telegram), lifted as soon as
-the state is ACTIVE again. Freqtrade's ``PairLocks`` is the store (database in dry-run / live,
-memory in backtesting).
+While the cap is REDUCING one global freqtrade lock exists (visible in ``/locks``, FreqUI's Pair
+Locks and Telegram); as soon as the state is ACTIVE again it is lifted. Freqtrade's ``PairLocks``
+is the store (database in dry-run / live, memory in backtesting).
+
+Decision: the lock follows the state, not the other way round. Deleting it (FreqUI's delete
+button, ``DELETE /api/v1/locks/{id}``) does not allow entries, since the state still blocks
+them; so in dry-run and live (``watch``) the store is read every iteration while REDUCING and a
+deleted lock is re-created within one iteration (``sync`` answers ``"restored"``, the adapter
+tells the operator once). Backtests read the store only when the state may differ from what was
+last set (first candle, a state change, a lock about to expire): nobody deletes locks there, and
+it keeps the per-candle cost flat.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from freqtrade.persistence import PairLocks
 from freqtrade.persistence.pairlock import PairLock
 
-logger = logging.getLogger(__name__)
+from trader247.core.cap_notices import LockChange
+from trader247.core.words import Word
 
-LOCK_PREFIX = "EXPOSURE_OVER_CAP"
+LOCK_PREFIX = str(Word.EXPOSURE_OVER_CAP)
 LOCK_SPAN = timedelta(hours=24)
+RENEW_BEFORE = timedelta(hours=1)
 
 
 @dataclass
 class LockSync:
-    """The lock store is read only when the state may differ from what we last set (first
-    iteration, a state change, a lock about to expire), which keeps the per-candle cost of
-    backtests flat."""
+    """``sync(reason, now)`` once per iteration; ``reason`` None lifts the lock. Returns what
+    changed (None: nothing). ``reason`` (attribute): the lock's reason while one is set."""
 
+    watch: bool = False
     locked_until: datetime | None = None
+    reason: str | None = None
     checked: bool = False
 
     def reset(self) -> None:
         self.locked_until = None
+        self.reason = None
         self.checked = False
 
-    def sync(self, reason: str | None, now: datetime) -> None:
-        if self.checked and (reason is None) == (self.locked_until is None) and (
-            self.locked_until is None or self.locked_until - now > timedelta(hours=1)
-        ):
-            return
+    def sync(self, reason: str | None, now: datetime) -> LockChange | None:
+        if not self._may_differ(reason, now):
+            return None
         self.checked = True
         ours = [lock for lock in PairLocks.get_pair_locks("*", now)
                 if (lock.reason or "").startswith(LOCK_PREFIX)]
         if reason is None:
-            self._lift(ours, now)
-            return
+            return self._lift(ours, now)
+        had = self.locked_until is not None
+        if ours and not (self.locked_until is not None
+                         and self.locked_until - now <= RENEW_BEFORE):
+            self.locked_until = max(lock.lock_end_time_utc for lock in ours)
+            self.reason = self.reason or reason
+            return None
         self.locked_until = now + LOCK_SPAN
+        self.reason = reason
         PairLocks.lock_pair("*", self.locked_until, reason, now=now)
-        if not ours:
-            logger.warning("%s: entries blocked until exposure is back under target", reason)
+        if ours:
+            return None  # renewed before it expires
+        return "restored" if had else "placed"
 
-    def _lift(self, ours: list[PairLock], now: datetime) -> None:
+    def _may_differ(self, reason: str | None, now: datetime) -> bool:
+        """Whether the store must be read: always while REDUCING when ``watch``."""
+        if not self.checked or (reason is None) != (self.locked_until is None):
+            return True
+        if reason is None:
+            return False
+        return self.watch or self.locked_until is None or (
+            self.locked_until - now <= RENEW_BEFORE)
+
+    def _lift(self, ours: list[PairLock], now: datetime) -> LockChange | None:
         # Deactivate the rows themselves: in backtesting freqtrade's unlock_reason compares lock
         # ends with the wall clock, not the candle time, and would miss them. The end is moved to
         # now, so the lock's span is the REDUCING episode (a backtest result's locks show
@@ -57,8 +82,10 @@ class LockSync:
         for lock in ours:
             lock.active = False
             lock.lock_end_time = now
-        if ours:
-            if PairLocks.use_db:
-                PairLock.session.commit()
-            logger.info("exposure back under target: entries resume (lock lifted)")
+        if ours and PairLocks.use_db:
+            PairLock.session.commit()
+        was_set = self.locked_until is not None
         self.locked_until = None
+        self.reason = None
+        # A lock set by freqtrade's protection (ExposureCap) counts too.
+        return "lifted" if ours or was_set else None

@@ -1,10 +1,13 @@
 """Mark sources for the cap: the price an open position is valued at.
 
-Two implementations of one small interface (``begin_iteration``, ``refresh``, ``price``):
+Two implementations of one small interface (``begin_iteration``, ``refresh``, ``price``,
+``fallbacks``):
 
 - :class:`LiveMarks` (dry-run / live): the price freqtrade fetched anyway (``price_tape``), else a
   ticker, else the newest analyzed close, else the trade's open rate. One ticker request per pair
-  per iteration at most: the entry gate reuses the loop's marks.
+  per iteration at most: the entry gate reuses the loop's marks. The last two are not current
+  prices: ``fallbacks()`` names the pairs marked so this iteration (the operator is told,
+  ``MARK_FALLBACK``).
 - :class:`BacktestMarkSource` (backtesting / hyperopt): the close of the newest candle closed at the
   loop's time, from the unsliced history (``backtest_marks``).
 
@@ -21,6 +24,7 @@ from typing import Any, Protocol
 
 from trader247.adapters import price_tape
 from trader247.adapters.backtest_marks import BacktestMarks
+from trader247.core.cap_notices import MarkSource as FallbackSource
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,8 @@ class MarkSource(Protocol):
     def refresh(self) -> None: ...
 
     def price(self, pair: str, open_rate: float, now: datetime | None) -> float: ...
+
+    def fallbacks(self) -> dict[str, tuple[FallbackSource, float]]: ...
 
 
 @dataclass
@@ -44,6 +50,7 @@ class LiveMarks:
     _fresh_since: float = float("inf")
     _loop_started: float | None = None
     _marks: dict[str, float] = field(default_factory=dict)
+    _fallbacks: dict[str, tuple[FallbackSource, float]] = field(default_factory=dict)
 
     def begin_iteration(self) -> None:
         """Prices that arrived since the previous iteration began are fresh enough to mark."""
@@ -51,12 +58,18 @@ class LiveMarks:
         self._fresh_since = self._loop_started if self._loop_started is not None else started
         self._loop_started = started
         self._marks = {}
+        self._fallbacks = {}
 
     def refresh(self) -> None:
         """Current prices for the rest of the iteration (a trim sells what the value makes at
         the mark: a mark one iteration old over-sells in a rally)."""
         self._fresh_since = float("inf")
         self._marks = {}
+        self._fallbacks = {}
+
+    def fallbacks(self) -> dict[str, tuple[FallbackSource, float]]:
+        """Pairs marked this iteration at a fallback (candle close, open rate) and the price."""
+        return dict(self._fallbacks)
 
     def price(self, pair: str, open_rate: float, now: datetime | None) -> float:
         mark = self._marks.get(pair)
@@ -77,7 +90,10 @@ class LiveMarks:
             logger.debug("ticker for %s unavailable: %s", pair, exc)
         frame, _ = self.analyzed(pair)
         if len(frame):
-            return float(frame["close"].iat[-1])
+            close = float(frame["close"].iat[-1])
+            self._fallbacks[pair] = ("candle_close", close)
+            return close
+        self._fallbacks[pair] = ("open_rate", float(open_rate))
         return float(open_rate)
 
 
@@ -93,6 +109,10 @@ class BacktestMarkSource:
 
     def refresh(self) -> None:
         return None
+
+    def fallbacks(self) -> dict[str, tuple[FallbackSource, float]]:
+        """Backtests count and log their fallbacks themselves (``BacktestMarks``)."""
+        return {}
 
     def price(self, pair: str, open_rate: float, now: datetime | None) -> float:
         if now is None:

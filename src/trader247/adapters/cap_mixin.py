@@ -13,7 +13,8 @@ What it does, per bot iteration (per candle in backtesting):
 - ``bot_loop_start`` measures exposure once (``trader247.core.exposure.measure``: open positions
   at mark + stake of open entry orders, over stake-currency balance + positions), moves
   the ACTIVE / REDUCING state, sets or lifts the global ``EXPOSURE_OVER_CAP`` lock (visible in
-  ``/locks``, FreqUI and Telegram), and plans at most one trim round every
+  ``/locks``, FreqUI and Telegram; a deleted one comes back while REDUCING), tells the operator
+  what changed (README "What the operator sees"), and plans at most one trim round every
   ``trim_interval_cycles`` iterations;
 - ``custom_stake_amount`` clamps every entry to the headroom under the cap (REDUCING: no entry);
 - ``confirm_trade_entry`` refuses entries while REDUCING, for pairs in trim cooldown and (dry-run
@@ -308,18 +309,20 @@ class ExposureCapMixin:
             return stake
         return self.cap_adapter.clamp_stake(stake, kwargs.get("pair", ""),
                                             kwargs.get("current_time"), kwargs.get("min_stake"),
-                                            kwargs.get("max_stake"))
+                                            kwargs.get("max_stake"),
+                                            entry_tag=kwargs.get("entry_tag"))
 
     def _cap_allows_entry(self, pair: str, now: datetime | None, entry_tag: str | None) -> bool:
         return not self._cap_on() or self.cap_adapter.allows_entry(pair, now, entry_tag)
 
-    def _cap_gate_position_increase(self, pair: str, stake: float) -> float:
+    def _cap_gate_position_increase(self, pair: str, stake: float,
+                                    entry_tag: str | None = None) -> float:
         """``trader247.patches.execute_entry_gate`` asks this for every position increase
         (``/forceenter`` on a held pair reaches neither ``custom_stake_amount`` nor
         ``confirm_trade_entry``): no increase passes the cap while REDUCING."""
         if not self._cap_on():
             return stake
-        return self.cap_adapter.gate_position_increase(pair, stake)
+        return self.cap_adapter.gate_position_increase(pair, stake, entry_tag)
 
     def _cap_trim(self, trade: Trade, current_time: datetime) -> tuple[float, str] | None:
         return self.cap_adapter.trims.trim(trade, current_time) if self._cap_on() else None

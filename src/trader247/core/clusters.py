@@ -54,11 +54,12 @@ from trader247.core.exposure import (
 from trader247.core.group_limits import GroupLimits as GroupLimits
 from trader247.core.group_limits import asset_of_pair as asset_of_pair
 from trader247.core.trim_order import TrimOrder
+from trader247.core.words import Word
 
 GroupKind = Literal["cluster", "asset"]
 _OVER_CAP_CODES: dict[GroupKind, str] = {
-    "cluster": "CLUSTER_OVER_CAP",
-    "asset": "ASSET_OVER_CAP",
+    "cluster": Word.CLUSTER_OVER_CAP,
+    "asset": Word.ASSET_OVER_CAP,
 }
 
 

@@ -357,7 +357,8 @@ class RiskConfig(BaseModel):
         3, description="Trim orders per cycle at most (fix 7 alerts above this)."
     )
     trim_band_pct: Annotated[StrictFloat, Bounds(ge=0)] = Field(
-        2.0, description="Trim only when exposure exceeds cap + band (must be < cap)."
+        2.0, description="Target = cap - band: entries fill up to it and trims sell down to it; "
+        "REDUCING starts above the cap (must be < cap)."
     )
     trim_on_start: StrictBool = Field(True, description="Trim at start-up when over the cap.")
     trim_mode: Literal["proportional", "largest_first"] = Field(

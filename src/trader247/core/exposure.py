@@ -39,6 +39,7 @@ from enum import Enum
 from typing import Literal
 
 from trader247.core.group_limits import GroupLimits
+from trader247.core.words import Word
 
 TrimMode = Literal["proportional", "largest_first"]
 TRIM_MODES: tuple[TrimMode, ...] = ("proportional", "largest_first")
@@ -248,7 +249,7 @@ class EntryDecision:
 
 def over_cap_reason(exposure: Exposure) -> str:
     return (
-        f"EXPOSURE_OVER_CAP: at_risk={exposure.at_risk_pct:.1f}% "
+        f"{Word.EXPOSURE_OVER_CAP}: at_risk={exposure.at_risk_pct:.1f}% "
         f"cap={exposure.cap_pct:.1f}% target={exposure.target_pct:.1f}%"
     )
 
@@ -285,17 +286,19 @@ def clamp_entry_stake(
         ("max_stake", max_stake),
     )
     limited_by, stake = min(limits, key=lambda item: item[1])
+    if limited_by == "headroom" and stake <= exposure.tolerance:
+        stake = 0.0  # float noise of the sums (module doc), not room: reported as none
     if stake <= 0 or stake < floor:
         return EntryDecision(
             None,
-            f"BELOW_MIN_STAKE: stake={_num(max(stake, 0.0))} min_stake={_num(floor)} "
+            f"{Word.BELOW_MIN_STAKE}: stake={_num(max(stake, 0.0))} min_stake={_num(floor)} "
             f"limited_by={limited_by}",
         )
     if limited_by == "proposed":
-        return EntryDecision(stake, f"ENTRY_OK: stake={_num(stake)}")
+        return EntryDecision(stake, f"{Word.ENTRY_OK}: stake={_num(stake)}")
     return EntryDecision(
         stake,
-        f"ENTRY_CLAMPED: stake={_num(stake)} proposed={_num(proposed_stake)} "
+        f"{Word.ENTRY_CLAMPED}: stake={_num(stake)} proposed={_num(proposed_stake)} "
         f"limited_by={limited_by}",
     )
 

@@ -45,6 +45,7 @@ from trader247.core.exposure import (
     measure,
 )
 from trader247.core.trims import TrimOrder
+from trader247.core.words import Word
 
 KEY_SEPARATOR = "|"
 
@@ -136,9 +137,9 @@ def reserve(
     exposure = measure(snapshot, policy)
     decision = clamp_entry_stake(requested, exposure, state, min_stake=min_stake,
                                  max_stake=max_stake)
-    if decision.reason.startswith("EXPOSURE_OVER_CAP"):
-        decision = EntryDecision(None, "FLEET_OVER_CAP" + decision.reason.removeprefix(
-            "EXPOSURE_OVER_CAP"))
+    if decision.reason.startswith(Word.EXPOSURE_OVER_CAP):
+        decision = EntryDecision(None, Word.FLEET_OVER_CAP + decision.reason.removeprefix(
+            Word.EXPOSURE_OVER_CAP))
     return decision, exposure
 
 

@@ -56,10 +56,13 @@ def format_state_change(
     *,
     stake_currency: str,
     plan_line: str | None = None,
+    trimming: bool = True,
 ) -> str:
     """ACTIVE -> REDUCING (entries blocked, trimming) or REDUCING -> ACTIVE (entries allowed).
 
-    ``plan_line`` (``trims.format_plan_line``) is appended when given.
+    ``plan_line`` (``trims.format_plan_line``) is appended when given. ``trimming`` False (trims
+    disabled, or ``trim_on_start: false`` holding them at start): the message says that nothing
+    is sold and entries wait for the target, instead of promising trims.
     """
     figures = _figures(exposure, stake_currency)
     cap = f"cap {exposure.cap_pct:.1f}% ({format_stake(exposure.cap_value, stake_currency)})"
@@ -68,10 +71,9 @@ def format_state_change(
         f"({format_stake(exposure.target_value, stake_currency)})"
     )
     if current is CapState.REDUCING and previous is not CapState.REDUCING:
-        text = (
-            f"🔻 Exposure cap ACTIVE → REDUCING: {figures} > {cap}. "
-            f"New entries blocked; trimming down to {target}."
-        )
+        then = (f"trimming down to {target}." if trimming else
+                f"no trims (nothing is sold): entries resume at or below {target}.")
+        text = f"🔻 Exposure cap ACTIVE → REDUCING: {figures} > {cap}. New entries blocked; {then}"
     elif current is CapState.ACTIVE and previous is CapState.REDUCING:
         text = (
             f"✅ Exposure cap REDUCING → ACTIVE: {figures} <= {target}, {cap}. "

@@ -102,6 +102,7 @@ from trader247.core.trim_state import on_trim_filled as on_trim_filled
 from trader247.core.trim_state import on_trim_placed as on_trim_placed
 from trader247.core.trim_state import on_trim_rejected as on_trim_rejected
 from trader247.core.trim_state import reconcile_fills as reconcile_fills
+from trader247.core.words import Word
 
 _RECENT_ROUNDS_KEPT = 10
 
@@ -472,7 +473,7 @@ def _round(
         episode_trimmed=frozenset() if reset else state.episode_trimmed,
     )
     return cycle_view.plan(
-        f"TRIM_ROUND: {status} orders={len(this_round)} selling={selling:.10g} "
+        f"{Word.TRIM_ROUND}: {status} orders={len(this_round)} selling={selling:.10g} "
         f"to_trim={to_trim:.10g}",
         state,
         orders=this_round,

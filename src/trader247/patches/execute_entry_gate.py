@@ -6,9 +6,12 @@ strategy's DCA, reach ``execute_entry(..., trade=trade, mode="pos_adjust")``, wh
 locks. No strategy callback can clamp or refuse that order, so the cap would not hold.
 
 The wrapper asks the bot's current strategy (``self.strategy``, so a ``/reload_config`` is
-followed) for ``_cap_gate_position_increase(pair, stake)`` and passes freqtrade the stake it
-returns; 0 refuses the order (``execute_entry`` returns False, as freqtrade does for a stake it
-cannot place). Strategies without the mixin are untouched.
+followed) for ``_cap_gate_position_increase(pair, stake, enter_tag)`` and passes freqtrade the
+stake it returns; 0 refuses the order (``execute_entry`` returns False, as freqtrade does for a
+stake it cannot place; freqtrade's REST answer is then its generic "Failed to enter position",
+so the cap tells the operator why itself: ``ENTRY_REFUSED``). The tag tells an operator's
+``/forceenter`` (``force_entry``) from a strategy's DCA. Strategies without the mixin are
+untouched.
 
 A release where ``execute_entry`` no longer has what this relies on refuses to start
 (:class:`FreqtradeChanged`): a silently missing gate would let ``/forceenter`` past the cap.
@@ -41,7 +44,7 @@ def _gated(original: Any) -> Any:
         gate = getattr(self.strategy, GATE, None)
         if gate is not None and kwargs.get("trade") is not None \
                 and kwargs.get("mode") == POSITION_ADJUST:
-            stake_amount = gate(pair, stake_amount)
+            stake_amount = gate(pair, stake_amount, kwargs.get("enter_tag"))
             if not stake_amount:
                 return False
         return original(self, pair, stake_amount, *args, **kwargs)
