@@ -37,6 +37,13 @@ def enter(client: FtRestClient, pair: str, stake: float) -> dict[str, Any]:
     return trade
 
 
+def log_messages(client: FtRestClient, word: str) -> list[str]:
+    """The bot's log lines (``/api/v1/logs``: what ``freqtrade-client logs`` prints) that start
+    with one of the cap's words: how a REST caller learns why the cap clamped or refused. (The
+    chat text of the same decision, which freqtrade logs too, starts with an emoji.)"""
+    return [entry[4] for entry in client.logs()["logs"] if entry[4].startswith(word)]
+
+
 def trim_orders(client: FtRestClient) -> list[dict[str, Any]]:
     return [order for trade in client.status() for order in trade["orders"]
             if order["ft_order_tag"] == "trim" and order["status"] == "closed"]
@@ -53,6 +60,8 @@ def fill_the_book(client: FtRestClient) -> dict[str, dict[str, Any]]:
     clamped = trades["SOL/USD"]["stake_amount"]
     # $30 = 23 % of $1000 - $200 held; marks and the amount's rounding move it by cents
     assert clamped == pytest.approx(30.0, abs=0.5), trades["SOL/USD"]
+    clamps = log_messages(client, "ENTRY_CLAMPED: pair=SOL/USD via=force_entry position=new")
+    assert len(clamps) == 1 and "requested=300 " in clamps[0], clamps
     return trades
 
 
@@ -78,6 +87,18 @@ def test_freqtrade_client_sees_the_cap_clamp_refuse_lock_and_lift(
     assert refused == {"error": "Error querying /api/v1/forceenter: "
                                 "Failed to enter position for LINK/USD."}, refused
     assert sorted(t["pair"] for t in client.status()) == sorted(trades)
+    # The generic answer is freqtrade's; the reason is in the log, written in the same request.
+    why = log_messages(client, "ENTRY_REFUSED EXPOSURE_OVER_CAP: pair=LINK/USD")
+    assert len(why) == 1, why
+    assert len(log_messages(client, "CAP_LOCK_PLACED")) == 1
+
+    # Deleting the lock (FreqUI's button, DELETE /locks/<id>) does not allow entries: the cap
+    # puts it back within one iteration and says so once.
+    client.delete_lock(locks[0]["id"])
+    restored = wait_for(lambda: cap_locks(client), 60, "the deleted lock to be re-created")
+    assert len(restored) == 1 and restored[0]["id"] != locks[0]["id"], restored
+    assert len(wait_for(lambda: log_messages(client, "CAP_LOCK_RESTORED"), 30,
+                        "CAP_LOCK_RESTORED in /logs")) == 1
 
     trims = wait_for(lambda: trim_orders(client), 60, "a filled trim order in /status")
     assert len(trims) == 1 and trims[0]["ft_order_side"] == "sell", trims
@@ -91,4 +112,6 @@ def test_freqtrade_client_sees_the_cap_clamp_refuse_lock_and_lift(
     # Without BTC the book is under the 23 % target: the cap lifts its own lock.
     wait_for(lambda: not cap_locks(client), 60,
              f"the lock to be lifted; log tail:\n{bot.log.read_text()[-2000:]}")
+    assert len(wait_for(lambda: log_messages(client, "CAP_LOCK_LIFTED"), 30,
+                        "CAP_LOCK_LIFTED in /logs")) == 1
     assert "Traceback" not in bot.log.read_text()
