@@ -282,6 +282,16 @@ def test_the_lock_follows_the_state_and_a_deleted_lock_comes_back_once(
     assert locks.sync(None, NOW + timedelta(seconds=25)) is None
 
 
+def test_the_locks_reason_shows_the_current_at_risk_while_it_stays(memory_locks: None) -> None:
+    locks = LockSync(watch=True)
+    placed = "EXPOSURE_OVER_CAP: at_risk=33.1% cap=25.0% target=23.0%"
+    trimmed = "EXPOSURE_OVER_CAP: at_risk=30.7% cap=25.0% target=23.0%"
+    assert locks.sync(placed, NOW) == "placed"
+    assert locks.sync(trimmed, NOW + timedelta(seconds=5)) is None  # the same lock, no news
+    (lock,) = PairLocks.get_pair_locks("*", NOW + timedelta(seconds=5))
+    assert lock.reason == trimmed and locks.reason == trimmed
+
+
 def test_backtests_do_not_read_the_store_every_candle(memory_locks: None) -> None:
     locks = LockSync(watch=False)
     reason = "EXPOSURE_OVER_CAP: at_risk=29.2% cap=25.0% target=23.0%"
