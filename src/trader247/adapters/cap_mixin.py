@@ -246,7 +246,7 @@ class ExposureCapMixin:
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         if stored:  # freqtrade's bot (dry-run / live), not a backtest
             # A SIGTERM whose interrupt is lost still stops the bot (trader247.interrupts).
-            latch_signals()
+            logger.info("SIGNALS_LATCHED: signals=%s", ",".join(latch_signals()) or "none")
             execute_entry_gate.install()
             # freqtrade has no public accessor for the bot's exchange object.
             exchange = getattr(self.dp, "_exchange", None)
