@@ -143,7 +143,8 @@ def check_shutdown(bot: Bot, database: Path, signalled: datetime, fleet: tuple[
     return None
 
 
-@pytest.mark.parametrize("rounds", [3, pytest.param(15, marks=pytest.mark.soak)])
+@pytest.mark.parametrize("rounds", [
+    3, pytest.param(15, marks=[pytest.mark.soak, pytest.mark.timeout(1200)])])
 def test_fleet_bots_stopped_with_sigterm_save_their_state_and_leave(
         tmp_path: Path, postgres_url: str, live_replay_factory: Any,  # noqa: F811
         rounds: int) -> None:
