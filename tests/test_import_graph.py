@@ -75,13 +75,10 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
                 low[node] = min(low[node], low[dep])
             elif dep in stack:
                 low[node] = min(low[node], index[dep])
-        if low[node] == index[node]:
-            group = []
-            while True:
-                member = stack.pop()
-                group.append(member)
-                if member == node:
-                    break
+        if low[node] == index[node]:  # node roots a group: it and everything above it
+            at = stack.index(node)
+            group = stack[at:]
+            del stack[at:]
             if len(group) > 1:
                 found.append(sorted(group))
 

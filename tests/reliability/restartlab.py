@@ -121,6 +121,7 @@ TRIM_TIMEOUT_S = 10
 AT_RISK_TOLERANCE = 0.005
 # An action that fails at most this long before its bot's kill was failed by the kill.
 ACTION_KILL_GRACE_S = 3.0
+RUN_LIMIT_S = 300.0  # a run whose kill moment never comes (a bot that never got up) ends here
 AMOUNT_RTOL = 1e-6
 
 _STAMP = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) - ")
@@ -612,7 +613,7 @@ class RestartLab:
         halt = threading.Event()
         worker = threading.Thread(target=self._work, args=(run, actions, plan, halt),
                                   name=f"actions-run{run.index}", daemon=True)
-        while True:
+        while time.time() - run.started < RUN_LIMIT_S:
             self._poll(run)
             now = time.time()
             if run.up and not worker.is_alive() and worker.ident is None:
@@ -630,6 +631,9 @@ class RestartLab:
                 run.notes.append("no TRIM_ROUND within 150 s: killed anyway")
                 break
             time.sleep(0.003 if trimming else 0.05)
+        else:
+            run.notes.append(f"no kill moment within {RUN_LIMIT_S:g} s (up: {run.up}): "
+                             "killed anyway")
         self.kill(run)
         halt.set()
         if worker.ident is not None:

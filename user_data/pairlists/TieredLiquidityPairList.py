@@ -19,6 +19,7 @@ Backtesting: ``NO_ACTION`` - the list holds every candidate (today's volume woul
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from typing import Any
 
@@ -37,6 +38,7 @@ from trader247.core.universe import (
     market_from_ccxt,
 )
 from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
+from trader247.interrupts import raise_interrupt
 from trader247.patches import idempotent_create, markets_guard
 from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 
@@ -143,9 +145,11 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
 
     def _fetch_tickers(self, tickers: Tickers) -> dict[str, TickerSnapshot]:
         if not tickers:
+            since = sys.exception()
             try:
                 tickers = self._exchange.get_tickers()
             except Exception as exc:  # keep the last good universe on any exchange fault
+                raise_interrupt(exc, since=since)  # but never on a SIGTERM hidden in one
                 logger.warning("UNIVERSE_KEPT: reason=tickers_error error=%s: %s",
                                type(exc).__name__, exc)
                 observability.runtime_of(self._config).record_exchange_error("tickers")

@@ -17,6 +17,7 @@ The cap adapter holds exactly one of them; tests pass fakes with the same three 
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from typing import Any, Protocol
 from trader247.adapters import price_tape
 from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.core.cap_notices import MarkSource as FallbackSource
+from trader247.interrupts import raise_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +84,13 @@ class LiveMarks:
             recent = self.tape.price(pair, self._fresh_since)
             if recent is not None:
                 return recent
+        since = sys.exception()
         try:
             ticker = self.ticker(pair)
             if ticker and ticker.get("last"):
                 return float(ticker["last"])
         except Exception as exc:  # a ticker fault must not stop the loop: fall back to candles
+            raise_interrupt(exc, since=since)  # but a SIGTERM inside the request must
             logger.debug("ticker for %s unavailable: %s", pair, exc)
         frame, _ = self.analyzed(pair)
         if len(frame):

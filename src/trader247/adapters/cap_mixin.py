@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import sys
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -54,6 +55,7 @@ from trader247.adapters.cap_controller import CapController
 from trader247.adapters.settings import Settings
 from trader247.adapters.state_store import heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
+from trader247.interrupts import latch_signals, raise_if_signalled, raise_interrupt
 from trader247.patches import (
     execute_entry_gate,
     hyperopt_pickle,
@@ -244,6 +246,8 @@ class ExposureCapMixin:
         self._trader247_trims_only = None
         super().ft_bot_start(**kwargs)  # type: ignore[misc]
         if stored:  # freqtrade's bot (dry-run / live), not a backtest
+            # A SIGTERM whose interrupt is lost still stops the bot (trader247.interrupts).
+            logger.info("SIGNALS_LATCHED: signals=%s", ",".join(latch_signals()) or "none")
             execute_entry_gate.install()
             # freqtrade has no public accessor for the bot's exchange object.
             exchange = getattr(self.dp, "_exchange", None)
@@ -270,6 +274,7 @@ class ExposureCapMixin:
         if adapter is not None and adapter.fleet is not None:
             adapter.fleet.leave()
         if adapter is not None and adapter.persistence is not None:
+            since = sys.exception()  # freqtrade's interrupt: this IS its shutdown
             try:
                 heal_shared_session()
                 if adapter.persist():
@@ -277,6 +282,7 @@ class ExposureCapMixin:
                 else:
                     logger.warning("cap state not persisted on shutdown (see above)")
             except Exception as exc:  # the database may already be gone during shutdown
+                raise_interrupt(exc, since=since)  # a second SIGTERM ends the shutdown too
                 logger.warning("cap state not persisted on shutdown: %s", exc)
         super().ft_bot_cleanup()  # type: ignore[misc]
 
@@ -293,6 +299,7 @@ class ExposureCapMixin:
 
     # ------------------------------------------------------------------ forwarding
     def _cap_loop(self, current_time: datetime) -> None:
+        raise_if_signalled()  # a bot that lost its SIGTERM stops here, one iteration late
         if self._cap_on():
             self.cap_adapter.loop(current_time)
             if self._trader247_trims_only is None:
@@ -313,6 +320,7 @@ class ExposureCapMixin:
                                             entry_tag=kwargs.get("entry_tag"))
 
     def _cap_allows_entry(self, pair: str, now: datetime | None, entry_tag: str | None) -> bool:
+        raise_if_signalled()  # no entry after a SIGTERM, even one whose interrupt was lost
         return not self._cap_on() or self.cap_adapter.allows_entry(pair, now, entry_tag)
 
     def _cap_gate_position_increase(self, pair: str, stake: float,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import time
 from collections.abc import Iterable
 
@@ -20,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController
 from trader247.adapters.state_store import StateStore, StateWriteError
+from trader247.interrupts import raise_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -35,9 +37,11 @@ class CapStatePersistence:
 
     def restore(self, controller: CapController) -> bool:
         """True when a saved state was applied; unreadable state is logged and ignored."""
+        since = sys.exception()
         try:
             saved = self.store.load(STATE_KEY, legacy_key=STATE_KEY)
         except SQLAlchemyError as exc:
+            raise_interrupt(exc, since=since)
             logger.error("cap state could not be read (%s): starting fresh", exc)
             return False
         if not saved:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +48,7 @@ from trader247.core.fleet import (
     reserve,
 )
 from trader247.core.trims import TrimOrder
+from trader247.interrupts import raise_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -110,11 +112,13 @@ class FleetStore:
             raise FleetConfigError(
                 f"{key}: a fleet needs PostgreSQL (postgresql+psycopg://user:pass@host/db), got "
                 f"a {scheme!r} URL; SQLite cannot be shared between bots")
+        since = sys.exception()
         try:
             engine = create_engine(db_url, pool_pre_ping=True, future=True)
             store = cls(engine, policy)
             store.ensure_schema()
         except (SQLAlchemyError, ImportError) as exc:
+            raise_interrupt(exc, since=since)
             raise FleetUnavailable(f"{key}: fleet database unreachable: {_reason(exc)}") from exc
         return store
 
@@ -126,7 +130,10 @@ class FleetStore:
 
     @contextmanager
     def _locked(self) -> Iterator[tuple[Connection, float]]:
-        """One transaction holding the fleet's lock, with the database's clock."""
+        """One transaction holding the fleet's lock, with the database's clock. A database error
+        is :class:`FleetUnavailable`; an interrupt it hides propagates (``trader247.interrupts``:
+        a SIGTERM in ``pool_pre_ping`` surfaced as psycopg's ``ProgrammingError``)."""
+        since = sys.exception()
         try:
             with self._engine.begin() as c:
                 c.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": self._lock_key})
@@ -134,6 +141,7 @@ class FleetStore:
                     text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")).scalar_one())
                 yield c, now
         except SQLAlchemyError as exc:
+            raise_interrupt(exc, since=since)
             raise FleetUnavailable(f"fleet database: {_reason(exc)}") from exc
 
     # --- members ------------------------------------------------------------------------

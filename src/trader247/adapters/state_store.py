@@ -14,7 +14,8 @@ Decisions:
   transaction, never freqtrade's shared session: a failed write (server gone, disk full, a
   SIGTERM inside it) rolls back only itself. It raises :class:`StateWriteError`; callers log and
   keep the bot running (the mixin fails closed: a trim whose write-ahead cannot be written is
-  not placed).
+  not placed). An interrupt the database error hides (a SIGTERM inside the write) propagates
+  instead (``trader247.interrupts``).
 - Upgrade: a state written by earlier versions under the same key in ``KeyValueStore`` is read
   once when our table holds none, and that row is deleted with the first write to our table.
 """
@@ -22,10 +23,10 @@ Decisions:
 from __future__ import annotations
 
 import logging
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from freqtrade.persistence import Trade
 from sqlalchemy import (
     Column,
     DateTime,
@@ -40,6 +41,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import InvalidRequestError, SQLAlchemyError
+
+from trader247.interrupts import raise_interrupt
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +73,8 @@ class StateStore:
     @classmethod
     def of_freqtrade(cls) -> StateStore:
         """The store in the database freqtrade opened (``init_db``, ``--db-url``)."""
+        from freqtrade.persistence import Trade  # not at import: a store alone needs no freqtrade
+
         engine: Engine = Trade.session.get_bind()
         return cls(engine)
 
@@ -105,6 +110,7 @@ class StateStore:
     def save(self, key: str, value: str) -> None:
         """Insert or replace ``key`` in one transaction of its own."""
         now = datetime.now(UTC).replace(tzinfo=None)
+        since = sys.exception()
         try:
             self._ensure_table()
             with self._engine.begin() as connection:
@@ -118,6 +124,7 @@ class StateStore:
                     connection.execute(
                         delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
         except SQLAlchemyError as exc:
+            raise_interrupt(exc, since=since)
             raise StateWriteError(_reason(exc)) from exc
         self._legacy_pending.clear()
 
@@ -140,12 +147,16 @@ def heal_shared_session() -> bool:
     disk, so rolling back (or, where SQLAlchemy refuses even that, closing the session: the next
     use opens a fresh one) loses nothing that was on disk. True when it healed the session.
     """
+    from freqtrade.persistence import Trade
+
     session = getattr(Trade, "session", None)
     if session is None:
         return False
+    since = sys.exception()  # the shutdown's own interrupt is not raised again
     try:
         session.execute(text("SELECT 1"))
     except InvalidRequestError as exc:  # PendingRollbackError is one
+        raise_interrupt(exc, since=since)
         logger.info("freqtrade's session was interrupted mid-write (%s): healed before "
                     "shutdown", type(exc).__name__)
         try:

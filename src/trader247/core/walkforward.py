@@ -57,13 +57,18 @@ def windows(start: datetime, end: datetime, train_days: int, test_days: int) -> 
         raise ValueError(f"train and test days must be > 0 (got {train_days}, {test_days})")
     out: list[Window] = []
     train_start = start
-    while True:
+    # Windows start test_days apart: by this many steps one starts past ``end`` and ends the loop.
+    steps = max(0, math.ceil((end - start) / timedelta(days=test_days))) + 1
+    for _ in range(steps):
         test_start = train_start + timedelta(days=train_days)
         test_end = min(test_start + timedelta(days=test_days), end)
         if (test_end - test_start).days * 2 < test_days:
             break
         out.append(Window(len(out) + 1, train_start, test_start, test_end))
         train_start += timedelta(days=test_days)
+    else:
+        raise RuntimeError(f"walk-forward windows did not end after {steps} steps "
+                           f"({start} .. {end}, {train_days} + {test_days} days): {out[-1]}")
     if not out:
         raise ValueError(
             f"no walk-forward window fits {start:%Y-%m-%d} .. {end:%Y-%m-%d}: need at least "

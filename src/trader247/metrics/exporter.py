@@ -30,6 +30,7 @@ import logging
 import math
 import os
 import platform
+import sys
 import threading
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -51,6 +52,7 @@ from trader247.core.clusters import GroupExposure, GroupsExposure  # [M]
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
+from trader247.interrupts import raise_interrupt
 
 __all__ = [
     "CORE_PAIRS",
@@ -711,9 +713,11 @@ class MetricsServer:
         except ValueError as exc:
             logger.error("Metrics exporter not started: %s; the bot keeps trading", exc)
             return False
+        since = sys.exception()
         try:
             server, thread = start_http_server(port, addr=host, registry=metrics.registry)
         except OSError as exc:
+            raise_interrupt(exc, since=since)  # "the bot keeps trading" is for a busy port only
             reason = "port already in use" if _addr_in_use(exc) else str(exc)
             logger.error(
                 "Metrics exporter not started: cannot bind %s (%s); the bot keeps trading "

@@ -28,12 +28,14 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import sys
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from trader247.interrupts import raise_interrupt
 from trader247.patches.live_api import unguarded_live_api
 
 log = logging.getLogger(__name__)
@@ -88,11 +90,13 @@ def guard(api: Any, *, clock: Callable[[], float] = time.time,
             log.warning("create %s %s reuses client_order_id %s: an earlier create had no "
                         "answer, the exchange returns that order if it accepted it",
                         side, symbol, client_id)
+        since = sys.exception()
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None)):
             try:
                 order = original(symbol, type, side, amount, price, params)
             except ccxt.NetworkError as exc:
                 pending.remember(symbol, side, client_id, clock())
+                raise_interrupt(exc, since=since)  # a SIGTERM in the request is no retry
                 if delay is None:
                     raise
                 log.warning("create %s %s (client_order_id %s) failed with %s: retrying with "

@@ -22,8 +22,10 @@ the create's own answer (freqtrade then polls as before). Limit orders are untou
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Any
 
+from trader247.interrupts import raise_interrupt
 from trader247.patches.live_api import unguarded_live_api
 
 log = logging.getLogger(__name__)
@@ -47,9 +49,11 @@ def guard(api: Any) -> None:
         if type != "market" or not isinstance(order, dict) or not order.get("id") \
                 or order.get("status") in FINAL:
             return order
+        since = sys.exception()
         try:
             fetched = api.fetch_order(order["id"], symbol)
         except ccxt.BaseError as exc:
+            raise_interrupt(exc, since=since)  # a SIGTERM in the fetch is not "poll later"
             log.info("market order %s on %s: fill not fetched (%s), freqtrade polls it",
                      order["id"], symbol, exc.__class__.__name__)
             return order
