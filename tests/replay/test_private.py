@@ -126,7 +126,7 @@ def test_a_large_market_order_sweeps_several_levels_and_slips(
     exchange = make_exchange({"book": {"level_quote_size": 1000, "spread_bps": 0}},
                              keys=keyset.ring)
     client = Client(exchange, keyset)
-    asks = exchange.order_book("BTC-USD", exchange.clock.now(), 10)["pricebook"]["asks"]
+    asks = exchange.public.order_book("BTC-USD", exchange.clock.now(), 10)["pricebook"]["asks"]
     created = client.order("BTC-USD", "BUY", {"market_market_ioc": {"quote_size": "5000"}}, "b")
     order = client.ok("GET", f"{V3}/orders/historical/{created['order_id']}")["order"]
     assert int(order["number_of_fills"]) >= 4  # ~1000 USD per level

@@ -31,10 +31,12 @@ from decimal import Decimal
 
 import numpy as np
 
+from trader247.replay.book import Ladder, auto_spread_bps, ladder
 from trader247.replay.clock import ReplayClock, floor_to
 from trader247.replay.feed import DAY, Feed, PairData, Series
 from trader247.replay.names import USD_LIKE
 from trader247.replay.pricescript import PriceScript, PriceScripts
+from trader247.replay.state import ScenarioState
 
 LISTING_LOOKBACK = 7 * DAY
 _STATS_CACHE_MAX = 20_000
@@ -105,6 +107,7 @@ BASE_INCREMENTS: dict[str, float] = {
 MAX_GRID_DECIMALS = 10
 
 
+
 def increments(price_quote: float, price_usd: float | None) -> tuple[float, float]:
     """(quote_increment, base_increment) resembling Coinbase's for a price level."""
     quote_inc = min(0.01, 10.0 ** (math.floor(math.log10(price_quote)) - 4))
@@ -134,10 +137,14 @@ EMPTY_ROWS = Rows(_EMPTY.astype(np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPT
 
 
 class ReplayMarket:
-    def __init__(self, feed: Feed, clock: ReplayClock, scripts: PriceScripts | None = None) -> None:
+    """The replayed market: reads the feed through the clock, the scenario's price scripts and
+    book shape through ``state``."""
+
+    def __init__(self, feed: Feed, clock: ReplayClock, state: ScenarioState | None = None) -> None:
         self.feed = feed
         self.clock = clock
-        self.scripts = scripts or PriceScripts()
+        self.state = state or ScenarioState()
+        self.scripts = self.state.scripts
         self._lock = threading.Lock()
         self._stats: dict[tuple[str, int, int], Stats | None] = {}
         # product id -> (virtual open, open, close, timeframe) of the finest candle in progress
@@ -378,6 +385,30 @@ class ReplayMarket:
 
     def listed(self, now: float) -> list[str]:
         return [pid for pid in self.feed.pairs if self.price(pid, now) is not None]
+
+    def ladder(self, product_id: str, now: float, limit: int | None = None) -> Ladder | None:
+        """The order book now (``limit`` levels a side), None while the pair is not listed.
+
+        The public book and the matching engine both read it. An alias without a shape of its
+        own has its USD book's shape (it is the same book).
+        """
+        price = self.price(product_id, now)
+        if price is None:
+            return None
+        meta = self.meta[product_id]
+        shape = self.state.book_shape(product_id)
+        if shape.spread_bps is None and self.source(product_id) != product_id:
+            shape = self.state.book_shape(self.source(product_id))
+        quote_volume = self.quote_volume(product_id, now)
+        spread = shape.spread_bps
+        if spread is None:
+            spread = auto_spread_bps(quote_volume * (self.usd_price(meta.quote, now) or 0.0))
+        level_quote = (shape.level_quote_size if shape.level_quote_size is not None
+                       else max(100.0, quote_volume / 20_000))
+        depth = shape.depth_levels if not limit else min(limit, shape.depth_levels)
+        return ladder(price, price_decimals=meta.price_decimals,
+                      size_decimals=meta.size_decimals, spread_bps=spread,
+                      step_bps=shape.step_bps, depth=depth, level_quote=level_quote)
 
     def segments(self, product_id: str, t0: float, t1: float,
                  max_segments: int = 2000) -> list[tuple[float, float, float]]:
