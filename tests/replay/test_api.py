@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,13 @@ def test_products_carry_coinbase_fields_and_trailing_24h_volumes(
     assert float(btc["volume_24h"]) == pytest.approx(window["volume"].sum())  # 96 x 2.5
     price = exchange.market.price("BTC-USD", T0)
     assert float(btc["price"]) == pytest.approx(price, abs=0.005)
-    # Coinbase's definition: volume_24h x price (not a sum of candle volume x close)
-    assert float(btc["approximate_quote_24h_volume"]) == pytest.approx(240.0 * price, abs=0.005)
+    # Coinbase's definition: volume_24h x price as printed (not a sum of candle volume x close)
+    assert btc["approximate_quote_24h_volume"] == format(
+        (D(btc["volume_24h"]) * D(btc["price"])).quantize(D("0.01")).normalize(), "f")
     assert float(btc["approximate_quote_24h_volume"]) != pytest.approx(
         (window["volume"] * window["close"]).sum(), abs=1.0)
-    change = (exchange.market.price("BTC-USD", T0) / window["open"].iloc[0] - 1) * 100
+    # from the price the product shows, so price and change agree for a client
+    change = (float(btc["price"]) / window["open"].iloc[0] - 1) * 100
     assert float(btc["price_percentage_change_24h"]) == pytest.approx(change)
     # a BTC-quoted pair: volume in ETH, quote volume in BTC, minimum ~ 1 USD in BTC
     eth_btc = products["ETH-BTC"]

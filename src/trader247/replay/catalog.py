@@ -20,11 +20,24 @@ from trader247.replay.protocol import ApiError, number
 from trader247.replay.scenario import HIDDEN
 from trader247.replay.state import ScenarioState
 
+# Coinbase prints the 24 h changes with 14 decimals, trailing zeros dropped (ccxt's recorded
+# markets: "-0.31484054621308", "0.9966348916013").
+PCT_DECIMALS = 14
+
+
+def pct_text(percent: float) -> str:
+    return number(percent, PCT_DECIMALS)
+
 
 def pct_change(now: float, before: float | None) -> str:
-    if not before:
-        return "0"
-    return f"{(now / before - 1.0) * 100.0:.14g}"
+    return pct_text((now / before - 1.0) * 100.0) if before else "0"
+
+
+def quote_volume_text(volume_24h: str, price: str, price_decimals: int) -> str:
+    """``approximate_quote_24h_volume`` as Coinbase computes it: the product of the two printed
+    figures, to the quote increment (every recorded product obeys it, e.g. BTC-USDC
+    9035.28731773 x 103459.11 = 934782784.49)."""
+    return number(Decimal(volume_24h) * Decimal(price), price_decimals)
 
 
 class Catalog:
@@ -84,15 +97,14 @@ class Catalog:
     def _fields(self, product_id: str, now: float) -> dict[str, Any]:
         market = self.market
         meta = market.meta[product_id]
-        raw_price = market.price(product_id, now) or 0.0
-        price = number(raw_price, meta.price_decimals)
+        price = number(market.price(product_id, now) or 0.0, meta.price_decimals)
         stats = market.stats(product_id, now)
         volume = number(stats.volume_24h, meta.size_decimals)
         alias = market.alias.get(product_id, "")
         return {
             "product_id": product_id,
             "price": price,
-            "price_percentage_change_24h": pct_change(raw_price, stats.open_24h),
+            "price_percentage_change_24h": pct_change(float(price), stats.open_24h),
             "volume_24h": volume,
             "volume_percentage_change_24h": pct_change(stats.volume_24h, stats.volume_prev_24h),
             "base_increment": meta.base_increment,
@@ -126,9 +138,7 @@ class Catalog:
             "price_increment": meta.quote_increment,
             "display_name": product_id,
             "product_venue": "CBE",
-            # Coinbase: volume_24h x price, in quote currency, to the quote increment
-            "approximate_quote_24h_volume": number(stats.volume_24h * raw_price,
-                                                   meta.price_decimals),
+            "approximate_quote_24h_volume": quote_volume_text(volume, price, meta.price_decimals),
             "new_at": "2023-01-01T00:00:00Z",
         }
 

@@ -106,6 +106,21 @@ BASE_INCREMENTS: dict[str, float] = {
 }
 MAX_GRID_DECIMALS = 10
 
+# Coinbase's size limits where ccxt recorded them, (base_max_size, quote_max_size) by product:
+# BTC-USD and ETH-USD from the answers quoted in ccxt 4.5's coinbase.py (fetch_markets_v3,
+# parse_ticker), the USDT products from ts/src/test/static/markets/coinbase.json (their info).
+# Elsewhere quote_max_size is 150M USD and base_max_size what that buys at the first price (the
+# recorded base limits are 1.3x-4x that), never a made-up round figure.
+RECORDED_LIMITS: dict[str, tuple[str, str]] = {
+    "BTC-USD": ("3400", "150000000"),
+    "ETH-USD": ("42000", "150000000"),
+    "BTC-USDT": ("400", "10000000"),
+    "ETH-USDT": ("6200", "10000000"),
+    "ADA-USDT": ("30224000", "10000000"),
+    "XRP-USDT": ("11988060.178198761161369", "10000000"),
+    "DOGE-USDT": ("142083900", "10000000"),
+}
+QUOTE_MAX_USD = 150_000_000
 
 
 def increments(price_quote: float, price_usd: float | None) -> tuple[float, float]:
@@ -472,6 +487,8 @@ class ReplayMarket:
         base_inc = BASE_INCREMENTS.get(pair.base, base_inc)
         per_usd = 1.0 / quote_usd if quote_usd else 1.0
         price_usd = price * (quote_usd or 1.0)
+        base_max, quote_max = RECORDED_LIMITS.get(pair.product_id, (
+            plain(QUOTE_MAX_USD / price_usd, 2), plain(QUOTE_MAX_USD * per_usd, 2)))
         return ProductMeta(
             product_id=pair.product_id,
             base=pair.base,
@@ -481,7 +498,7 @@ class ReplayMarket:
             quote_increment=f"{quote_inc:.{decimals_of(quote_inc)}f}",
             base_increment=f"{base_inc:.{decimals_of(base_inc)}f}",
             quote_min_size=plain(1.0 * per_usd, 2),
-            quote_max_size=plain(150_000_000 * per_usd, 2),
+            quote_max_size=quote_max,
             base_min_size=f"{base_inc:.{decimals_of(base_inc)}f}",
-            base_max_size=plain(50_000_000 / price_usd, 2),
+            base_max_size=base_max,
         )

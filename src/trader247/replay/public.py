@@ -15,12 +15,14 @@ from trader247.replay.catalog import Catalog
 from trader247.replay.feed import GRANULARITIES
 from trader247.replay.market import ReplayMarket
 from trader247.replay.names import CRYPTO, FIAT, is_fiat, name_of
-from trader247.replay.protocol import ApiError, Request, iso
+from trader247.replay.protocol import ApiError, Request, dec, iso, number
 
 MAX_CANDLES = 300
 # Coinbase rejects candle ranges longer than this many candles.
 MAX_CANDLE_RANGE = 350
 MAX_TICKER_TRADES = 100
+# exchange rates: significant digits, printed as plain decimals like Coinbase's ("103.163942")
+RATE_DIGITS = 10
 V3 = "/api/v3/brokerage"
 PID = r"(?P<product_id>[A-Za-z0-9]+-[A-Za-z0-9]+)"
 
@@ -129,17 +131,18 @@ class PublicApi:
         tick = 10.0 ** -p
 
         def rows(side: list[tuple[int, int]]) -> list[dict[str, str]]:
-            return [{"price": f"{Decimal(t).scaleb(-p):f}", "size": f"{Decimal(u).scaleb(-s):f}"}
+            # plain, no trailing zeros: Coinbase's recorded books ("0.115", "386.1", "672")
+            return [{"price": dec(Decimal(t).scaleb(-p)), "size": dec(Decimal(u).scaleb(-s))}
                     for t, u in side]
 
         mid = (book.best_bid + book.best_ask) / 2 * tick
         return {
             "pricebook": {"product_id": product_id, "bids": rows(book.bids),
                           "asks": rows(book.asks), "time": iso(now)},
-            "last": f"{price:.{p}f}",
-            "mid_market": f"{mid:.{p + 1}f}",
+            "last": number(price, p),
+            "mid_market": number(mid, p + 1),
             "spread_bps": f"{(book.best_ask - book.best_bid) * tick / mid * 1e4:.6g}",
-            "spread_absolute": f"{(book.best_ask - book.best_bid) * tick:.{p}f}",
+            "spread_absolute": number((book.best_ask - book.best_bid) * tick, p),
         }
 
     def book(self, request: Request) -> dict[str, Any]:
@@ -170,8 +173,9 @@ class PublicApi:
             trades.append({
                 "trade_id": str(int(at * 1000)),
                 "product_id": product_id,
-                "price": f"{price:.{meta.price_decimals}f}",
-                "size": f"{size:.{meta.size_decimals}f}",
+                "price": number(price, meta.price_decimals),
+                # at least one unit: a trade of size 0 does not happen
+                "size": number(max(size, 10.0 ** -meta.size_decimals), meta.size_decimals),
                 "time": iso(at),
                 "side": "BUY" if int(at) % 2 else "SELL",
                 "bid": "",
@@ -227,13 +231,19 @@ class PublicApi:
         for code in dict.fromkeys(["USD", *self._codes()]):
             usd = self.market.usd_price(code, request.now)
             if usd:
-                rates[code] = f"{base_usd / usd:.10g}"
+                rates[code] = rate_text(base_usd / usd)
         return {"data": {"currency": currency, "rates": rates}}
 
     def time_v2(self, request: Request) -> dict[str, Any]:
         return {"data": {"iso": iso(request.now)[:19] + "Z", "epoch": int(request.now)}}
 
     def time_v3(self, request: Request) -> dict[str, Any]:
-        return {"iso": iso(request.now), "epochSeconds": str(int(request.now)),
+        # whole seconds in "iso", like the v2 one (ccxt's recorded answer: "2024-02-27T03:37:14Z")
+        return {"iso": iso(request.now)[:19] + "Z", "epochSeconds": str(int(request.now)),
                 "epochMillis": str(int(request.now * 1000))}
 
+
+def rate_text(rate: float) -> str:
+    """An exchange rate as Coinbase writes it: a plain decimal ("0.00000949", never
+    "9.49e-06"), ``RATE_DIGITS`` significant digits."""
+    return dec(Decimal(f"{rate:.{RATE_DIGITS}g}"))
