@@ -12,10 +12,11 @@ import re
 from collections.abc import Callable
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.replay.conftest import FakeClock, candles, get, write
+from tests.replay.conftest import FakeClock, KeySet, candles, get, sign, write
 from trader247.replay.api import ReplayExchange
 from trader247.replay.catalog import pct_text, quote_volume_text
 from trader247.replay.feed import load_feed
@@ -148,3 +149,28 @@ def test_v3_time_is_whole_seconds(make_exchange: Callable[..., ReplayExchange]) 
     answer = get(make_exchange(), f"{V3}/time")[1]
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", answer["iso"]), answer
     assert answer["epochMillis"][:10] == answer["epochSeconds"]
+
+
+# -- wallets: fixed decimals ------------------------------------------------------------------
+def test_wallet_figures_have_coinbases_decimals(
+        make_exchange: Callable[..., ReplayExchange], keyset: KeySet) -> None:
+    exchange = make_exchange(keys=keyset.ring)
+    now = exchange.clock.now()
+
+    def private(path: str) -> Any:
+        status, data = get(exchange, path, "GET", None,
+                           sign(keyset, "acct-1", "GET", path.split("?")[0], now))
+        assert status == 200, data
+        return data
+
+    # D (fetch_accounts_v3): "available_balance": {"value": "0.0000000000000000", ...}
+    v3 = {a["currency"]: a for a in private(f"{V3}/accounts?limit=250")["accounts"]}
+    assert v3["USD"]["available_balance"]["value"] == "10000.0000000000000000"
+    assert v3["BTC"]["available_balance"]["value"] == "0.0000000000000000"
+    assert v3["BTC"]["hold"]["value"] == "0.0000000000000000"
+    # R (fetchBalance, "v2 balance"): "0.00000000" (MASK, exponent "8"), "5.047160" (ADA, "6")
+    v2 = {a["currency"]["code"]: a for a in private("/v2/accounts?limit=250")["data"]}
+    for code, amount in (("USD", "10000.00"), ("BTC", "0.00000000")):
+        wallet = v2[code]
+        assert wallet["balance"]["amount"] == amount
+        assert len(amount.partition(".")[2]) == int(wallet["currency"]["exponent"])

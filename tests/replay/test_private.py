@@ -298,4 +298,4 @@ def test_list_filters_paging_fee_tier_and_control_accounts(exchange: ReplayExcha
     assert client.balances()["USD"][0] == D("50000")
     v2 = client.ok("GET", "/v2/accounts?limit=250")
     usd = next(a for a in v2["data"] if a["currency"]["code"] == "USD")
-    assert usd["balance"] == {"amount": "50000", "currency": "USD"} and usd["type"] == "fiat"
+    assert usd["balance"] == {"amount": "50000.00", "currency": "USD"} and usd["type"] == "fiat"

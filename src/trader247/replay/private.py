@@ -25,7 +25,23 @@ from trader247.replay.protocol import ApiError, Request, dec, iso
 V3 = "/api/v3/brokerage"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+# v3 wallets print 16 decimals (ccxt coinbase.py, fetch_accounts_v3: "0.0000000000000000"); v2
+# wallets their currency's exponent (ccxt's recorded fetchBalance "v2 balance": "0.00000000",
+# "5.047160")
+V3_BALANCE_DECIMALS = 16
 Handler = Callable[[Request], Any]
+
+
+def padded(value: Decimal, decimals: int) -> str:
+    """``value`` with at least ``decimals`` places, more if it has them (never rounded)."""
+    text = dec(value)
+    places = len(text.partition(".")[2])
+    return text if places >= decimals else f"{value or ZERO:.{decimals}f}"  # never "-0.00"
+
+
+def exponent(code: str) -> int:
+    """The currency's decimal places as v2 reports them (cents for fiat)."""
+    return 2 if is_fiat(code) else 8
 
 
 # -- request parsing -------------------------------------------------------------------------
@@ -166,7 +182,8 @@ class PrivateApi:
             "uuid": self._wallet_id(request.account, code),
             "name": f"{code} Wallet",
             "currency": code,
-            "available_balance": {"value": dec(total - held), "currency": code},
+            "available_balance": {"value": padded(total - held, V3_BALANCE_DECIMALS),
+                                  "currency": code},
             "default": True,
             "active": True,
             "created_at": created,
@@ -174,7 +191,7 @@ class PrivateApi:
             "deleted_at": None,
             "type": "ACCOUNT_TYPE_FIAT" if is_fiat(code) else "ACCOUNT_TYPE_CRYPTO",
             "ready": True,
-            "hold": {"value": dec(held), "currency": code},
+            "hold": {"value": padded(held, V3_BALANCE_DECIMALS), "currency": code},
         }
 
     def accounts_v3(self, request: Request) -> dict[str, Any]:
@@ -198,13 +215,13 @@ class PrivateApi:
             data.append({
                 "id": wallet, "name": f"{code} Wallet", "primary": True,
                 "type": "fiat" if is_fiat(code) else "wallet",
-                "balance": {"amount": dec(total), "currency": code},
+                "balance": {"amount": padded(total, exponent(code)), "currency": code},
                 "created_at": created, "updated_at": created, "resource": "account",
                 "resource_path": f"/v2/accounts/{wallet}",
                 "currency": {"asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                         f"coinbase-asset:{code}")),
                              "code": code, "color": "#0052FF",
-                             "exponent": "2" if is_fiat(code) else "8", "name": name_of(code),
+                             "exponent": str(exponent(code)), "name": name_of(code),
                              "slug": name_of(code).lower().replace(" ", "-"),
                              "type": "fiat" if is_fiat(code) else "crypto", "rewards": None},
                 "allow_deposits": True, "allow_withdrawals": True,
