@@ -20,6 +20,8 @@ from tests.replay.conftest import FakeClock, KeySet, candles, get, sign, write
 from trader247.replay.api import ReplayExchange
 from trader247.replay.catalog import pct_text, quote_volume_text
 from trader247.replay.feed import load_feed
+from trader247.replay.private import average_price
+from trader247.replay.protocol import dec
 from trader247.replay.public import rate_text
 
 V3 = "/api/v3/brokerage"
@@ -174,3 +176,13 @@ def test_wallet_figures_have_coinbases_decimals(
         wallet = v2[code]
         assert wallet["balance"]["amount"] == amount
         assert len(amount.partition(".")[2]) == int(wallet["currency"]["exponent"])
+
+
+def test_average_filled_price_has_coinbases_16_decimals() -> None:
+    # D (fetch_orders): a quote-sized market buy filled at 21220.64, "filled_value":
+    # "6.3220675944333996", "filled_size": "0.000297920684505",
+    # "average_filled_price": "21220.6399999973697697"
+    average = average_price(D("6.3220675944333996"), D("0.000297920684505"))
+    assert dec(average) == "21220.6399999973697697"
+    assert average_price(D("3.92"), D("10")) == D("0.392")  # R (fetchClosedOrders): "0.392"
+    assert average_price(D(0), D(0)) == 0

@@ -29,6 +29,7 @@ DEFAULT_PAGE = 100
 # wallets their currency's exponent (ccxt's recorded fetchBalance "v2 balance": "0.00000000",
 # "5.047160")
 V3_BALANCE_DECIMALS = 16
+AVERAGE_STEP = Decimal("1e-16")
 Handler = Callable[[Request], Any]
 
 
@@ -37,6 +38,13 @@ def padded(value: Decimal, decimals: int) -> str:
     text = dec(value)
     places = len(text.partition(".")[2])
     return text if places >= decimals else f"{value or ZERO:.{decimals}f}"  # never "-0.00"
+
+
+def average_price(value: Decimal, size: Decimal) -> Decimal:
+    """``average_filled_price``: value / size to 16 decimals, like Coinbase's computed figures
+    (ccxt coinbase.py, fetch_orders: "6.3220675944333996" / "0.000297920684505" is
+    "21220.6399999973697697")."""
+    return (value / size).quantize(AVERAGE_STEP) if size else ZERO
 
 
 def exponent(code: str) -> int:
@@ -341,7 +349,7 @@ class PrivateApi:
         # a quote-sized order's budget includes its fees
         done = order.filled_value + order.total_fees if size_in_quote else order.filled_size
         pct = (done / requested * 100) if requested else ZERO
-        average = order.filled_value / order.filled_size if order.filled_size else ZERO
+        average = average_price(order.filled_value, order.filled_size)
         buy = req.side is Side.BUY
         after_fees = order.filled_value + order.total_fees if buy else (
             order.filled_value - order.total_fees)
