@@ -70,8 +70,13 @@ _WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
 def number(value: float | Decimal, decimals: int) -> str:
     """A figure as Coinbase prints it: rounded to ``decimals`` places, plain notation (never
     ``1e-05``), no trailing zeros (``"67060"``, ``"0.115"``: ccxt's recorded products, books)."""
-    exact = value if isinstance(value, Decimal) else Decimal(repr(float(value)))
-    return dec(exact.quantize(Decimal(1).scaleb(-decimals), context=_WIDE))
+    if isinstance(value, Decimal):
+        text = format(value.quantize(Decimal(1).scaleb(-decimals), context=_WIDE), "f")
+    else:  # the float's own formatting: several times faster, and never an exponent
+        text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
 
 
 def dec(value: Decimal) -> str:
