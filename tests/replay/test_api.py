@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -97,11 +98,13 @@ def test_products_carry_coinbase_fields_and_trailing_24h_volumes(
     assert float(btc["volume_24h"]) == pytest.approx(window["volume"].sum())  # 96 x 2.5
     price = exchange.market.price("BTC-USD", T0)
     assert float(btc["price"]) == pytest.approx(price, abs=0.005)
-    # Coinbase's definition: volume_24h x price (not a sum of candle volume x close)
-    assert float(btc["approximate_quote_24h_volume"]) == pytest.approx(240.0 * price, abs=0.005)
+    # Coinbase's definition: volume_24h x price as printed (not a sum of candle volume x close)
+    assert btc["approximate_quote_24h_volume"] == format(
+        (D(btc["volume_24h"]) * D(btc["price"])).quantize(D("0.01")).normalize(), "f")
     assert float(btc["approximate_quote_24h_volume"]) != pytest.approx(
         (window["volume"] * window["close"]).sum(), abs=1.0)
-    change = (exchange.market.price("BTC-USD", T0) / window["open"].iloc[0] - 1) * 100
+    # from the price the product shows, so price and change agree for a client
+    change = (float(btc["price"]) / window["open"].iloc[0] - 1) * 100
     assert float(btc["price_percentage_change_24h"]) == pytest.approx(change)
     # a BTC-quoted pair: volume in ETH, quote volume in BTC, minimum ~ 1 USD in BTC
     eth_btc = products["ETH-BTC"]
@@ -388,18 +391,18 @@ def test_liquid_books_are_one_tick_wide_thin_ones_wider_and_usdc_is_an_alias(
     write(data, "THIN/USD", "1h", candles(1500, "1h", 2.0, 20_000.0, 4))  # ~$1M a day
     exchange = ReplayExchange(load_feed(data), clock=clock)
     now = clock()
-    book = exchange.order_book("BTC-USD", now, 1)
+    book = exchange.public.order_book("BTC-USD", now, 1)
     assert book["spread_absolute"] == "0.01"  # BTC-USD's spread is one cent
-    thin = exchange.order_book("THIN-USD", now, 1)
+    thin = exchange.public.order_book("THIN-USD", now, 1)
     assert 5 < float(thin["spread_bps"]) < 15  # ~10 bp at $1M a day
-    usd, usdc = (exchange.product(pid, now) for pid in ("BTC-USD", "BTC-USDC"))
+    usd, usdc = (exchange.catalog.product(pid, now) for pid in ("BTC-USD", "BTC-USDC"))
     assert (usd["alias"], usd["alias_to"]) == ("", ["BTC-USDC"])
     assert (usdc["alias"], usdc["alias_to"], usdc["quote_display_symbol"]) == (
         "BTC-USD", [], "USD")
     for key in ("price", "volume_24h", "approximate_quote_24h_volume"):
         assert usdc[key] == usd[key], key
-    alias_book = exchange.order_book("BTC-USDC", now, 3)["pricebook"]
-    assert alias_book["bids"] == exchange.order_book("BTC-USD", now, 3)["pricebook"]["bids"]
+    alias_book = exchange.public.order_book("BTC-USDC", now, 3)["pricebook"]
+    assert alias_book["bids"] == exchange.public.order_book("BTC-USD", now, 3)["pricebook"]["bids"]
     # volume_24h x price (both printed rounded, hence the relative tolerance)
     assert float(usd["approximate_quote_24h_volume"]) == pytest.approx(
         float(usd["volume_24h"]) * float(usd["price"]), rel=1e-6)

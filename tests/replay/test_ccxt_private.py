@@ -138,3 +138,32 @@ def test_async_client_creates_fetches_and_cancels(running: Running, keyset: KeyS
             await exchange.close()
 
     assert asyncio.run(scenario()) == ("open", "canceled", 1)
+
+
+# ccxt/ccxt ts/src/test/static/response/coinbase.json @ 089cd5cd, fetchMyTrades "Spot trade" and
+# fetchClosedOrders "Spot closed order": the recorded item carries "cursor", equal to the page's
+# cursor ("114994851", "748478308"). ccxt writes it there itself (coinbase.py fetch_my_trades /
+# fetch_orders_by_status: first['cursor'] = cursor) and the recorder saved the parsed answer;
+# Coinbase's own examples quoted in coinbase.py have no per-item cursor, nor does the replay.
+RECORDED_FILL_INFO = {
+    "entry_id", "trade_id", "order_id", "trade_time", "trade_type", "price", "size",
+    "commission", "product_id", "sequence_timestamp", "liquidity_indicator", "size_in_quote",
+    "user_id", "side", "cursor"}
+
+
+def test_page_cursors_reach_the_first_item_through_ccxt_as_recorded(
+        running: Running, keyset: KeySet) -> None:
+    bot = client(running, keyset)
+    since = bot.milliseconds() - 60_000
+    ask = bot.fetch_ticker("BTC/USD")["ask"]
+    ids = [bot.create_order("BTC/USD", "market", "buy", 0.001, ask)["id"] for _ in range(3)]
+    raw = bot.v3PrivateGetBrokerageOrdersHistoricalFills({"limit": 1})
+    assert raw["cursor"] == "1" and "cursor" not in raw["fills"][0]
+    (first,) = bot.fetch_my_trades("BTC/USD", limit=1)
+    assert set(first["info"]) == RECORDED_FILL_INFO and first["info"]["cursor"] == "1"
+    (closed,) = bot.fetch_closed_orders("BTC/USD", limit=1)
+    assert closed["info"]["cursor"] == "1"
+    # ccxt's cursor pagination walks every page from the cursors it planted
+    paged = bot.fetch_my_trades("BTC/USD", since, params={"paginate": True,
+                                                         "maxEntriesPerRequest": 1})
+    assert sorted(t["order"] for t in paged) == sorted(ids)

@@ -126,7 +126,7 @@ def test_a_large_market_order_sweeps_several_levels_and_slips(
     exchange = make_exchange({"book": {"level_quote_size": 1000, "spread_bps": 0}},
                              keys=keyset.ring)
     client = Client(exchange, keyset)
-    asks = exchange.order_book("BTC-USD", exchange.clock.now(), 10)["pricebook"]["asks"]
+    asks = exchange.public.order_book("BTC-USD", exchange.clock.now(), 10)["pricebook"]["asks"]
     created = client.order("BTC-USD", "BUY", {"market_market_ioc": {"quote_size": "5000"}}, "b")
     order = client.ok("GET", f"{V3}/orders/historical/{created['order_id']}")["order"]
     assert int(order["number_of_fills"]) >= 4  # ~1000 USD per level
@@ -298,4 +298,4 @@ def test_list_filters_paging_fee_tier_and_control_accounts(exchange: ReplayExcha
     assert client.balances()["USD"][0] == D("50000")
     v2 = client.ok("GET", "/v2/accounts?limit=250")
     usd = next(a for a in v2["data"] if a["currency"]["code"] == "USD")
-    assert usd["balance"] == {"amount": "50000", "currency": "USD"} and usd["type"] == "fiat"
+    assert usd["balance"] == {"amount": "50000.00", "currency": "USD"} and usd["type"] == "fiat"

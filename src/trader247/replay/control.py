@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from trader247.replay.auth import KeyRing
+from trader247.replay.brokerage import Brokerage
+from trader247.replay.catalog import Catalog
 from trader247.replay.faults import ScenarioError
-from trader247.replay.protocol import Request, iso
+from trader247.replay.protocol import Request, RequestCounter, iso
 from trader247.replay.scenario import (
     BookConfig,
     parse_accounts,
@@ -18,9 +21,7 @@ from trader247.replay.scenario import (
     parse_price_script,
     parse_products,
 )
-
-if TYPE_CHECKING:
-    from trader247.replay.api import ReplayExchange
+from trader247.replay.state import ScenarioState
 
 
 def _json_body(request: Request, key: str) -> list[Any]:
@@ -39,8 +40,17 @@ def _json_body(request: Request, key: str) -> list[Any]:
 
 
 class ControlApi:
-    def __init__(self, exchange: ReplayExchange) -> None:
-        self.exchange = exchange
+    """Reads and changes the ``ScenarioState``; reports the clock, the catalog, the accounts
+    and the request counters."""
+
+    def __init__(self, state: ScenarioState, catalog: Catalog, brokerage: Brokerage,
+                 keys: KeyRing, requests: RequestCounter) -> None:
+        self.scenario = state
+        self.catalog = catalog
+        self.market = catalog.market
+        self.brokerage = brokerage
+        self.keys = keys
+        self.requests = requests
 
     def routes(self) -> list[tuple[str, str, Callable[[Request], Any]]]:
         return [
@@ -57,73 +67,73 @@ class ControlApi:
         ]
 
     def state(self, now: float | None = None) -> dict[str, Any]:
-        ex = self.exchange
-        now = ex.clock.now() if now is None else now
-        rel = ex.clock.elapsed(now)
-        vt = ex.clock.virtual(now)
+        clock = self.market.clock
+        now = clock.now() if now is None else now
+        rel = clock.elapsed(now)
+        vt = clock.virtual(now)
         return {
             "now": iso(now),
             "elapsed_s": rel,
-            "speed": ex.clock.speed,
+            "speed": clock.speed,
             "data_time": iso(vt),
-            "walk_start": iso(ex.clock.start),
-            "loop_start": iso(ex.clock.loop_start),
-            "loop_end": iso(ex.clock.end),
-            "lap": ex.clock.lap(vt),
-            "pairs": sorted(ex.listed(now)),
-            "timeframes": {pid: sorted(p.series) for pid, p in ex.market.feed.pairs.items()},
-            "faults": ex.faults.snapshot(rel),
-            "price_scripts": [s.to_json() for s in ex.scripts.list()],
-            "products": ex.overrides,
-            "requests": ex.request_counts(),
-            "accounts": sorted(ex.brokerage.accounts),
-            "keys": len(ex.keys.keys),
+            "walk_start": iso(clock.start),
+            "loop_start": iso(clock.loop_start),
+            "loop_end": iso(clock.end),
+            "lap": clock.lap(vt),
+            "pairs": sorted(self.catalog.listed(now)),
+            "timeframes": {pid: sorted(p.series) for pid, p in self.market.feed.pairs.items()},
+            "faults": self.scenario.faults.snapshot(rel),
+            "price_scripts": [s.to_json() for s in self.scenario.scripts.list()],
+            "products": self.scenario.overrides,
+            "requests": self.requests.snapshot(),
+            "accounts": sorted(self.brokerage.accounts),
+            "keys": len(self.keys.keys),
         }
 
     def add_faults(self, request: Request) -> dict[str, Any]:
         raws = _json_body(request, "faults")
-        added = self.exchange.faults.parse_and_add(raws, "faults", request.rel)
+        added = self.scenario.faults.parse_and_add(raws, "faults", request.rel)
         return {"added": [f.to_json(request.rel) for f in added]}
 
     def clear_faults(self, request: Request) -> dict[str, Any]:
-        return {"removed": self.exchange.faults.clear(request.arg("id"))}
+        return {"removed": self.scenario.faults.clear(request.arg("id"))}
 
     def add_scripts(self, request: Request) -> dict[str, Any]:
         raws = _json_body(request, "price_script")
         scripts = [parse_price_script(raw, f"price_script[{i}]", request.rel)
                    for i, raw in enumerate(raws)]
-        self.exchange.scripts.add(scripts)
+        self.scenario.scripts.add(scripts)
         return {"added": [s.to_json() for s in scripts]}
 
     def clear_scripts(self, request: Request) -> dict[str, Any]:
-        count = len(self.exchange.scripts.list())
-        self.exchange.scripts.clear()
+        count = len(self.scenario.scripts.list())
+        self.scenario.scripts.clear()
         return {"removed": count}
 
     def set_products(self, request: Request) -> dict[str, Any]:
         raws = _json_body(request, "products")
-        merged = {pid: dict(fields) for pid, fields in self.exchange.overrides.items()}
-        for i, raw in enumerate(raws):
+        changes: dict[str, dict[str, Any]] = {}
+        for i, raw in enumerate(raws):  # all parsed first: a bad entry changes nothing
             for pid, fields in parse_products(raw, f"products[{i}]").items():
-                merged.setdefault(pid, {}).update(fields)
-        self.exchange.overrides = merged  # swapped whole: readers never see half an update
-        return {"products": merged}
+                changes.setdefault(pid, {}).update(fields)
+        self.scenario.merge_overrides(changes)
+        return {"products": self.scenario.overrides}
 
     def clear_products(self, request: Request) -> dict[str, Any]:
-        self.exchange.overrides = {}
+        self.scenario.clear_overrides()
         return {"products": {}}
 
     def set_book(self, request: Request) -> dict[str, Any]:
-        book: BookConfig = self.exchange.book
+        book: BookConfig = self.scenario.book
         for i, raw in enumerate(_json_body(request, "book")):
             book = parse_book(raw, f"book[{i}]", book)
-        self.exchange.book = book
+        self.scenario.book = book
         return {"book": {"default": vars(book.default),
                          "pairs": {k: vars(v) for k, v in book.pairs.items()}}}
 
     def accounts(self, request: Request) -> dict[str, Any]:
         """Balances, holds, open orders and fills per account, and the reconciliation."""
-        broker = self.exchange.brokerage
+        broker = self.brokerage
         out: dict[str, Any] = {}
         for name in sorted(broker.accounts):
             total, held = broker.balances(name, request.now)
@@ -134,7 +144,7 @@ class ControlApi:
                 "open_orders": [o.order_id for o in orders if o.is_open],
                 "orders": len(orders),
                 "fills": len(broker.list_fills(name, request.now)),
-                "keys": sorted(k for k, (a, _) in self.exchange.keys.keys.items() if a == name),
+                "keys": sorted(k for k, (a, _) in self.keys.keys.items() if a == name),
             }
         return {"accounts": out, "reconcile": broker.reconcile(request.now)}
 
@@ -145,7 +155,7 @@ class ControlApi:
         for i, raw in enumerate(raws):
             for name, setup in parse_accounts(raw, f"accounts[{i}]").items():
                 try:
-                    self.exchange.brokerage.open_account(name, setup.balances, request.now,
+                    self.brokerage.open_account(name, setup.balances, request.now,
                                                          setup.fee_tier)
                 except ValueError as exc:
                     raise ScenarioError(f"accounts[{i}].{name}: {exc}") from None

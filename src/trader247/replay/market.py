@@ -31,10 +31,12 @@ from decimal import Decimal
 
 import numpy as np
 
+from trader247.replay.book import Ladder, auto_spread_bps, ladder
 from trader247.replay.clock import ReplayClock, floor_to
 from trader247.replay.feed import DAY, Feed, PairData, Series
 from trader247.replay.names import USD_LIKE
 from trader247.replay.pricescript import PriceScript, PriceScripts
+from trader247.replay.state import ScenarioState
 
 LISTING_LOOKBACK = 7 * DAY
 _STATS_CACHE_MAX = 20_000
@@ -104,6 +106,22 @@ BASE_INCREMENTS: dict[str, float] = {
 }
 MAX_GRID_DECIMALS = 10
 
+# Coinbase's size limits where ccxt recorded them, (base_max_size, quote_max_size) by product:
+# BTC-USD and ETH-USD from the answers quoted in ccxt 4.5's coinbase.py (fetch_markets_v3,
+# parse_ticker), the USDT products from ts/src/test/static/markets/coinbase.json (their info).
+# Elsewhere quote_max_size is 150M USD and base_max_size what that buys at the first price (the
+# recorded base limits are 1.3x-4x that), never a made-up round figure.
+RECORDED_LIMITS: dict[str, tuple[str, str]] = {
+    "BTC-USD": ("3400", "150000000"),
+    "ETH-USD": ("42000", "150000000"),
+    "BTC-USDT": ("400", "10000000"),
+    "ETH-USDT": ("6200", "10000000"),
+    "ADA-USDT": ("30224000", "10000000"),
+    "XRP-USDT": ("11988060.178198761161369", "10000000"),
+    "DOGE-USDT": ("142083900", "10000000"),
+}
+QUOTE_MAX_USD = 150_000_000
+
 
 def increments(price_quote: float, price_usd: float | None) -> tuple[float, float]:
     """(quote_increment, base_increment) resembling Coinbase's for a price level."""
@@ -134,10 +152,14 @@ EMPTY_ROWS = Rows(_EMPTY.astype(np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPT
 
 
 class ReplayMarket:
-    def __init__(self, feed: Feed, clock: ReplayClock, scripts: PriceScripts | None = None) -> None:
+    """The replayed market: reads the feed through the clock, the scenario's price scripts and
+    book shape through ``state``."""
+
+    def __init__(self, feed: Feed, clock: ReplayClock, state: ScenarioState | None = None) -> None:
         self.feed = feed
         self.clock = clock
-        self.scripts = scripts or PriceScripts()
+        self.state = state or ScenarioState()
+        self.scripts = self.state.scripts
         self._lock = threading.Lock()
         self._stats: dict[tuple[str, int, int], Stats | None] = {}
         # product id -> (virtual open, open, close, timeframe) of the finest candle in progress
@@ -379,6 +401,30 @@ class ReplayMarket:
     def listed(self, now: float) -> list[str]:
         return [pid for pid in self.feed.pairs if self.price(pid, now) is not None]
 
+    def ladder(self, product_id: str, now: float, limit: int | None = None) -> Ladder | None:
+        """The order book now (``limit`` levels a side), None while the pair is not listed.
+
+        The public book and the matching engine both read it. An alias without a shape of its
+        own has its USD book's shape (it is the same book).
+        """
+        price = self.price(product_id, now)
+        if price is None:
+            return None
+        meta = self.meta[product_id]
+        shape = self.state.book_shape(product_id)
+        if shape.spread_bps is None and self.source(product_id) != product_id:
+            shape = self.state.book_shape(self.source(product_id))
+        quote_volume = self.quote_volume(product_id, now)
+        spread = shape.spread_bps
+        if spread is None:
+            spread = auto_spread_bps(quote_volume * (self.usd_price(meta.quote, now) or 0.0))
+        level_quote = (shape.level_quote_size if shape.level_quote_size is not None
+                       else max(100.0, quote_volume / 20_000))
+        depth = shape.depth_levels if not limit else min(limit, shape.depth_levels)
+        return ladder(price, price_decimals=meta.price_decimals,
+                      size_decimals=meta.size_decimals, spread_bps=spread,
+                      step_bps=shape.step_bps, depth=depth, level_quote=level_quote)
+
     def segments(self, product_id: str, t0: float, t1: float,
                  max_segments: int = 2000) -> list[tuple[float, float, float]]:
         """The price path and traded volume between real times ``t0`` and ``t1``.
@@ -441,6 +487,8 @@ class ReplayMarket:
         base_inc = BASE_INCREMENTS.get(pair.base, base_inc)
         per_usd = 1.0 / quote_usd if quote_usd else 1.0
         price_usd = price * (quote_usd or 1.0)
+        base_max, quote_max = RECORDED_LIMITS.get(pair.product_id, (
+            plain(QUOTE_MAX_USD / price_usd, 2), plain(QUOTE_MAX_USD * per_usd, 2)))
         return ProductMeta(
             product_id=pair.product_id,
             base=pair.base,
@@ -450,7 +498,7 @@ class ReplayMarket:
             quote_increment=f"{quote_inc:.{decimals_of(quote_inc)}f}",
             base_increment=f"{base_inc:.{decimals_of(base_inc)}f}",
             quote_min_size=plain(1.0 * per_usd, 2),
-            quote_max_size=plain(150_000_000 * per_usd, 2),
+            quote_max_size=quote_max,
             base_min_size=f"{base_inc:.{decimals_of(base_inc)}f}",
-            base_max_size=plain(50_000_000 / price_usd, 2),
+            base_max_size=base_max,
         )

@@ -10,77 +10,46 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from trader247.replay.brokerage import Brokerage
-from trader247.replay.engine import ZERO, Level, Segment, Side
+from trader247.replay.engine import ZERO, Side
+from trader247.replay.market import ReplayMarket
 from trader247.replay.names import is_fiat, name_of
-from trader247.replay.orders import CONFIGURATIONS, Fill, Order, OrderRequest, ProductSpec
-from trader247.replay.protocol import ApiError, Request, iso
-from trader247.replay.scenario import HIDDEN
-
-if TYPE_CHECKING:
-    from trader247.replay.api import ReplayExchange
+from trader247.replay.orders import CONFIGURATIONS, Fill, Order, OrderRequest
+from trader247.replay.protocol import ApiError, Request, dec, iso
 
 V3 = "/api/v3/brokerage"
 MAX_PAGE = 1000
 DEFAULT_PAGE = 100
+# v3 wallets print 16 decimals (ccxt coinbase.py, fetch_accounts_v3: "0.0000000000000000"); v2
+# wallets their currency's exponent (ccxt's recorded fetchBalance "v2 balance": "0.00000000",
+# "5.047160")
+V3_BALANCE_DECIMALS = 16
+AVERAGE_STEP = Decimal("1e-16")
 Handler = Callable[[Request], Any]
 
 
-def dec(value: Decimal) -> str:
-    """A Decimal as Coinbase prints it: plain notation, no exponent, no trailing zeros."""
-    if value == 0:
-        return "0"
-    text = format(value.normalize(), "f")
-    return text
+def padded(value: Decimal, decimals: int) -> str:
+    """``value`` with at least ``decimals`` places, more if it has them (never rounded)."""
+    text = dec(value)
+    places = len(text.partition(".")[2])
+    return text if places >= decimals else f"{value or ZERO:.{decimals}f}"  # never "-0.00"
 
 
-class ExchangeMarket:
-    """The brokerage's view of the replayed market (``brokerage.MarketView``)."""
+def average_price(value: Decimal, size: Decimal) -> Decimal:
+    """``average_filled_price``: value / size to 16 decimals, like Coinbase's computed figures
+    (ccxt coinbase.py, fetch_orders: "6.3220675944333996" / "0.000297920684505" is
+    "21220.6399999973697697")."""
+    return (value / size).quantize(AVERAGE_STEP) if size else ZERO
 
-    def __init__(self, exchange: ReplayExchange) -> None:
-        self.exchange = exchange
 
-    def spec(self, product_id: str, now: float) -> ProductSpec | None:
-        ex = self.exchange
-        meta = ex.market.meta.get(product_id)
-        overrides = ex.overrides.get(product_id, {})
-        if meta is None or overrides.get(HIDDEN) or ex.market.price(product_id, now) is None:
-            return None
-        status = str(overrides.get("status", "online")).lower()
-        return ProductSpec(
-            product_id, meta.base, meta.quote,
-            base_increment=Decimal(meta.base_increment),
-            quote_increment=Decimal(meta.quote_increment),
-            base_min_size=Decimal(str(overrides.get("base_min_size", meta.base_min_size))),
-            base_max_size=Decimal(str(overrides.get("base_max_size", meta.base_max_size))),
-            quote_min_size=Decimal(str(overrides.get("quote_min_size", meta.quote_min_size))),
-            quote_max_size=Decimal(str(overrides.get("quote_max_size", meta.quote_max_size))),
-            trading_disabled=bool(overrides.get("trading_disabled", False))
-            or bool(overrides.get("is_disabled", False)) or status not in ("online", ""),
-            cancel_only=bool(overrides.get("cancel_only", False)),
-            limit_only=bool(overrides.get("limit_only", False)),
-            post_only=bool(overrides.get("post_only", False)),
-        )
-
-    def book(self, product_id: str, now: float) -> tuple[Sequence[Level], Sequence[Level]]:
-        ladder = self.exchange.ladder(product_id, now)
-        return ladder.levels("bids"), ladder.levels("asks")
-
-    def path(self, product_id: str, t0: float, t1: float) -> list[Segment]:
-        return [Segment(*piece) for piece in self.exchange.market.segments(product_id, t0, t1)]
-
-    def half_spread(self, product_id: str, now: float) -> float:
-        ladder = self.exchange.ladder(product_id, now, 1)
-        tick = 10.0 ** -ladder.price_decimals
-        return (ladder.best_ask - ladder.best_bid) * tick / 2
-
-    def usd_price(self, currency: str, now: float) -> float | None:
-        return self.exchange.market.usd_price(currency, now)
+def exponent(code: str) -> int:
+    """The currency's decimal places as v2 reports them (cents for fiat)."""
+    return 2 if is_fiat(code) else 8
 
 
 # -- request parsing -------------------------------------------------------------------------
@@ -164,9 +133,12 @@ def _listed(request: Request, *names: str) -> list[str]:
 
 # -- the endpoints ---------------------------------------------------------------------------
 class PrivateApi:
-    def __init__(self, exchange: ReplayExchange, brokerage: Brokerage) -> None:
-        self.exchange = exchange
+    """The private endpoints over the brokerage; the market gives the currency list and the
+    replay's start (the wallets' creation time)."""
+
+    def __init__(self, brokerage: Brokerage, market: ReplayMarket) -> None:
         self.brokerage = brokerage
+        self.market = market
 
     def routes(self) -> list[tuple[str, str, str, Handler]]:
         return [
@@ -205,8 +177,7 @@ class PrivateApi:
     # accounts -------------------------------------------------------------------------------
     def _wallets(self, request: Request) -> list[tuple[str, Decimal, Decimal]]:
         total, held = self.brokerage.balances(request.account, request.now)
-        codes = set(total) | {c for pid in self.exchange.market.meta
-                              for c in pid.split("-")}
+        codes = set(total) | {c for pid in self.market.meta for c in pid.split("-")}
         return [(c, total.get(c, ZERO), held.get(c, ZERO)) for c in sorted(codes)]
 
     def _wallet_id(self, account: str, currency: str) -> str:
@@ -214,12 +185,13 @@ class PrivateApi:
 
     def _v3_account(self, request: Request, code: str, total: Decimal,
                     held: Decimal) -> dict[str, Any]:
-        created = iso(self.exchange.clock.t0)
+        created = iso(self.market.clock.t0)
         return {
             "uuid": self._wallet_id(request.account, code),
             "name": f"{code} Wallet",
             "currency": code,
-            "available_balance": {"value": dec(total - held), "currency": code},
+            "available_balance": {"value": padded(total - held, V3_BALANCE_DECIMALS),
+                                  "currency": code},
             "default": True,
             "active": True,
             "created_at": created,
@@ -227,7 +199,7 @@ class PrivateApi:
             "deleted_at": None,
             "type": "ACCOUNT_TYPE_FIAT" if is_fiat(code) else "ACCOUNT_TYPE_CRYPTO",
             "ready": True,
-            "hold": {"value": dec(held), "currency": code},
+            "hold": {"value": padded(held, V3_BALANCE_DECIMALS), "currency": code},
         }
 
     def accounts_v3(self, request: Request) -> dict[str, Any]:
@@ -244,20 +216,20 @@ class PrivateApi:
     def accounts_v2(self, request: Request) -> dict[str, Any]:
         """v2 wallets: ``balance`` is the total, holds included (ccxt's default
         ``fetch_balance`` reads it as free = total)."""
-        created = iso(self.exchange.clock.t0)[:19] + "Z"
+        created = iso(self.market.clock.t0)[:19] + "Z"
         data = []
         for code, total, _held in self._wallets(request):
             wallet = self._wallet_id(request.account, code)
             data.append({
                 "id": wallet, "name": f"{code} Wallet", "primary": True,
                 "type": "fiat" if is_fiat(code) else "wallet",
-                "balance": {"amount": dec(total), "currency": code},
+                "balance": {"amount": padded(total, exponent(code)), "currency": code},
                 "created_at": created, "updated_at": created, "resource": "account",
                 "resource_path": f"/v2/accounts/{wallet}",
                 "currency": {"asset_id": str(uuid.uuid5(uuid.NAMESPACE_URL,
                                                         f"coinbase-asset:{code}")),
                              "code": code, "color": "#0052FF",
-                             "exponent": "2" if is_fiat(code) else "8", "name": name_of(code),
+                             "exponent": str(exponent(code)), "name": name_of(code),
                              "slug": name_of(code).lower().replace(" ", "-"),
                              "type": "fiat" if is_fiat(code) else "crypto", "rewards": None},
                 "allow_deposits": True, "allow_withdrawals": True,
@@ -377,7 +349,7 @@ class PrivateApi:
         # a quote-sized order's budget includes its fees
         done = order.filled_value + order.total_fees if size_in_quote else order.filled_size
         pct = (done / requested * 100) if requested else ZERO
-        average = order.filled_value / order.filled_size if order.filled_size else ZERO
+        average = average_price(order.filled_value, order.filled_size)
         buy = req.side is Side.BUY
         after_fees = order.filled_value + order.total_fees if buy else (
             order.filled_value - order.total_fees)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_EVEN, Context, Decimal
 from typing import Any
 
 from trader247.replay.faults import Fired
@@ -58,3 +61,42 @@ def iso(ts: float) -> str:
 
 def dumps(data: Any) -> bytes:
     return json.dumps(data, separators=(",", ":")).encode()
+
+
+# room for any figure the replay prints (the default 28 digits overflow on 1e21 x 8 decimals)
+_WIDE = Context(prec=80, rounding=ROUND_HALF_EVEN)
+
+
+def number(value: float | Decimal, decimals: int) -> str:
+    """A figure as Coinbase prints it: rounded to ``decimals`` places, plain notation (never
+    ``1e-05``), no trailing zeros (``"67060"``, ``"0.115"``: ccxt's recorded products, books)."""
+    if isinstance(value, Decimal):
+        text = format(value.quantize(Decimal(1).scaleb(-decimals), context=_WIDE), "f")
+    else:  # the float's own formatting: several times faster, and never an exponent
+        text = f"{value:.{decimals}f}"
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return "0" if text in ("-0", "") else text
+
+
+def dec(value: Decimal) -> str:
+    """A Decimal in plain notation, no exponent, no trailing zeros."""
+    if value == 0:
+        return "0"
+    return format(value.normalize(), "f")
+
+
+class RequestCounter:
+    """Requests per endpoint name (``/_replay/state`` shows them); thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, endpoint: str) -> None:
+        with self._lock:
+            self._counts[endpoint] += 1
+
+    def snapshot(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._counts)
