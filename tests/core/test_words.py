@@ -39,7 +39,7 @@ def test_every_word_an_operator_can_see_is_in_the_readme_section() -> None:
     missing = {w.value for w in Word if w is not Word.ENTRY_OK} - set(
         re.findall(r"`([A-Z_]+)", section.group(1)))
     assert not missing, f"words not documented in the README section: {sorted(missing)}"
-    assert "<!-- frequi screenshot -->" in section.group(1)
+    assert "docs/img/frequi-cap-lock.png" in section.group(1)
 
 
 def test_the_gates_reasons_start_with_the_words() -> None:

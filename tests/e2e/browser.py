@@ -116,7 +116,7 @@ class Screen:
         never a fixed sleep, decides when the page is ready."""
         deadline = time.monotonic() + timeout
         refreshed = time.monotonic()
-        while True:
+        while time.monotonic() <= deadline:
             try:
                 text = scope.inner_text(timeout=2_000)
             except Exception:  # not rendered yet: an element FreqUI has not mounted
@@ -124,13 +124,11 @@ class Screen:
             found = re.search(pattern, text)
             if found:
                 return found
-            if time.monotonic() > deadline:
-                raise self.fail(f"timed out after {timeout}s waiting for {what} "
-                                f"(/{pattern}/)", scope)
             if refresh is not None and time.monotonic() - refreshed >= 3.0:
                 refresh()
                 refreshed = time.monotonic()
             self.page.wait_for_timeout(500)
+        raise self.fail(f"timed out after {timeout}s waiting for {what} (/{pattern}/)", scope)
 
 
 @contextmanager
