@@ -85,7 +85,9 @@ def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool) -> int:
     mutmut = Path(sys.executable).with_name("mutmut")
     cluster = PostgresCluster.start()
     try:
-        env = {**os.environ, SHARED_ENV: cluster.to_env()}
+        # mutmut hands pytest a *set* of test ids: a fixed hash seed fixes their order, so a
+        # test that depends on another's leftovers fails the same way every run.
+        env = {**os.environ, SHARED_ENV: cluster.to_env(), "PYTHONHASHSEED": "0"}
         command = [str(mutmut), "run", "--max-children", str(max_children), *names]
         return subprocess.run(command, env=env, check=False).returncode
     finally:
