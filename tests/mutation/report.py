@@ -125,20 +125,28 @@ def _find_function(body: Sequence[ast.stmt], names: Sequence[str]) -> ast.Functi
     return None
 
 
-def unmutated_functions(module_source: str) -> list[str]:
-    """Functions mutmut 3 leaves alone: every decorator but a lone @staticmethod/@classmethod
-    (``@property``, ``@contextmanager``...) makes it skip the function; our blind spot."""
+def decorated_functions(module_source: str) -> list[str]:
+    """Functions plain mutmut 3 leaves alone: every decorator but a lone @staticmethod /
+    @classmethod (``@property``, ``@contextmanager``, ``@functools.wraps`` on a patch's inner
+    function...) makes it skip the function and all it contains. mutmut_ext.py lifts that."""
     found: list[str] = []
     for node in ast.parse(module_source).body:
         members = node.body if isinstance(node, ast.ClassDef) else [node]
         prefix = f"{node.name}." if isinstance(node, ast.ClassDef) else ""
         for fn in members:
-            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef) or not fn.decorator_list:
-                continue
-            decorators = [ast.unparse(d) for d in fn.decorator_list]
-            if decorators not in (["staticmethod"], ["classmethod"]):
-                found.append(f"{prefix}{fn.name} (@{', @'.join(decorators)})")
+            if isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                found.extend(_skipped(fn, prefix))
     return found
+
+
+def _skipped(fn: ast.FunctionDef | ast.AsyncFunctionDef, prefix: str) -> list[str]:
+    decorators = [ast.unparse(d) for d in fn.decorator_list]
+    if decorators and decorators not in (["staticmethod"], ["classmethod"]):
+        return [f"{prefix}{fn.name} (@{', @'.join(decorators)})"]
+    inner = [n for n in ast.walk(fn) if n is not fn
+             and isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) and n.decorator_list]
+    return [f"{prefix}{fn.name}.<locals>.{n.name} (@{', @'.join(map(ast.unparse, n.decorator_list))})"
+            for n in inner]
 
 
 def pragma_lines(module_source: str) -> tuple[int, list[int]]:
@@ -308,8 +316,9 @@ def format_table(table: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def format_survivors(outcome: Outcome, modules: Sequence[str]) -> str:
-    """Per module, each survivor: file:line, function, verdict and the diff."""
+def format_survivors(outcome: Outcome, modules: Sequence[str], *, compact: bool = False) -> str:
+    """Per module, each survivor: file:line, function, verdict and the diff (``compact``: only
+    the changed lines, one survivor a line)."""
     out: list[str] = []
     for module in modules:
         left = sorted((m for m in outcome.mutants if m.module == module
@@ -321,7 +330,12 @@ def format_survivors(outcome: Outcome, modules: Sequence[str]) -> str:
         for m in left:
             note = {NO_TESTS: " (no fast test runs this function)",
                     NOT_RUN: " (mutmut did not finish it)"}.get(m.status, "")
-            out.append(f"- `{module}:{m.line}` `{m.function}` {m.key.rpartition('.')[2]}{note}")
+            where = f"- `{module}:{m.line}` `{m.function}`"
+            if compact:
+                out.append(f"{where}{note}: `{_one_line(m.change.source)}` -> "
+                           f"`{_one_line(m.change.mutant)}`")
+                continue
+            out.append(f"{where} {m.key.rpartition('.')[2]}{note}")
             out.append("  ```diff\n" + _indent(m.change.hunks, "  ") + "\n  ```")
     return "\n".join(out).lstrip("\n")
 
@@ -335,6 +349,10 @@ def format_problems(outcome: Outcome, misplaced_pragmas: Mapping[str, list[int]]
     problems += [f"{module}:{line}: `# pragma: no mutate` is allowed on DEBUG log lines only"
                  for module, lines in misplaced_pragmas.items() for line in lines]
     return problems
+
+
+def _one_line(text: str) -> str:
+    return " / ".join(text.splitlines()).replace("`", "'")
 
 
 def _indent(text: str, prefix: str) -> str:

@@ -13,6 +13,8 @@ Decisions:
   it: the whole fast selection once under tracing). New tests are traced on the next run; a test
   edited to reach other functions is not: ``--fresh`` (``make mutation FRESH=1``) starts over.
 - ``mutants/tests`` is copied anew each run, so a deleted test file does not linger there.
+- mutmut runs through tests/mutation/mutmut_ext.py, which makes it mutate decorated functions
+  too (``@property``, the patches' ``@functools.wraps`` wrappers...; see there).
 - One throw-away PostgreSQL cluster for the whole run (tests/pg.py ``TRADER247_TEST_PG_CLUSTER``):
   mutmut forks one pytest session per mutant, and each would otherwise initdb its own.
 """
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         if code != 0:
             print(f"mutmut exited with {code}: no report (its output is above)", file=sys.stderr)
             return code
-    return _report(modules, entries, time.monotonic() - started, Path(args.out), args.fail_under)
+    took = None if args.report_only else time.monotonic() - started
+    return _report(modules, entries, took, Path(args.out), args.fail_under)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -82,13 +85,13 @@ def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool) -> int:
         shutil.rmtree("mutants", ignore_errors=True)
     shutil.rmtree("mutants/tests", ignore_errors=True)
     names = [f"{report.module_name(m)}.*" for m in modules]
-    mutmut = Path(sys.executable).with_name("mutmut")
     cluster = PostgresCluster.start()
     try:
         # mutmut hands pytest a *set* of test ids: a fixed hash seed fixes their order, so a
         # test that depends on another's leftovers fails the same way every run.
         env = {**os.environ, SHARED_ENV: cluster.to_env(), "PYTHONHASHSEED": "0"}
-        command = [str(mutmut), "run", "--max-children", str(max_children), *names]
+        command = [sys.executable, "-m", "tests.mutation.mutmut_ext", "run", "--max-children",
+                   str(max_children), *names]
         return subprocess.run(command, env=env, check=False).returncode
     finally:
         cluster.stop()
@@ -115,24 +118,29 @@ def _load_mutants(modules: list[str]) -> list[report.Mutant]:
     return found
 
 
-def _report(modules: list[str], entries: list[report.Equivalent], seconds: float, out: Path,
-            fail_under: float | None) -> int:
+def _report(modules: list[str], entries: list[report.Equivalent], seconds: float | None,
+            out: Path, fail_under: float | None) -> int:
     outcome = report.apply_equivalents(_load_mutants(modules), entries, modules)
     table = report.rows(outcome, modules)
     pragmas = {m: report.pragma_lines(Path(m).read_text()) for m in modules}
-    blind = {m: report.unmutated_functions(Path(m).read_text()) for m in modules}
+    decorated = {m: report.decorated_functions(Path(m).read_text()) for m in modules}
     problems = report.format_problems(outcome, {m: p[1] for m, p in pragmas.items() if p[1]})
     summary = "\n".join([
         report.format_table(table), "",
         "score = killed / (mutants - equivalent); a timeout counts as killed. seconds: the "
-        f"mutants' own test time (2 run in parallel); this run took {seconds:.0f} s in all.",
+        "mutants' own test time (several run in parallel); "
+        + ("results of an earlier run." if seconds is None else
+           f"this run took {seconds:.0f} s in all, tracing and set-up included."),
         f"`# pragma: no mutate` lines: {sum(p[0] for p in pragmas.values())}.",
-        f"Functions mutmut does not mutate (decorated): {sum(map(len, blind.values()))}"
-        + "".join(f"\n- {m}: {', '.join(fs)}" for m, fs in blind.items() if fs)])
+        f"Decorated functions (plain mutmut skips them, tests/mutation/mutmut_ext.py mutates "
+        f"them): {sum(map(len, decorated.values()))}"
+        + "".join(f"\n- {m}: {', '.join(fs)}" for m, fs in decorated.items() if fs)])
     survivors = report.format_survivors(outcome, modules)
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.md").write_text(summary + "\n")
     (out / "survivors.md").write_text(f"# Survivors\n\n{survivors or 'none'}\n")
+    compact = report.format_survivors(outcome, modules, compact=True)
+    (out / "survivors-compact.md").write_text(f"# Survivors\n\n{compact or 'none'}\n")
     print(f"\n## Survivors\n\n{survivors or 'none'}\n\n## Mutation score\n\n{summary}\n")
     print(f"written: {out / 'summary.md'}, {out / 'survivors.md'}")
     for problem in problems:

@@ -35,6 +35,13 @@ class Limits:
         x = 1
         x = 1
         return x
+
+
+def patch(original):
+    @functools.wraps(original)
+    def wrapper():
+        return original()
+    return wrapper
 '''
 # mutmut show trader247.core.group_limits.x_asset_of_pair__mutmut_13 (the function starts at
 # line 4 above, as it did at line 14 of the real module)
@@ -104,8 +111,9 @@ def test_locate_of_an_unknown_function_is_zero() -> None:
     assert report.locate(SOURCE, "Limits.nothing", report.parse_diff(DIFF)) == 0
 
 
-def test_decorated_functions_are_the_blind_spot_but_staticmethods_are_not() -> None:
-    assert report.unmutated_functions(SOURCE) == ["Limits.enabled (@property)"]
+def test_decorated_functions_are_listed_but_staticmethods_are_not() -> None:
+    assert report.decorated_functions(SOURCE) == [
+        "Limits.enabled (@property)", "patch.<locals>.wrapper (@functools.wraps(original))"]
 
 
 def test_pragmas_are_counted_and_allowed_on_debug_lines_only() -> None:
@@ -238,6 +246,11 @@ def test_survivors_are_listed_with_file_line_function_and_diff_and_kills_are_not
     assert "+            return pair.split(separator, )[0].upper()" in text
     assert "x_f__mutmut_3 (no fast test runs this function)" in text
     assert "mutmut_2" not in text
+    compact = report.format_survivors(report.apply_equivalents(mutants, [], []), [MODULE],
+                                      compact=True)
+    assert compact.splitlines()[2] == (
+        f"- `{MODULE}:7` `asset_of_pair`: `return pair.split(separator, 1)[0].upper()` -> "
+        "`return pair.split(separator, )[0].upper()`")
 
 
 def test_in_scope_expands_the_globs(tmp_path) -> None:  # type: ignore[no-untyped-def]
