@@ -257,3 +257,14 @@ def test_in_scope_expands_the_globs(tmp_path) -> None:  # type: ignore[no-untype
     for name in ("cap_a.py", "cap_b.py", "cap_c.txt", "other.py"):
         (tmp_path / name).write_text("")
     assert report.in_scope(["cap_*", "cap_a.py"], tmp_path) == ["cap_a.py", "cap_b.py"]
+
+
+def test_the_committed_equivalents_file_is_valid(repo) -> None:  # type: ignore[no-untyped-def]
+    """A bad entry fails `make test` already, not only the next `make mutation`."""
+    import tomllib
+
+    scope = report.in_scope(tomllib.loads((repo / "pyproject.toml").read_text())["tool"][
+        "mutmut"]["only_mutate"], repo)
+    assert "src/trader247/adapters/cap_mixin.py" in scope and len(scope) == 27
+    path = repo / "tests" / "mutation" / "equivalent.toml"
+    report.load_equivalents(path.read_text(), str(path), scope)
