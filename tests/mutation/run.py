@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     started = time.monotonic()
     if not args.report_only:
-        code = _run_mutmut(modules, args.max_children, fresh=args.fresh)
+        code = _run_mutmut(modules, args.max_children, fresh=args.fresh, resume=args.resume)
         if code != 0:
             print(f"mutmut exited with {code}: no report (its output is above)", file=sys.stderr)
             return code
@@ -72,6 +72,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-children", type=int, default=2, help="parallel mutants")
     parser.add_argument("--fresh", action="store_true",
                         help="delete mutants/ first: re-trace which test runs which function")
+    parser.add_argument("--resume", action="store_true",
+                        help="test only the mutants without a result (an interrupted run)")
     parser.add_argument("--report-only", action="store_true",
                         help="report the last run's results, run nothing")
     parser.add_argument("--fail-under", type=float, default=None, metavar="PCT",
@@ -80,11 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool) -> int:
+def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool, resume: bool) -> int:
     if fresh:
         shutil.rmtree("mutants", ignore_errors=True)
     shutil.rmtree("mutants/tests", ignore_errors=True)
-    names = [f"{report.module_name(m)}.*" for m in modules]
+    # Named mutants are always re-tested; without names mutmut tests those with no result.
+    names = [] if resume else [f"{report.module_name(m)}.*" for m in modules]
     cluster = PostgresCluster.start()
     try:
         # mutmut hands pytest a *set* of test ids: a fixed hash seed fixes their order, so a
