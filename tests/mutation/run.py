@@ -73,7 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--fresh", action="store_true",
                         help="delete mutants/ first: re-trace which test runs which function")
     parser.add_argument("--resume", action="store_true",
-                        help="test only the mutants without a result (an interrupted run)")
+                        help="test only the mutants of --modules without a result yet "
+                        "(after an interrupted run)")
     parser.add_argument("--report-only", action="store_true",
                         help="report the last run's results, run nothing")
     parser.add_argument("--fail-under", type=float, default=None, metavar="PCT",
@@ -86,8 +87,10 @@ def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool, resume: b
     if fresh:
         shutil.rmtree("mutants", ignore_errors=True)
     shutil.rmtree("mutants/tests", ignore_errors=True)
-    # Named mutants are always re-tested; without names mutmut tests those with no result.
-    names = [] if resume else [f"{report.module_name(m)}.*" for m in modules]
+    # Named mutants are always re-tested (mutmut would keep an old result otherwise).
+    names = _unfinished(modules) if resume else [f"{report.module_name(m)}.*" for m in modules]
+    if not names:
+        return 0
     cluster = PostgresCluster.start()
     try:
         # mutmut hands pytest a *set* of test ids: a fixed hash seed fixes their order, so a
@@ -98,6 +101,17 @@ def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool, resume: b
         return subprocess.run(command, env=env, check=False).returncode
     finally:
         cluster.stop()
+
+
+def _unfinished(modules: list[str]) -> list[str]:
+    """The mutants of ``modules`` an interrupted run left without a result."""
+    found = []
+    for module in modules:
+        meta = Path("mutants") / f"{module}.meta"
+        if meta.exists():
+            results = json.loads(meta.read_text())["exit_code_by_key"]
+            found += [key for key, code in results.items() if code is None]
+    return found
 
 
 def _load_mutants(modules: list[str]) -> list[report.Mutant]:
