@@ -8,7 +8,7 @@ DATA_DIR := user_data/data/coinbase
 PYTEST_ARGS ?=
 
 .PHONY: demo demo-live test test-all test-compat soak lint bench backtest data install clean promtool postgres \
-	chromium walk-forward
+	chromium walk-forward mutation
 
 $(STAMP): pyproject.toml hatch_build.py
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Python 3.11 required, found " + sys.version' 
@@ -112,6 +112,15 @@ test-compat: data
 soak: data postgres
 	$(BIN)/python -m pytest -m soak -s $(PYTEST_ARGS)
 	@cat reports/reliability/*.md 2>/dev/null || true
+
+## mutation: mutmut over the money modules ([tool.mutmut] in pyproject.toml), fast tests only;
+## prints per-module scores and the survivors, writes reports/mutation/. Not part of `make test`.
+## MODULES="src/trader247/core/fleet.py ..." restricts it; FRESH=1 re-traces which test runs what.
+MODULES ?=
+MUTATION_ARGS ?=
+mutation: data postgres
+	nice -n 10 $(BIN)/python -m tests.mutation.run $(if $(MODULES),--modules $(MODULES)) \
+	  $(if $(FRESH),--fresh) $(MUTATION_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench user_data

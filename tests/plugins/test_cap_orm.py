@@ -93,28 +93,31 @@ def buy(amount: float, price: float, filled: float | None = None, is_open: bool 
                  is_open=is_open)
 
 
-# (orders of one BTC/USD trade, mark 120) -> (filled amount, open entry stake)
+# (orders of one BTC/USD trade, mark 120) -> (filled amount, open entry stake). The orders are
+# made per test: an ``Order`` row added to a trade belongs to it, and a second run of the test in
+# the same process (`make mutation` runs the suite several times in one) would find it taken.
 CASES = {
-    "filled entry": ([buy(1.0, 100.0)], 1.0, 0.0),
+    "filled entry": (lambda: [buy(1.0, 100.0)], 1.0, 0.0),
     "filled entry, open trim not yet filled": (
-        [buy(1.0, 100.0), order("sell", 0.5, 110.0, filled=0.0, is_open=True, tag="trim")],
+        lambda: [buy(1.0, 100.0), order("sell", 0.5, 110.0, filled=0.0, is_open=True,
+                                        tag="trim")],
         1.0, 0.0),
     "filled entry, open exit signal half filled": (
-        [buy(1.0, 100.0), order("sell", 1.0, 110.0, filled=0.5, is_open=True)], 1.0, 0.0),
-    "open entry, nothing filled": ([buy(2.0, 50.0, filled=0.0, is_open=True)], 0.0, 100.0),
-    "open entry, partly filled": ([buy(1.0, 100.0, filled=0.4, is_open=True)], 0.0, 100.0),
+        lambda: [buy(1.0, 100.0), order("sell", 1.0, 110.0, filled=0.5, is_open=True)], 1.0, 0.0),
+    "open entry, nothing filled": (lambda: [buy(2.0, 50.0, filled=0.0, is_open=True)], 0.0, 100.0),
+    "open entry, partly filled": (lambda: [buy(1.0, 100.0, filled=0.4, is_open=True)], 0.0, 100.0),
     "filled entry, open DCA entry": (
-        [buy(1.0, 100.0), buy(0.5, 90.0, filled=0.0, is_open=True)], 1.0, 45.0),
+        lambda: [buy(1.0, 100.0), buy(0.5, 90.0, filled=0.0, is_open=True)], 1.0, 45.0),
     "filled entry, stop on the exchange": (
-        [buy(1.0, 100.0), order("stoploss", 1.0, 80.0, filled=0.0, is_open=True,
-                                kind="stop_loss")], 1.0, 0.0),
+        lambda: [buy(1.0, 100.0), order("stoploss", 1.0, 80.0, filled=0.0, is_open=True,
+                                        kind="stop_loss")], 1.0, 0.0),
 }
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_a_trades_exposure_is_its_holding_plus_its_open_entry_orders(case: str) -> None:
     orders, filled, entering = CASES[case]
-    row = trade("BTC/USD", *orders)
+    row = trade("BTC/USD", *orders())
     position = position_of(row, 120.0)
     assert position.amount == pytest.approx(filled)
     assert position.open_entry_stake == pytest.approx(entering)
