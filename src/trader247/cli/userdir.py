@@ -100,6 +100,9 @@ def _plan(args: argparse.Namespace) -> list[tuple[Path, Path]]:
                   for source in sorted(monitoring.rglob("*"))
                   if source.is_file() and source.suffix in (".yml", ".json")
                   and "tests" not in source.relative_to(monitoring).parts]
+    lacking = [str(source) for source, _ in pairs if not source.is_file()]
+    if lacking:
+        raise MissingData("the trader247 package lacks " + ", ".join(lacking) + ": reinstall it")
     return pairs
 
 
