@@ -19,6 +19,11 @@ Decisions:
   test suite (it can only refuse a release or let one through as the override does).
 - Plugins are searched in ``<user_data>/pairlists`` and ``<user_data>/protections`` first, then
   in the copies shipped with the package (``freqtrade create-userdir`` creates neither folder).
+- Strategies: the packaged ``strategies/`` folder is searched only while no folder freqtrade
+  searches before it (``strategy_path``, ``<user_data>/strategies``, sub-folders with
+  ``recursive_strategy_search``) has a file defining a class of the same name
+  (``class Trader247Strategy``). The user's copy (``trader247 init-userdir`` makes one) wins a
+  load anyway; without this, ``freqtrade list-strategies`` showed both as ``DUPLICATE NAME``.
 - ``TRADER247_DISABLE_HOOK=1`` turns the hook off entirely (rollback without uninstalling).
 """
 
@@ -98,7 +103,31 @@ def _register_pairlists(module: "ModuleType") -> None:
             pairlists.append(name)
 
 
-def _with_fallback_dirs(resolver: "Any", user_subdir: str, plugin_subdir: str) -> None:
+def _shadows_all(folders: "list[Path]", packaged: "Path", recursive: bool) -> bool:
+    """True when ``folders`` define every class of ``packaged`` (one class per file, named as
+    the file: ``Trader247Strategy.py`` defines ``class Trader247Strategy``)."""
+    import re
+
+    names = {path.stem for path in packaged.glob("*.py")}
+    if not names:
+        return True
+    pattern = re.compile(rb"^class\s+(%s)\b" % b"|".join(re.escape(n.encode()) for n in names),
+                         re.MULTILINE)
+    packaged_resolved = packaged.resolve()
+    found: set[str] = set()
+    for folder in folders:
+        if not folder.is_dir() or folder.resolve() == packaged_resolved:
+            continue
+        for file in folder.rglob("*.py") if recursive else folder.glob("*.py"):
+            try:
+                found.update(m.decode() for m in pattern.findall(file.read_bytes()))
+            except OSError:
+                continue  # unreadable: freqtrade reports it when it loads the folder
+    return names <= found
+
+
+def _with_fallback_dirs(resolver: "Any", user_subdir: str, plugin_subdir: str,
+                        unless_shadowed: bool = False) -> None:
     if getattr(resolver, "_trader247_patched", False):
         return
     base_build = resolver.build_search_paths.__func__
@@ -109,7 +138,10 @@ def _with_fallback_dirs(resolver: "Any", user_subdir: str, plugin_subdir: str) -
         cls: "Any", config: "Any", user_subdir: str | None = None, extra_dirs: "Any" = None
     ) -> "list[Path]":
         paths: list[Path] = base_build(cls, config, user_subdir, extra_dirs)
-        paths += [root / plugin_subdir for root in packaged_plugin_dirs()]
+        recursive = bool((config or {}).get("recursive_strategy_search"))
+        paths += [root / plugin_subdir for root in packaged_plugin_dirs()
+                  if not (unless_shadowed and _shadows_all(paths, root / plugin_subdir,
+                                                           recursive))]
         # A missing user folder is normal (create-userdir does not make it): skip it quietly
         # instead of freqtrade's "Path does not exist" warning on every load. An editable
         # install's fallback is the checkout's own user_data: list each folder once.
@@ -134,8 +166,9 @@ def _patch_protection_resolver(module: "ModuleType") -> None:
 
 
 def _patch_strategy_resolver(module: "ModuleType") -> None:
-    # The strategy keeps freqtrade's own user folder; only the packaged fallback is added.
-    _with_fallback_dirs(module.StrategyResolver, "", "strategies")
+    # The strategy keeps freqtrade's own user folder; only the packaged fallback is added, and
+    # only while the user's folders do not define our strategy themselves.
+    _with_fallback_dirs(module.StrategyResolver, "", "strategies", unless_shadowed=True)
 
 
 WATCHED = {

@@ -484,7 +484,7 @@ def _read(path: str | os.PathLike[str]) -> _Parsed[Any] | bytes:
         with open(file, "rb") as fh:
             return fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
-        msg = "file not found"
+        msg = f"file not found (looked for {os.path.abspath(file)})"
     except IsADirectoryError:
         msg = "is a directory, not a file"
     except OSError as exc:

@@ -26,8 +26,10 @@ freqtrade removes the exchange credentials from the config it hands to plugins (
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
+import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -51,6 +53,34 @@ def config_dir(config: Mapping[str, Any]) -> Path:
     first = next((f for f in reversed(files) if f and f != "-"), None)
     # Kept relative when the user gave a relative path, so messages read `config/policy.yaml:49`.
     return Path(first).parent if first else Path("config")
+
+
+def init_command(config_dir: str | os.PathLike[str],
+                 userdir: str | os.PathLike[str] | None) -> str:
+    """The command that writes the default YAML files into ``config_dir`` (absolute paths: it
+    works from any folder)."""
+    user = Path(userdir if userdir is not None else "user_data").absolute()
+    return (f"trader247 init-userdir --userdir {shlex.quote(str(user))} "
+            f"--config-dir {shlex.quote(str(Path(config_dir).absolute()))}")
+
+
+def explain_missing(problems: Sequence[Problem], paths: tuple[str | os.PathLike[str], ...],
+                    userdir: str | os.PathLike[str] | None) -> list[Problem]:
+    """Problems of a missing ``policy.yaml`` / ``universe.yaml`` (``paths`` as :func:`locate`
+    returns them) also name the command that writes the defaults where they were looked for."""
+    files = dict(zip((os.fspath(p) for p in paths), (POLICY_FILE, UNIVERSE_FILE), strict=True))
+    out = []
+    for problem in problems:
+        default = files.get(problem.file)
+        if default is None or problem.path or os.path.lexists(problem.file):
+            out.append(problem)
+            continue
+        file = Path(problem.file)
+        named = "" if file.name == default else f", then copy its {default} to {file.name}"
+        out.append(dataclasses.replace(problem, message=(
+            f"{problem.message}; create it with `{init_command(file.parent, userdir)}` (writes "
+            f"the default {POLICY_FILE} and {UNIVERSE_FILE} there, keeps existing files{named})")))
+    return out
 
 
 def pairlist_params(config: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -166,14 +196,17 @@ def _fleet_checks(config: Mapping[str, Any], policy: PolicyConfig, add: Any) -> 
             "the bot's member name; freqtrade's default 'freqtrade' is likely shared)", "warning")
 
 
-def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str, Any] | None]:
-    """Freqtrade's own loader and schema (so ``FREQTRADE__`` variables and several ``-c`` files
-    behave as in freqtrade), then our YAML files, then the checks above."""
+def run_preflight(config_files: Sequence[str], userdir: str | None = None
+                  ) -> tuple[list[Problem], dict[str, Any] | None]:
+    """Freqtrade's own loader and schema (so ``FREQTRADE__`` variables, several ``-c`` files and
+    ``--userdir`` / the config's ``user_data_dir`` behave as in freqtrade), then our YAML files,
+    then the checks above."""
     from freqtrade.configuration import Configuration
     from freqtrade.configuration.config_validation import (
         validate_config_consistency,
         validate_config_schema,
     )
+    from freqtrade.enums import RunMode
     from freqtrade.exceptions import OperationalException
     from jsonschema.exceptions import ValidationError
 
@@ -182,7 +215,10 @@ def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str,
     # the problem list, so its chatter is muted for the duration of the load.
     logging.disable(logging.CRITICAL)
     try:
-        config = Configuration.from_files(list(config_files))
+        # Configuration.from_files plus --userdir: freqtrade's command-line value wins over
+        # the config's user_data_dir, which wins over ./user_data.
+        args = {"config": list(config_files), "user_data_dir": userdir}
+        config = Configuration(args, RunMode.OTHER).get_config()
         validate_config_schema(config)
         validate_config_consistency(config)
     except ValidationError as exc:  # freqtrade re-raises schema errors without their path
@@ -195,7 +231,9 @@ def run_preflight(config_files: Sequence[str]) -> tuple[list[Problem], dict[str,
         logging.disable(logging.NOTSET)
     policy_path, universe_path = locate(config)
     dry_run = bool(config.get("dry_run", True))
-    problems = check_files(policy_path, universe_path, dry_run=dry_run)
+    problems = explain_missing(check_files(policy_path, universe_path, dry_run=dry_run),
+                               (policy_path, universe_path),
+                               config.get("user_data_dir"))
     policy = None
     if not any(p.severity == "error" and p.file == str(policy_path) for p in problems):
         policy = load_policy(policy_path, dry_run=dry_run)

@@ -4,7 +4,8 @@ turned into the core's value objects.
 Decisions:
 - ``policy.yaml`` and ``universe.yaml`` are found by :func:`trader247.preflight.locate` (next to
   the first ``-c`` file unless the pairlist parameters ``policy_file`` / ``universe_file`` say
-  otherwise), the same way ``trader247 validate`` finds them.
+  otherwise), the same way ``trader247 validate`` finds them. A missing one is named with its
+  absolute path and the ``trader247 init-userdir`` command that writes the default there.
 - Nothing is cached here: each plugin loads its :class:`Settings` once, when freqtrade builds it,
   and keeps them (the pairlist in its constructor, the strategy in ``ft_bot_start``). A changed
   file therefore takes effect on freqtrade's ``/reload_config``, which rebuilds the plugins, and
@@ -28,7 +29,7 @@ from trader247.configfiles import ConfigFileError, load_both
 from trader247.core.config import PolicyConfig, UniverseConfig
 from trader247.core.exposure import CapPolicy
 from trader247.core.universe import UniverseRules
-from trader247.preflight import config_checks, locate
+from trader247.preflight import config_checks, explain_missing, locate
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,10 @@ def load_settings(config: Mapping[str, Any],
         policy, universe = load_both(policy_path, universe_path,
                                      dry_run=bool(config.get("dry_run", True)))
     except ConfigFileError as exc:
-        raise Trader247ConfigError(f"247trader configuration is invalid:\n{exc}") from None
+        problems = explain_missing(exc.problems, (policy_path, universe_path),
+                                   config.get("user_data_dir"))
+        raise Trader247ConfigError("247trader configuration is invalid:\n"
+                                   + "\n".join(p.format() for p in problems)) from None
     problems = config_checks(config, policy, file=_config_label(config))
     for problem in problems:
         if problem.severity != "error":

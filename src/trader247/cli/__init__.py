@@ -30,7 +30,9 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
                             exposure_report.add_arguments),
         "walk-forward": ("rolling hyperopt + out-of-sample backtests vs SampleStrategy and "
                          "buy-and-hold", walk_forward.add_arguments),
-        "init-userdir": ("copy our plugins into a freqtrade user_data dir", userdir.add_arguments),
+        "init-userdir": ("copy our plugins into a freqtrade user dir (--userdir) and write the "
+                         "default policy.yaml and universe.yaml into --config-dir",
+                         userdir.add_arguments),
         "migrate": ("convert a 247trader-v2 config directory into freqtrade + 247trader files",
                     migrate.add_arguments),
     }

@@ -123,6 +123,16 @@ def _config_args(freqtrade_args: list[str]) -> list[str]:
     return configs or ["config/config.json"]
 
 
+def _userdir_arg(freqtrade_args: list[str]) -> str | None:
+    """freqtrade's ``--userdir`` / ``--user-data-dir`` value, for the pre-flight check."""
+    found = None
+    for i, arg in enumerate(freqtrade_args):
+        name, _, value = arg.partition("=")
+        if name in ("--userdir", "--user-data-dir"):
+            found = value or (freqtrade_args[i + 1] if i + 1 < len(freqtrade_args) else None)
+    return found
+
+
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pid-file", type=Path, default=DEFAULT_PID_FILE)
     parser.add_argument("--skip-validation", action="store_true",
@@ -171,7 +181,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.skip_validation:
         from trader247.cli.validate import report
 
-        if report(_config_args(freqtrade_args), "text") != 0:
+        if report(_config_args(freqtrade_args), "text", _userdir_arg(freqtrade_args)) != 0:
             print("❌ Fix the configuration and run again (nothing was started)", file=sys.stderr)
             return 1
     pid = os.getpid()
