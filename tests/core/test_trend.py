@@ -23,7 +23,8 @@ P = SignalParams()
 
 def trend(**changes: object) -> TrendParams:
     base = {"ma_hours": 10.0, "band_pct": 5.0, "min_momentum_pct": -8.0, "momentum_hours": 5.0,
-            "triggers_required": False}
+            "triggers_required": False, "exit_band_pct": 5.0, "market_filter": False,
+            "cooldown_hours": 0.0, "band_exit": True}
     return TrendParams(**{**base, **changes})  # type: ignore[arg-type]
 
 
