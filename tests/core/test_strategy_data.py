@@ -12,6 +12,7 @@ from trader247.core.strategy_data import (
     Frames,
     MarketCache,
     PairData,
+    SourcePairs,
     first_entry,
     force_eligible_assets,
     higher_candles,
@@ -21,6 +22,7 @@ from trader247.core.strategy_data import (
     missing_candles,
     quote_to_usd,
     short_data_warning,
+    source_pairs,
 )
 
 HOURLY = Frames("1h", 60, "1h", 60)
@@ -97,8 +99,8 @@ def test_pair_data_with_btc_stake_takes_the_market_trend_from_btc_usd() -> None:
     pair = candles(30, 60, close=np.full(30, 0.05))
     btc_usd = candles(30, 60, close=np.concatenate([np.full(29, 100.0), [90.0]]))
     data = PairData(HOURLY, MarketCache(SignalParams(), (5.0,)), RULES, 2.0, 24,
-                    regime_pair=None, market_pair="BTC/USD", usd_pair="BTC/USD",
-                    quote_is_usd=False)
+                    SourcePairs(regime=None, market="BTC/USD", usd="BTC/USD",
+                                quote_is_usd=False))
     frames = {("BTC/USD", "1h"): btc_usd}
     out, notes = data.columns(pair.copy(), "ETH/BTC", lambda p, tf: frames[(p, tf)])
     assert notes == []
@@ -110,7 +112,7 @@ def test_pair_data_with_btc_stake_takes_the_market_trend_from_btc_usd() -> None:
 
 def test_pair_data_notes_built_candles_and_missing_regime() -> None:
     data = PairData(FIVE, MarketCache(SignalParams(), (1.0,)), RULES, 1.0, 12,
-                    regime_pair="BTC/USD", market_pair="BTC/USD")
+                    SourcePairs("BTC/USD", "BTC/USD", None, quote_is_usd=True))
     empty = pd.DataFrame(columns=["date", "open", "high", "low", "close", "volume"])
     _, notes = data.columns(candles(36, 5), "ETH/USD", lambda p, tf: empty)
     # No BTC candles of either timeframe: a warning (no entries); ETH's hours built from 5m.
@@ -177,3 +179,19 @@ def test_missing_candles_names_the_file_and_both_timeframes() -> None:
         "Trader247Strategy: no BTC/USD 1h candles (d/BTC_USD-1h.feather is missing, and no 5m "
         "candles to build them from): run `freqtrade download-data --exchange coinbase --pairs "
         "BTC/USD --timeframes 1h 5m`")
+
+
+@pytest.mark.parametrize("stake, listed, on_disk, expected", [
+    ("USD", {"BTC/USD"}, set(), SourcePairs("BTC/USD", "BTC/USD", None, True)),
+    ("USDC", {"BTC/USDC"}, set(), SourcePairs("BTC/USDC", "BTC/USDC", None, True)),
+    # Stake BTC: no BTC/BTC, so each pair's own regime; BTC/USD for the market and volumes.
+    ("BTC", {"BTC/USD"}, {("BTC/USD", "1h")}, SourcePairs(None, "BTC/USD", "BTC/USD", False)),
+    ("BTC", {"BTC/USD"}, set(), SourcePairs(None, None, None, False)),  # listed, no candles
+    ("BTC", set(), {("BTC/USD", "1h")}, SourcePairs(None, None, None, False)),  # not listed
+])
+def test_source_pairs(stake: str, listed: set[str], on_disk: set[tuple[str, str]],
+                      expected: SourcePairs) -> None:
+    pegged = frozenset({"USDC", "USDT"})
+    got = source_pairs(stake, pegged, listed.__contains__,
+                       lambda p, tf: (p, tf) in on_disk, HOURLY)
+    assert got == expected

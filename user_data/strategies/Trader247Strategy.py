@@ -1,44 +1,25 @@
 """Trader247Strategy: a long-only trend filter on each pair's own 1h candles (the walk-forward
-choice, ``trader247 walk-forward``), optionally confirmed by the original bot's five triggers
-(``trader247.core.signals``), with tier sizing, a BTC market regime and point-in-time eligibility.
+choice, ``trader247 walk-forward``), optionally confirmed by the original bot's five triggers,
+with tier sizing, a BTC market regime and point-in-time eligibility. Spot, long only.
 
-Spot, long only. Every decision is in the pure core; this file maps freqtrade's hooks onto it
-(data plumbing: ``trader247.core.strategy_data``).
-- Trend: close above the pair's trailing ``buy_trend_ma_hours`` mean (1h candles) by more than
-  ``buy_trend_band_pct``, with a 7-day return of at least ``buy_trend_min_momentum_pct``; the
-  trade leaves when the close falls below the mean by the exit band (``trend_lost``) or at the
-  ``stoploss``. Guards against whipsaw (``policy.yaml`` ``strategy:``): BTC's own trend as a
-  market filter, a re-entry cooldown, a trailing stop instead of the band exit. Trigger trades
-  (``buy_triggers_required``) keep their per-trigger exits.
-- Regime: BTC/<stake> on 1h (or the strategy timeframe if longer), merged without look-ahead;
-  crash / unknown block entries. With no BTC/<stake> market (stake BTC) each pair's own
-  candles give its regime and BTC/USD (if listed) the market filter.
-- Missing 1h candles in a backtest (only ``download-data -t 5m`` done): built from the base
-  timeframe, closed hours only; with neither file on disk the start fails naming the file and
-  the ``freqtrade download-data`` command. The history the signals need is logged at start; a
-  pair whose candles are shorter gets one WARNING with the download command.
-- Eligibility: trailing 24 h USD volume from the candles through the universe rules of our YAML
-  (same floors, force-eligible list and hysteresis as the live pairlist). A stake currency that
-  is neither USD nor pegged is valued with its ``<stake>/USD`` candles; without them only
-  force-eligible pairs are eligible (the live pairlist's NO_USD_PRICE).
-- Sizing (``trader247.core.sizing``): ``stake_amount: unlimited`` -> tier % of equity; a fixed
-  ``stake_amount`` is the largest tier's stake and the tiers scale it down; at most freqtrade's
-  max_stake; ExposureCapMixin then clamps it to the at-risk cap headroom. Logged at start.
+Every decision is in the pure core; this file maps freqtrade's hooks onto it. Signals:
+``trader247.core.signals`` (trend, guards, triggers, regime); data plumbing (1h frames merged
+or built from sub-hour candles, regime and market trend, eligibility, the history the signals
+need): ``trader247.core.strategy_data``; sizing: ``trader247.core.sizing``. The guards against
+whipsaw (market filter, re-entry cooldown, trailing exit) are ``policy.yaml`` ``strategy:``.
+README "Trader247Strategy" describes the rules and their out-of-sample results.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from freqtrade.configuration import TimeRange
-from freqtrade.data.history import get_datahandler
-from freqtrade.enums import RunMode, TradingMode
+from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_minutes
-from freqtrade.misc import pair_to_filename
 from freqtrade.persistence import Trade
 from freqtrade.strategy import (
     BooleanParameter,
@@ -49,6 +30,7 @@ from freqtrade.strategy import (
 )
 from pandas import DataFrame, Timestamp
 
+from trader247.adapters.strategy_candles import OFFLINE_MODES, CandleFiles
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
@@ -68,7 +50,7 @@ from trader247.core.strategy_data import (
     PairData,
     force_eligible_assets,
     history_need,
-    missing_candles,
+    source_pairs,
 )
 from trader247.core.universe import tier_of
 from trader247.protections import strategy_protections
@@ -85,7 +67,6 @@ def _weight(default: float) -> DecimalParameter:
 
 TREND_MA_HOURS = (300, 450, 600, 800)  # hyperopt's choices (categorical: one column each)
 TREND_MOMENTUM_HOURS = 168.0
-OFFLINE_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.PLOT, RunMode.OTHER)
 
 
 class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # untyped base
@@ -174,29 +155,25 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             raise OperationalException(f"Trader247Strategy: {exc}") from None
         self._rules = self.trader247_settings.universe_rules
         stake, higher = self.config["stake_currency"], self._frames.higher
-        btc = f"BTC/{stake}"
-        regime_pair = btc if self.dp.market(btc) else None
-        logger.info("Trader247Strategy: market regime from %s", f"{btc} {higher}" if regime_pair
-                    else f"each pair's own {higher} candles ({btc} does not exist)")
-        if regime_pair:
-            self._on_disk(regime_pair, higher, required=True)
-        market_pair = regime_pair or ("BTC/USD" if self.dp.market("BTC/USD") and self._on_disk(
-            "BTC/USD", higher, required=False) else None)
-        quote_is_usd = stake in ("USD", *self._rules.pegged_quotes)
-        usd_pair = None if quote_is_usd or not self.dp.market(f"{stake}/USD") else f"{stake}/USD"
-        if not quote_is_usd and not (usd_pair and self._on_disk(usd_pair, self.timeframe,
-                                                                required=False)):
-            usd_pair = None
+        files = CandleFiles(self.config, self._frames)
+        sources = source_pairs(stake, self._rules.pegged_quotes,
+                               lambda pair: bool(self.dp.market(pair)), files.available,
+                               self._frames)
+        logger.info("Trader247Strategy: market regime from %s", f"BTC/{stake} {higher}"
+                    if sources.regime else
+                    f"each pair's own {higher} candles (BTC/{stake} does not exist)")
+        if sources.regime:
+            files.require(sources.regime, higher)
+        if not sources.quote_is_usd and sources.usd is None:
             logger.warning(
                 "Trader247Strategy: no %s/USD candles: USD volumes of %s pairs are unknown, "
                 "so only force-eligible assets (%s, any quote) are eligible in backtests; "
                 "run `freqtrade download-data --exchange %s --pairs %s/USD --timeframes %s`",
                 stake, stake, ", ".join(force_eligible_assets(self._rules)) or "none",
                 self.config["exchange"]["name"], stake, self.timeframe)
-        self._data = PairData(
-            self._frames, MarketCache(self._regime_params, self._trend_ma_hours), self._rules,
-            TREND_MOMENTUM_HOURS, self._signal_base.candles(24), regime_pair, market_pair,
-            usd_pair, quote_is_usd)
+        self._data = PairData(self._frames, MarketCache(self._regime_params, self._trend_ma_hours),
+                              self._rules, TREND_MOMENTUM_HOURS, self._signal_base.candles(24),
+                              sources)
         self._start_exits()
         logger.info("Trader247Strategy: signals need %s", self._need.describe())
         sizing = self.trader247_settings.policy.sizing
@@ -223,38 +200,13 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
                     "trailing " if self.trailing_stop else "", -100 * self.stoploss,
                     "on" if guards.market_filter else "off", guards.reentry_cooldown_hours)
 
-    def _on_disk(self, pair: str, timeframe: str, *, required: bool) -> bool:
-        """Backtests: are ``pair``'s candles on disk (or buildable from the base timeframe)?
-
-        ``required``: raise one OperationalException naming the file and the download command
-        instead of returning False. Live and dry-run fetch candles from the exchange: True.
-        """
-        if self.config.get("runmode") not in OFFLINE_MODES or "datadir" not in self.config:
-            return True
-        fmt = self.config.get("dataformat_ohlcv") or "feather"
-        mode = TradingMode(self.config.get("trading_mode") or "spot")
-        on_disk = {(p, tf) for p, tf, _ in get_datahandler(self.config["datadir"], fmt)
-                   .ohlcv_get_available_data(self.config["datadir"], mode)}
-        if (pair, timeframe) in on_disk:
-            return True
-        if timeframe != self.timeframe and (pair, self.timeframe) in on_disk:
-            logger.info("Trader247Strategy: no %s %s candles on disk: built from %s candles "
-                        "(closed %s candles only)", pair, timeframe, self.timeframe, timeframe)
-            return True
-        if required:
-            file = Path(self.config["datadir"]) / (
-                f"{pair_to_filename(pair)}-{timeframe}.{ {'jsongz': 'json.gz'}.get(fmt, fmt)}")
-            raise OperationalException(missing_candles(pair, self._frames, file,
-                                                       self.config["exchange"]["name"]))
-        return False
-
     def informative_pairs(self) -> list[tuple[str, str]]:
-        data, higher = self._data, self._frames.higher
-        pairs = [(p, higher) for p in dict.fromkeys([data.regime_pair, data.market_pair]) if p]
+        sources, higher = self._data.sources, self._frames.higher
+        pairs = [(p, higher) for p in dict.fromkeys([sources.regime, sources.market]) if p]
         if not self._frames.same:  # each pair's own trend (and regime without BTC)
             pairs += [(pair, higher) for pair in self.dp.current_whitelist()]
-        if data.usd_pair:
-            pairs.append((data.usd_pair, self.timeframe))
+        if sources.usd:
+            pairs.append((sources.usd, self.timeframe))
         return pairs
 
     def _entry_params(self) -> SignalParams:

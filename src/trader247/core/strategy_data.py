@@ -47,6 +47,7 @@ __all__ = [
     "Frames",
     "Note",
     "PairData",
+    "SourcePairs",
     "HistoryNeed",
     "MarketCache",
     "eligibility",
@@ -59,6 +60,7 @@ __all__ = [
     "missing_candles",
     "quote_to_usd",
     "short_data_warning",
+    "source_pairs",
 ]
 
 
@@ -270,6 +272,31 @@ def short_data_warning(pair: str, df: pd.DataFrame, need: HistoryNeed, exchange:
 
 # --------------------------------------------------------------------------- one pair's columns
 
+
+@dataclass(frozen=True)
+class SourcePairs:
+    """Where the data of every pair's signals come from (see :class:`PairData`)."""
+
+    regime: str | None
+    market: str | None
+    usd: str | None
+    quote_is_usd: bool
+
+
+def source_pairs(stake: str, pegged: frozenset[str], listed: Callable[[str], bool],
+                 available: Callable[[str, str], bool], frames: Frames) -> SourcePairs:
+    """The regime from BTC/<stake> when listed (else each pair's own candles); the market
+    filter from BTC/<stake>, else BTC/USD when its candles are available; ``<stake>/USD`` for
+    USD volumes when the stake is neither USD nor ``pegged`` and its candles are available."""
+    btc = f"BTC/{stake}"
+    regime_pair = btc if listed(btc) else None
+    market = regime_pair or ("BTC/USD" if listed("BTC/USD") and available(
+        "BTC/USD", frames.higher) else None)
+    quote_is_usd = stake == "USD" or stake in pegged
+    usd = f"{stake}/USD"
+    has_usd = not quote_is_usd and listed(usd) and available(usd, frames.base)
+    return SourcePairs(regime_pair, market, usd if has_usd else None, quote_is_usd)
+
 Fetch = Callable[[str, str], pd.DataFrame]
 """(pair, timeframe) -> candles on hand (freqtrade's ``dp.get_pair_dataframe``); empty if none."""
 
@@ -287,10 +314,10 @@ class Note:
 class PairData:
     """Every data column Trader247Strategy's signals read, for one pair at a time.
 
-    ``regime_pair``: BTC/<stake> (None: each pair's own candles); ``market_pair``: the pair whose
-    trend is the market filter (None: the pair's own); ``usd_pair``: ``<stake>/USD`` for volumes
-    in USD when the stake is neither USD nor pegged (``quote_is_usd`` False); None there: USD
-    volume unknown, only force-eligible pairs pass.
+    ``sources.regime``: BTC/<stake> (None: each pair's own candles); ``sources.market``: the
+    pair whose trend is the market filter (None: the pair's own); ``sources.usd``:
+    ``<stake>/USD`` for volumes in USD when the stake is neither USD nor pegged; None there:
+    USD volume unknown, only force-eligible pairs pass.
     """
 
     frames: Frames
@@ -298,23 +325,20 @@ class PairData:
     rules: UniverseRules
     momentum_hours: float
     volume_window: int
-    regime_pair: str | None = None
-    market_pair: str | None = None
-    usd_pair: str | None = None
-    quote_is_usd: bool = True
+    sources: SourcePairs
 
     def columns(self, df: pd.DataFrame, pair: str, fetch: Fetch) -> tuple[pd.DataFrame,
                                                                            list[Note]]:
         """``df`` (the pair's base candles) with regime, market trend, trend means, momentum,
         24 h USD volume and eligibility; plus the notes to log."""
         notes: list[Note] = []
-        source = self.regime_pair or pair
+        source = self.sources.regime or pair
         candles = self._higher(source, pair, df, fetch, notes)
         if candles.empty:
             notes.append(Note(f"none {source}", True, f"Trader247Strategy: no {source} "
                               f"{self.frames.higher} candles: regime unknown, no entries"))
         df = merge_market(df, candles, self.market.frame(source, candles), self.frames)
-        market = self.market_pair or pair
+        market = self.sources.market or pair
         if market != source:  # stake BTC: the regime from the pair, the trend from BTC/USD
             other = self._higher(market, pair, df, fetch, notes)
             trend = merge_market(df[["date"]].copy(), other, self.market.frame(market, other),
@@ -323,8 +347,9 @@ class PairData:
                 df[market_column(h)] = trend[market_column(h)].to_numpy()
         own = self._higher(pair, pair, df, fetch, notes)
         df = merge_trend(df, own, self.frames, self.market.ma_hours, self.momentum_hours)
-        usd = None if self.quote_is_usd else (
-            fetch(self.usd_pair, self.frames.base) if self.usd_pair else pd.DataFrame())
+        usd_pair = self.sources.usd
+        usd = None if self.sources.quote_is_usd else (
+            fetch(usd_pair, self.frames.base) if usd_pair else pd.DataFrame())
         return eligibility(df, pair, self.rules, self.volume_window, quote_to_usd(df, usd)), notes
 
     def _higher(self, source: str, pair: str, df: pd.DataFrame, fetch: Fetch,
