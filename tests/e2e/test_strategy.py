@@ -303,3 +303,37 @@ def test_lookahead_analysis_with_1h_frames_built_from_15m_reports_no_bias(
     rows = list(csv.DictReader(report.open()))
     assert len(rows) == 1 and rows[0]["has_bias"] == "False", rows
     assert rows[0]["biased_entry_signals"] == rows[0]["biased_exit_signals"] == "0"
+
+
+def test_19_days_of_5m_candles_warn_once_with_the_download_command(tmp_path: Path) -> None:
+    # 19 days of 5m candles and nothing else (what `download-data -t 5m --days 19` gives): the
+    # 600 h trend mean never fills, so no entry is possible. The bundled 5m candles are
+    # synthesised from the real 15m ones (datagen); cut to 2025-06-12 .. 2025-06-30.
+    import pandas as pd
+
+    datadir = tmp_path / "data"
+    datadir.mkdir()
+    for name in ("BTC_USD-5m.feather", "ETH_USD-5m.feather"):
+        frame = pd.read_feather(DATA / name)
+        frame[frame["date"] >= pd.Timestamp("2025-06-12", tz="UTC")].reset_index(
+            drop=True).to_feather(datadir / name)
+    output, result = backtest(tmp_path, "--timeframe", "5m", datadir=datadir,
+                              config=static("BTC/USD", "ETH/USD"))
+    flat = " ".join(output.split())  # freqtrade's console wraps long log lines
+    assert result["trades"] == []
+    assert ("signals need 600 h of history before the first entry (600 1h candles for the "
+            "trend and regime, 864 5m candles for the 5m indicators") in flat
+    assert flat.count("shorter than the 600 h the signals need before the first entry") == 1
+    assert "has 456 h of candles (2025-06-12 00:00 .. 2025-06-30 23:55)" in flat
+    assert ("Run `freqtrade download-data --exchange coinbase --pairs BTC/USD ETH/USD "
+            "--timeframes 5m 1h --days 45`") in flat
+    assert "first candle at which an entry is possible" not in flat
+
+
+def test_backtest_names_the_first_candle_at_which_an_entry_is_possible(tmp_path: Path) -> None:
+    output, result = backtest(tmp_path, "--timerange", "20250301-20250310",
+                              config=static("BTC/USD", "ETH/USD"))
+    flat = " ".join(output.split())
+    assert "signals need 600 h of history before the first entry (600 1h candles)" in flat
+    assert "first candle at which an entry is possible: 2025-03-01 00:00" in flat
+    assert "shorter than" not in flat
