@@ -177,15 +177,25 @@ def test_plot_dataframe_writes_html_with_conviction_and_triggers(
         assert f'"name":"{trace}"' in html, trace
 
 
+@pytest.mark.parametrize("timeframe, pair, timerange, startups", [
+    # Our startup_candle_count first (600 at 1h and 15m, 864 at 5m), then longer ones; 1999
+    # would be above Coinbase's 5 x 300. The bundled 5m candles cover June 2025 only.
+    ("1h", "ATOM/USD", "20250201-20250301", ("600", "999", "1499")),
+    ("15m", "BTC/USD", "20250201-20250215", ("600", "999", "1499")),
+    ("5m", "BTC/USD", "20250620-20250625", ("864", "1200", "1499")),
+])
 def test_recursive_analysis_finds_no_variance_and_no_indicator_lookahead(
-    tmp_path: Path, replay: Replay
+    tmp_path: Path, replay: Replay, timeframe: str, pair: str, timerange: str,
+    startups: tuple[str, ...],
 ) -> None:
-    # Windowed indicators only: values are bit-identical whatever the start-up length (from
-    # the longest window, the 600 h trend mean, on), so freqtrade prints no "Recursive
-    # Analysis" table at all. 1999 would be above Coinbase's 5 x 300.
-    command = analysis_args(tmp_path, replay, "recursive-analysis", "ATOM/USD")
-    command += ["--timerange", "20250201-20250301", "--startup-candle", "700", "999", "1499"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=CHILD_ENV)
+    # Windowed indicators only, and a startup_candle_count that covers the 600 h trend mean in
+    # 1h candles (freqtrade loads that many candles of every timeframe): values are
+    # bit-identical whatever the start-up length, so freqtrade prints no "Recursive Analysis"
+    # table at all.
+    command = analysis_args(tmp_path, replay, "recursive-analysis", pair)
+    command += ["--timeframe", timeframe, "--timerange", timerange, "--startup-candle",
+                *startups]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=CHILD_ENV)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert "No lookahead bias on indicators found." in output
