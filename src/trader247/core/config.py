@@ -610,19 +610,21 @@ class StrategyConfig(BaseModel):
     """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw (issue [S]).
 
     Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
-    momentum and stop inside whichever guards are set here. The defaults are the candidate
-    chosen out of sample (README "Out-of-sample results").
+    momentum and stop inside whichever guards are set here. The defaults (market filter and a
+    week's cooldown) were fixed before any out-of-sample result, from the diagnosis of the
+    losses; README "Out-of-sample results" has every candidate's rows. Rollback to the issue-13
+    strategy: market_filter false, reentry_cooldown_hours 0.
     """
 
     model_config = _FROZEN
 
     market_filter: StrictBool = Field(
-        False,
+        True,
         description="Enter only while BTC closes above its own trend mean (BTC/<stake>, else "
         "BTC/USD; the same buy_trend_ma_hours): cash while the market's trend is down.",
     )
     reentry_cooldown_hours: Annotated[StrictFloat, Bounds(ge=0, le=1000)] = Field(
-        0.0,
+        168.0,
         description="No entry while the close was below the exit band within this many hours "
         "(no buying back the breakout just sold). 0: off.",
     )
