@@ -195,3 +195,25 @@ def test_source_pairs(stake: str, listed: set[str], on_disk: set[tuple[str, str]
     got = source_pairs(stake, pegged, listed.__contains__,
                        lambda p, tf: (p, tf) in on_disk, HOURLY)
     assert got == expected
+
+
+def test_history_note_first_entry_is_never_before_the_backtest_start() -> None:
+    data = PairData(HOURLY, MarketCache(SignalParams(), (600.0,)), RULES, 168.0, 24,
+                    SourcePairs("BTC/USD", "BTC/USD", None, True))
+    need = history_need(HOURLY, SignalParams(), SignalParams(), (600.0,), 168.0, triggers=False)
+    df = frame_with([np.nan, 1.0, 1.0], ["bull"] * 3)
+    asked: list[bool] = []
+
+    def pairs() -> list[str]:
+        asked.append(True)
+        return ["BTC/USD"]
+
+    early = data.history_note(df, "BTC/USD", 600.0, need, None, "coinbase", pairs)
+    assert (early.key, early.warning) == ("first", False)
+    assert "possible: 2025-01-01 01:00 (BTC/USD" in early.text
+    late = data.history_note(df, "BTC/USD", 600.0, need, df["date"].iat[2], "coinbase", pairs)
+    assert "possible: 2025-01-01 02:00" in late.text
+    assert not asked  # the pair list is asked for the warning only
+    short = data.history_note(frame_with([np.nan] * 3, ["bull"] * 3), "BTC/USD", 600.0, need,
+                              None, "coinbase", pairs)
+    assert (short.key, short.warning, asked) == ("short", True, [True])

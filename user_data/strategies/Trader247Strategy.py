@@ -233,7 +233,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             ma = max(self._trend_ma_hours) if self._hyperopt else self.buy_trend_ma_hours.value
             notes.append(self._data.history_note(
                 df, metadata["pair"], float(ma), self._need, self._start,
-                self.config["exchange"]["name"], list(self.dp.current_whitelist())))
+                self.config["exchange"]["name"], lambda: self._pairs(metadata["pair"])))
         for note in notes:
             if note.key not in self._logged:
                 self._logged.add(note.key)
@@ -244,6 +244,12 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         if self._hyperopt or self.buy_triggers_required.value:
             return add_indicators(df, self._signal_base)
         return df
+
+    def _pairs(self, pair: str) -> list[str]:
+        try:
+            return list(self.dp.current_whitelist())
+        except OperationalException:  # plot-dataframe: no pairlist
+            return [pair]
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         params = self._entry_params()

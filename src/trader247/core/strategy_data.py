@@ -365,12 +365,14 @@ class PairData:
         return candles
 
     def history_note(self, df: pd.DataFrame, pair: str, ma_hours: float, need: HistoryNeed,
-                     start: pd.Timestamp | None, exchange: str, pairs: list[str]) -> Note:
+                     start: pd.Timestamp | None, exchange: str,
+                     pairs: Callable[[], list[str]]) -> Note:
         """Where the first entry is possible in this backtest (``start``: its first candle), or
-        the WARNING that it never is with these candles."""
+        the WARNING that it never is with these candles (``pairs``: for its download command,
+        asked only then)."""
         first = first_entry(df, trend_column(ma_hours))
         if first is None:
-            return Note("short", True, short_data_warning(pair, df, need, exchange, pairs))
+            return Note("short", True, short_data_warning(pair, df, need, exchange, pairs()))
         if start is not None:
             first = max(first, start)
         return Note("first", False, "Trader247Strategy: first candle at which an entry is "
