@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from trader247.core.config import PolicyConfig, UniverseConfig
-from trader247.core.signals import Regime, SignalParams, market_column, trend_column
+from trader247.core.signals import Regime, SignalParams
 from trader247.core.strategy_data import (
     Frames,
     MarketCache,
@@ -24,6 +24,7 @@ from trader247.core.strategy_data import (
     short_data_warning,
     source_pairs,
 )
+from trader247.core.trend import market_column, trend_column
 
 HOURLY = Frames("1h", 60, "1h", 60)
 FIVE = Frames("5m", 5, "1h", 60)
@@ -217,3 +218,14 @@ def test_history_note_first_entry_is_never_before_the_backtest_start() -> None:
     short = data.history_note(frame_with([np.nan] * 3, ["bull"] * 3), "BTC/USD", 600.0, need,
                               None, "coinbase", pairs)
     assert (short.key, short.warning, asked) == ("short", True, [True])
+
+
+def test_source_notes_warn_once_without_usd_candles_for_a_non_usd_stake() -> None:
+    ok = SourcePairs(None, "BTC/USD", "BTC/USD", False).notes("BTC", HOURLY, RULES, "coinbase")
+    assert [(n.key, n.warning) for n in ok] == [("regime", False)]
+    assert ok[0].text.endswith("each pair's own 1h candles (BTC/BTC does not exist)")
+    missing = SourcePairs(None, None, None, False).notes("BTC", HOURLY, RULES, "coinbase")
+    assert [(n.key, n.warning) for n in missing] == [("regime", False), ("usd", True)]
+    assert ("only force-eligible assets (BTC, ETH, SOL, any quote) are eligible in backtests; "
+            "run `freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`"
+            ) in missing[1].text

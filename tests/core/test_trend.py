@@ -6,12 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trader247.core.signals import (
-    Regime,
-    SignalParams,
+from trader247.core.signals import Regime, SignalParams, add_entries, add_indicators
+from trader247.core.trend import (
     TrendParams,
-    add_entries,
-    add_indicators,
     add_trend_entries,
     market_column,
     trend_column,

@@ -35,23 +35,19 @@ from trader247.core.signals import (
     TRIGGERS,
     Regime,
     SignalParams,
-    TrendParams,
     add_indicators,
-    add_trend_entries,
     exit_rule,
     strength_column,
-    trend_column,
-    trend_lost,
 )
 from trader247.core.sizing import describe_sizing, entry_stake, tier_scale
 from trader247.core.strategy_data import (
     Frames,
     MarketCache,
     PairData,
-    force_eligible_assets,
     history_need,
     source_pairs,
 )
+from trader247.core.trend import TrendParams, add_trend_entries, trend_column, trend_lost
 from trader247.core.universe import tier_of
 from trader247.protections import strategy_protections
 from trader247.strategy import ExposureCapMixin
@@ -159,18 +155,11 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         sources = source_pairs(stake, self._rules.pegged_quotes,
                                lambda pair: bool(self.dp.market(pair)), files.available,
                                self._frames)
-        logger.info("Trader247Strategy: market regime from %s", f"BTC/{stake} {higher}"
-                    if sources.regime else
-                    f"each pair's own {higher} candles (BTC/{stake} does not exist)")
+        for note in sources.notes(stake, self._frames, self._rules,
+                                  self.config["exchange"]["name"]):
+            (logger.warning if note.warning else logger.info)("%s", note.text)
         if sources.regime:
             files.require(sources.regime, higher)
-        if not sources.quote_is_usd and sources.usd is None:
-            logger.warning(
-                "Trader247Strategy: no %s/USD candles: USD volumes of %s pairs are unknown, "
-                "so only force-eligible assets (%s, any quote) are eligible in backtests; "
-                "run `freqtrade download-data --exchange %s --pairs %s/USD --timeframes %s`",
-                stake, stake, ", ".join(force_eligible_assets(self._rules)) or "none",
-                self.config["exchange"]["name"], stake, self.timeframe)
         self._data = PairData(self._frames, MarketCache(self._regime_params, self._trend_ma_hours),
                               self._rules, TREND_MOMENTUM_HOURS, self._signal_base.candles(24),
                               sources)

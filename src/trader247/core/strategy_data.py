@@ -30,15 +30,8 @@ import numpy as np
 import pandas as pd
 
 from trader247.core.resample import closed_index, resample_closed
-from trader247.core.signals import (
-    Regime,
-    SignalParams,
-    market_column,
-    market_up,
-    regime,
-    trend_column,
-    trend_indicators,
-)
+from trader247.core.signals import Regime, SignalParams, regime
+from trader247.core.trend import market_column, market_up, trend_column, trend_indicators
 from trader247.core.universe import UniverseRules
 from trader247.core.universe_series import eligible_series, rolling_usd_volume
 
@@ -274,6 +267,15 @@ def short_data_warning(pair: str, df: pd.DataFrame, need: HistoryNeed, exchange:
 
 
 @dataclass(frozen=True)
+class Note:
+    """A log line for the adapter: ``key`` identifies it, so it is logged once per run."""
+
+    key: str
+    warning: bool
+    text: str
+
+
+@dataclass(frozen=True)
 class SourcePairs:
     """Where the data of every pair's signals come from (see :class:`PairData`)."""
 
@@ -281,6 +283,22 @@ class SourcePairs:
     market: str | None
     usd: str | None
     quote_is_usd: bool
+
+    def notes(self, stake: str, frames: Frames, rules: UniverseRules, exchange: str
+              ) -> list[Note]:
+        """The start-up lines: where the regime comes from; without ``<stake>/USD`` candles a
+        WARNING (only force-eligible assets can be eligible) with the download command."""
+        regime = (f"BTC/{stake} {frames.higher}" if self.regime else
+                  f"each pair's own {frames.higher} candles (BTC/{stake} does not exist)")
+        out = [Note("regime", False, f"Trader247Strategy: market regime from {regime}")]
+        if not self.quote_is_usd and self.usd is None:
+            forced = ", ".join(force_eligible_assets(rules)) or "none"
+            out.append(Note("usd", True, (
+                f"Trader247Strategy: no {stake}/USD candles: USD volumes of {stake} pairs are "
+                f"unknown, so only force-eligible assets ({forced}, any quote) are eligible in "
+                f"backtests; run `freqtrade download-data --exchange {exchange} --pairs "
+                f"{stake}/USD --timeframes {frames.base}`")))
+        return out
 
 
 def source_pairs(stake: str, pegged: frozenset[str], listed: Callable[[str], bool],
@@ -299,15 +317,6 @@ def source_pairs(stake: str, pegged: frozenset[str], listed: Callable[[str], boo
 
 Fetch = Callable[[str, str], pd.DataFrame]
 """(pair, timeframe) -> candles on hand (freqtrade's ``dp.get_pair_dataframe``); empty if none."""
-
-
-@dataclass(frozen=True)
-class Note:
-    """A log line for the adapter: ``key`` identifies it, so it is logged once per run."""
-
-    key: str
-    warning: bool
-    text: str
 
 
 @dataclass
