@@ -6,13 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trader247.core.signals import (
-    Regime,
-    SignalParams,
+from trader247.core.signals import Regime, SignalParams, add_entries, add_indicators
+from trader247.core.trend import (
     TrendParams,
-    add_entries,
-    add_indicators,
     add_trend_entries,
+    market_column,
     trend_column,
     trend_indicators,
     trend_lost,
@@ -23,7 +21,8 @@ P = SignalParams()
 
 def trend(**changes: object) -> TrendParams:
     base = {"ma_hours": 10.0, "band_pct": 5.0, "min_momentum_pct": -8.0, "momentum_hours": 5.0,
-            "triggers_required": False}
+            "triggers_required": False, "exit_band_pct": 5.0, "market_filter": False,
+            "cooldown_hours": 0.0, "band_exit": True}
     return TrendParams(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -102,3 +101,44 @@ def test_trend_lost_below_the_band(last: float, lost: bool) -> None:
 def test_band_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="band_pct"):
         trend(band_pct=-1.0)
+
+
+@pytest.mark.parametrize("market, enters", [(1.0, True), (0.0, False), (np.nan, False)])
+def test_market_filter_enters_only_while_the_market_is_up(market: float, enters: bool) -> None:
+    df = frame([100.0] * 30 + [110.0])
+    df[trend_column(10.0)] = 100.0
+    df[market_column(10.0)] = market
+    out = add_trend_entries(df, P, trend(market_filter=True))
+    assert out["enter_long"].iat[-1] == int(enters)
+    assert add_trend_entries(df, P, trend())["enter_long"].iat[-1] == 1  # filter off: enters
+
+
+@pytest.mark.parametrize("hours_since_lost, enters", [(4, False), (5, True)])
+def test_cooldown_blocks_the_buy_back_of_a_breakout_just_sold(hours_since_lost: int,
+                                                               enters: bool) -> None:
+    # Below the exit band (94 < 95) ``hours_since_lost`` candles before the last one, which is
+    # above the entry band; the cooldown is 5 h (the lost candle and the 4 after it).
+    close = [100.0] * 30 + [94.0] + [100.0] * (hours_since_lost - 1) + [110.0]
+    df = frame(close)
+    df[trend_column(10.0)] = 100.0
+    out = add_trend_entries(df, P, trend(cooldown_hours=5.0))
+    assert out["enter_long"].iat[-1] == int(enters)
+
+
+@pytest.mark.parametrize("last, lost", [(92.0, False), (91.9999, True)])
+def test_exit_band_may_be_wider_than_the_entry_band(last: float, lost: bool) -> None:
+    df = frame([100.0] * 30 + [last])
+    df[trend_column(10.0)] = 100.0
+    assert bool(trend_lost(df, trend(exit_band_pct=8.0)).iat[-1]) is lost
+
+
+def test_without_band_exit_the_trend_is_never_lost() -> None:
+    df = frame([100.0] * 30 + [50.0])
+    df[trend_column(10.0)] = 100.0
+    assert not trend_lost(df, trend(band_exit=False)).any()
+
+
+@pytest.mark.parametrize("field, value", [("exit_band_pct", 100.0), ("cooldown_hours", -1.0)])
+def test_guard_values_out_of_range_are_refused(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match=field):
+        trend(**{field: value})

@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trader247.core.walkforward import chain, choose_params, daily_equity, metrics, windows
+from trader247.core.walkforward import (
+    Metrics,
+    chain,
+    choose_params,
+    daily_equity,
+    goals,
+    metrics,
+    windows,
+)
 
 T0 = datetime(2024, 1, 1, tzinfo=UTC)
 
@@ -79,3 +87,28 @@ def test_choose_params_median_of_numbers_mode_of_choices() -> None:
 def test_choose_params_tie_goes_to_the_latest_window() -> None:
     chosen = choose_params([{"buy": {"ma": 600}}, {"buy": {"ma": 300}}])
     assert chosen == {"buy": {"ma": 300}}
+
+
+def m(profit: float, sharpe: float, dd: float) -> Metrics:
+    return Metrics(profit, sharpe, 0.0, dd, 100)
+
+
+@pytest.mark.parametrize("ours, hold, met", [
+    # buy-and-hold up: our return must be positive (0 misses)
+    (m(0.01, 1.0, 5.0), m(10.0, 0.9, 30.0), [True, True, True, True]),
+    (m(0.0, 1.0, 5.0), m(10.0, 0.9, 30.0), [True, True, True, False]),
+    # buy-and-hold down: at least -2 % (exactly -2 meets, -2.01 misses)
+    (m(-2.0, 1.0, 5.0), m(-30.0, -1.0, 50.0), [True, True, True, True]),
+    (m(-2.01, 1.0, 5.0), m(-30.0, -1.0, 50.0), [True, True, True, False]),
+    # Sharpe equal to buy-and-hold's misses; drawdown equal to the smaller one misses
+    (m(1.0, 0.9, 20.0), m(10.0, 0.9, 20.0), [False, True, False, True]),
+])
+def test_goals_at_their_edges(ours: Metrics, hold: Metrics, met: list[bool]) -> None:
+    sample = m(-20.0, -3.0, 25.0)
+    assert list(goals(ours, sample, hold).values()) == met
+
+
+def test_goals_name_the_return_rule_that_applies() -> None:
+    sample = m(-20.0, -3.0, 25.0)
+    assert "return > 0" in goals(m(1, 1, 1), sample, m(5, 1, 9))
+    assert "return >= -2 %" in goals(m(1, 1, 1), sample, m(-5, 1, 9))

@@ -99,7 +99,10 @@ def test_backtest_at_5m_converts_hours_and_keeps_the_1h_regime(tmp_path: Path) -
     assert "Strategy using startup_candle_count: 864" in output
     assert "market regime from BTC/USD 1h" in output
     assert result["timeframe"] == "5m"
-    assert len(result["trades"]) > 0
+    # The 1h trend is there from the first candle (the 1h files hold the 864 h of start-up).
+    # No trade in June 2025 since the guards of issue [S]: BTC closed below its 600 h mean for
+    # most of the month (market filter).
+    assert "first candle at which an entry is possible: 2025-06-04 00:00" in output
 
 
 def test_btc_stake_takes_the_regime_from_each_pair_and_values_volume_in_usd(
@@ -177,15 +180,25 @@ def test_plot_dataframe_writes_html_with_conviction_and_triggers(
         assert f'"name":"{trace}"' in html, trace
 
 
+@pytest.mark.parametrize("timeframe, pair, timerange, startups", [
+    # Our startup_candle_count first (600 at 1h and 15m, 864 at 5m), then longer ones; 1999
+    # would be above Coinbase's 5 x 300. The bundled 5m candles cover June 2025 only.
+    ("1h", "ATOM/USD", "20250201-20250301", ("600", "999", "1499")),
+    ("15m", "BTC/USD", "20250201-20250215", ("600", "999", "1499")),
+    ("5m", "BTC/USD", "20250620-20250625", ("864", "1200", "1499")),
+])
 def test_recursive_analysis_finds_no_variance_and_no_indicator_lookahead(
-    tmp_path: Path, replay: Replay
+    tmp_path: Path, replay: Replay, timeframe: str, pair: str, timerange: str,
+    startups: tuple[str, ...],
 ) -> None:
-    # Windowed indicators only: values are bit-identical whatever the start-up length (from
-    # the longest window, the 600 h trend mean, on), so freqtrade prints no "Recursive
-    # Analysis" table at all. 1999 would be above Coinbase's 5 x 300.
-    command = analysis_args(tmp_path, replay, "recursive-analysis", "ATOM/USD")
-    command += ["--timerange", "20250201-20250301", "--startup-candle", "700", "999", "1499"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=CHILD_ENV)
+    # Windowed indicators only, and a startup_candle_count that covers the 600 h trend mean in
+    # 1h candles (freqtrade loads that many candles of every timeframe): values are
+    # bit-identical whatever the start-up length, so freqtrade prints no "Recursive Analysis"
+    # table at all.
+    command = analysis_args(tmp_path, replay, "recursive-analysis", pair)
+    command += ["--timeframe", timeframe, "--timerange", timerange, "--startup-candle",
+                *startups]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600, env=CHILD_ENV)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output[-3000:]
     assert "No lookahead bias on indicators found." in output
@@ -303,3 +316,37 @@ def test_lookahead_analysis_with_1h_frames_built_from_15m_reports_no_bias(
     rows = list(csv.DictReader(report.open()))
     assert len(rows) == 1 and rows[0]["has_bias"] == "False", rows
     assert rows[0]["biased_entry_signals"] == rows[0]["biased_exit_signals"] == "0"
+
+
+def test_19_days_of_5m_candles_warn_once_with_the_download_command(tmp_path: Path) -> None:
+    # 19 days of 5m candles and nothing else (what `download-data -t 5m --days 19` gives): the
+    # 600 h trend mean never fills, so no entry is possible. The bundled 5m candles are
+    # synthesised from the real 15m ones (datagen); cut to 2025-06-12 .. 2025-06-30.
+    import pandas as pd
+
+    datadir = tmp_path / "data"
+    datadir.mkdir()
+    for name in ("BTC_USD-5m.feather", "ETH_USD-5m.feather"):
+        frame = pd.read_feather(DATA / name)
+        frame[frame["date"] >= pd.Timestamp("2025-06-12", tz="UTC")].reset_index(
+            drop=True).to_feather(datadir / name)
+    output, result = backtest(tmp_path, "--timeframe", "5m", datadir=datadir,
+                              config=static("BTC/USD", "ETH/USD"))
+    flat = " ".join(output.split())  # freqtrade's console wraps long log lines
+    assert result["trades"] == []
+    assert ("signals need 600 h of history before the first entry (600 1h candles for the "
+            "trend and regime, 864 5m candles for the 5m indicators") in flat
+    assert flat.count("shorter than the 600 h the signals need before the first entry") == 1
+    assert "has 456 h of candles (2025-06-12 00:00 .. 2025-06-30 23:55)" in flat
+    assert ("Run `freqtrade download-data --exchange coinbase --pairs BTC/USD ETH/USD "
+            "--timeframes 5m 1h --days 45`") in flat
+    assert "first candle at which an entry is possible" not in flat
+
+
+def test_backtest_names_the_first_candle_at_which_an_entry_is_possible(tmp_path: Path) -> None:
+    output, result = backtest(tmp_path, "--timerange", "20250301-20250310",
+                              config=static("BTC/USD", "ETH/USD"))
+    flat = " ".join(output.split())
+    assert "signals need 600 h of history before the first entry (600 1h candles)" in flat
+    assert "first candle at which an entry is possible: 2025-03-01 00:00" in flat
+    assert "shorter than" not in flat

@@ -1,25 +1,13 @@
 """Trader247Strategy: a long-only trend filter on each pair's own 1h candles (the walk-forward
-choice, ``trader247 walk-forward``), optionally confirmed by the original bot's five triggers
-(``trader247.core.signals``), with tier sizing, a BTC market regime and point-in-time eligibility.
+choice, ``trader247 walk-forward``), optionally confirmed by the original bot's five triggers,
+with tier sizing, a BTC market regime and point-in-time eligibility. Spot, long only.
 
-Spot, long only. Every decision is in the pure core; this file maps freqtrade's hooks onto it.
-- Trend: close above the pair's trailing ``buy_trend_ma_hours`` mean (1h candles) by more than
-  ``buy_trend_band_pct``, with a 7-day return of at least ``buy_trend_min_momentum_pct``; the
-  trade leaves when the close falls below the mean by the band (``trend_lost``) or at the
-  ``stoploss``. Trigger trades (``buy_triggers_required``) keep their per-trigger exits.
-- Regime: BTC/<stake> on 1h (or the strategy timeframe if longer), merged without look-ahead;
-  crash / unknown block entries. With no BTC/<stake> market (stake BTC) each pair's own
-  candles give its regime.
-- Missing 1h candles in a backtest (only ``download-data -t 5m`` done): built from the base
-  timeframe, closed hours only (``trader247.core.resample``); with neither file on disk the
-  start fails naming the file and the ``freqtrade download-data`` command.
-- Eligibility: trailing 24 h USD volume from the candles through the universe rules of our YAML
-  (same floors, force-eligible list and hysteresis as the live pairlist). A stake currency that
-  is neither USD nor pegged is valued with its ``<stake>/USD`` candles; without them only
-  force-eligible pairs are eligible (the live pairlist's NO_USD_PRICE).
-- Sizing (``trader247.core.sizing``): ``stake_amount: unlimited`` -> tier % of equity; a fixed
-  ``stake_amount`` is the largest tier's stake and the tiers scale it down; at most freqtrade's
-  max_stake; ExposureCapMixin then clamps it to the at-risk cap headroom. Logged at start.
+Every decision is in the pure core; this file maps freqtrade's hooks onto it. Signals:
+``trader247.core.signals`` (trend, guards, triggers, regime); data plumbing (1h frames merged
+or built from sub-hour candles, regime and market trend, eligibility, the history the signals
+need): ``trader247.core.strategy_data``; sizing: ``trader247.core.sizing``. The guards against
+whipsaw (market filter, re-entry cooldown, trailing exit) are ``policy.yaml`` ``strategy:``.
+README "Trader247Strategy" describes the rules and their out-of-sample results.
 """
 
 from __future__ import annotations
@@ -28,9 +16,8 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-from freqtrade.data.history import get_datahandler
-from freqtrade.enums import CandleType, RunMode, TradingMode
+from freqtrade.configuration import TimeRange
+from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
 from freqtrade.exchange import timeframe_to_minutes
 from freqtrade.persistence import Trade
@@ -41,26 +28,27 @@ from freqtrade.strategy import (
     IStrategy,
     stoploss_from_absolute,
 )
-from pandas import DataFrame
+from pandas import DataFrame, Timestamp
 
-from trader247.core.resample import closed_index, resample_closed
+from trader247.adapters.strategy_candles import OFFLINE_MODES, CandleFiles
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
     SignalParams,
-    TrendParams,
     add_indicators,
-    add_trend_entries,
     exit_rule,
-    regime,
     strength_column,
-    trend_column,
-    trend_indicators,
-    trend_lost,
 )
 from trader247.core.sizing import describe_sizing, entry_stake, tier_scale
+from trader247.core.strategy_data import (
+    Frames,
+    MarketCache,
+    PairData,
+    history_need,
+    source_pairs,
+)
+from trader247.core.trend import TrendParams, add_trend_entries, trend_column, trend_lost
 from trader247.core.universe import tier_of
-from trader247.core.universe_series import eligible_series, rolling_usd_volume
 from trader247.protections import strategy_protections
 from trader247.strategy import ExposureCapMixin
 
@@ -75,7 +63,6 @@ def _weight(default: float) -> DecimalParameter:
 
 TREND_MA_HOURS = (300, 450, 600, 800)  # hyperopt's choices (categorical: one column each)
 TREND_MOMENTUM_HOURS = 168.0
-OFFLINE_MODES = (RunMode.BACKTEST, RunMode.HYPEROPT, RunMode.PLOT, RunMode.OTHER)
 
 
 class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # untyped base
@@ -86,8 +73,9 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Defaults below: `trader247 walk-forward` on the bundled real Coinbase USD candles (median /
-    # most frequent of the five windows' hyperopt results; README "Trader247Strategy").
+    # Defaults below: issue 13's `trader247 walk-forward` on the real Coinbase USD candles (median
+    # / most frequent of the five windows' results), without the guards of policy.yaml
+    # `strategy:` (README "Trader247Strategy": their walk-forward is still to be completed).
     # Stop of trend trades and hard floor under every per-trigger stop.
     stoploss = -0.215
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
@@ -136,26 +124,24 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         except ValueError as exc:
             raise OperationalException(f"Trader247Strategy: {exc}") from None
         # The regime needs a week of history; 1h candles keep that within the exchange's limits.
-        self._regime_tf = timeframe if timeframe_to_minutes(timeframe) > 60 else "1h"
-        self._regime_params = SignalParams.for_timeframe(self._regime_tf)
+        higher = timeframe if timeframe_to_minutes(timeframe) > 60 else "1h"
+        self._frames = Frames(timeframe, timeframe_to_minutes(timeframe), higher,
+                              timeframe_to_minutes(higher))
+        self._regime_params = SignalParams.for_timeframe(higher)
         # Hyperopt computes indicators once for all epochs: one trend mean per choice. Otherwise
-        # only the chosen one (its value from the parameter file, read before ft_bot_start).
-        chosen = self._ft_params_from_file.get("buy", {}).get(
+        # only the chosen one (from the parameter file: freqtrade sets values in ft_bot_start,
+        # after it has read startup_candle_count).
+        self._hyperopt = config.get("runmode") == RunMode.HYPEROPT
+        chosen = self.load_params_from_file().get("params", {}).get("buy", {}).get(
             "buy_trend_ma_hours", self.buy_trend_ma_hours.value)
-        hyperopt = config.get("runmode") == RunMode.HYPEROPT
-        self._trend_ma_hours = tuple(float(h) for h in TREND_MA_HOURS) if hyperopt else (
+        self._trend_ma_hours = tuple(float(h) for h in TREND_MA_HOURS) if self._hyperopt else (
             float(chosen),)
-        self.startup_candle_count = max(
-            self._signal_base.warmup_candles(include_regime=False),
-            self._regime_params.regime_warmup_candles(),
-            self._signal_base.candles(24) + 1,
-            *(self._regime_params.candles(h) for h in self._trend_ma_hours),
-        )
-        self._regime_pair: str | None = None
-        self._usd_pair: str | None = None
-        self._no_regime_data: set[str] = set()
-        self._resampled: set[str] = set()
-        self._regime_cache: dict[str, tuple[tuple[int, Any], DataFrame]] = {}
+        self._need = history_need(self._frames, self._signal_base, self._regime_params,
+                                  self._trend_ma_hours, TREND_MOMENTUM_HOURS, triggers=True)
+        self.startup_candle_count = self._need.startup_candles
+        start = TimeRange.parse_timerange(config.get("timerange")).startdt
+        self._start = None if start is None else Timestamp(start)
+        self._logged: set[str] = set()
 
     def ft_bot_start(self, **kwargs: Any) -> None:
         super().ft_bot_start(**kwargs)  # loads hyperopt values from the parameter file
@@ -165,80 +151,52 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         except ValueError as exc:
             raise OperationalException(f"Trader247Strategy: {exc}") from None
         self._rules = self.trader247_settings.universe_rules
-        stake = self.config["stake_currency"]
-        btc = f"BTC/{stake}"
-        self._regime_pair = btc if self.dp.market(btc) else None
-        source = (f"{btc} {self._regime_tf}" if self._regime_pair
-                  else f"each pair's own {self._regime_tf} candles ({btc} does not exist)")
-        logger.info("Trader247Strategy: market regime from %s", source)
-        if self._regime_pair:
-            self._check_offline_data(self._regime_pair, self._regime_tf, required=True)
-        if stake != "USD" and stake not in self._rules.pegged_quotes:
-            self._usd_pair = f"{stake}/USD" if self.dp.market(f"{stake}/USD") else None
-            if self._usd_pair is None or not self._check_offline_data(
-                    self._usd_pair, self.timeframe, required=False):
-                self._usd_pair = None
-                forced = ", ".join(sorted(self._rules._index.force_bases)) or "none"
-                logger.warning(
-                    "Trader247Strategy: no %s/USD candles: USD volumes of %s pairs are unknown, "
-                    "so only force-eligible assets (%s, any quote) are eligible in backtests; "
-                    "run `freqtrade download-data --exchange %s --pairs %s/USD --timeframes %s`",
-                    stake, stake, forced, self.config["exchange"]["name"], stake, self.timeframe)
-        self._trend_only_exits()
+        stake, higher = self.config["stake_currency"], self._frames.higher
+        files = CandleFiles(self.config, self._frames)
+        sources = source_pairs(stake, self._rules.pegged_quotes,
+                               lambda pair: bool(self.dp.market(pair)), files.available,
+                               self._frames)
+        for note in sources.notes(stake, self._frames, self._rules,
+                                  self.config["exchange"]["name"]):
+            (logger.warning if note.warning else logger.info)("%s", note.text)
+        if sources.regime:
+            files.require(sources.regime, higher)
+        self._data = PairData(self._frames, MarketCache(self._regime_params, self._trend_ma_hours),
+                              self._rules, TREND_MOMENTUM_HOURS, self._signal_base.candles(24),
+                              sources)
+        self._start_exits()
+        logger.info("Trader247Strategy: signals need %s", self._need.describe())
         sizing = self.trader247_settings.policy.sizing
         logger.info("Trader247Strategy: %s", describe_sizing(
             self.config.get("stake_amount"), stake, sizing.tier_stake_pct,
             sizing.default_stake_pct))
 
-    def _trend_only_exits(self) -> None:
-        """Without the triggers no trade has a per-trigger stop, take-profit or max hold: hand
+    def _start_exits(self) -> None:
+        """Exits of trend trades: the band (``trend_lost``) or a stop trailing from the high.
+        Without the triggers no trade has a per-trigger stop, take-profit or max hold: hand
         those callbacks back to freqtrade's defaults. Freqtrade deep-copies the trade for every
         callback a strategy implements, on every candle of every open trade, and those copies
         were two thirds of a backtest's time. Hyperopt may switch the triggers on per epoch, so
         it keeps them."""
-        if self.buy_triggers_required.value or self.config.get("runmode") == RunMode.HYPEROPT:
+        guards = self.trader247_settings.policy.strategy
+        self.trailing_stop = guards.exit == "trailing"
+        if self.buy_triggers_required.value or self._hyperopt:
             return
         self.use_custom_stoploss = False
         self.custom_exit = IStrategy.custom_exit.__get__(self)  # type: ignore[method-assign]
-        logger.info("Trader247Strategy: trend filter alone: exits by trend_lost, stoploss "
-                    "(%.1f %%) and regime_crash", -100 * self.stoploss)
-
-    def _check_offline_data(self, pair: str, timeframe: str, *, required: bool) -> bool:
-        """Backtests: are ``pair``'s candles on disk (or buildable from the base timeframe)?
-
-        ``required``: raise one OperationalException naming the file and the download command
-        instead of returning False. Live and dry-run fetch candles from the exchange: True.
-        """
-        if self.config.get("runmode") not in OFFLINE_MODES or "datadir" not in self.config:
-            return True
-        handler = get_datahandler(self.config["datadir"], self.config.get("dataformat_ohlcv"))
-        mode = TradingMode(self.config.get("trading_mode") or "spot")
-        on_disk = {(p, tf) for p, tf, _ in handler.ohlcv_get_available_data(
-            self.config["datadir"], mode)}
-        if (pair, timeframe) in on_disk:
-            return True
-        if timeframe != self.timeframe and (pair, self.timeframe) in on_disk:
-            logger.info("Trader247Strategy: no %s %s candles on disk: built from %s candles "
-                        "(closed %s candles only)", pair, timeframe, self.timeframe, timeframe)
-            return True
-        if not required:
-            return False
-        missing = handler._pair_data_filename(self.config["datadir"], pair, timeframe,
-                                              CandleType.SPOT)
-        timeframes = " ".join(dict.fromkeys([timeframe, self.timeframe]))
-        raise OperationalException(
-            f"Trader247Strategy: no {pair} {timeframe} candles ({missing} is missing"
-            + ("" if timeframe == self.timeframe else
-               f", and no {self.timeframe} candles to build them from")
-            + f"): run `freqtrade download-data --exchange {self.config['exchange']['name']} "
-            f"--pairs {pair} --timeframes {timeframes}`")
+        logger.info("Trader247Strategy: trend filter alone: exits by %s, %sstoploss (%.1f %%) "
+                    "and regime_crash; market filter %s, re-entry cooldown %g h",
+                    "trend_lost" if guards.exit == "band" else "no band",
+                    "trailing " if self.trailing_stop else "", -100 * self.stoploss,
+                    "on" if guards.market_filter else "off", guards.reentry_cooldown_hours)
 
     def informative_pairs(self) -> list[tuple[str, str]]:
-        pairs = [(self._regime_pair, self._regime_tf)] if self._regime_pair else []
-        if self._regime_tf != self.timeframe:  # each pair's own trend (and regime without BTC)
-            pairs += [(pair, self._regime_tf) for pair in self.dp.current_whitelist()]
-        if self._usd_pair:
-            pairs.append((self._usd_pair, self.timeframe))
+        sources, higher = self._data.sources, self._frames.higher
+        pairs = [(p, higher) for p in dict.fromkeys([sources.regime, sources.market]) if p]
+        if not self._frames.same:  # each pair's own trend (and regime without BTC)
+            pairs += [(pair, higher) for pair in self.dp.current_whitelist()]
+        if sources.usd:
+            pairs.append((sources.usd, self.timeframe))
         return pairs
 
     def _entry_params(self) -> SignalParams:
@@ -248,101 +206,40 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             conviction_threshold=self.buy_conviction.value, **weights)
 
     def _trend_params(self) -> TrendParams:
+        guards = self.trader247_settings.policy.strategy
+        band = float(self.buy_trend_band_pct.value)
         return TrendParams(
-            ma_hours=float(self.buy_trend_ma_hours.value),
-            band_pct=float(self.buy_trend_band_pct.value),
+            ma_hours=float(self.buy_trend_ma_hours.value), band_pct=band,
             min_momentum_pct=float(self.buy_trend_min_momentum_pct.value),
             momentum_hours=TREND_MOMENTUM_HOURS,
-            triggers_required=bool(self.buy_triggers_required.value))
+            triggers_required=bool(self.buy_triggers_required.value),
+            exit_band_pct=band * guards.exit_band_scale, market_filter=guards.market_filter,
+            cooldown_hours=guards.reentry_cooldown_hours, band_exit=guards.exit == "band")
 
     # ------------------------------------------------------------------ signals
-    def _higher_tf(self, source: str, pair: str, df: DataFrame) -> DataFrame:
-        """``source``'s regime-timeframe candles; built from base candles when none exist."""
-        if self._regime_tf == self.timeframe and source == pair:
-            return df
-        inf = self.dp.get_pair_dataframe(source, self._regime_tf)
-        if inf.empty and self._regime_tf != self.timeframe:
-            base = df if source == pair else self.dp.get_pair_dataframe(source, self.timeframe)
-            if not base.empty:
-                if source not in self._resampled:
-                    self._resampled.add(source)
-                    logger.info("Trader247Strategy: %s %s candles built from %s candles",
-                                source, self._regime_tf, self.timeframe)
-                inf = resample_closed(base, timeframe_to_minutes(self.timeframe),
-                                      timeframe_to_minutes(self._regime_tf))
-        return inf
-
-    def _closed_rows(self, df: DataFrame, inf: DataFrame) -> Any:
-        """Row of ``inf`` closed by each candle of ``df`` (-1: none): merge_informative_pair's
-        alignment without its per-pair merge (173 pairs x 2 frames per candle iteration)."""
-        return closed_index(df["date"], timeframe_to_minutes(self.timeframe), inf["date"],
-                            timeframe_to_minutes(self._regime_tf))
-
-    def _merge_regime(self, df: DataFrame, pair: str) -> DataFrame:
-        source = self._regime_pair or pair
-        inf = self._higher_tf(source, pair, df)
-        if inf.empty:
-            if source not in self._no_regime_data:
-                self._no_regime_data.add(source)
-                logger.warning("Trader247Strategy: no %s %s candles: regime unknown, no entries",
-                               source, self._regime_tf)
-            df["regime"] = Regime.UNKNOWN.value
-            return df
-        labels = self._regime_frame(source, inf)["regime"].to_numpy()
-        if inf is df:
-            df["regime"] = labels
-            return df
-        rows = self._closed_rows(df, inf)
-        df["regime"] = np.where(rows >= 0, labels[np.maximum(rows, 0)], Regime.UNKNOWN.value)
-        return df
-
-    def _merge_trend(self, df: DataFrame, pair: str) -> DataFrame:
-        """The pair's own trend means and momentum, from its closed regime-timeframe candles."""
-        inf = self._higher_tf(pair, pair, df)
-        columns = trend_indicators(inf["close"], self._regime_params.candles_per_hour,
-                                   self._trend_ma_hours, TREND_MOMENTUM_HOURS)
-        if inf is df:
-            return df.join(columns)
-        rows = self._closed_rows(df, inf)
-        values = columns.to_numpy()[np.maximum(rows, 0)] if len(columns) else np.full(
-            (len(df), len(columns.columns)), np.nan)
-        values[rows < 0] = np.nan
-        for i, name in enumerate(columns.columns):
-            df[name] = values[:, i]
-        return df
-
-    def _regime_frame(self, source: str, candles: DataFrame) -> DataFrame:
-        """BTC's regime per candle, computed once per new BTC candle rather than once per pair."""
-        key = (len(candles), candles["date"].iat[-1])
-        cached = self._regime_cache.get(source)
-        if cached is None or cached[0] != key:
-            frame = DataFrame({"date": candles["date"],
-                               "regime": regime(candles["close"], self._regime_params)})
-            cached = self._regime_cache[source] = (key, frame)
-        return cached[1]
-
-    def _eligibility(self, df: DataFrame, pair: str) -> DataFrame:
-        quote_usd: Any = 1.0
-        if self.config["stake_currency"] not in ("USD", *self._rules.pegged_quotes):
-            usd = self.dp.get_pair_dataframe(self._usd_pair, self.timeframe) if self._usd_pair \
-                else DataFrame()
-            quote_usd = float("nan") if usd.empty else df[["date"]].merge(
-                usd[["date", "close"]], on="date", how="left")["close"].to_numpy()
-        window = self._signal_base.candles(24)
-        df["usd_volume_24h"] = rolling_usd_volume(df["close"], df["volume"], window, quote_usd)
-        df["eligible"] = eligible_series(pair, df["usd_volume_24h"], self._rules)
-        return df
-
     def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
-        df = self._merge_regime(dataframe, metadata["pair"])
-        df = self._merge_trend(df, metadata["pair"])
-        df = self._eligibility(df, metadata["pair"])
+        df, notes = self._data.columns(dataframe, metadata["pair"], self.dp.get_pair_dataframe)
+        if self.config.get("runmode") in OFFLINE_MODES:
+            ma = max(self._trend_ma_hours) if self._hyperopt else self.buy_trend_ma_hours.value
+            notes.append(self._data.history_note(
+                df, metadata["pair"], float(ma), self._need, self._start,
+                self.config["exchange"]["name"], lambda: self._pairs(metadata["pair"])))
+        for note in notes:
+            if note.key not in self._logged:
+                self._logged.add(note.key)
+                (logger.warning if note.warning else logger.info)("%s", note.text)
         # The five triggers cost most of the analysis; the trend filter alone does not need
         # them. Hyperopt computes indicators once for every epoch, so it always gets them.
         # (runmode first: freqtrade warns about a parameter read during indicator calculation)
-        if self.config.get("runmode") == RunMode.HYPEROPT or self.buy_triggers_required.value:
+        if self._hyperopt or self.buy_triggers_required.value:
             return add_indicators(df, self._signal_base)
         return df
+
+    def _pairs(self, pair: str) -> list[str]:
+        try:
+            return list(self.dp.current_whitelist())
+        except OperationalException:  # plot-dataframe: no pairlist
+            return [pair]
 
     def populate_entry_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         params = self._entry_params()

@@ -37,6 +37,7 @@ from trader247.core.walkforward import (
     chain,
     choose_params,
     daily_equity,
+    goals,
     metrics,
     windows,
 )
@@ -302,6 +303,10 @@ def _report(args: argparse.Namespace, label: str, rows: list[dict[str, Any]],
     params_file.write_text(json.dumps({"strategy_name": args.strategy, "params": chosen},
                                       indent=2) + "\n")
     print(table.drop(columns=["data set", "train"]).to_string(index=False))
+    if {args.strategy, SAMPLE, BUY_HOLD} <= curves.keys():
+        verdicts = goals(*(chain(curves[name]) for name in (args.strategy, SAMPLE, BUY_HOLD)))
+        print("goals (overall): " + ", ".join(f"{goal} {'met' if ok else 'MISSED'}"
+                                              for goal, ok in verdicts.items()))
     print(f"\nrecommended parameters (median / most frequent over the windows): {params_file}")
     print(f"table: {csv}")
     html = write_html(args.out / "walk-forward.html", label, curves, table)

@@ -72,6 +72,7 @@ __all__ = [
     "Severity",
     "ShutdownConfig",
     "SizingConfig",
+    "StrategyConfig",
     "Tier",
     "TierConstraints",
     "TrimsConfig",
@@ -606,6 +607,40 @@ class SizingConfig(BaseModel):
         return self.tier_stake_pct.get(tier, self.default_stake_pct)
 
 
+class StrategyConfig(BaseModel):
+    """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw (issue [S]).
+
+    Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
+    momentum and stop inside whichever guards are set here. The defaults (market filter and a
+    week's cooldown) were fixed before any out-of-sample result, from the diagnosis of the
+    losses; README "Out-of-sample results" has every candidate's rows. Rollback to the issue-13
+    strategy: market_filter false, reentry_cooldown_hours 0.
+    """
+
+    model_config = _FROZEN
+
+    market_filter: StrictBool = Field(
+        True,
+        description="Enter only while BTC closes above its own trend mean (BTC/<stake>, else "
+        "BTC/USD; the same buy_trend_ma_hours): cash while the market's trend is down.",
+    )
+    reentry_cooldown_hours: Annotated[StrictFloat, Bounds(ge=0, le=1000)] = Field(
+        168.0,
+        description="No entry while the close was below the exit band within this many hours "
+        "(no buying back the breakout just sold). 0: off.",
+    )
+    exit: Literal["band", "trailing"] = Field(
+        "band",
+        description="band: leave when the close falls below the trend mean by the exit band "
+        "(trend_lost); trailing: no band exit, the stoploss trails from the highest price.",
+    )
+    exit_band_scale: Annotated[StrictFloat, Bounds(ge=0, le=5)] = Field(
+        1.0,
+        description="Exit band = this x buy_trend_band_pct below the mean (1: symmetric; above 1 "
+        "a slower exit than entry).",
+    )
+
+
 class PolicyConfig(BaseModel):
     """``config/policy.yaml``."""
 
@@ -620,6 +655,7 @@ class PolicyConfig(BaseModel):
     stale_data: StaleDataConfig = StaleDataConfig()
     metrics: MetricsConfig = MetricsConfig()
     sizing: SizingConfig = SizingConfig()
+    strategy: StrategyConfig = StrategyConfig()
     fleet: FleetConfig = FleetConfig()
     protections: tuple[ProtectionConfig, ...] = Field(
         (),

@@ -1,7 +1,8 @@
 """Entry signals of the original bot: five triggers, a weighted conviction, a BTC market regime.
 
-Pure: TA-Lib, pandas and numpy over plain OHLCV frames, no freqtrade. The strategy adapter calls
-:func:`add_indicators` in ``populate_indicators`` and :func:`add_entries` in
+Pure: TA-Lib, pandas and numpy over plain OHLCV frames, no freqtrade. The trend filter that
+Trader247Strategy trades by default, and its guards, are in :mod:`trader247.core.trend`. The
+strategy adapter calls :func:`add_indicators` in ``populate_indicators`` and :func:`add_entries` in
 ``populate_entry_trend`` (so hyperopt re-runs only the cheap second half); :func:`build_signals`
 is both in one call.
 
@@ -49,18 +50,13 @@ __all__ = [
     "ExitRule",
     "Regime",
     "SignalParams",
-    "TrendParams",
     "add_entries",
-    "add_trend_entries",
     "add_indicators",
     "build_signals",
     "candles_per_hour",
     "exit_rule",
     "regime",
     "strength_column",
-    "trend_column",
-    "trend_indicators",
-    "trend_lost",
 ]
 
 TRIGGERS: Final = ("price_move", "volume_spike", "breakout", "reversal", "momentum")
@@ -479,82 +475,3 @@ def add_entries(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
 def build_signals(df: pd.DataFrame, params: SignalParams) -> pd.DataFrame:
     """:func:`add_indicators` then :func:`add_entries`."""
     return add_entries(add_indicators(df, params), params)
-
-
-# --------------------------------------------------------------------------- trend filter
-
-
-@dataclass(frozen=True)
-class TrendParams:
-    """Long-only trend filter on the pair's own candles (issue 13: the out-of-sample choice).
-
-    In trend: close above the ``ma_hours`` trailing mean by more than ``band_pct`` and a
-    ``momentum_hours`` return of at least ``min_momentum_pct``. Out of trend (exit): close below
-    the mean by more than ``band_pct``; the band on both sides keeps a price sitting on the mean
-    from trading in and out (fees). ``triggers_required``: enter only when the five triggers'
-    conviction agrees too; otherwise the trend alone enters (tag ``trend``).
-    No defaults here: the strategy's hyperopt parameters carry them.
-    """
-
-    ma_hours: float
-    band_pct: float
-    min_momentum_pct: float
-    momentum_hours: float
-    triggers_required: bool
-
-    def __post_init__(self) -> None:
-        if not (self.ma_hours > 0 and self.momentum_hours > 0):
-            raise ValueError(f"TrendParams: ma_hours and momentum_hours must be > 0 "
-                             f"(got {self.ma_hours!r}, {self.momentum_hours!r})")
-        if not 0 <= self.band_pct < 100:
-            raise ValueError(f"TrendParams.band_pct must be in [0, 100) (got {self.band_pct!r})")
-
-
-def trend_column(ma_hours: float) -> str:
-    return f"trend_ma_{ma_hours:g}h"
-
-
-def trend_indicators(close: pd.Series, candles_per_hour: float, ma_hours: tuple[float, ...],
-                     momentum_hours: float) -> pd.DataFrame:
-    """Trailing means (one column per length in ``ma_hours``) and the momentum in percent.
-
-    Windowed means (:func:`_rolling`), so values do not depend on where the data starts.
-    """
-    params = SignalParams(candles_per_hour=candles_per_hour)
-    price = close.astype("float64")
-    out = {trend_column(h): _rolling(price, params.candles(h), "mean") for h in ma_hours}
-    out["trend_momentum"] = _roc_pct(price, params.candles(momentum_hours))
-    return pd.DataFrame(out, index=close.index)
-
-
-def add_trend_entries(df: pd.DataFrame, params: SignalParams, trend: TrendParams) -> pd.DataFrame:
-    """:func:`add_entries` gated (or replaced, ``triggers_required=False``) by the trend filter.
-
-    ``df`` needs the :func:`trend_indicators` columns for ``trend.ma_hours`` and a ``regime``;
-    the :func:`add_indicators` columns only when ``triggers_required``. Crash / unknown regime,
-    ineligible pairs and zero-volume candles never enter, as in :func:`add_entries`.
-    """
-    out = add_entries(df, params) if trend.triggers_required else df.copy()
-    ma = out[trend_column(trend.ma_hours)]
-    in_trend = (out["close"] > ma * (1 + trend.band_pct / 100.0)) & (
-        out["trend_momentum"] >= trend.min_momentum_pct)
-    if trend.triggers_required:
-        enter = (out["enter_long"] == 1) & in_trend
-        tags = out["enter_tag"]
-    else:
-        labels = out["regime"].astype(object).fillna(Regime.UNKNOWN.value)
-        enter = in_trend & ~labels.isin([Regime.CRASH.value, Regime.UNKNOWN.value])
-        enter &= out["volume"].fillna(0.0) > 0
-        if "eligible" in out.columns:
-            enter &= out["eligible"].fillna(False).astype(bool)
-        tags = pd.Series("trend", index=out.index, dtype=object)
-    out["enter_long"] = enter.astype("int64")
-    out["enter_tag"] = tags.where(enter, None)
-    return out
-
-
-def trend_lost(df: pd.DataFrame, trend: TrendParams) -> pd.Series:
-    """Close below the trend mean by more than the band (NaN mean: not lost)."""
-    ma = df[trend_column(trend.ma_hours)]
-    lost: pd.Series = df["close"] < ma * (1 - trend.band_pct / 100.0)
-    return lost

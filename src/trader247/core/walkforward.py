@@ -12,6 +12,9 @@ Decisions:
   each window start and had carried its wallet on.
 - Parameter choice: per parameter the median of the windows' numbers (rounded as the window
   values were) or the most frequent value for categories; ties go to the latest window.
+- Goals (issue [S]), per data set on the chained out-of-sample metrics: Sharpe above
+  buy-and-hold's and SampleStrategy's; max drawdown below both; return after fees positive
+  where buy-and-hold's is positive, at least ``-2 %`` where it loses (capital preservation).
 """
 
 from __future__ import annotations
@@ -26,9 +29,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Metrics", "Window", "chain", "choose_params", "daily_equity", "metrics", "windows"]
+__all__ = ["Metrics", "Window", "chain", "choose_params", "daily_equity", "goals", "metrics",
+           "windows"]
 
 _DAYS_PER_YEAR = 365.0
+LOSS_FLOOR_PCT = -2.0
+"""Lowest acceptable return (after fees) where buy-and-hold loses: standing mostly aside."""
 
 
 @dataclass(frozen=True)
@@ -168,3 +174,15 @@ def _categorical(values: list[Any]) -> bool:
 def _decimals(value: float) -> int:
     text = repr(float(value))
     return 0 if isinstance(value, int) else len(text.partition(".")[2].rstrip("0"))
+
+
+def goals(strategy: Metrics, sample: Metrics, hold: Metrics) -> dict[str, bool]:
+    """The issue's goals for one data set: each name -> met. Ties miss (``above`` is strict)."""
+    floor = 0.0 if hold.profit_pct > 0 else LOSS_FLOOR_PCT
+    return {
+        "Sharpe > buy & hold": strategy.sharpe > hold.sharpe,
+        "Sharpe > SampleStrategy": strategy.sharpe > sample.sharpe,
+        "max DD < both": strategy.max_dd_pct < min(hold.max_dd_pct, sample.max_dd_pct),
+        ("return > 0" if floor == 0.0 else f"return >= {LOSS_FLOOR_PCT:g} %"):
+            strategy.profit_pct > 0.0 if floor == 0.0 else strategy.profit_pct >= floor,
+    }

@@ -1,0 +1,165 @@
+"""Trader247Strategy's whipsaw guards (issue [S]) at FIXED parameters over the walk-forward's
+out-of-sample span, against SampleStrategy and buy-and-hold.
+
+Why this exists: ``trader247 walk-forward`` re-tunes every window with hyperopt, which on the
+shared 2-core machine took about an hour per window and data set (load 20-40), so the candidates
+could not all be walk-forwarded in a session. This runs ONE ``freqtrade backtesting`` per data
+set and candidate over the span the walk-forward's test windows cover (2024-09-20 -> 2025-06-30
+with its default windows), with the strategy's shipped hyperopt parameters (ma 600 h, band 3.9 %,
+momentum -1 %, stop -21.5 %: issue 13's walk-forward choice on the real USD candles) and only
+the ``policy.yaml`` ``strategy:`` guards changed per candidate. Same config, fees (1.2 % per
+side), replay exchange and metrics as the walk-forward (``trader247.core.walkforward``: daily
+mark-to-market equity, Sharpe x sqrt(365)); buy-and-hold pays the fee on entry and exit.
+
+Read the real-data rows with care: the fixed parameters were chosen on those candles (issue 13),
+so only the guards are out of sample there; the generated sets were never used for tuning.
+
+Usage: .venv/bin/python bench/strategy_guards.py --sets usd btc seed7 seed2026
+       [--candidates baseline combo market cooldown trailing] [--out reports/guards]
+Generated sets are read from reports/walk-forward/data/seed<N> (``make walk-forward`` writes
+them; missing ones are generated here with the same command).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "src"))
+
+from trader247.cli.demo import exchange_override  # noqa: E402
+from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
+from trader247.cli.walk_forward import BUY_HOLD, SAMPLE, _read_results, buy_and_hold  # noqa: E402
+from trader247.core.walkforward import Window, goals  # noqa: E402
+
+USD = ["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"]
+SETS: dict[str, tuple[str, list[str], float]] = {  # name -> (data dir, pairs, wallet)
+    "usd": ("user_data/data/coinbase", USD, 1000.0),
+    "btc": ("user_data/data/coinbase", ["ETH/BTC", "SOL/BTC", "ADA/BTC"], 1.0),
+}
+CANDIDATES: dict[str, dict[str, Any]] = {
+    "baseline": {"market_filter": "false", "reentry_cooldown_hours": "0.0"},
+    "combo": {"market_filter": "true", "reentry_cooldown_hours": "168.0"},
+    "market": {"market_filter": "true", "reentry_cooldown_hours": "0.0"},
+    "cooldown": {"market_filter": "false", "reentry_cooldown_hours": "168.0"},
+    "trailing": {"market_filter": "false", "reentry_cooldown_hours": "0.0", "exit": "trailing"},
+    "wide_exit": {"market_filter": "false", "reentry_cooldown_hours": "0.0",
+                  "exit_band_scale": "2.0"},
+}
+SPAN = Window(0, datetime(2024, 5, 23, tzinfo=UTC), datetime(2024, 9, 20, tzinfo=UTC),
+              datetime(2025, 6, 30, tzinfo=UTC))
+
+
+def data_set(name: str) -> tuple[Path, list[str], float]:
+    if name in SETS:
+        folder, pairs, wallet = SETS[name]
+        return REPO / folder, pairs, wallet
+    seed = name.removeprefix("seed")
+    folder = REPO / "reports" / "walk-forward" / "data" / f"seed{seed}"
+    if not folder.exists():
+        subprocess.run([sys.executable, "-m", "trader247.datagen", "--out", str(folder),
+                        "--variant", "synthetic", "--seed", seed, "--timeframes", "1h",
+                        "--pairs", *USD, "ETH/BTC", "SOL/BTC", "ADA/BTC"], check=True)
+    return folder, USD, 1000.0
+
+
+def config_dir(tmp: Path, guards: dict[str, Any]) -> Path:
+    """config/ with the candidate's ``strategy:`` values (policy.yaml edited line by line)."""
+    folder = tmp / "config"
+    shutil.copytree(REPO / "config", folder)
+    policy = folder / "policy.yaml"
+    lines = policy.read_text().splitlines()
+    for key, value in guards.items():
+        lines = [f"  {key}: {value}" if line.startswith(f"  {key}:") else line for line in lines]
+    policy.write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dict[str, Any],
+             sample: bool, port: int) -> dict[str, Any]:
+    import freqtrade
+
+    config = config_dir(tmp, guards)
+    strategies = tmp / "strategies"
+    strategies.mkdir()
+    shutil.copy(REPO / "user_data" / "strategies" / "Trader247Strategy.py", strategies)
+    shutil.copy(Path(freqtrade.__file__).parent / "templates" / "sample_strategy.py", strategies)
+    override: dict[str, Any] = exchange_override(port)
+    override["exchange"]["pair_whitelist"] = pairs
+    override.update({"pairlists": [{"method": "StaticPairList"}], "dry_run_wallet": wallet,
+                     "stake_currency": pairs[0].partition("/")[2]})
+    (tmp / "override.json").write_text(json.dumps(override))
+    results = tmp / "results"
+    results.mkdir()
+    names = ["Trader247Strategy", SAMPLE] if sample else ["Trader247Strategy"]
+    command = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(config / "config.json"),
+               "-c", str(tmp / "override.json"), "--userdir", str(tmp), "--strategy-path",
+               str(strategies), "--datadir", str(data), "--timeframe", "1h", "--timerange",
+               SPAN.test_range, "--strategy-list", *names, "--export", "trades",
+               "--backtest-directory", str(results), "--cache", "none"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"backtest failed:\n{(done.stdout + done.stderr)[-3000:]}")
+    archive = next(results.glob("backtest-result-*.zip"))
+    out, fee = _read_results(archive, pairs[0].partition("/")[2])
+    row: dict[str, Any] = {name: (m, trades) for name, (m, _, trades, _) in out.items()}
+    if sample:
+        metric, _, trades, _ = buy_and_hold(data, pairs, "1h", SPAN, fee, wallet)
+        row[BUY_HOLD] = (metric, trades)
+    return row
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sets", nargs="+", default=["usd", "btc", "seed7", "seed2026"])
+    parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
+    parser.add_argument("--out", type=Path, default=REPO / "reports" / "guards")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for set_name in args.sets:
+        data, pairs, wallet = data_set(set_name)
+        port = free_port()
+        with tempfile.TemporaryDirectory(prefix="guards-") as name:
+            replay = start_replay(data, port, log=(Path(name) / "replay.log").open("w"))
+            try:
+                reference: dict[str, Any] = {}
+                for i, candidate in enumerate(args.candidates):
+                    tmp = Path(name) / candidate
+                    tmp.mkdir()
+                    got = backtest(tmp, data, pairs, wallet, CANDIDATES[candidate], i == 0, port)
+                    reference = reference or got
+                    ours = got["Trader247Strategy"][0]
+                    verdict = goals(ours, reference[SAMPLE][0], reference[BUY_HOLD][0])
+                    rows.append({"set": set_name, "strategy": candidate, **ours.row(),
+                                 "trades": got["Trader247Strategy"][1],
+                                 **{k: "met" if v else "MISSED" for k, v in verdict.items()}})
+                    print(rows[-1], flush=True)
+                for other in (SAMPLE, BUY_HOLD):
+                    metric, trades = reference[other]
+                    rows.append({"set": set_name, "strategy": other, **metric.row(),
+                                 "trades": trades})
+                    print(rows[-1], flush=True)
+            finally:
+                stop(replay, grace=5.0)
+    out = args.out / f"guards-{'-'.join(args.sets)}.csv"
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    with out.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    print(f"table: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
