@@ -152,3 +152,13 @@ def test_a_trim_order_is_cancelled_after_the_timeout_or_once_its_trim_expired(
     now = datetime.fromtimestamp(T0 + age, UTC)
     assert executor.timed_out("A/USD", order("open", at=T0), now) is cancelled
     assert executor.timed_out("A/USD", order("open", tag=None, at=T0 - 999), now) is False
+
+
+def test_a_trim_order_is_adopted_also_when_the_state_cannot_be_written() -> None:
+    """The order exists whether or not the write succeeds: its stake is held back in memory (a
+    restart adopts it again), unlike a new trim, which is not placed unless written ahead."""
+    cap = controller(OVER)
+    cap.on_change = lambda: False
+    replacement = SimpleNamespace(**{**vars(order("open", 1.0, 0.0, at=T0)), "safe_price": 2.0})
+    settle_trims(cap, [SimpleNamespace(pair="A/USD", orders=[replacement])], T0 + 5.0)
+    assert cap.trim_state.open_trims["A/USD"].stake == 2.0

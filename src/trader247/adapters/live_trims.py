@@ -140,10 +140,10 @@ def adopt_trim_orders(controller: CapController, open_trades: Iterable[Any]) -> 
         remaining = float(order.safe_remaining or 0.0)
         trim = TrimOrder(trade.pair, remaining * float(order.safe_price or 0.0), remaining,
                          f"TRIM_ADOPTED: pair={trade.pair} order={order.order_id}")
-        if controller.trim_placed(trim, order.order_date_utc.timestamp()):
-            logger.warning("TRIM_ADOPTED: pair=%s order=%s remaining_amount=%.10g (an open trim "
-                           "order the cap did not hold, e.g. freqtrade's replacement of a "
-                           "partly filled trim: its stake is held back until it closes)",
-                           trade.pair, order.order_id, remaining)
-            adopted.append(trade.pair)
+        controller.trim_adopted(trim, order.order_date_utc.timestamp())
+        logger.warning("TRIM_ADOPTED: pair=%s order=%s remaining_amount=%.10g (an open trim "
+                       "order the cap did not hold, e.g. freqtrade's replacement of a partly "
+                       "filled trim: its stake is held back until it closes)",
+                       trade.pair, order.order_id, remaining)
+        adopted.append(trade.pair)
     return adopted
