@@ -79,8 +79,8 @@ class TrimExecutor:
         held = pair in self.controller.trim_state.open_trims
         if age <= self.controller.policy.trim_timeout_seconds and held:
             return False
-        logger.warning("trim timed out: pair=%s after %.0fs%s, cancelling and re-planning", pair,
-                       age, "" if held else " (its trim expired)")
+        logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning%s", pair,
+                       age, "" if held else " (its trim had expired)")
         if held:
             self.controller.trim_cancelled(pair)
         return True
