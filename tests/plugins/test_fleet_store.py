@@ -37,8 +37,10 @@ def test_unreachable_server_is_one_clear_error() -> None:
         FleetStore.connect(url, FleetPolicy("main", 30.0))
 
 
-def test_racing_reservations_never_spend_more_than_the_headroom(store: FleetStore) -> None:
-    """3 bots x 70 racing entries of $1 on $1000 with $200 held: $30 of headroom to 23 %."""
+def test_racing_reservations_never_spend_more_than_the_headroom(postgres_url: str) -> None:
+    """3 bots x 70 racing entries of $1 on $1000 with $200 held: $30 of headroom to 23 %. A
+    30 s lease: with the 1 s one, a loaded machine let the first grants expire mid-race."""
+    store = FleetStore.connect(postgres_url, FleetPolicy("main", lease_seconds=30.0))
     for bot in ("a", "b", "c"):
         store.join(bot, 25.0)
     store.report("a", 25.0, [Position("BTC/USD", 100.0, 2.0)])
@@ -62,6 +64,7 @@ def test_racing_reservations_never_spend_more_than_the_headroom(store: FleetStor
     assert sum(granted) == pytest.approx(30.0)
     assert len(granted) == 30  # every $1 up to the headroom, none after it
     assert sum(r.stake for r in store.reservations()) == pytest.approx(30.0)
+    store.dispose()
 
 
 def test_reservations_expire_with_their_lease_and_release_frees_them(store: FleetStore) -> None:
