@@ -389,7 +389,8 @@ def test_over_the_cap_a_trim_is_worked_out_at_current_prices_not_the_reused_ones
                                   get_analyzed_dataframe=lambda *_a: ([], None))
     strategy.wallets = SimpleNamespace(get_total=lambda _currency: 700.0)
     held = SimpleNamespace(pair="BTC/USD", amount=3.0, nr_of_successful_entries=1,
-                           open_orders=[], entry_side="buy", open_rate=100.0, stake_amount=300.0)
+                           open_orders=[], orders=[], entry_side="buy", open_rate=100.0,
+                           stake_amount=300.0)
     with_parts(strategy, open_trades=lambda: [held], locks=RecordedLocks())
 
     strategy.bot_loop_start(current_time=NOW)  # $300 of $1000: over the cap

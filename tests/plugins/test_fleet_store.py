@@ -72,6 +72,7 @@ def test_racing_reservations_never_spend_more_than_the_headroom(racing_store: Fl
     assert sum(granted) == pytest.approx(30.0)
     assert len(granted) == 30  # every $1 up to the headroom, none after it
     assert sum(r.stake for r in store.reservations()) == pytest.approx(30.0)
+    store.dispose()
 
 
 def test_reservations_expire_with_their_lease_and_release_frees_them(store: FleetStore) -> None:

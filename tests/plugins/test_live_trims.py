@@ -107,3 +107,58 @@ def test_a_closed_trim_order_the_state_missed_is_settled_as_it_says(
     assert "A/USD" not in state.open_trims
     assert (state.filled, state.partial, state.failed) == (filled, partial, failed)
     assert state.episode_rejected == frozenset()
+
+
+def test_a_replacement_of_a_partly_filled_trim_is_held_back(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """freqtrade replaces a trim order: the cancelled one filled half (``order_filled``: partial),
+    the replacement sells the rest under the trim tag. The next iteration adopts it as the pair's
+    open trim, so the planner does not sell that rest again through other pairs (found by
+    tests/stateful/test_trim_orders_machine.py)."""
+    cap = controller(OVER)
+    trim = cap.trim_for("A/USD")
+    assert trim is not None and cap.trim_placed(trim, T0)
+    record_trim_fill(cap, "A/USD", order("canceled", 2.0, 1.0, at=T0), T0 + 60.0)
+    assert "A/USD" not in cap.trim_state.open_trims
+    replacement = SimpleNamespace(**{**vars(order("open", 1.0, 0.0, at=T0 + 60.0)),
+                                     "order_id": "o2", "safe_price": 1.0})
+    trade = SimpleNamespace(pair="A/USD", orders=[order("canceled", 2.0, 1.0, at=T0),
+                                                  replacement])
+    attempted = cap.trim_state.attempted
+    assert settle_trims(cap, [trade], T0 + 65.0) == []
+    adopted = cap.trim_state.open_trims["A/USD"]
+    assert (adopted.placed_at, adopted.stake) == (T0 + 60.0, 1.0)  # its remaining 1.0 at $1
+    assert cap.trim_state.attempted == attempted + 1
+    assert "TRIM_ADOPTED: pair=A/USD order=o2 remaining_amount=1" in caplog.text
+    assert settle_trims(cap, [trade], T0 + 70.0) == []  # open: waited for, not adopted twice
+    assert cap.trim_state.attempted == attempted + 1
+
+
+@pytest.mark.parametrize(("held", "age", "cancelled"), [
+    (True, 75.0, False),  # exactly the timeout still waits
+    (True, 75.01, True),
+    (False, 1.0, True),  # its trim expired (a younger replacement): cancelled at once
+])
+def test_a_trim_order_is_cancelled_after_the_timeout_or_once_its_trim_expired(
+        held: bool, age: float, cancelled: bool) -> None:
+    from trader247.adapters.cap_trims import TrimExecutor
+
+    cap = controller(OVER)
+    trim = cap.trim_for("A/USD")
+    assert trim is not None and cap.trim_placed(trim, T0)
+    if not held:
+        cap.trim_state = type(cap.trim_state)()  # the planner expired it
+    executor = TrimExecutor(cap, lambda _s: None)
+    now = datetime.fromtimestamp(T0 + age, UTC)
+    assert executor.timed_out("A/USD", order("open", at=T0), now) is cancelled
+    assert executor.timed_out("A/USD", order("open", tag=None, at=T0 - 999), now) is False
+
+
+def test_a_trim_order_is_adopted_also_when_the_state_cannot_be_written() -> None:
+    """The order exists whether or not the write succeeds: its stake is held back in memory (a
+    restart adopts it again), unlike a new trim, which is not placed unless written ahead."""
+    cap = controller(OVER)
+    cap.on_change = lambda: False
+    replacement = SimpleNamespace(**{**vars(order("open", 1.0, 0.0, at=T0)), "safe_price": 2.0})
+    settle_trims(cap, [SimpleNamespace(pair="A/USD", orders=[replacement])], T0 + 5.0)
+    assert cap.trim_state.open_trims["A/USD"].stake == 2.0

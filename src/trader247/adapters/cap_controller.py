@@ -137,6 +137,14 @@ class CapController:
         self.trim_state = before
         return False
 
+    def trim_adopted(self, order: TrimOrder, placed_at: float) -> None:
+        """An open trim order the state did not hold (``live_trims.adopt_trim_orders``): held
+        back from now on, also when the state cannot be written (unlike ``trim_placed``: the
+        order exists either way, and a restart adopts it again)."""
+        self.trim_state = on_trim_placed(self.trim_state, order, now=placed_at, cycle=self.cycle,
+                                         policy=self.policy)
+        self._changed()
+
     def trim_filled(self, pair: str, now: float, *, complete: bool = True) -> float | None:
         """A trim order closed with a fill; ``complete`` False when only part of it filled."""
         self.trim_state, latency = on_trim_filled(self.trim_state, pair, now, complete=complete)

@@ -70,13 +70,17 @@ class TrimExecutor:
     def timed_out(self, pair: str, order: Any, now: datetime) -> bool:
         """A trim order older than ``trim_timeout_seconds`` is cancelled, whatever the trim
         state says: the planner may already have expired it (and counted it failed) this
-        iteration."""
+        iteration. So is a younger trim order whose trim the state no longer holds: a
+        replacement freqtrade placed after its trim began, expired by the planner with it (the
+        next round plans that stake again; left open, it would be sold twice)."""
         if order.ft_order_tag != TRIM_TAG:
             return False
         age = now.timestamp() - order.order_date_utc.timestamp()
-        if age <= self.controller.policy.trim_timeout_seconds:
+        held = pair in self.controller.trim_state.open_trims
+        if age <= self.controller.policy.trim_timeout_seconds and held:
             return False
-        logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning", pair, age)
-        if pair in self.controller.trim_state.open_trims:
+        logger.warning("trim timed out: pair=%s after %.0fs, cancelling and re-planning%s", pair,
+                       age, "" if held else " (its trim had expired)")
+        if held:
             self.controller.trim_cancelled(pair)
         return True

@@ -9,6 +9,8 @@ Decisions (the rules themselves are pure, in :mod:`trader247.core.fleet`):
   headroom, and the lock is released by the transaction's end even if the bot dies in it.
 - Time is the database's clock (``clock_timestamp()``, epoch seconds): one clock for every bot of
   the fleet, whatever their machines' clocks say. Leases and expiries are stored as epoch seconds.
+  The query that reads it is the store's one time seam (``clock_sql``): the stateful tests pass
+  a query reading a row they move, so leases expire without sleeping (tests/stateful).
 - Tables are created on first use (``IF NOT EXISTS``, under a schema lock so three bots starting
   together do not race): ``trader247_fleet_member``, ``trader247_fleet_reservation``,
   ``trader247_fleet_leader``, ``trader247_fleet_trim``. They live in the fleet's database, which
@@ -98,11 +100,17 @@ class Grant:
     reservation_id: int | None
 
 
+# "Now" in epoch seconds, read inside each locked transaction (module doc).
+DATABASE_CLOCK_SQL = "SELECT EXTRACT(EPOCH FROM clock_timestamp())"
+
+
 class FleetStore:
-    def __init__(self, engine: Engine, policy: FleetPolicy) -> None:
+    def __init__(self, engine: Engine, policy: FleetPolicy, *,
+                 clock_sql: str = DATABASE_CLOCK_SQL) -> None:
         self._engine = engine
         self.policy = policy
         self._lock_key = f"trader247_fleet:{policy.name}"
+        self._clock_sql = clock_sql
 
     @classmethod
     def connect(cls, db_url: str, policy: FleetPolicy, *, key: str = "fleet.db_url") -> FleetStore:
@@ -137,8 +145,7 @@ class FleetStore:
         try:
             with self._engine.begin() as c:
                 c.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": self._lock_key})
-                now = float(c.execute(
-                    text("SELECT EXTRACT(EPOCH FROM clock_timestamp())")).scalar_one())
+                now = float(c.execute(text(self._clock_sql)).scalar_one())
                 yield c, now
         except SQLAlchemyError as exc:
             raise_interrupt(exc, since=since)

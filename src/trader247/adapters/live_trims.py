@@ -19,7 +19,10 @@ freqtrade objects of one callback):
   aborted the iteration) no order of the trade carries the trim's tag since it was placed.
   That trim is rejected at the next iteration instead of being waited for until
   ``trim_timeout_seconds``. A trim whose order is closed while the state still has it open
-  (a restart after a partial fill) is settled from that order.
+  (a restart after a partial fill) is settled from that order. An open trim order whose trim
+  the state does not hold is adopted as an open trim (``adopt_trim_orders``): freqtrade's
+  order replacement cancels a partly filled trim (``order_filled`` settles it partial) and
+  places the remainder under the same tag; untracked, its stake would be planned again.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController
-from trader247.core.trims import FILL_MATCH_TOLERANCE_S
+from trader247.core.trims import FILL_MATCH_TOLERANCE_S, TrimOrder
 
 logger = logging.getLogger(__name__)
 
@@ -81,7 +84,16 @@ def settle_trims(controller: CapController, open_trades: Iterable[Any], now: flo
 
     Only trades still open are judged: a trim of a closed trade (a full exit) is settled by
     ``order_filled`` or, after a restart, by ``cap_persistence``; anything else by the timeout.
+    Then open trim orders the state does not hold are adopted (:func:`adopt_trim_orders`).
     """
+    trades = list(open_trades)
+    settled = _settle_open_trims(controller, trades, now)
+    adopt_trim_orders(controller, trades)
+    return settled
+
+
+def _settle_open_trims(controller: CapController, open_trades: list[Any],
+                       now: float) -> list[str]:
     open_trims = controller.trim_state.open_trims
     if not open_trims:
         return []
@@ -110,3 +122,28 @@ def settle_trims(controller: CapController, open_trades: Iterable[Any], now: flo
                         trade.pair, newest.status, float(newest.safe_filled or 0.0))
         settled.append(trade.pair)
     return settled
+
+
+def adopt_trim_orders(controller: CapController, open_trades: Iterable[Any]) -> list[str]:
+    """Record every open trim order of a trade without an open trim as that pair's open trim
+    (placed when the order was, its remaining amount at its price held back); returns the
+    pairs. Found by the stateful tests: freqtrade's replacement of a partly filled trim order
+    left the remainder on sale while the planner sold it again through other pairs."""
+    adopted = []
+    for trade in open_trades:
+        if trade.pair in controller.trim_state.open_trims:
+            continue
+        orders = [o for o in trade.orders if o.ft_order_tag == TRIM_TAG and o.ft_is_open]
+        if not orders:
+            continue
+        order = max(orders, key=lambda o: o.order_date_utc)
+        remaining = float(order.safe_remaining or 0.0)
+        trim = TrimOrder(trade.pair, remaining * float(order.safe_price or 0.0), remaining,
+                         f"TRIM_ADOPTED: pair={trade.pair} order={order.order_id}")
+        controller.trim_adopted(trim, order.order_date_utc.timestamp())
+        logger.warning("TRIM_ADOPTED: pair=%s order=%s remaining_amount=%.10g (an open trim "
+                       "order the cap did not hold, e.g. freqtrade's replacement of a partly "
+                       "filled trim: its stake is held back until it closes)",
+                       trade.pair, order.order_id, remaining)
+        adopted.append(trade.pair)
+    return adopted
