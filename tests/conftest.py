@@ -4,13 +4,14 @@ PostgreSQL server."""
 from __future__ import annotations
 
 import itertools
+import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.pg import PostgresCluster, PostgresUnavailable
+from tests.pg import SHARED_ENV, PostgresCluster, PostgresUnavailable
 from tests.shipped import shipped_cap_policy, shipped_universe_rules
 from trader247.core.exposure import CapPolicy
 from trader247.core.universe import UniverseRules
@@ -46,7 +47,16 @@ def universe_rules() -> UniverseRules:
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
     """One throw-away cluster per test session (tests/pg.py); a test that needs it fails, with
-    the way to install PostgreSQL, when the server binaries are missing."""
+    the way to install PostgreSQL, when the server binaries are missing. With
+    ``TRADER247_TEST_PG_CLUSTER`` set, the sessions share that cluster and leave it running."""
+    shared = os.environ.get(SHARED_ENV)
+    if shared:
+        try:
+            borrowed = PostgresCluster.from_env(shared)
+        except PostgresUnavailable as exc:
+            pytest.fail(str(exc), pytrace=False)
+        yield borrowed
+        return
     try:
         cluster = PostgresCluster.start()
     except PostgresUnavailable as exc:
@@ -65,7 +75,8 @@ def postgres_url(postgres_cluster: PostgresCluster, request: pytest.FixtureReque
                  ) -> Iterator[str]:
     """A new, empty database for this test: ``postgresql+psycopg://...``."""
     name = re.sub(r"[^a-z0-9_]", "_", request.node.name.lower())[:40]
-    database = f"t{next(_database_numbers)}_{name}"
+    # The process id: sessions sharing one cluster (forked from one parent, same counter) differ.
+    database = f"t{os.getpid()}_{next(_database_numbers)}_{name}"
     yield postgres_cluster.create_database(database)
     _release_freqtrade_engine(database)
     postgres_cluster.drop_database(database)

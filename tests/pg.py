@@ -36,6 +36,9 @@ INSTALL_HINT = (
 )
 SYSTEM_USER = "postgres"
 SUPERUSER = "postgres"
+# A cluster started by someone else for many test sessions (`make mutation` forks one session
+# per mutant: without it each would initdb its own): "<bin_dir>|<root>|<port>".
+SHARED_ENV = "TRADER247_TEST_PG_CLUSTER"
 
 
 class PostgresUnavailable(RuntimeError):
@@ -84,6 +87,19 @@ class PostgresCluster:
             cluster.stop()
             raise
         return cluster
+
+    def to_env(self) -> str:
+        return f"{self.bin_dir}|{self.root}|{self.port}"
+
+    @classmethod
+    def from_env(cls, value: str) -> PostgresCluster:
+        """The cluster ``to_env`` described; its owner stops it, not the test session."""
+        try:
+            bin_dir, root, port = value.split("|")
+            return cls(Path(bin_dir), Path(root), int(port))
+        except ValueError:
+            raise PostgresUnavailable(
+                f"{SHARED_ENV}={value!r}: expected '<bin_dir>|<root>|<port>'") from None
 
     def _run(self, *command: str, timeout: float = 120.0) -> None:
         done = subprocess.run(_as_server_user([str(self.bin_dir / command[0]), *command[1:]]),
