@@ -20,6 +20,7 @@ from trader247.core.universe import UniverseRules
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "user_data" / "data" / "coinbase"
+parallel.prepare_environment()  # now: other conftests copy os.environ for children on import
 
 
 def pytest_configure(config: pytest.Config) -> None:

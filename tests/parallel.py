@@ -116,12 +116,24 @@ def port_range_for_tests() -> str | None:
     return f"{PORTS_FROM}-{high}" if high - PORTS_FROM >= MIN_PORTS else None
 
 
-def configure_session(repo: Path) -> None:
-    """Before any test (and, under xdist, in the controller before any worker starts)."""
+def prepare_environment() -> None:
+    """The environment every child process of the tests inherits. Called when the root
+    conftest is imported, before any other conftest or test module copies ``os.environ`` for
+    its children (``tests.e2e.support.CHILD_ENV``)."""
     if not os.environ.get(PORT_RANGE_ENV):
         span = port_range_for_tests()
         if span:
             os.environ[PORT_RANGE_ENV] = span
+    if is_worker():
+        # GNU readline, imported in every xdist worker, exports the worker's 80x24 "terminal"
+        # as COLUMNS / LINES; freqtrade's rich log handler in a child would then wrap each log
+        # line at 80 columns and every log pattern of the e2e tests would miss.
+        for name in ("COLUMNS", "LINES"):
+            os.environ.pop(name, None)
+
+
+def configure_session(repo: Path) -> None:
+    """Before the first test; under xdist in the controller, before any worker starts."""
     if is_worker():
         return
     os.environ[SESSION_DIR_ENV] = tempfile.mkdtemp(prefix="trader247-tests-")
