@@ -17,7 +17,8 @@ wall time far more than CPU time, which is printed too):
 ``--repeat N`` runs the variants N times, interleaved in a rotating order, and keeps each
 one's fastest run.
 
-Run: ``.venv/bin/python bench/cap_backtest.py [--timerange 20250101-20250401] [--repeat 2]``.
+Run: ``.venv/bin/python bench/cap_backtest.py [--timerange 20250101-20250401] [--repeat 2]``;
+``--smoke``: two weeks, one run of each, a few trim decisions (``bench/_smoke.py``).
 """
 
 from __future__ import annotations
@@ -33,12 +34,26 @@ import tempfile
 import time
 from pathlib import Path
 
+import _smoke
+
 REPO = Path(__file__).resolve().parents[1]
 STRATEGY = REPO / "user_data" / "strategies" / "Trader247Strategy.py"
 
 NOOP_ADJUST = '''
     def adjust_trade_position(self, trade, current_time, **kwargs):
         return None
+'''
+# The shipped strategy reads its sizing and universe rules from our YAML files through the
+# mixin's ``trader247_settings``; without the mixin the variants load the same files the same
+# way (``load_settings``), once, at the same point (``ft_bot_start``), and have no cap.
+SETTINGS = '''
+    @property
+    def trader247_settings(self):
+        if getattr(self, "_bench_settings", None) is None:
+            from trader247.adapters.settings import load_settings
+
+            self._bench_settings = load_settings(self.config)
+        return self._bench_settings
 '''
 
 
@@ -50,7 +65,7 @@ def variant(name: str, *, adjust: bool) -> str:
     if count != 1:
         raise SystemExit("bench: could not find `class Trader247Strategy(...)` to vary")
     body = NOOP_ADJUST if adjust else "\n    position_adjustment_enable = False\n"
-    return source.rstrip() + "\n" + body
+    return source.rstrip() + "\n" + SETTINGS + body
 
 
 def _without_mixin(bases: str) -> str:
@@ -162,53 +177,70 @@ def trim_decision_ms(positions: int = 50, repeats: int = 200, *,
     return statistics.median(samples) * 1000
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--timerange", default="20250101-20250401")
-    parser.add_argument("--repeat", type=int, default=1)
-    args = parser.parse_args()
+VARIANTS = ("Trader247Strategy", "NoopAdjustStrategy", "NoAdjustStrategy")
+LABELS = {"Trader247Strategy": "cap on (ExposureCapMixin):  ",
+          "NoopAdjustStrategy": "no-op adjust_trade_position:",
+          "NoAdjustStrategy": "position adjustment off:    "}
+
+
+def measure(timerange: str, repeat: int, whole: tuple[str, ...]
+            ) -> tuple[dict[str, float], dict[str, tuple[float, float]]]:
+    """Best loop CPU s of every variant; best (CPU s, wall s) of whole runs of ``whole``."""
     from trader247.cli.processes import free_port, start_replay, stop
 
     port = free_port()
-    variants = ("Trader247Strategy", "NoopAdjustStrategy", "NoAdjustStrategy")
-    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+    runs: dict[str, list[tuple[float, float]]] = {name: [] for name in whole}
     with tempfile.TemporaryDirectory(prefix="bench-cap-") as tmp:
         strategies = Path(tmp)
-        (strategies / "NoopAdjustStrategy.py").write_text(variant("NoopAdjustStrategy",
-                                                                  adjust=True))
-        (strategies / "NoAdjustStrategy.py").write_text(variant("NoAdjustStrategy",
-                                                                adjust=False))
+        for name, adjust in (("NoopAdjustStrategy", True), ("NoAdjustStrategy", False)):
+            (strategies / f"{name}.py").write_text(variant(name, adjust=adjust))
+        (strategies / "Trader247Strategy.py").write_text(STRATEGY.read_text())
         replay = start_replay(REPO / "user_data" / "data" / "coinbase", port,
                               log=(strategies / "replay.log").open("w"))
         try:
-            (strategies / "Trader247Strategy.py").write_text(STRATEGY.read_text())
-            loops = loop_times(variants, strategies, args.timerange, port, max(args.repeat, 1))
-            for round_ in range(max(args.repeat, 1)):
-                shift = round_ % len(variants)
-                for name in variants[shift:] + variants[:shift]:
-                    runs[name].append(backtest(name, strategies, args.timerange, port))
+            loops = loop_times(VARIANTS, strategies, timerange, port, repeat)
+            for round_ in range(repeat):
+                shift = round_ % len(whole)
+                for name in whole[shift:] + whole[:shift]:
+                    runs[name].append(backtest(name, strategies, timerange, port))
         finally:
             stop(replay, grace=5.0)
-    cap_on, noop, off = (min(runs[name]) for name in variants)
-    loop_on, loop_noop, loop_off = (loops[name] for name in variants)
-    decision = trim_decision_ms()
-    grouped = trim_decision_ms(clusters=True)
-    print(f"backtest, timerange {args.timerange}, best of {max(args.repeat, 1)}")
+    return loops, {name: min(values) for name, values in runs.items()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--timerange", default="20250101-20250401")
+    parser.add_argument("--repeat", type=int, default=1)
+    _smoke.add_flag(parser)
+    args = parser.parse_args()
+    repeat = max(args.repeat, 1)
+    # Smoke: every variant through the loop, one of them through a whole freqtrade process.
+    whole = ("NoopAdjustStrategy",) if args.smoke else VARIANTS
+    timerange = "20250601-20250615" if args.smoke else args.timerange
+    loops, runs = measure(timerange, 1 if args.smoke else repeat, whole)
+    repeats = 3 if args.smoke else 200
+    decision = trim_decision_ms(repeats=repeats)
+    grouped = trim_decision_ms(repeats=repeats, clusters=True)
+    loop_on = loops["Trader247Strategy"]
+    print(f"backtest, timerange {timerange}, best of {repeat}")
     print("  freqtrade's backtest loop alone, CPU s:")
-    print(f"    cap on (ExposureCapMixin):    {loop_on:7.2f}")
-    print(f"    no-op adjust_trade_position:  {loop_noop:7.2f}   ratio {loop_on / loop_noop:.2f}x "
-          "(goal <= 1.15x)")
-    print(f"    position adjustment off:      {loop_off:7.2f}   ratio {loop_on / loop_off:.2f}x")
+    for name in VARIANTS:
+        ratio = "" if name == VARIANTS[0] else f"   ratio {loop_on / loops[name]:.2f}x"
+        goal = " (goal <= 1.15x)" if name == "NoopAdjustStrategy" else ""
+        print(f"    {LABELS[name]}  {loops[name]:7.2f}{ratio}{goal}")
     print("  whole freqtrade process (start-up included), CPU s (wall s):")
-    print(f"    cap on (ExposureCapMixin):    {cap_on[0]:7.1f} ({cap_on[1]:6.1f})")
-    print(f"    no-op adjust_trade_position:  {noop[0]:7.1f} ({noop[1]:6.1f})   ratio "
-          f"{cap_on[0] / noop[0]:.2f}x CPU, {cap_on[1] / noop[1]:.2f}x wall")
-    print(f"    position adjustment off:      {off[0]:7.1f} ({off[1]:6.1f})   ratio "
-          f"{cap_on[0] / off[0]:.2f}x CPU, {cap_on[1] / off[1]:.2f}x wall")
+    for name, (cpu, wall) in runs.items():
+        ratio = ""
+        if name != VARIANTS[0] and VARIANTS[0] in runs:
+            on_cpu, on_wall = runs[VARIANTS[0]]
+            ratio = f"   ratio {on_cpu / cpu:.2f}x CPU, {on_wall / wall:.2f}x wall"
+        print(f"    {LABELS[name]}  {cpu:7.1f} ({wall:6.1f}){ratio}")
     print(f"one trim decision, 50 open positions:   {decision:7.3f} ms  (goal < 10 ms)")
     print(f"  with 5 cluster caps + an asset cap:   {grouped:7.3f} ms  ratio "
           f"{grouped / decision:.2f}x (goal < 10 ms)")
-    return 0 if loop_on / loop_noop <= 1.15 and max(decision, grouped) < 10 else 1
+    met = loop_on / loops["NoopAdjustStrategy"] <= 1.15 and max(decision, grouped) < 10
+    return _smoke.exit_code(args.smoke, met)
 
 
 if __name__ == "__main__":

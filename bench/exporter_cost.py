@@ -12,6 +12,7 @@ Run: ``.venv/bin/python bench/exporter_cost.py``.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Gauge
 
+import _smoke
 from trader247.configfiles import load_both
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimState, plan_trims
@@ -62,6 +64,10 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    _smoke.add_flag(parser)
+    args = parser.parse_args()
+    iterations, warmup = (20, 2) if args.smoke else (ITERATIONS, WARMUP)
     policy = replace(SHIPPED_POLICY.risk.to_core(SHIPPED_POLICY.trims, SHIPPED_UNIVERSE.clusters),
                      trim_interval_cycles=1)
     snapshot = Snapshot(400.0, tuple(Position(f"P{i}/USD", 10.0, 10.0) for i in range(6)))
@@ -70,30 +76,30 @@ def main() -> int:
     metrics = Metrics(stake_currency="USD", tiers=("tier_1_core", "tier_2_rotational"))
     # Counters move every iteration so the delta path is measured, not just the no-op.
     states = [replace(plan.trim_state, attempted=i, filled=i // 2, failed=i // 5)
-              for i in range(ITERATIONS + WARMUP)]
+              for i in range(iterations + warmup)]
 
     ours: list[float] = []
     clock = time.perf_counter
-    for i in range(ITERATIONS + WARMUP):
+    for i in range(iterations + warmup):
         start = clock()
         metrics.observe_iteration(0.25, now=NOW)
         metrics.update_cap(plan.exposure, CapState.REDUCING, states[i], plan)
         metrics.update_universe(universe, now=NOW)
         elapsed = clock() - start
-        if i >= WARMUP:
+        if i >= warmup:
             ours.append(elapsed)
 
     gauge = Gauge("bench_bare", "bare gauge", registry=CollectorRegistry())
     bare: list[float] = []
-    for i in range(ITERATIONS + WARMUP):
+    for i in range(iterations + warmup):
         start = clock()
         gauge.set(i)
         elapsed = clock() - start
-        if i >= WARMUP:
+        if i >= warmup:
             bare.append(elapsed)
 
     ours_med, bare_med = statistics.median(ours), statistics.median(bare)
-    print(f"exporter cost per bot iteration, {ITERATIONS} iterations (after {WARMUP} warm-up)")
+    print(f"exporter cost per bot iteration, {iterations} iterations (after {warmup} warm-up)")
     print("  observe_iteration + update_cap + update_universe(40 pairs):")
     print(f"    median {ours_med * 1e6:8.1f} us   p95 {percentile(ours, 0.95) * 1e6:8.1f} us")
     print("  bare prometheus_client Gauge.set:")
@@ -102,7 +108,7 @@ def main() -> int:
     goal = 1e-3
     verdict = "OK" if ours_med < goal else "OVER BUDGET"
     print(f"  goal median < {goal * 1e6:.0f} us: {verdict}")
-    return 0 if ours_med < goal else 1
+    return _smoke.exit_code(args.smoke, ours_med < goal)
 
 
 if __name__ == "__main__":

@@ -10,11 +10,14 @@ Second figure: the fleet's cost per bot iteration (``CapFleet``: heartbeat with 
 leader lease, trims taken, then the same evaluation) vs the one-bot evaluation alone.
 
 Run: ``.venv/bin/python bench/fleet_reserve.py [--per-bot N]`` (``make postgres`` first).
+``--smoke``: 5 reservations per bot (``bench/_smoke.py``); with ``TRADER247_TEST_PG_CLUSTER``
+set (the test suite's cluster, ``tests/pg.py``) it borrows that cluster instead of starting one.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import threading
@@ -23,9 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.pg import PostgresCluster  # noqa: E402
+from tests.pg import SHARED_ENV, PostgresCluster  # noqa: E402
 from tests.shipped import shipped_cap_policy  # noqa: E402
 
+import _smoke  # noqa: E402
 from trader247.adapters.cap_controller import CapController  # noqa: E402
 from trader247.adapters.cap_fleet import CapFleet  # noqa: E402
 from trader247.adapters.fleet_store import FleetStore  # noqa: E402
@@ -106,10 +110,15 @@ def iteration_cost(store: FleetStore, n: int) -> tuple[list[float], list[float]]
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-bot", type=int, default=300)
+    _smoke.add_flag(parser)
     args = parser.parse_args()
-    cluster = PostgresCluster.start()
+    if args.smoke:
+        args.per_bot = 5
+    shared = os.environ.get(SHARED_ENV)
+    cluster = PostgresCluster.from_env(shared) if shared else PostgresCluster.start()
+    database = f"bench_fleet_{os.getpid()}"
     try:
-        url = cluster.create_database("bench_fleet")
+        url = cluster.create_database(database)
         store = FleetStore.connect(url, FleetPolicy("bench", lease_seconds=30.0))
         for bot in BOTS:
             store.join(bot, 25.0)
@@ -118,7 +127,10 @@ def main() -> int:
         loop_alone, loop_fleet = iteration_cost(store, args.per_bot)
         store.dispose()
     finally:
-        cluster.stop()
+        if shared:  # its owner stops it
+            cluster.drop_database(database)
+        else:
+            cluster.stop()
     single = one_bot_gate(len(fleet))
     for name, values in (("one-bot gate (in process)", single), ("fleet reservation", fleet)):
         print(f"{name:28s} n={len(values):5d} p50={statistics.median(values) * 1e3:8.3f} ms "
@@ -132,7 +144,7 @@ def main() -> int:
               f"p95={percentile(values, 0.95) * 1e3:8.3f} ms")
     extra = statistics.median(loop_fleet) - statistics.median(loop_alone)
     print(f"fleet overhead per iteration p50 +{extra * 1e3:.2f} ms (3 transactions)")
-    return 0
+    return _smoke.exit_code(args.smoke, p95 < 10)
 
 
 if __name__ == "__main__":

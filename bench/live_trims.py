@@ -17,6 +17,8 @@ Goal: p95 < 5 s with ``trim_timeout_seconds: 75``. ``--throttle`` defaults to th
 config's ``process_throttle_secs`` (5 s).
 
     .venv/bin/python bench/live_trims.py [--steps 4] [--throttle 5]
+
+``--smoke``: one rally step at a 1 s throttle in each mode (``bench/_smoke.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ sys.path.insert(0, str(REPO))  # the live set-up lives with the e2e tests
 
 from tests.e2e import live, support  # noqa: E402
 
+import _smoke  # noqa: E402
 from trader247.cli.processes import free_port, stop  # noqa: E402
 
 PAIRS = ("BTC/USD", "ETH/USD", "SOL/USD")
@@ -111,7 +114,10 @@ def main() -> int:
                         help="process_throttle_secs (shipped config: 5)")
     parser.add_argument("--data-dir", type=Path, default=REPO / "user_data" / "data" / "coinbase")
     parser.add_argument("--json", action="store_true", help="one JSON line instead of a table")
+    _smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.steps, args.throttle = 1, 1
     results: dict[str, dict[str, Any]] = {}
     for mode in ("trader247", "stock"):
         started = time.monotonic()
@@ -129,9 +135,9 @@ def main() -> int:
     for mode, r in results.items():
         print(f"{mode:<10} {r['trims']:>5} {r['p50_s']:>7.3f} {r['p95_s']:>7.3f} "
               f"{r['max_s']:>7.3f}")
-    goal = "met" if results["trader247"]["p95_s"] < 5.0 else "MISSED"
-    print(f"p95 stock / trader247: {ratio:.1f}x; goal p95 < 5 s: {goal}")
-    return 0
+    met = results["trader247"]["p95_s"] < 5.0
+    print(f"p95 stock / trader247: {ratio:.1f}x; goal p95 < 5 s: {'met' if met else 'MISSED'}")
+    return _smoke.exit_code(args.smoke, met)
 
 
 if __name__ == "__main__":

@@ -8,17 +8,20 @@ Figures, median of RUNS starts, measured in the same run:
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import subprocess
 import sys
 import time
 
+import _smoke
+
 RUNS = 30
 
 
-def importtime_us() -> float:
+def importtime_us(runs: int) -> float:
     samples = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         stderr = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "pass"],
             capture_output=True, text=True, check=True,
@@ -32,9 +35,9 @@ def importtime_us() -> float:
     return statistics.median(samples)
 
 
-def wall_ms(args: list[str]) -> float:
+def wall_ms(args: list[str], runs: int) -> float:
     samples = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         subprocess.run([sys.executable, *args, "-c", "pass"], check=True)
         samples.append((time.perf_counter() - start) * 1000)
@@ -63,12 +66,16 @@ def precompile() -> None:
     py_compile.compile(trader247_hook.__file__, cfile=None, doraise=True)
 
 
-def main() -> None:
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    _smoke.add_flag(parser)
+    args = parser.parse_args()
+    runs = 2 if args.smoke else RUNS
     precompile()
-    hook_import = importtime_us()
-    with_site = wall_ms([])
-    bare = wall_ms(["-I", "-S"])
-    print(f"trader247 start-up hook, median of {RUNS} runs")
+    hook_import = importtime_us(runs)
+    with_site = wall_ms([], runs)
+    bare = wall_ms(["-I", "-S"], runs)
+    print(f"trader247 start-up hook, median of {runs} runs")
     print(f"  import of trader247_hook (self time)   : {hook_import / 1000:.3f} ms  (goal < 1 ms)")
     print(f"  install() call:                           {install_call_us():.1f} us")
     print(f"  python -c pass (venv, hook active):       {with_site:.1f} ms")
@@ -79,8 +86,8 @@ def main() -> None:
     watched = sorted(trader247_hook.WATCHED)
     print(f"  freqtrade modules the hook acts on:       {len(watched)} ({', '.join(watched)}); "
           "the version of 'freqtrade' is only read")
-    sys.exit(0 if hook_import < 1000 else 1)
+    return _smoke.exit_code(args.smoke, hook_import < 1000)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

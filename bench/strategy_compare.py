@@ -15,6 +15,7 @@ wallet history. SampleStrategy is copied from freqtrade's template into the temp
 folder at run time (never into user_data).
 
 Usage: .venv/bin/python bench/strategy_compare.py [--timerange 20240501-20250630] [--seed 7]
+``--smoke``: three pairs over one month (``bench/_smoke.py``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ import pandas as pd
 from freqtrade.configuration import TimeRange
 from freqtrade.data.metrics import calculate_cagr
 from freqtrade.optimize.optimize_reports.optimize_reports import generate_wallet_stats
+
+import _smoke
 
 REPO = Path(__file__).resolve().parents[1]
 BUNDLED = REPO / "user_data" / "data" / "coinbase"
@@ -97,22 +100,22 @@ def strategy_rows(result_zip: Path, data: str) -> list[Row]:
     return rows
 
 
-def buy_and_hold(data_dir: Path, timerange: str, fee: float, data: str, start_balance: float,
-                 stake: str = "USD") -> Row:
+def buy_and_hold(data_dir: Path, pairs: list[str], timerange: str, fee: float, data: str,
+                 start_balance: float, stake: str = "USD") -> Row:
     """Equal weight at the first open of the range, held to the last close; entry and exit fee."""
     tr = TimeRange.parse_timerange(timerange)
     start = datetime.fromtimestamp(tr.startts, UTC)
     stop = datetime.fromtimestamp(tr.stopts, UTC) if tr.stopts else None
     closes = {}
     entry_units, returns = {}, []
-    for pair in PAIRS:
+    for pair in pairs:
         frame = pd.read_feather(data_dir / f"{pair.replace('/', '_')}-1h.feather")
         frame = frame[(frame["date"] >= start) & ((frame["date"] < stop) if stop else True)]
-        units = start_balance / len(PAIRS) * (1 - fee) / float(frame["open"].iat[0])
+        units = start_balance / len(pairs) * (1 - fee) / float(frame["open"].iat[0])
         entry_units[pair] = units
         closes[pair] = frame.set_index("date")["close"]
         returns.append(units * float(frame["close"].iat[-1]) * (1 - fee)
-                       / (start_balance / len(PAIRS)) - 1)
+                       / (start_balance / len(pairs)) - 1)
     prices = pd.DataFrame(closes).sort_index().ffill()
     # Wallet rows as freqtrade captures them: (date, currency, rate, balance). The cash row one
     # candle before the first close is the starting balance, before the purchase.
@@ -120,7 +123,7 @@ def buy_and_hold(data_dir: Path, timerange: str, fee: float, data: str, start_ba
                          "rate": [1.0], "balance": [start_balance]})
     coins = [pd.DataFrame({"date": prices.index, "currency": pair.split("/")[0],
                            "rate": prices[pair].to_numpy(), "balance": entry_units[pair]})
-             for pair in PAIRS]
+             for pair in pairs]
     wallet = pd.concat([cash, *coins], ignore_index=True)
     # The last candle is marked net of the exit fee, as selling everything would realise.
     wallet.loc[wallet["date"] == prices.index[-1], "rate"] *= 1 - fee
@@ -129,16 +132,17 @@ def buy_and_hold(data_dir: Path, timerange: str, fee: float, data: str, start_ba
     days = (prices.index[-1] - prices.index[0]).days
     return Row(data, "buy & hold (equal weight)", (final / start_balance - 1) * 100,
                calculate_cagr(days, start_balance, final) * 100, stats["sharpe"],
-               stats["sortino"], stats["max_drawdown_account"] * 100, len(PAIRS),
+               stats["sortino"], stats["max_drawdown_account"] * 100, len(pairs),
                sum(r > 0 for r in returns) / len(returns) * 100,
                str(prices.index[-1] - prices.index[0]), exposure_pct(wallet, stake))
 
 
-def run_backtests(data_dir: Path, timerange: str, tmp: Path, label: str) -> Path:
+def run_backtests(data_dir: Path, pairs: list[str], timerange: str, tmp: Path,
+                  label: str) -> Path:
     out = tmp / f"results-{label}"
     out.mkdir()  # freqtrade treats a missing directory as a file-name prefix
     override = tmp / "pairs.json"
-    override.write_text(json.dumps({"exchange": {"pair_whitelist": PAIRS},
+    override.write_text(json.dumps({"exchange": {"pair_whitelist": pairs},
                                     "pairlists": [{"method": "StaticPairList"}]}))
     command = [sys.executable, "-m", "trader247.cli", "backtest", "--data-dir", str(data_dir),
                "--", "-c", str(override), "--strategy-list", OURS, SAMPLE,
@@ -182,8 +186,12 @@ def main() -> int:
     parser.add_argument("--timerange", default="20240501-20250630")
     parser.add_argument("--seed", type=int, default=7, help="seed of the second data set")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    _smoke.add_flag(parser)
     args = parser.parse_args()
-    if not all((BUNDLED / f"{p.replace('/', '_')}-1h.feather").exists() for p in PAIRS):
+    pairs = PAIRS[:3] if args.smoke else PAIRS
+    if args.smoke:
+        args.timerange = "20250501-20250601"
+    if not all((BUNDLED / f"{p.replace('/', '_')}-1h.feather").exists() for p in pairs):
         sys.exit(f"bundled candles missing in {BUNDLED}: run `make data` first")
     tmp = Path(tempfile.mkdtemp(prefix="trader247-compare-"))
     try:
@@ -191,15 +199,16 @@ def main() -> int:
         shutil.copy(SAMPLE_TEMPLATE, tmp / "strategies" / "sample_strategy.py")
         synthetic = tmp / "data-synthetic"
         subprocess.run([sys.executable, "-m", "trader247.datagen", "--out", str(synthetic),
-                        "--variant", "synthetic", "--seed", str(args.seed), "--timeframes", "1h"],
+                        "--variant", "synthetic", "--seed", str(args.seed), "--timeframes", "1h",
+                        "--pairs", *pairs],
                        check=True, stdout=subprocess.DEVNULL)
         rows: list[Row] = []
         for label, data_dir in (("bundled", BUNDLED), (f"synthetic seed {args.seed}", synthetic)):
-            result = run_backtests(data_dir, args.timerange, tmp, label.replace(" ", "-"))
+            result = run_backtests(data_dir, pairs, args.timerange, tmp, label.replace(" ", "-"))
             by_name = {r.name: r for r in strategy_rows(result, label)}
             rows += [by_name[OURS], by_name[SAMPLE],
-                     buy_and_hold(data_dir, args.timerange, fee_of(result), label, 1000.0)]
-        print(f"timerange {args.timerange}, {len(PAIRS)} pairs: {', '.join(PAIRS)}")
+                     buy_and_hold(data_dir, pairs, args.timerange, fee_of(result), label, 1000.0)]
+        print(f"timerange {args.timerange}, {len(pairs)} pairs: {', '.join(pairs)}")
         print("Sharpe / Sortino / max DD: daily mark-to-market wallet (freqtrade wallet stats)")
         print(table(rows))
     finally:
@@ -207,7 +216,7 @@ def main() -> int:
             print(f"kept {tmp}", file=sys.stderr)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
-    return 0
+    return _smoke.exit_code(args.smoke, True)  # a comparison table: no goal
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """Shared fixtures: the repository root, the bundled data set, the shipped policy and a
-PostgreSQL server."""
+PostgreSQL server; the set-up that lets workers run in parallel (``tests/parallel.py``)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ import os
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from tests import parallel
 from tests.pg import SHARED_ENV, PostgresCluster, PostgresUnavailable
 from tests.shipped import shipped_cap_policy, shipped_universe_rules
 from trader247.core.exposure import CapPolicy
@@ -18,6 +20,31 @@ from trader247.core.universe import UniverseRules
 
 REPO = Path(__file__).resolve().parents[1]
 DATA_DIR = REPO / "user_data" / "data" / "coinbase"
+parallel.prepare_environment()  # now: other conftests copy os.environ for children on import
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    parallel.configure_session(REPO)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    parallel.finish_session()
+
+
+@pytest.hookimpl(trylast=True)  # the final node ids, before the worker reports them
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist: tests that start processes (marker ``e2e``) go first, then the rest, so the
+    long ones start while every worker is free and the quick unit tests fill the gaps at the
+    end; the groups (``parallel.group_of``) go to the controller's scheduler."""
+    if not parallel.is_worker():
+        return
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is None)
+    parallel.record_groups(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook: unknown (and unused) without xdist
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    return parallel.make_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
 @pytest.fixture(scope="session")
@@ -46,13 +73,15 @@ def universe_rules() -> UniverseRules:
 
 @pytest.fixture(scope="session")
 def postgres_cluster() -> Iterator[PostgresCluster]:
-    """One throw-away cluster per test session (tests/pg.py); a test that needs it fails, with
+    """One throw-away cluster per test run (tests/pg.py); a test that needs it fails, with
     the way to install PostgreSQL, when the server binaries are missing. With
-    ``TRADER247_TEST_PG_CLUSTER`` set, the sessions share that cluster and leave it running."""
+    ``TRADER247_TEST_PG_CLUSTER`` set, the sessions share that cluster and leave it running;
+    under xdist the workers share one the controller stops (``parallel.run_cluster``)."""
     shared = os.environ.get(SHARED_ENV)
-    if shared:
+    if shared or parallel.is_worker():
         try:
-            borrowed = PostgresCluster.from_env(shared)
+            borrowed = (PostgresCluster.from_env(shared) if shared
+                        else parallel.run_cluster())
         except PostgresUnavailable as exc:
             pytest.fail(str(exc), pytrace=False)
         yield borrowed

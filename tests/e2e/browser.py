@@ -29,6 +29,7 @@ from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, Route, sync_playwright
 
 from tests.e2e.support import REPO
+from tests.parallel import locked
 
 FREQUI_ZIP = REPO.parent / "shared" / "frequi" / "frequi-dist.zip"
 CHROMIUM = Path("/usr/bin/chromium")
@@ -60,10 +61,16 @@ def install_frequi(build: Path) -> Path:
 
     target = Path(api_server.__file__).parent / "ui" / "installed"
     version = "frequi-dist " + hashlib.sha256(build.read_bytes()).hexdigest()[:16]
-    if read_ui_version(target) == version and (target / "index.html").is_file():
-        return target
+    # One venv, possibly several test workers or sessions: one unzips, the others wait for it.
+    with locked(target.parent / ".trader247-install.lock"):
+        if read_ui_version(target) == version and (target / "index.html").is_file():
+            return target
+        return _unzip(build, target, version, clean_ui_subdir)
+
+
+def _unzip(build: Path, target: Path, version: str, clean: Callable[[Path], None]) -> Path:
     target.mkdir(parents=True, exist_ok=True)
-    clean_ui_subdir(target)
+    clean(target)
     root = target.resolve()
     with zipfile.ZipFile(build) as archive:
         for member in archive.infolist():

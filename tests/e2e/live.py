@@ -34,9 +34,11 @@ from tests.e2e.support import (
     CHILD_ENV,
     PASSWORD,
     REPO,
+    STARTUP_TIMEOUT_S,
     STRATEGIES,
     USER,
     Bot,
+    stopped_on_failure,
     wait_for_log,
 )
 from trader247.cli.demo import exchange_override
@@ -152,9 +154,10 @@ def launch_live_bot(tmp_path: Path, replay: LiveReplay, key: DemoKey, *, name: s
                                env=CHILD_ENV, start_new_session=True)
     bot = Bot(process, log, f"http://127.0.0.1:{port}", pid_file)
     if wait:
-        wait_for_log(log, r"Bot heartbeat|Whitelist with \d+ pairs", timeout=120,
-                     process=process, after=r"Dry run is disabled")
-        wait_ready(bot)
+        with stopped_on_failure(process):
+            wait_for_log(log, r"Bot heartbeat|Whitelist with \d+ pairs",
+                         timeout=STARTUP_TIMEOUT_S, process=process, after=r"Dry run is disabled")
+            wait_ready(bot)
     return bot
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -10,12 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from trader247.cli.demo import exchange_override
-from trader247.cli.processes import free_port
+from trader247.cli.processes import free_port, stop
 
 REPO = Path(__file__).resolve().parents[2]
 FREQTRADE = [sys.executable, "-m", "freqtrade"]
@@ -23,6 +25,9 @@ FREQTRADE = [sys.executable, "-m", "freqtrade"]
 # to child processes): children get an environment without PYTEST_* so they log as for a user.
 STRATEGIES = Path(__file__).resolve().parent / "strategies"
 CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+# A freqtrade start is ~5-8 s of CPU: a minute alone on a loaded 2-core machine, and longer with
+# parallel test workers. Generous: a start that never comes still fails, only later.
+STARTUP_TIMEOUT_S = 300.0
 
 
 @dataclass
@@ -163,5 +168,18 @@ def launch_bot(tmp_path: Path, replay: Replay, policy: Path, name: str = "bot",
     process = subprocess.Popen(command, stdout=log.open("w"), stderr=subprocess.STDOUT,
                                env=CHILD_ENV, start_new_session=True)
     if wait:
-        wait_for_log(log, r"Whitelist with \d+ pairs", timeout=120, process=process)
+        with stopped_on_failure(process):
+            wait_for_log(log, r"Whitelist with \d+ pairs", timeout=STARTUP_TIMEOUT_S,
+                         process=process)
     return Bot(process, log, f"http://127.0.0.1:{port}", pid_file)
+
+
+@contextlib.contextmanager
+def stopped_on_failure(process: subprocess.Popen[Any]) -> Iterator[None]:
+    """Stop ``process`` when the block fails: a bot whose start-up wait failed was never handed
+    to the fixture that stops it, and would run on after the test."""
+    try:
+        yield
+    except BaseException:
+        stop(process, grace=10.0)
+        raise

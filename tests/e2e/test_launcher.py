@@ -27,6 +27,10 @@ from tests.e2e.support import (
 from trader247.cli.processes import stop
 
 pytestmark = pytest.mark.e2e
+# `trader247 stop` waits shutdown.stop_grace_seconds (5) before SIGKILL; these tests prove a clean
+# stop, not its speed on a loaded machine, so they give it this long
+# (test_stop_kills_a_process_that_outlives_the_grace proves the grace itself).
+STOP_GRACE_S = 60.0
 
 
 def test_sigterm_during_trims_then_restart_restores_state(
@@ -38,9 +42,9 @@ def test_sigterm_during_trims_then_restart_restores_state(
          {"duration_s": 10, "from_multiplier": 1.0, "to_multiplier": 1.6}, auth=False)
     wait_for_log(bot.log, r"TRIM_ROUND:", timeout=90, process=bot.process)
 
-    started = time.monotonic()
-    code = stop(bot.process, grace=10.0, sig=signal.SIGTERM)
-    assert time.monotonic() - started < 10.0
+    # A clean exit (0) within a generous grace: a hung shutdown is still caught (SIGKILL, -9),
+    # while a loaded machine (parallel workers) may take longer than the policy's 5 s.
+    code = stop(bot.process, grace=STOP_GRACE_S, sig=signal.SIGTERM)
     assert code == 0
     assert not bot.pid_file.exists()
     log = bot.log.read_text()
@@ -94,12 +98,34 @@ def test_stop_command_sends_sigterm_and_removes_the_pid_file(
     bot = start_bot(replay, policy_file(tmp_path))
     result = subprocess.run(
         [sys.executable, "-m", "trader247.cli", "stop", "--pid-file", str(bot.pid_file),
-         "-c", str(REPO / "config" / "config.json")],
-        capture_output=True, text=True, timeout=60, env=CHILD_ENV, cwd=REPO)
+         "-c", str(REPO / "config" / "config.json"), "--grace", str(STOP_GRACE_S)],
+        capture_output=True, text=True, timeout=STOP_GRACE_S + 60, env=CHILD_ENV, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert f"247trader stopped (pid {bot.process.pid})" in result.stdout
     assert bot.process.wait(timeout=10) == 0
     assert not bot.pid_file.exists()
+
+
+def test_stop_kills_a_process_that_outlives_the_grace(tmp_path: Path) -> None:
+    # A stand-in for a bot whose shutdown hangs: it ignores SIGTERM.
+    stuck = subprocess.Popen(
+        [sys.executable, "-c", "import signal, time\n"
+         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+         "time.sleep(600)"], stdout=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert stuck.stdout is not None and stuck.stdout.readline() == "ready\n"
+        pid_file = tmp_path / "trader247.pid"
+        pid_file.write_text(str(stuck.pid))
+        result = subprocess.run(
+            [sys.executable, "-m", "trader247.cli", "stop", "--pid-file", str(pid_file),
+             "-c", str(REPO / "config" / "config.json"), "--grace", "0.5"],
+            capture_output=True, text=True, timeout=120, env=CHILD_ENV, cwd=REPO)
+        assert result.returncode == 0, result.stderr
+        assert f"247trader stopped (pid {stuck.pid}, forced with SIGKILL)" in result.stdout
+        assert stuck.wait(timeout=30) == -signal.SIGKILL
+        assert not pid_file.exists()
+    finally:
+        stop(stuck, grace=1.0)
 
 
 def test_bad_policy_stops_before_the_first_iteration_with_exit_1(
@@ -124,8 +150,8 @@ def test_stop_with_liquidate_closes_every_position_first(
     result = subprocess.run(
         [sys.executable, "-m", "trader247.cli", "stop", "--liquidate", "--pid-file",
          str(bot.pid_file), "-c", str(REPO / "config" / "config.json"),
-         "-c", str(tmp_path / "bot.json")],
-        capture_output=True, text=True, timeout=120, env=CHILD_ENV, cwd=REPO)
+         "-c", str(tmp_path / "bot.json"), "--grace", str(STOP_GRACE_S)],
+        capture_output=True, text=True, timeout=STOP_GRACE_S + 180, env=CHILD_ENV, cwd=REPO)
     assert result.returncode == 0, result.stderr
     assert "liquidation: all positions closed" in result.stdout
     assert bot.process.wait(timeout=10) == 0
