@@ -53,7 +53,6 @@ from trader247.core.exposure import (
 )
 from trader247.core.group_limits import GroupLimits as GroupLimits
 from trader247.core.group_limits import asset_of_pair as asset_of_pair
-from trader247.core.trim_order import TrimOrder
 from trader247.core.words import Word
 
 GroupKind = Literal["cluster", "asset"]
@@ -284,28 +283,6 @@ def gate_entry(
                              max_stake=max_stake, group_room=group_room)
 
 
-def _min_stake_for(min_stake: Mapping[str, float] | float, pair: str) -> float:
-    value = min_stake.get(pair) if isinstance(min_stake, Mapping) else min_stake
-    if value is None:
-        raise ValueError(f"min_stake has no entry for pair {pair!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"min_stake for {pair!r} must be finite and >= 0, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupTrimPlan:
-    """One order per pair; ``groups`` are the over-cap groups the orders answer."""
-
-    orders: tuple[TrimOrder, ...]
-    groups: tuple[GroupExposure, ...]
-    skipped_dust: tuple[str, ...] = ()
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return tuple(g.over_cap_reason() for g in self.groups)
-
-
 @dataclass(frozen=True, slots=True)
 class GroupCuts:
     """What over-cap groups need sold, per pair, and which groups ask it (``why``)."""
@@ -361,32 +338,3 @@ def fit_cut(value: float, want: float, minimum: float) -> tuple[float, bool]:
     if value - stake < minimum:
         return value, True
     return stake, False
-
-
-def plan_group_trims(
-    groups: GroupsExposure,
-    snapshot: Snapshot,
-    *,
-    min_stake: Mapping[str, float] | float,
-) -> GroupTrimPlan:
-    """Trim every over-cap group back to its target, proportionally inside the group only."""
-    positions = {p.pair: p for p in snapshot.positions}
-    over = tuple(groups.over_cap)
-    cuts = group_cuts(over, {pair: p.value for pair, p in positions.items()})
-    orders: list[TrimOrder] = []
-    dust: list[str] = []
-    for pair in sorted(cuts.sold):
-        position = positions[pair]
-        value, minimum = position.value, _min_stake_for(min_stake, pair)
-        if value < minimum:
-            dust.append(pair)
-            continue
-        stake, full = fit_cut(value, cuts.sold[pair], minimum)
-        amount = position.amount if full else stake / position.mark_price
-        reason = (
-            f"TRIM_GROUP_PROPORTIONAL: pair={pair} {' '.join(cuts.why[pair])} "
-            f"share={stake / value:.4f} stake={stake:.10g} min_stake={minimum:.10g}"
-            + (" full_exit=1" if full else "")
-        )
-        orders.append(TrimOrder(pair, stake, amount, reason, full, cuts.why[pair]))
-    return GroupTrimPlan(tuple(orders), over, tuple(dust))
