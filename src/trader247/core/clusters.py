@@ -226,19 +226,20 @@ def entry_headroom(
     """The smallest of the total, cluster and asset headroom for an entry into ``pair``.
 
     A group over its cap refuses the entry with its over-cap reason even if the total cap
-    would allow it; ties go to the broader limit (total, then cluster, then asset).
+    would allow it; ties go to the broader limit (total, then cluster, then asset). ``groups``
+    is :func:`measure_groups` with these ``limits`` (it holds every capped cluster, at 0 too).
+    Over a cap the headroom is negative (the target is under the cap).
     """
     exposure = groups.exposure
     asset = asset_of_pair(pair)
     total_room = exposure.target_value - exposure.at_risk
     if exposure.over_cap:
-        return EntryHeadroom(pair, min(0.0, total_room), "total", over_cap_reason(exposure))
+        return EntryHeadroom(pair, total_room, "total", over_cap_reason(exposure))
     candidates: list[tuple[str, float, GroupExposure | None]] = [("total", total_room, None)]
     capped = limits.cluster_cap_of(asset)
     if capped is not None:
-        name, pct = capped
-        cluster = groups.clusters.get(name) or _empty_group("cluster", name, pct, groups, policy)
-        candidates.append((f"cluster={name}", cluster.headroom, cluster))
+        cluster = groups.clusters[capped[0]]
+        candidates.append((f"cluster={cluster.name}", cluster.headroom, cluster))
     if limits.asset_cap_pct is not None:
         held = groups.assets.get(asset) or _empty_group(
             "asset", asset, limits.asset_cap_pct, groups, policy
@@ -246,7 +247,7 @@ def entry_headroom(
         candidates.append((f"asset={asset}", held.headroom, held))
     for label, _room, member in candidates:
         if member is not None and member.over_cap:
-            return EntryHeadroom(pair, min(0.0, member.headroom), label, member.over_cap_reason())
+            return EntryHeadroom(pair, member.headroom, label, member.over_cap_reason())
     label, room, _member = min(candidates, key=lambda item: item[1])
     return EntryHeadroom(
         pair, room, label, f"ENTRY_HEADROOM: pair={pair} headroom={room:.10g} limited_by={label}"
@@ -276,7 +277,7 @@ def gate_entry(
                                  min_stake=min_stake, max_stake=max_stake)
     groups = measure_groups(snapshot, policy)
     room = entry_headroom(pair, groups, policy.groups, policy)
-    if room.limited_by != "total" and room.reason.startswith(tuple(_OVER_CAP_CODES.values())):
+    if room.reason.startswith(tuple(_OVER_CAP_CODES.values())):  # a cluster or asset over cap
         return EntryDecision(None, room.reason)
     group_room = None if room.limited_by == "total" else (room.limited_by, room.headroom)
     return clamp_entry_stake(proposed_stake, groups.exposure, state, min_stake=min_stake,
