@@ -176,3 +176,37 @@ def test_a_pair_cut_by_two_limits_names_both() -> None:
     assert doge.reason.startswith("TRIM_GROUP: pair=DOGE/USD cluster=MEME asset=DOGE share=")
     # Cluster cut first (26.4 %: DOGE to $66.24), then the asset cut takes DOGE to $46.
     assert doge.stake_to_sell == pytest.approx(90.0 - 46.0)
+
+
+def test_a_group_full_exit_sells_the_whole_amount() -> None:
+    # SHIB: 0.1 at 3.0 (worth 0.30000000000000004); its cut is raised to the 0.2 minimum and
+    # would leave less than that: sold in full, the amount held, not stake / mark.
+    s = Snapshot(940.0, (Position("DOGE/USD", 58.5, 1.0), Position("SHIB/USD", 0.1, 3.0)))
+    plan = plan_trims(s, MEME_ONLY, min_stake=0.2, state=TrimState(), cycle=1, now=1.0)
+    shib = next(o for o in plan.orders if o.pair == "SHIB/USD")
+    assert shib.full_exit and shib.amount == 0.1
+
+
+def test_the_totals_excess_is_taken_from_what_the_group_cut_leaves() -> None:
+    # Total 28 % (cap 25, target 23: $50 to sell); MEME $60 ($23.20 over its target).
+    plan = evaluate(book(720.0, DOGE=60.0, XRP=110.0, ADA=110.0))
+    rest = 26.8 / (36.8 + 110.0 + 110.0)  # the total's share of what MEME's cut leaves
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(23.2 + 36.8 * rest),
+        "XRP/USD": pytest.approx(110.0 * rest), "ADA/USD": pytest.approx(110.0 * rest)}
+    assert {o.pair: o.limits for o in plan.orders} == {
+        "DOGE/USD": ("cluster=MEME", "total"), "XRP/USD": ("total",), "ADA/USD": ("total",)}
+
+
+def test_a_pair_the_group_sells_whole_is_not_offered_to_the_total_again() -> None:
+    # MEME $50: SHIB ($40) is dust, so DOGE ($10) is sold whole for MEME. The total ($120.50 over
+    # its target) has only ADA ($0.50) left: XRP is dust too. DOGE answers MEME alone.
+    s = book(649.5, DOGE=10.0, SHIB=40.0, XRP=300.0, ADA=0.5)
+    plan = plan_trims(s, MEME_ONLY, min_stake={"DOGE/USD": 1.0, "SHIB/USD": 100.0,
+                                                "XRP/USD": 1000.0, "ADA/USD": 0.1},
+                      state=TrimState(), cycle=1, now=1.0)
+    assert plan.to_trim == pytest.approx(120.5)
+    assert [(o.pair, o.stake_to_sell, o.full_exit, o.limits) for o in plan.orders] == [
+        ("DOGE/USD", 10.0, True, ("cluster=MEME",)), ("ADA/USD", 0.5, True, ("total",))]
+    assert plan.orders[1].reason == (
+        "TRIM_GROUP: pair=ADA/USD total share=1.0000 stake=0.5 min_stake=0.1 full_exit=1")
