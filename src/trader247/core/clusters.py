@@ -87,11 +87,6 @@ class GroupExposure:
         return self.target_value - self.at_risk
 
     @property
-    def excess_over_target(self) -> float:
-        excess = self.at_risk - self.target_value
-        return excess if excess > self.tolerance else 0.0
-
-    @property
     def key(self) -> str:
         """``cluster=MEME`` / ``asset=DOGE``: the group's name in reasons and the trim state."""
         return f"{self.kind}={self.name}"
