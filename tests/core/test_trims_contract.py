@@ -297,3 +297,10 @@ def test_waiting_fills_names_the_entries_being_cancelled() -> None:
     plan = evaluate(s, state=state, cycle=2)
     assert plan.summary == ("WAITING_FILLS: at_risk=40.0% cap=25.0% open_trims=1 "
                             "cancelling_entries=A/USD,B/USD")
+
+
+def test_plan_line_under_the_cap() -> None:
+    plan = evaluate(book(1000.0, A=250.0))  # exactly at the cap: ACTIVE
+    assert plan.state is CapState.ACTIVE and plan.summary == "CAP_OK: at_risk=25.0% cap=25.0%"
+    line = format_plan_line(plan, POLICY, stake_currency="USD", cycle_seconds=60.0)
+    assert line == "at_risk 25.0% <= cap 25.0%: no trim needed"
