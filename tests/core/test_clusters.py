@@ -10,9 +10,9 @@ from trader247.core.clusters import (
     asset_of_pair,
     entry_headroom,
     measure_groups,
-    plan_group_trims,
 )
 from trader247.core.exposure import Position, Snapshot, measure
+from trader247.core.trims import TrimPlan, TrimState, plan_trims
 
 DEFINITIONS = {"MEME": ["DOGE-USD", "SHIB", "PEPE/USD"], "LAYER1": ["BTC", "ETH", "SOL"]}
 LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
@@ -142,50 +142,54 @@ def test_no_limits_leave_the_total_cap_alone() -> None:
 # ------------------------------------------------------------------------------ trims
 
 
+def trim(snap: Snapshot, min_stake: float | dict[str, float] = 1.0) -> TrimPlan:
+    """The running planner's first evaluation (the group cuts live in ``plan_trims``)."""
+    return plan_trims(snap, POLICY, min_stake=min_stake, state=TrimState(), cycle=1, now=1.0)
+
+
 def test_over_cap_cluster_is_trimmed_proportionally_inside_the_cluster_only() -> None:
     # Equity 1000, MEME $60 (6 %) over its 4 % cap: back to its target $36.80.
-    snap = snapshot(895.0, DOGE=40.0, SHIB=20.0, BTC=45.0)
-    plan = plan_group_trims(measure_groups(snap, POLICY, LIMITS), snap, min_stake=1.0)
+    plan = trim(snapshot(895.0, DOGE=40.0, SHIB=20.0, BTC=45.0))
     sold = {o.pair: o.stake_to_sell for o in plan.orders}
     assert set(sold) == {"DOGE/USD", "SHIB/USD"}  # BTC (LAYER1, under its caps) untouched
     assert sum(sold.values()) == pytest.approx(60.0 - 36.80)
     ratio = (60.0 - 36.80) / 60.0
     assert sold["DOGE/USD"] == pytest.approx(40.0 * ratio)
     assert sold["SHIB/USD"] == pytest.approx(20.0 * ratio)
-    assert plan.reasons == ("CLUSTER_OVER_CAP: cluster=MEME at_risk=6.0% cap=4.0%",)
+    assert [g.over_cap_reason() for g in plan.reducing_groups] == [
+        "CLUSTER_OVER_CAP: cluster=MEME at_risk=6.0% cap=4.0%"]
 
 
 @pytest.mark.parametrize("doge, orders", [(40.00, 0), (40.01, 1)])
 def test_trim_starts_one_cent_over_the_cap(doge: float, orders: int) -> None:
-    snap = snapshot(1000.0 - doge, DOGE=doge)
-    plan = plan_group_trims(measure_groups(snap, POLICY, LIMITS), snap, min_stake=0.01)
+    plan = trim(snapshot(1000.0 - doge, DOGE=doge), min_stake=0.01)
     assert len(plan.orders) == orders
 
 
 def test_asset_cap_trims_what_the_cluster_cut_leaves_in_one_order_per_pair() -> None:
     # DOGE $70 of MEME $80: the cluster cut leaves DOGE at 70 x 36.8/80 = $32.20, under the
     # asset target $46; BTC $60 over its $50 asset cap is cut to $46 on its own.
-    snap = snapshot(860.0, DOGE=70.0, SHIB=10.0, BTC=60.0)
-    plan = plan_group_trims(measure_groups(snap, POLICY, LIMITS), snap, min_stake=1.0)
+    plan = trim(snapshot(860.0, DOGE=70.0, SHIB=10.0, BTC=60.0))
     sold = {o.pair: o.stake_to_sell for o in plan.orders}
     assert sold["DOGE/USD"] == pytest.approx(70.0 * (80.0 - 36.8) / 80.0)
     assert sold["BTC/USD"] == pytest.approx(60.0 - 46.0)
     assert len(plan.orders) == len(sold) == 3
-    reasons = {o.pair: o.reason for o in plan.orders}
-    assert "cluster=MEME" in reasons["DOGE/USD"] and "asset=" not in reasons["DOGE/USD"]
-    assert "asset=BTC" in reasons["BTC/USD"] and "cluster=" not in reasons["BTC/USD"]
+    limits = {o.pair: o.limits for o in plan.orders}
+    assert limits == {"DOGE/USD": ("cluster=MEME",), "SHIB/USD": ("cluster=MEME",),
+                      "BTC/USD": ("asset=BTC",)}
 
 
 def test_exchange_minimum_raises_small_cuts_and_turns_small_rests_into_full_exits() -> None:
     snap = snapshot(875.0, DOGE=80.0, SHIB=4.0, PEPE=1.0, BTC=40.0)  # equity 1000
-    groups = measure_groups(snap, POLICY, LIMITS)
-    plan = plan_group_trims(groups, snap, min_stake={"DOGE/USD": 5.0, "SHIB/USD": 3.0,
-                                                     "PEPE/USD": 2.0})
+    plan = trim(snap, min_stake={"DOGE/USD": 5.0, "SHIB/USD": 3.0, "PEPE/USD": 2.0,
+                                 "BTC/USD": 1.0})
     orders = {o.pair: o for o in plan.orders}
-    assert plan.skipped_dust == ("PEPE/USD",)  # worth $1 < its $2 minimum
-    assert orders["SHIB/USD"].full_exit  # a $2.2 cut leaves $1.8 < $3: sold in full
+    assert "PEPE/USD" not in orders  # worth $1 < its $2 minimum: dust, the others cover it
+    # MEME's $48.20 over its target comes from DOGE and SHIB at 48.2 / 84 each.
+    assert orders["SHIB/USD"].full_exit  # a $2.30 cut leaves $1.70 < $3: sold in full
     assert orders["SHIB/USD"].stake_to_sell == pytest.approx(4.0)
     assert not orders["DOGE/USD"].full_exit
+    assert orders["DOGE/USD"].stake_to_sell == pytest.approx(80.0 * 48.2 / 84.0)
 
 
 def test_limits_are_checked_at_construction() -> None:

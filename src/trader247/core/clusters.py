@@ -53,7 +53,6 @@ from trader247.core.exposure import (
 )
 from trader247.core.group_limits import GroupLimits as GroupLimits
 from trader247.core.group_limits import asset_of_pair as asset_of_pair
-from trader247.core.trim_order import TrimOrder
 from trader247.core.words import Word
 
 GroupKind = Literal["cluster", "asset"]
@@ -86,11 +85,6 @@ class GroupExposure:
     def headroom(self) -> float:
         """What an entry may still add: up to the target, like the total cap's entry gate."""
         return self.target_value - self.at_risk
-
-    @property
-    def excess_over_target(self) -> float:
-        excess = self.at_risk - self.target_value
-        return excess if excess > self.tolerance else 0.0
 
     @property
     def key(self) -> str:
@@ -227,19 +221,20 @@ def entry_headroom(
     """The smallest of the total, cluster and asset headroom for an entry into ``pair``.
 
     A group over its cap refuses the entry with its over-cap reason even if the total cap
-    would allow it; ties go to the broader limit (total, then cluster, then asset).
+    would allow it; ties go to the broader limit (total, then cluster, then asset). ``groups``
+    is :func:`measure_groups` with these ``limits`` (it holds every capped cluster, at 0 too).
+    Over a cap the headroom is negative (the target is under the cap).
     """
     exposure = groups.exposure
     asset = asset_of_pair(pair)
     total_room = exposure.target_value - exposure.at_risk
     if exposure.over_cap:
-        return EntryHeadroom(pair, min(0.0, total_room), "total", over_cap_reason(exposure))
+        return EntryHeadroom(pair, total_room, "total", over_cap_reason(exposure))
     candidates: list[tuple[str, float, GroupExposure | None]] = [("total", total_room, None)]
     capped = limits.cluster_cap_of(asset)
     if capped is not None:
-        name, pct = capped
-        cluster = groups.clusters.get(name) or _empty_group("cluster", name, pct, groups, policy)
-        candidates.append((f"cluster={name}", cluster.headroom, cluster))
+        cluster = groups.clusters[capped[0]]
+        candidates.append((f"cluster={cluster.name}", cluster.headroom, cluster))
     if limits.asset_cap_pct is not None:
         held = groups.assets.get(asset) or _empty_group(
             "asset", asset, limits.asset_cap_pct, groups, policy
@@ -247,7 +242,7 @@ def entry_headroom(
         candidates.append((f"asset={asset}", held.headroom, held))
     for label, _room, member in candidates:
         if member is not None and member.over_cap:
-            return EntryHeadroom(pair, min(0.0, member.headroom), label, member.over_cap_reason())
+            return EntryHeadroom(pair, member.headroom, label, member.over_cap_reason())
     label, room, _member = min(candidates, key=lambda item: item[1])
     return EntryHeadroom(
         pair, room, label, f"ENTRY_HEADROOM: pair={pair} headroom={room:.10g} limited_by={label}"
@@ -277,33 +272,11 @@ def gate_entry(
                                  min_stake=min_stake, max_stake=max_stake)
     groups = measure_groups(snapshot, policy)
     room = entry_headroom(pair, groups, policy.groups, policy)
-    if room.limited_by != "total" and room.reason.startswith(tuple(_OVER_CAP_CODES.values())):
+    if room.reason.startswith(tuple(_OVER_CAP_CODES.values())):  # a cluster or asset over cap
         return EntryDecision(None, room.reason)
     group_room = None if room.limited_by == "total" else (room.limited_by, room.headroom)
     return clamp_entry_stake(proposed_stake, groups.exposure, state, min_stake=min_stake,
                              max_stake=max_stake, group_room=group_room)
-
-
-def _min_stake_for(min_stake: Mapping[str, float] | float, pair: str) -> float:
-    value = min_stake.get(pair) if isinstance(min_stake, Mapping) else min_stake
-    if value is None:
-        raise ValueError(f"min_stake has no entry for pair {pair!r}")
-    if not (math.isfinite(value) and value >= 0):
-        raise ValueError(f"min_stake for {pair!r} must be finite and >= 0, got {value!r}")
-    return float(value)
-
-
-@dataclass(frozen=True, slots=True)
-class GroupTrimPlan:
-    """One order per pair; ``groups`` are the over-cap groups the orders answer."""
-
-    orders: tuple[TrimOrder, ...]
-    groups: tuple[GroupExposure, ...]
-    skipped_dust: tuple[str, ...] = ()
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return tuple(g.over_cap_reason() for g in self.groups)
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,32 +334,3 @@ def fit_cut(value: float, want: float, minimum: float) -> tuple[float, bool]:
     if value - stake < minimum:
         return value, True
     return stake, False
-
-
-def plan_group_trims(
-    groups: GroupsExposure,
-    snapshot: Snapshot,
-    *,
-    min_stake: Mapping[str, float] | float,
-) -> GroupTrimPlan:
-    """Trim every over-cap group back to its target, proportionally inside the group only."""
-    positions = {p.pair: p for p in snapshot.positions}
-    over = tuple(groups.over_cap)
-    cuts = group_cuts(over, {pair: p.value for pair, p in positions.items()})
-    orders: list[TrimOrder] = []
-    dust: list[str] = []
-    for pair in sorted(cuts.sold):
-        position = positions[pair]
-        value, minimum = position.value, _min_stake_for(min_stake, pair)
-        if value < minimum:
-            dust.append(pair)
-            continue
-        stake, full = fit_cut(value, cuts.sold[pair], minimum)
-        amount = position.amount if full else stake / position.mark_price
-        reason = (
-            f"TRIM_GROUP_PROPORTIONAL: pair={pair} {' '.join(cuts.why[pair])} "
-            f"share={stake / value:.4f} stake={stake:.10g} min_stake={minimum:.10g}"
-            + (" full_exit=1" if full else "")
-        )
-        orders.append(TrimOrder(pair, stake, amount, reason, full, cuts.why[pair]))
-    return GroupTrimPlan(tuple(orders), over, tuple(dust))

@@ -101,7 +101,8 @@ def position_key(bot: str, pair: str) -> str:
 
 
 def split_key(key: str) -> tuple[str, str]:
-    bot, _, pair = key.partition(KEY_SEPARATOR)
+    # From the right: a pair never holds the separator, freqtrade's bot_name may ("desk|1").
+    bot, _, pair = key.rpartition(KEY_SEPARATOR)
     return bot, pair
 
 

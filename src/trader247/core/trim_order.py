@@ -1,5 +1,5 @@
-"""One trim order: its own module so both trim planners (:mod:`trader247.core.trims`, which
-imports :mod:`trader247.core.clusters`, and the group cuts there) share it without a cycle."""
+"""One trim order: its own module so :mod:`trader247.core.trim_state` (which
+:mod:`trader247.core.trims` imports) can record orders without an import cycle."""
 
 from __future__ import annotations
 

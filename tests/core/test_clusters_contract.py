@@ -1,0 +1,212 @@
+"""Cluster and asset caps contract: group percentages at any equity, the status an operator
+reads, what entry_headroom answers, the gate with the limits off and on, group trims' episodes."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tests.shipped import shipped_cap_policy
+
+from trader247.core.clusters import GroupLimits, entry_headroom, gate_entry, measure_groups
+from trader247.core.exposure import CapState, Position, Snapshot
+from trader247.core.trims import TrimPlan, TrimState, plan_trims
+
+DEFINITIONS = {"MEME": ["DOGE", "SHIB", "PEPE"], "LAYER1": ["BTC", "ETH", "SOL"]}
+LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
+# Shipped cap (25 %, target 23 %) with MEME 4 % (target 3.68 %), LAYER1 10 %, every asset 5 %.
+POLICY = shipped_cap_policy(groups=LIMITS)
+MEME_ONLY = shipped_cap_policy(groups=GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0},
+                                                                   None))
+
+
+def book(cash: float, **values: float) -> Snapshot:
+    return Snapshot(cash, tuple(Position(f"{b}/USD", v, 1.0) for b, v in values.items()))
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+def test_a_book_worth_less_than_one_unit_has_its_caps_in_proportion() -> None:
+    # BTC-denominated account: equity 0.5 BTC, DOGE worth 0.03 BTC.
+    groups = measure_groups(book(0.47, DOGE=0.03), POLICY)
+    meme = groups.clusters["MEME"]
+    assert meme.cap_value == pytest.approx(0.02)
+    assert meme.target_value == pytest.approx(0.0184)
+    assert meme.at_risk_pct == pytest.approx(6.0)
+    assert meme.over_cap
+
+
+@pytest.mark.parametrize("cash, doge, pct", [
+    (0.5, 0.5, 50.0),       # equity 1: an ordinary percentage
+    (0.25, 0.25, 50.0),     # equity 0.5
+    (-1.0, 1.0, math.inf),  # equity 0 with a holding: over every cap
+    (-2.0, 1.0, math.inf),  # negative equity
+    (-1.0, 0.0, 0.0),       # nothing held, no equity: 0
+    (0.0, 0.0, 0.0),
+])
+def test_group_percentage_at_any_equity(cash: float, doge: float, pct: float) -> None:
+    groups = measure_groups(book(cash, DOGE=doge), POLICY)
+    assert groups.clusters["MEME"].at_risk_pct == pct
+    assert groups.clusters["LAYER1"].at_risk_pct == 0.0
+
+
+def test_status_under_the_cap_names_the_target() -> None:
+    groups = measure_groups(book(952.0, DOGE=48.0), POLICY)  # asset 4.8 %: cap 5, target 4.6
+    assert groups.assets["DOGE"].status_reason() == (
+        "ASSET_ABOVE_TARGET: asset=DOGE at_risk=4.8% cap=5.0% target=4.6%")
+    assert groups.clusters["MEME"].status_reason() == (
+        "CLUSTER_OVER_CAP: cluster=MEME at_risk=4.8% cap=4.0%")
+
+
+def test_status_with_no_equity_has_a_zero_target() -> None:
+    meme = measure_groups(book(0.0), POLICY).clusters["MEME"]
+    assert meme.status_reason() == (
+        "CLUSTER_ABOVE_TARGET: cluster=MEME at_risk=0.0% cap=4.0% target=0.0%")
+
+
+# --- entry headroom and the gate ----------------------------------------------------------------
+
+
+def test_over_the_total_cap_the_total_binds_with_its_negative_room() -> None:
+    result = entry_headroom("DOGE/USD", measure_groups(book(740.0, XRP=260.0), POLICY), LIMITS,
+                            POLICY)
+    assert (result.pair, result.limited_by) == ("DOGE/USD", "total")
+    assert result.headroom == pytest.approx(230.0 - 260.0)
+
+
+def test_a_group_over_its_cap_names_itself_with_its_negative_room() -> None:
+    result = entry_headroom("SHIB/USD", measure_groups(book(950.0, DOGE=50.0), POLICY), LIMITS,
+                            POLICY)
+    assert (result.pair, result.limited_by) == ("SHIB/USD", "cluster=MEME")
+    assert result.headroom == pytest.approx(36.8 - 50.0)
+    assert not result.allowed
+
+
+def test_headroom_names_the_pair() -> None:
+    result = entry_headroom("XRP/USD", measure_groups(book(1000.0), POLICY), LIMITS, POLICY)
+    assert result.pair == "XRP/USD"
+    assert result.reason == "ENTRY_HEADROOM: pair=XRP/USD headroom=46 limited_by=asset=XRP"
+
+
+@pytest.mark.parametrize("policy", [shipped_cap_policy(), POLICY], ids=["off", "on"])
+def test_the_gate_refuses_while_reducing_under_the_cap(policy: object) -> None:
+    s = book(760.0, XRP=240.0)  # 24 %: under the cap, over the target
+    decision = gate_entry("ADA/USD", 1.0, s, policy, CapState.REDUCING,  # type: ignore[arg-type]
+                          min_stake=None, max_stake=1e9)
+    assert decision.stake is None
+    assert decision.reason == "EXPOSURE_OVER_CAP: at_risk=24.0% cap=25.0% target=23.0%"
+
+
+@pytest.mark.parametrize("policy", [shipped_cap_policy(), POLICY], ids=["off", "on"])
+def test_the_gate_honours_the_exchange_minimum(policy: object) -> None:
+    decision = gate_entry("ADA/USD", 2.0, book(1000.0), policy,  # type: ignore[arg-type]
+                          CapState.ACTIVE, min_stake=3.0, max_stake=1e9)
+    assert decision.stake is None
+    assert decision.reason == "BELOW_MIN_STAKE: stake=2 min_stake=3 limited_by=proposed"
+
+
+def test_the_gate_clamps_to_a_groups_room() -> None:
+    decision = gate_entry("DOGE/USD", 50.0, book(1000.0), POLICY, CapState.ACTIVE,
+                          min_stake=1.0, max_stake=1e9)
+    assert decision.stake == pytest.approx(36.8)
+    assert decision.reason == "ENTRY_CLAMPED: stake=36.8 proposed=50 limited_by=cluster=MEME"
+
+
+# --- group trims --------------------------------------------------------------------------------
+
+
+def evaluate(s: Snapshot, *, state: TrimState | None = None, cycle: int = 1) -> TrimPlan:
+    return plan_trims(s, MEME_ONLY, min_stake=1.0, state=state or TrimState(), cycle=cycle,
+                      now=float(cycle))
+
+
+def test_a_group_over_its_cap_is_cut_after_one_at_its_target() -> None:
+    # LAYER1 (first by name) at its target, MEME over: MEME is still cut.
+    limits = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, None)
+    plan = plan_trims(book(850.0, BTC=90.0, DOGE=60.0), shipped_cap_policy(groups=limits),
+                      min_stake=1.0, state=TrimState(), cycle=1, now=1.0)
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(60.0 - 36.8)}
+
+
+def test_group_pairs_cut_this_episode_sit_out_while_the_rest_covers() -> None:
+    # MEME in its episode; DOGE was cut already. SHIB and PEPE cover the $13.20 over target.
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"DOGE/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(950.0, DOGE=20.0, SHIB=20.0, PEPE=10.0), state=state)
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "SHIB/USD": pytest.approx(13.2 * 20 / 30), "PEPE/USD": pytest.approx(13.2 * 10 / 30)}
+    assert plan.trim_state.episode_trimmed == frozenset({"DOGE/USD"})
+
+
+def test_when_the_rest_of_the_group_cannot_cover_every_pair_is_cut_again() -> None:
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"DOGE/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(950.0, DOGE=45.0, SHIB=5.0), state=state)
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(13.2 * 45 / 50), "SHIB/USD": pytest.approx(13.2 * 5 / 50)}
+    assert plan.trim_state.episode_trimmed == frozenset()
+
+
+def test_a_group_order_reason_names_its_share_and_the_full_exit() -> None:
+    # MEME $60: $23.20 over its target. SHIB's $0.58 cut is raised to the $1 minimum, which
+    # would leave $0.50: sold in full.
+    plan = evaluate(book(940.0, DOGE=58.5, SHIB=1.5))
+    reasons = {o.pair: o.reason for o in plan.orders}
+    share = 23.2 / 60
+    assert reasons == {
+        "DOGE/USD": f"TRIM_GROUP: pair=DOGE/USD cluster=MEME share={share:.4f} "
+                    f"stake={58.5 * share:.10g} min_stake=1",
+        "SHIB/USD": "TRIM_GROUP: pair=SHIB/USD cluster=MEME share=1.0000 stake=1.5 min_stake=1 "
+                    "full_exit=1",
+    }
+    shib = next(o for o in plan.orders if o.pair == "SHIB/USD")
+    assert shib.full_exit and shib.amount == 1.5
+
+
+def test_a_pair_cut_by_two_limits_names_both() -> None:
+    limits = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 8.0}, 5.0)
+    policy = shipped_cap_policy(groups=limits)
+    # MEME $100 over its $80 cap (target $73.60); DOGE $90 over its $50 asset cap too.
+    plan = plan_trims(book(900.0, DOGE=90.0, SHIB=10.0), policy, min_stake=1.0,
+                      state=TrimState(), cycle=1, now=1.0)
+    doge = next(o for o in plan.orders if o.pair == "DOGE/USD")
+    assert doge.limits == ("cluster=MEME", "asset=DOGE")
+    assert doge.reason.startswith("TRIM_GROUP: pair=DOGE/USD cluster=MEME asset=DOGE share=")
+    # Cluster cut first (26.4 %: DOGE to $66.24), then the asset cut takes DOGE to $46.
+    assert doge.stake_to_sell == pytest.approx(90.0 - 46.0)
+
+
+def test_a_group_full_exit_sells_the_whole_amount() -> None:
+    # SHIB: 0.1 at 3.0 (worth 0.30000000000000004); its cut is raised to the 0.2 minimum and
+    # would leave less than that: sold in full, the amount held, not stake / mark.
+    s = Snapshot(940.0, (Position("DOGE/USD", 58.5, 1.0), Position("SHIB/USD", 0.1, 3.0)))
+    plan = plan_trims(s, MEME_ONLY, min_stake=0.2, state=TrimState(), cycle=1, now=1.0)
+    shib = next(o for o in plan.orders if o.pair == "SHIB/USD")
+    assert shib.full_exit and shib.amount == 0.1
+
+
+def test_the_totals_excess_is_taken_from_what_the_group_cut_leaves() -> None:
+    # Total 28 % (cap 25, target 23: $50 to sell); MEME $60 ($23.20 over its target).
+    plan = evaluate(book(720.0, DOGE=60.0, XRP=110.0, ADA=110.0))
+    rest = 26.8 / (36.8 + 110.0 + 110.0)  # the total's share of what MEME's cut leaves
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(23.2 + 36.8 * rest),
+        "XRP/USD": pytest.approx(110.0 * rest), "ADA/USD": pytest.approx(110.0 * rest)}
+    assert {o.pair: o.limits for o in plan.orders} == {
+        "DOGE/USD": ("cluster=MEME", "total"), "XRP/USD": ("total",), "ADA/USD": ("total",)}
+
+
+def test_a_pair_the_group_sells_whole_is_not_offered_to_the_total_again() -> None:
+    # MEME $50: SHIB ($40) is dust, so DOGE ($10) is sold whole for MEME. The total ($120.50 over
+    # its target) has only ADA ($0.50) left: XRP is dust too. DOGE answers MEME alone.
+    s = book(649.5, DOGE=10.0, SHIB=40.0, XRP=300.0, ADA=0.5)
+    plan = plan_trims(s, MEME_ONLY, min_stake={"DOGE/USD": 1.0, "SHIB/USD": 100.0,
+                                                "XRP/USD": 1000.0, "ADA/USD": 0.1},
+                      state=TrimState(), cycle=1, now=1.0)
+    assert plan.to_trim == pytest.approx(120.5)
+    assert [(o.pair, o.stake_to_sell, o.full_exit, o.limits) for o in plan.orders] == [
+        ("DOGE/USD", 10.0, True, ("cluster=MEME",)), ("ADA/USD", 0.5, True, ("total",))]
+    assert plan.orders[1].reason == (
+        "TRIM_GROUP: pair=ADA/USD total share=1.0000 stake=0.5 min_stake=0.1 full_exit=1")

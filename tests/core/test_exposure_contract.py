@@ -1,0 +1,122 @@
+"""Exposure and group-limit contract: the exact errors an operator reads for bad input, the
+float tolerance, and the per-asset grouping of exchange symbols."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from tests.shipped import shipped_cap_policy
+
+from trader247.core.exposure import Position, Snapshot, measure
+from trader247.core.group_limits import GroupLimits, asset_of_pair
+
+POLICY = shipped_cap_policy()
+
+
+# --- bad input, named -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("build, message", [
+    (lambda: Position("A/USD", -1.0, 1.0), "A/USD: amount must be finite and >= 0, got -1.0"),
+    (lambda: Position("A/USD", 1.0, math.inf), "A/USD: mark_price must be finite and >= 0, got inf"),
+    (lambda: Position("A/USD", 1.0, 1.0, math.nan),
+     "A/USD: open_entry_stake must be finite and >= 0, got nan"),
+    (lambda: Snapshot(math.nan), "stake_balance must be finite, got nan"),
+    (lambda: Snapshot(-math.inf), "stake_balance must be finite, got -inf"),
+    (lambda: Snapshot(10.0, (), -1.0), "external_holdings_value must be finite and >= 0, got -1.0"),
+    (lambda: Snapshot(10.0, (), math.inf),
+     "external_holdings_value must be finite and >= 0, got inf"),
+])
+def test_bad_values_are_refused_naming_the_field(build: object, message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        build()  # type: ignore[operator]
+    assert str(info.value) == message
+
+
+def test_a_negative_balance_is_a_value_not_an_error() -> None:
+    assert Snapshot(-5.0).stake_balance == -5.0
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"trim_interval_cycles": 0}, "trim_interval_cycles must be an integer >= 1, got 0"),
+    ({"max_trims_per_cycle": True}, "max_trims_per_cycle must be an integer >= 1, got True"),
+    ({"reentry_cooldown_cycles": -1}, "reentry_cooldown_cycles must be an integer >= 0, got -1"),
+    ({"reentry_cooldown_cycles": 1.0},
+     "reentry_cooldown_cycles must be an integer >= 0, got 1.0"),
+])
+def test_integer_settings_are_refused_naming_the_key(changes: dict[str, object],
+                                                     message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        shipped_cap_policy(**changes)
+    assert str(info.value) == message
+
+
+# --- free balance, tolerance ------------------------------------------------------------------
+
+
+def test_from_free_balance_keeps_external_holdings() -> None:
+    positions = (Position("A/USD", 0.0, 1.0, open_entry_stake=10.0),)
+    assert Snapshot.from_free_balance(90.0, positions).external_holdings_value == 0.0
+    assert Snapshot.from_free_balance(90.0, positions, 25.0) == Snapshot(100.0, positions, 25.0)
+
+
+@pytest.mark.parametrize("balance, held, tolerance", [
+    (1e9 - 250.0, 250.0, 1.0),          # a billionth of equity
+    (-2e9, 1e9, 1.0),                   # of at_risk when it is bigger than |equity|
+])
+def test_the_tolerance_is_a_billionth_of_the_larger_of_equity_and_at_risk(
+        balance: float, held: float, tolerance: float) -> None:
+    e = measure(Snapshot(balance, (Position("A/USD", held, 1.0),)), POLICY)
+    assert e.tolerance == tolerance
+
+
+def test_one_tolerance_over_the_cap_is_not_over_it() -> None:
+    # Equity 1e9: cap 2.5e8, tolerance 1. Float noise up to the tolerance is not exposure.
+    at = measure(Snapshot(1e9 - 250_000_001.0, (Position("A/USD", 250_000_001.0, 1.0),)), POLICY)
+    over = measure(Snapshot(1e9 - 250_000_002.0, (Position("A/USD", 250_000_002.0, 1.0),)),
+                   POLICY)
+    assert (at.over_cap, over.over_cap) == (False, True)
+
+
+# --- group limits -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("pair, asset", [
+    ("BTC-PERP-INTX", "BTC"),        # Coinbase's perpetual product ids
+    ("ETH/USDC:USDC", "ETH"),
+    ("bot|doge/usd", "DOGE"),
+    ("a|b|SOL-USD", "SOL"),
+])
+def test_the_asset_is_the_first_part_of_the_symbol(pair: str, asset: str) -> None:
+    assert asset_of_pair(pair) == asset
+
+
+@pytest.mark.parametrize("pct", [0.01, 0.5, 1.0, 100.0])
+def test_group_caps_accept_every_percentage_in_range(pct: float) -> None:
+    limits = GroupLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": pct}, pct)
+    assert limits.cluster_caps == {"MEME": pct} and limits.asset_cap_pct == pct
+
+
+@pytest.mark.parametrize("caps, asset_pct, message", [
+    ({"MEME": 0.0}, None, "cluster cap MEME must be in (0, 100], got 0.0"),
+    ({"MEME": 100.5}, None, "cluster cap MEME must be in (0, 100], got 100.5"),
+    ({}, 0.0, "asset cap must be in (0, 100], got 0.0"),
+    ({}, True, "asset cap must be in (0, 100], got True"),
+    ({}, "5", "asset cap must be in (0, 100], got '5'"),
+])
+def test_group_caps_refuse_naming_the_limit(caps: dict[str, float], asset_pct: object,
+                                            message: str) -> None:
+    with pytest.raises(ValueError) as info:
+        GroupLimits.from_definitions({"MEME": ["DOGE"]}, caps, asset_pct)  # type: ignore[arg-type]
+    assert str(info.value) == message
+
+
+@pytest.mark.parametrize("limits, enabled", [
+    (GroupLimits(), False),
+    (GroupLimits.from_definitions({"MEME": ["DOGE"]}, {}, None), False),
+    (GroupLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": 4.0}, None), True),
+    (GroupLimits.from_definitions({}, {}, 5.0), True),
+])
+def test_limits_are_off_only_with_neither_cap(limits: GroupLimits, enabled: bool) -> None:
+    assert limits.enabled is enabled
