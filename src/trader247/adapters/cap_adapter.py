@@ -176,12 +176,13 @@ class CapAdapter:
         return self.freshness.allows(pair, now or datetime.now(UTC))
 
     def gate_adjustment(self, result: Any, **kwargs: Any) -> Any:
-        """A strategy's positive ``adjust_trade_position`` (DCA) is clamped like an entry."""
+        """A strategy's positive ``adjust_trade_position`` (DCA) is clamped like an entry.
+        freqtrade names the pair only through ``trade`` (there is no ``pair`` keyword)."""
         stake, tag = (result[0], result[1] if len(result) > 1 else None) if isinstance(
             result, tuple) else (result, None)
         if stake is None or stake <= 0:
             return result
-        clamped = self.clamp_stake(float(stake), kwargs.get("pair", ""),
+        clamped = self.clamp_stake(float(stake), kwargs["trade"].pair,
                                    kwargs.get("current_time"), kwargs.get("min_stake"),
                                    kwargs.get("max_stake"), held=True)
         return (clamped or None, tag) if tag is not None else (clamped or None)
