@@ -100,8 +100,8 @@ class BacktestMarks:
         if frame is None or not len(frame):
             return CloseSeries.of([], [], self._timeframe_seconds)
         stamps = frame["date"].dt.as_unit("ms").astype("int64").to_numpy()
-        return CloseSeries.of(stamps, frame["close"].to_numpy(dtype=float),
-                              self._timeframe_seconds)
+        # CloseSeries.of makes the closes float64 (a missing one NaN, dropped as a gap).
+        return CloseSeries.of(stamps, frame["close"].to_numpy(), self._timeframe_seconds)
 
     def _count(self, pair: str, now: datetime, candle_open_ms: int) -> None:
         if not self.fallbacks[pair]:
@@ -117,8 +117,9 @@ def freqtrade_candles(config: dict[str, Any], timeframe: str) -> Callable[[str],
     """The pair's data file, whole and unfilled, through freqtrade's own data handler (built
     on first use: most backtests never need it)."""
     def load(pair: str) -> Any:
-        handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv", "feather"))
-        candle_type = CandleType.from_string(str(config.get("candle_type_def") or "spot"))
+        # Unset keys take freqtrade's own defaults (feather files, spot candles).
+        handler = get_datahandler(config["datadir"], config.get("dataformat_ohlcv"))
+        candle_type = CandleType.from_string(config.get("candle_type_def"))
         return handler.ohlcv_load(pair, timeframe, candle_type=candle_type, fill_missing=False,
                                   drop_incomplete=False, warn_no_data=False)
 

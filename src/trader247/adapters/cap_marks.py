@@ -91,7 +91,7 @@ class LiveMarks:
                 return float(ticker["last"])
         except Exception as exc:  # a ticker fault must not stop the loop: fall back to candles
             raise_interrupt(exc, since=since)  # but a SIGTERM inside the request must
-            logger.debug("ticker for %s unavailable: %s", pair, exc)
+            logger.debug("ticker for %s unavailable: %s", pair, exc)  # pragma: no mutate
         frame, _ = self.analyzed(pair)
         if len(frame):
             close = float(frame["close"].iat[-1])
