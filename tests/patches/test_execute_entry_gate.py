@@ -101,3 +101,14 @@ def test_installs_on_freqtrades_bot(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(FreqtradeBot, "execute_entry", FreqtradeBot.execute_entry)
     assert execute_entry_gate.install() in (True, False)
     assert FreqtradeBot.execute_entry.__trader247_patch__ == "execute_entry_gate"
+
+
+def test_install_tells_the_operator_once(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    caplog.set_level(logging.INFO, "trader247.patches.execute_entry_gate")
+    cls, _ = bot_class()
+    assert execute_entry_gate.install(cls) and not execute_entry_gate.install(cls)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
+        ("INFO", "trader247 patch execute_entry_gate installed: position increases pass the "
+                 "at-risk cap")]
