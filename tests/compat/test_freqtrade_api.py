@@ -1,144 +1,130 @@
-"""What our patches and the price tape rely on in freqtrade, pinned on every supported release.
+"""Everything of freqtrade's we patch, override or read privately, pinned on every supported
+release: one test per row and freqtrade object of ``trader247.freqtrade_surface``.
 
-Each check fails with a message naming the freqtrade function that changed. The patches run the
-same checks (``trader247.patches.Needs``) when they are installed; this file makes a new release
-fail here, in ``make test-compat``, before a user meets it.
+A changed release fails here, in ``make test-compat``, in a test whose id names the freqtrade
+function (``test_freqtrade_still_has_what_we_rely_on[patch-freqtrade.freqtradebot:...]``), before
+a user meets it. The patches run the same ``Needs`` when installed (the rows point to them).
 """
 
 from __future__ import annotations
 
+import importlib
 import inspect
+from pathlib import Path
 from typing import Any
 
 import pytest
-from freqtrade.exchange.exchange import Exchange
-from freqtrade.freqtradebot import FreqtradeBot
 
-from trader247.patches import (
+from trader247.freqtrade_surface import (
     KEYWORD_ONLY,
     POSITIONAL,
-    Needs,
-    execute_entry_gate,
-    hyperopt_pickle,
-    iteration_timing,
-    markets_guard,
-    source_problems,
+    SURFACE,
+    Check,
+    Kind,
+    Touch,
 )
+from trader247.patches import KEYWORD_ONLY as KIND_KEYWORD_ONLY
+from trader247.patches import Needs, execute_entry_gate, source_problems
 
 pytestmark = pytest.mark.compat
+REPO = Path(__file__).resolve().parents[2]
+KINDS = {POSITIONAL: inspect.Parameter.POSITIONAL_OR_KEYWORD,
+         KEYWORD_ONLY: inspect.Parameter.KEYWORD_ONLY}
 
 
-def no_problems(problems: list[str]) -> None:
-    assert not problems, "freqtrade changed: " + "; ".join(problems)
+def resolve(reference: str) -> Any:
+    """``package.module:Qual.name`` -> the object (``module`` alone: the module)."""
+    module_name, _, qualname = reference.partition(":")
+    found: Any = importlib.import_module(module_name)
+    for part in filter(None, qualname.split(".")):
+        found = getattr(found, part)
+    return found
 
 
-def test_execute_entry_gate_signature() -> None:
-    no_problems(execute_entry_gate.NEEDS.problems(FreqtradeBot.execute_entry))
-    # The gate asks the bot's current strategy (``self.strategy``).
-    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.__init__",
-                                FreqtradeBot.__init__, ["self.strategy"]))
+def problems(check: Check) -> list[str]:
+    try:
+        target = resolve(check.target)
+    except (ImportError, AttributeError) as exc:
+        return [f"{check.target} no longer exists ({exc})"]
+    found: list[str] = []
+    if check.needs:
+        needs: Needs = resolve(check.needs)
+        found += needs.problems(target)
+    if check.parameters or check.exact:
+        kinds = {name: KINDS[kind] for name, kind in check.parameters.items()}
+        found += Needs(check.target, kinds, exact=check.exact).problems(target)
+    if check.first:
+        names = [name for name in inspect.signature(inspect.unwrap(target)).parameters
+                 if name != "self"]
+        if names[:1] != [check.first]:
+            found.append(f"{check.target}: {check.first} is no longer the first parameter")
+    fragments = check.contains + (tuple(resolve(check.contains_from))
+                                  if check.contains_from else ())
+    if fragments:
+        found += source_problems(check.target, target, fragments)
+    missing = [key for key in check.keys if key not in getattr(target, "__annotations__", {})]
+    if missing:
+        found.append(f"{check.target} has no {', '.join(missing)}")
+    return found
 
 
-def test_position_increases_still_bypass_the_strategy_callbacks() -> None:
-    """Why the gate exists: if freqtrade starts asking ``custom_stake_amount`` or
-    ``confirm_trade_entry`` for position adjustments, the plugin API suffices and the patch can
-    go (this check then fails: read the new code and decide)."""
-    no_problems(source_problems(
-        "freqtrade.freqtradebot.FreqtradeBot.get_valid_enter_price_and_stake",
-        FreqtradeBot.get_valid_enter_price_and_stake,
-        ["if trade is None:\n", "self.strategy.custom_stake_amount"]))
-    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.execute_entry",
-                                FreqtradeBot.execute_entry, ['if mode == "initial" and not']))
+def _cases() -> list[Any]:
+    cases, seen = [], set()
+    for touch in SURFACE:
+        for check in touch.checks:
+            case_id = f"{touch.kind}-{check.target}"
+            while case_id in seen:
+                case_id += "+"
+            seen.add(case_id)
+            cases.append(pytest.param(touch, check, id=case_id))
+    return cases
 
 
-def test_forceenter_on_a_held_pair_is_a_position_adjustment() -> None:
-    """``trade`` and ``mode`` are keyword-only (pinned above), so every caller names them."""
-    from freqtrade.rpc.rpc import RPC
-
-    no_problems(source_problems("freqtrade.rpc.rpc.RPC._rpc_force_entry", RPC._rpc_force_entry,
-                                ["trade=trade", 'mode="pos_adjust" if trade else "initial"']))
-
-
-def test_iteration_timing_signature_and_caller() -> None:
-    from freqtrade.worker import Worker
-
-    no_problems(iteration_timing.NEEDS.problems(FreqtradeBot.process))
-    no_problems(source_problems("freqtrade.worker.Worker._process_running",
-                                Worker._process_running, ["self.freqtrade.process()"]))
+@pytest.mark.parametrize(("touch", "check"), _cases())
+def test_freqtrade_still_has_what_we_rely_on(touch: Touch, check: Check) -> None:
+    found = problems(check)
+    assert not found, (f"freqtrade changed what {touch.kind} '{touch.freqtrade}' "
+                       f"({', '.join(touch.ours)}) relies on: " + "; ".join(found)
+                       + f". If it breaks: {touch.breaks}")
 
 
-def test_hyperopt_pickle_signature_and_walk() -> None:
-    from freqtrade.optimize.hyperopt.hyperopt_optimizer import HyperOptimizer
-
-    no_problems(hyperopt_pickle.problems(HyperOptimizer))
-    # The walk runs after the strategy's ft_bot_start, where the mixin installs the filter.
-    no_problems(source_problems(
-        "freqtrade.optimize.hyperopt.hyperopt_optimizer.HyperOptimizer.__init__",
-        HyperOptimizer.__init__, ["self.backtesting._set_strategy(",
-                                  "self.hyperopt_pickle_magic(self.backtesting.strategy"]))
+def test_every_row_names_existing_files_and_says_why() -> None:
+    for touch in SURFACE:
+        assert touch.why and touch.breaks and touch.upstream, touch.freqtrade
+        missing = [path for path in touch.ours if not (REPO / path).is_file()]
+        assert not missing, f"{touch.freqtrade}: no file {missing}"
+        assert touch.checks or touch.pending, f"{touch.freqtrade}: nothing pins it"
 
 
-def test_markets_guard_signature_and_reload() -> None:
-    no_problems(markets_guard.problems(Exchange))
-    no_problems(source_problems("freqtrade.exchange.exchange.Exchange._load_async_markets",
-                                Exchange._load_async_markets, ["self._api_reload_markets"]))
+def test_every_patch_module_has_a_row() -> None:
+    """A new module in ``trader247.patches`` is a new patch: it needs its row."""
+    covered = {path for touch in SURFACE if touch.kind is Kind.PATCH for path in touch.ours}
+    modules = {f"src/trader247/patches/{path.name}"
+               for path in (REPO / "src" / "trader247" / "patches").glob("*.py")
+               if path.name != "__init__.py"}
+    assert modules <= covered, f"patch modules without a row: {sorted(modules - covered)}"
 
 
-# The price tape (trader247/adapters/price_tape.py) replaces fetch_ticker and
-# fetch_l2_order_book on the exchange object and calls the originals as fetch(pair, *args).
-PRICE_TAPE = [
-    (Needs("freqtrade.exchange.exchange.Exchange.fetch_ticker", {"pair": POSITIONAL}),
-     Exchange.fetch_ticker),
-    (Needs("freqtrade.exchange.exchange.Exchange.fetch_l2_order_book",
-           {"pair": POSITIONAL, "limit": POSITIONAL}), Exchange.fetch_l2_order_book),
-]
-
-
-@pytest.mark.parametrize(("needs", "function"), PRICE_TAPE, ids=["fetch_ticker", "order_book"])
-def test_price_tape_signatures(needs: Needs, function: Any) -> None:
-    no_problems(needs.problems(function))
-    first = list(inspect.signature(function).parameters)[1]
-    assert first == "pair", f"{needs.qualname}: the pair is no longer the first argument"
-
-
-def test_freqtrade_prices_trades_through_the_instance_methods() -> None:
-    """The tape sees a price only if freqtrade fetches it through the exchange object."""
-    for name, function, calls in (
-        ("get_rate", Exchange.get_rate,
-         ["self.fetch_l2_order_book(pair", "self.fetch_ticker(pair)"]),
-        ("get_rates", Exchange.get_rates,
-         ["self.fetch_l2_order_book(pair", "self.fetch_ticker(pair)"]),
-    ):
-        no_problems(source_problems(f"freqtrade.exchange.exchange.Exchange.{name}", function,
-                                    calls))
-
-
-def test_price_tape_reads_last_and_the_book_sides() -> None:
-    from freqtrade.exchange.exchange_types import OrderBook, Ticker
-
-    assert "last" in Ticker.__annotations__, "freqtrade's Ticker has no 'last'"
-    assert {"bids", "asks"} <= set(OrderBook.__annotations__), "OrderBook has no bids/asks"
-
-
-def test_install_checks_are_the_ones_pinned_here() -> None:
-    """A freqtrade function that lost a parameter is named in the message."""
+def test_a_changed_signature_is_named_in_the_message() -> None:
+    """The message a release bump produces names the freqtrade function and what it lacks."""
     def execute_entry(self: Any, pair: str, stake_amount: float, *, trade: Any = None) -> bool:
         return True
 
-    problems = execute_entry_gate.NEEDS.problems(execute_entry)
-    assert problems == ["freqtrade.freqtradebot.FreqtradeBot.execute_entry(self, pair, "
-                        "stake_amount, *, trade=None) lacks mode (keyword-only)"]
-    assert Needs("f", {"x": KEYWORD_ONLY}).problems(execute_entry) == [
+    assert execute_entry_gate.NEEDS.problems(execute_entry) == [
+        "freqtrade.freqtradebot.FreqtradeBot.execute_entry(self, pair, stake_amount, *, "
+        "trade=None) lacks mode (keyword-only)"]
+    assert Needs("f", {"x": KIND_KEYWORD_ONLY}).problems(execute_entry) == [
         "f(self, pair, stake_amount, *, trade=None) lacks x (keyword-only)"]
 
 
-def test_market_fill_relies_on_closed_create_answers_being_handled_inline() -> None:
-    """``patches.market_fill`` ([G2]) makes a market order's create answer final; freqtrade must
-    still process such an answer in the same call (else the patch only costs a request)."""
-    no_problems(source_problems(
-        "freqtrade.freqtradebot.FreqtradeBot.execute_trade_exit", FreqtradeBot.execute_trade_exit,
-        ['order.get("status", "unknown") in ("closed", "expired")',
-         "self.update_trade_state(trade, order_obj.order_id, order)"]))
-    no_problems(source_problems("freqtrade.freqtradebot.FreqtradeBot.execute_entry",
-                                FreqtradeBot.execute_entry,
-                                ["if order_status in constants.NON_OPEN_EXCHANGE_STATES:"]))
+def test_a_check_on_a_vanished_function_or_fragment_fails_with_its_name() -> None:
+    gone = Check("freqtrade.freqtradebot:FreqtradeBot.no_such_method")
+    assert problems(gone)[0].startswith(
+        "freqtrade.freqtradebot:FreqtradeBot.no_such_method no longer exists")
+    changed = Check("freqtrade.freqtradebot:FreqtradeBot.process", contains=("no such call",))
+    assert problems(changed) == [
+        "freqtrade.freqtradebot:FreqtradeBot.process no longer contains `no such call`"]
+    moved = Check("freqtrade.exchange.exchange:Exchange.fetch_ticker", first="limit")
+    assert problems(moved) == [
+        "freqtrade.exchange.exchange:Exchange.fetch_ticker: limit is no longer the first "
+        "parameter"]

@@ -11,7 +11,7 @@ import pytest
 from tests.monitoring._builders import exposure, forty_pairs, universe
 from trader247.core.exposure import CapState
 from trader247.core.trims import TrimState
-from trader247.metrics import exporter
+from trader247.metrics import server as metrics_server
 from trader247.metrics.exporter import (
     ENV_HOST,
     ENV_PORT,
@@ -90,7 +90,7 @@ def test_busy_port_is_one_error_line_and_false(caplog: pytest.LogCaptureFixture)
         busy.bind(("127.0.0.1", 0))
         busy.listen(1)
         port = busy.getsockname()[1]
-        with caplog.at_level(logging.INFO, logger=exporter.__name__):
+        with caplog.at_level(logging.INFO, logger=metrics_server.__name__):
             assert start("127.0.0.1", port, metrics=Metrics(process_collectors=False)) is False
             assert start("127.0.0.1", port) is False  # remembered: no retry, no second line
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
@@ -120,7 +120,7 @@ def test_bad_port_in_environment_does_not_raise(
     monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(ENV_PORT, "x")
-    with caplog.at_level(logging.ERROR, logger=exporter.__name__):
+    with caplog.at_level(logging.ERROR, logger=metrics_server.__name__):
         assert start("127.0.0.1", 9090) is False
     assert ENV_PORT in caplog.text
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.plugins.test_pairlist import BASE_MARKET, FakeExchange, load
+from tests.strategy_double import StrategyDouble
 from trader247.adapters import observability
 from trader247.metrics.exporter import Metrics
 from trader247.patches import iteration_timing
@@ -182,7 +183,7 @@ def test_start_up_hook_times_the_iteration_around_the_plugins(metrics: Metrics) 
 def test_mixin_hooks_are_timed_once_when_a_strategy_overrides_them(
     metrics: Metrics, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    class Strategy(ExposureCapMixin):
+    class Strategy(ExposureCapMixin, StrategyDouble):
         def bot_loop_start(self, **kwargs: Any) -> None:
             super().bot_loop_start(**kwargs)  # the mixin's default, timed too
 

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from freqtrade.enums import RunMode
 from tests.plugins.cap_fakes import RecordedLocks, with_parts
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_exposure import ExposureReader
@@ -49,7 +50,7 @@ class FreqtradeLikeDp:
         return None
 
 
-class Probe(ExposureCapMixin):
+class Probe(ExposureCapMixin, StrategyDouble):
     def bot_loop_start(self, **kwargs: Any) -> None:  # IStrategy's default
         return None
 
@@ -151,7 +152,7 @@ def test_a_new_backtest_run_in_the_same_process_starts_a_fresh_cap() -> None:
 
 
 def test_the_candles_freqtrade_backtests_are_indexed_without_a_second_read() -> None:
-    class Base:
+    class Base(StrategyDouble):
         def advise_all_indicators(self, data: dict[str, pd.DataFrame]) -> dict[str, Any]:
             return {pair: frame.assign(rsi=50.0) for pair, frame in data.items()}
 

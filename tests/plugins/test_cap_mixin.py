@@ -13,6 +13,7 @@ import pytest
 from freqtrade.enums import RunMode
 from tests.plugins.cap_fakes import FixedExposure, RecordedLocks, with_parts
 from tests.shipped import shipped_cap_policy
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.cap_controller import CapController, stake_to_return
 from trader247.adapters.cap_freshness import CandleFreshness
@@ -27,7 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-class FakeStrategyBase:
+class FakeStrategyBase(StrategyDouble):
     """Stands in for IStrategy's default hooks."""
 
     def custom_stake_amount(self, **kwargs: Any) -> float:

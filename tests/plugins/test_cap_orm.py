@@ -18,6 +18,7 @@ import pytest
 from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, PairLocks, Trade, init_db
 from tests.shipped import shipped_cap_policy
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.cap_exposure import ExposureReader, position_of
 from trader247.adapters.cap_locks import LOCK_PREFIX
@@ -139,7 +140,7 @@ def test_the_snapshot_reads_every_open_trade_freqtrade_returns() -> None:
 
 
 # ---------------------------------------------------------------- the whole adapter, dry-run
-class Probe(ExposureCapMixin):
+class Probe(ExposureCapMixin, StrategyDouble):
     """IStrategy's defaults the mixin calls through ``super()``."""
 
     def ft_bot_start(self, **kwargs: Any) -> None:

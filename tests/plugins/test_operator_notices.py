@@ -19,6 +19,7 @@ import pytest
 from freqtrade.enums import RunMode
 from freqtrade.persistence import PairLocks
 from tests.plugins.cap_fakes import FixedExposure, with_parts
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.cap_locks import LockSync
 from trader247.adapters.cap_marks import LiveMarks
@@ -33,7 +34,7 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FORCED = "force_entry"
 
 
-class Base:
+class Base(StrategyDouble):
     def custom_stake_amount(self, **kwargs: Any) -> float:
         return float(kwargs["proposed_stake"])
 

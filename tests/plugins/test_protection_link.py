@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from freqtrade.enums import RunMode
 from freqtrade.exceptions import OperationalException
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.protection_link import CONTROLLER_KEY
 from trader247.core.exposure import CapState, Position, Snapshot
@@ -30,7 +31,7 @@ def protection_module() -> ModuleType:
     return module
 
 
-class Base:
+class Base(StrategyDouble):
     """Stands in for IStrategy (``protections`` is a class attribute there)."""
 
     protections: list[Any] = []

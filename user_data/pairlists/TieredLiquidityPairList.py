@@ -39,7 +39,7 @@ from trader247.core.universe import (
 )
 from trader247.core.volume import TickerSnapshot, ticker_from_ccxt
 from trader247.interrupts import raise_interrupt
-from trader247.patches import idempotent_create, markets_guard
+from trader247.patches import markets_guard
 from trader247.preflight import POLICY_FILE, UNIVERSE_FILE
 
 logger = logging.getLogger(__name__)
@@ -68,7 +68,6 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
         self._market_cache: dict[str, tuple[Any, MarketInfo]] = {}
         if self._config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):  # reloads markets
             markets_guard.install(self._exchange)
-            idempotent_create.install(self._exchange)  # live only
 
     @property
     def needstickers(self) -> bool:

@@ -10,8 +10,9 @@ and ``stoploss`` and decides which parts a run mode gets.
   join under freqtrade's ``bot_name`` at start; any problem stops the bot with one message
   (:class:`~trader247.adapters.settings.Trader247ConfigError`).
 
-``dp._exchange`` is read here only: freqtrade's DataProvider has no public accessor for the
-exchange object, and the price tape and the exchange's minimum stakes need it.
+``dp._exchange`` is read here only (:func:`bot_exchange`): freqtrade's DataProvider has no
+public accessor for the exchange object, and the price tape, the exchange's minimum stakes and the
+order path (``ExposureCapMixin.ft_bot_start``) need it.
 """
 
 from __future__ import annotations
@@ -63,13 +64,19 @@ def persistent(config: dict[str, Any]) -> bool:
     return config.get("runmode") in PERSISTENT_RUNMODES
 
 
+def bot_exchange(dp: Any) -> Any | None:
+    """The bot's exchange object behind freqtrade's DataProvider (None without one): the one read
+    of ``DataProvider._exchange`` (``trader247.freqtrade_surface``)."""
+    return getattr(dp, "_exchange", None)
+
+
 def _marks(strategy: Any, backtesting: bool) -> MarkSource:
     timeframe = strategy.timeframe
     if backtesting:
         return BacktestMarkSource(BacktestMarks(freqtrade_candles(strategy.config, timeframe),
                                                 timeframe_to_seconds(timeframe)))
     dp = strategy.dp
-    exchange = getattr(dp, "_exchange", None)
+    exchange = bot_exchange(dp)
     return LiveMarks(ticker=dp.ticker,
                      analyzed=lambda pair: dp.get_analyzed_dataframe(pair, timeframe),
                      tape=PriceTape.install(exchange) if exchange is not None else None)
@@ -111,7 +118,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
     # Backtests report nothing: no runtime is added to their config.
     runtime = None if backtesting else runtime_of(config)
     fleet = build_fleet(config, settings, getattr(strategy, "wallets", None))
-    min_stakes = exchange_min_stakes(getattr(dp, "_exchange", None), lambda: strategy.stoploss)
+    min_stakes = exchange_min_stakes(bot_exchange(dp), lambda: strategy.stoploss)
     adapter = CapAdapter(
         settings=settings, controller=controller, backtesting=backtesting,
         exposure=ExposureReader(config["stake_currency"], marks, getattr(strategy, "wallets", None),
@@ -129,7 +136,7 @@ def build_cap_adapter(strategy: Any, settings: Settings | None = None) -> CapAda
         if runtime is not None and dp is not None else None,
         persistence=CapStatePersistence(StateStore.of_freqtrade()) if stored else None,
         fleet=fleet,
-        increase_min_stake=exchange_increase_min_stake(getattr(dp, "_exchange", None)),
+        increase_min_stake=exchange_increase_min_stake(bot_exchange(dp)),
     )
     if adapter.persistence is not None:
         adapter.persistence.restore_and_settle(controller)

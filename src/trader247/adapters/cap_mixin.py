@@ -40,14 +40,15 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from freqtrade.enums import RunMode
 from freqtrade.persistence import Order, Trade
+from freqtrade.strategy import IStrategy
 
 from trader247.adapters import observability, protection_link
 from trader247.adapters.cap_adapter import CapAdapter
 from trader247.adapters.cap_build import (
     BACKTEST_RUNMODES,
     CAP_RUNMODES,
+    bot_exchange,
     build_cap_adapter,
     persistent,
 )
@@ -56,12 +57,7 @@ from trader247.adapters.settings import Settings
 from trader247.adapters.state_store import heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
 from trader247.interrupts import latch_signals, raise_if_signalled, raise_interrupt
-from trader247.patches import (
-    execute_entry_gate,
-    hyperopt_pickle,
-    idempotent_create,
-    market_fill,
-)
+from trader247.patches import execute_entry_gate, idempotent_create, market_fill
 
 logger = logging.getLogger(__name__)
 
@@ -141,8 +137,17 @@ _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
 }
 
 
-class ExposureCapMixin:
+class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
     """At-risk cap for any ``IStrategy``; see the module docstring.
+
+    It subclasses ``IStrategy`` itself (a strategy's MRO is ``MyStrategy, ExposureCapMixin,
+    <its base>, IStrategy``: the mixin's hooks come first, as before): freqtrade's hyperopt sends
+    the strategy to ``-j`` > 1 workers after registering the module of every base class for
+    pickling by value, walking ``__bases__`` until a class named ``IStrategy``. A plain mixin's
+    chain ended at ``object`` and registered ``builtins`` (every epoch failed to pickle); this one
+    ends at ``IStrategy`` like any strategy's, so only ``cap_mixin`` itself is pickled by value.
+    Declaring the mixin after ``IStrategy`` is now a ``TypeError`` (no consistent MRO) instead of
+    a cap whose hooks never run. Like ``IStrategy`` it is abstract: only strategies are built.
 
     Every hook forwards to one :class:`~trader247.adapters.cap_adapter.CapAdapter`, built in
     ``ft_bot_start`` (or on the first hook a test or freqtrade calls before it: freqtrade reads
@@ -183,7 +188,7 @@ class ExposureCapMixin:
     @property
     def protections(self) -> list[Any]:
         """The strategy's protections, with ``ExposureCap`` linked to this strategy's cap."""
-        return protection_link.link(super().protections, self.cap)  # type: ignore[misc]
+        return protection_link.link(super().protections, self.cap)
 
     # Defaults used when the strategy does not define the hook itself.
     @observability.timed("custom_stake_amount")
@@ -244,21 +249,18 @@ class ExposureCapMixin:
             reconcile_open_trades(Trade.get_open_trades())
         self._trader247_cap = build_cap_adapter(self)
         self._trader247_trims_only = None
-        super().ft_bot_start(**kwargs)  # type: ignore[misc]
+        super().ft_bot_start(**kwargs)
         if stored:  # freqtrade's bot (dry-run / live), not a backtest
             # A SIGTERM whose interrupt is lost still stops the bot (trader247.interrupts).
             logger.info("SIGNALS_LATCHED: signals=%s", ",".join(latch_signals()) or "none")
             execute_entry_gate.install()
-            # freqtrade has no public accessor for the bot's exchange object.
-            exchange = getattr(self.dp, "_exchange", None)
-            if exchange is not None:
+            exchange = bot_exchange(self.dp)
+            if exchange is not None:  # the order path, on this bot's exchange object only
                 idempotent_create.install(exchange)  # live only
                 market_fill.install(exchange)  # live only: a market order's fill at once
             settings = self.trader247_settings
             observability.runtime_of(self.config).start(self.config, settings.policy,
                                                         settings.universe.tier_names)
-        elif self.config.get("runmode") is RunMode.HYPEROPT:
-            hyperopt_pickle.install()  # before freqtrade registers our bases for its workers
 
     def ft_bot_cleanup(self) -> None:
         """Freqtrade's own shutdown path (SIGTERM / SIGINT): persist our state last.
@@ -284,7 +286,7 @@ class ExposureCapMixin:
             except Exception as exc:  # the database may already be gone during shutdown
                 raise_interrupt(exc, since=since)  # a second SIGTERM ends the shutdown too
                 logger.warning("cap state not persisted on shutdown: %s", exc)
-        super().ft_bot_cleanup()  # type: ignore[misc]
+        super().ft_bot_cleanup()
 
     def advise_all_indicators(self, data: dict[str, Any]) -> dict[str, Any]:
         """Backtests and hyperopt hand every pair's whole frame here before the loop: the
@@ -294,7 +296,7 @@ class ExposureCapMixin:
             for pair, frame in data.items():
                 if preload is not None:
                     preload.preload(pair, frame)
-        result: dict[str, Any] = super().advise_all_indicators(data)  # type: ignore[misc]
+        result: dict[str, Any] = super().advise_all_indicators(data)
         return result
 
     # ------------------------------------------------------------------ forwarding

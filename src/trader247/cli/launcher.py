@@ -228,9 +228,6 @@ def trade(freqtrade_args: list[str]) -> int:
     """
     from freqtrade.main import main as freqtrade_main
 
-    from trader247.patches import idempotent_create
-
-    idempotent_create.install_for_every_bot()  # live bots only; see that module
     try:
         freqtrade_main(["trade", *freqtrade_args])
         code = 0

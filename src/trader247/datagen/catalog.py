@@ -2,7 +2,7 @@
 
 ``docs/pair-catalog.md`` is the contract between the data generator, the replay exchange and the
 config writer; this module is its machine-readable form and ``tests/datagen`` checks that the two
-agree row by row. Generation-only knobs (start prices, volatilities) live in ``generate.py`` so
+agree row by row. Generation-only knobs (start prices, volatilities) live in ``model.py`` so
 that consumers of the catalog do not depend on them.
 """
 

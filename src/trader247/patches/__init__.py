@@ -1,20 +1,20 @@
 """The few places where we change freqtrade's behaviour, one small module each.
 
 Freqtrade has no plugin API for these; each patch is installed by the plugin that needs it, when
-freqtrade loads that plugin (dry-run and live only), and is idempotent:
+freqtrade loads that plugin (dry-run and live only), and is idempotent. The whole list, with
+what else of freqtrade's we override or read, is ``trader247.freqtrade_surface``:
 
 - ``execute_entry_gate``: ``FreqtradeBot.execute_entry``, by ``ExposureCapMixin.ft_bot_start``;
 - ``iteration_timing``: ``FreqtradeBot.process``, when our metrics exporter starts;
 - ``markets_guard``: ``Exchange._load_async_markets`` of the bot's exchange object only, by
-  ``TieredLiquidityPairList.__init__``;
-- ``idempotent_create``: ``create_order`` of the bot's live ccxt instance (``client_order_id`` on
-  every create, an unanswered create retried under the same id), by the pairlist and the mixin;
-- ``hyperopt_pickle``: ``HyperOptimizer.hyperopt_pickle_magic`` (hyperopt only), by the mixin's
-  ``ft_bot_start``: parallel hyperopt workers receive a mixin strategy.
+  ``TieredLiquidityPairList.__init__`` (the pairlist owns the markets);
+- ``idempotent_create`` and ``market_fill``: ``create_order`` of the bot's live ccxt instance
+  (``live_api``: never a class), by ``ExposureCapMixin.ft_bot_start``, the part of ours that
+  places orders.
 
 Every module lists what it relies on (:class:`Needs`, :func:`source_problems`); ``install``
 checks that first and, on a freqtrade that changed, names the freqtrade function: the cap gate
-refuses to start (:class:`FreqtradeChanged`), the other two log one error and stay out.
+refuses to start (:class:`FreqtradeChanged`), the others log one error and stay out.
 ``tests/compat`` runs the same checks on every supported release.
 """
 

@@ -8,7 +8,8 @@ logs "Unable to create trade", knows nothing of the order, and the next entry si
 second one -- an orphaned position the bot never manages (reproduced on the replay exchange).
 
 The guard wraps the live ccxt instance's ``create_order`` (installed on the bot's own exchange
-object by our pairlist and the cap mixin, see :func:`install`; dry-run is untouched):
+object by the cap mixin, the part of ours that places orders, see :func:`install`; dry-run is
+untouched):
 
 - every create carries a ``client_order_id`` (the name Coinbase's API and ccxt's coinbase class
   use; ccxt ignores its unified ``clientOrderId`` there);
@@ -25,9 +26,7 @@ object by our pairlist and the cap mixin, see :func:`install`; dry-run is untouc
 
 from __future__ import annotations
 
-import functools
 import logging
-import os
 import sys
 import time
 import uuid
@@ -122,8 +121,9 @@ def type_name(exc: BaseException) -> str:
 def install(exchange: Any) -> bool:
     """Guard a live bot's ccxt instance (``exchange._api``); False when dry-run, disabled or
     already guarded. Installed on the bot's own exchange object (an instance attribute, as the
-    markets guard and the price tape do) by ``TieredLiquidityPairList`` and ``ExposureCapMixin``
-    in live mode, whichever of our plugins the bot uses; freqtrade's class is untouched."""
+    markets guard and the price tape do) by ``ExposureCapMixin.ft_bot_start`` in live mode, with
+    ``market_fill``: the part of ours that owns orders installs the order path, and freqtrade's
+    class is untouched. A strategy without the mixin keeps freqtrade's own order path."""
     api = unguarded_live_api(exchange, DISABLE_ENV, _GUARDED)
     if api is None:
         return False
@@ -132,24 +132,3 @@ def install(exchange: Any) -> bool:
              "client_order_id and an unanswered create is retried under the same id")
     return True
 
-
-def install_for_every_bot() -> bool:
-    """``trader247 run`` guards every live bot it runs, with or without our plugins: wraps
-    ``Exchange.create_order`` so the first live create guards that exchange's ccxt instance.
-    False when disabled or already installed."""
-    if os.environ.get(DISABLE_ENV) == "0":
-        return False
-    from freqtrade.exchange import Exchange
-
-    current = Exchange.create_order
-    if getattr(current, _GUARDED, False):
-        return False
-
-    @functools.wraps(current)  # keeps freqtrade's signature reachable (inspect.unwrap)
-    def create_order(self: Any, *args: Any, **kwargs: Any) -> Any:
-        install(self)
-        return current(self, *args, **kwargs)
-
-    setattr(create_order, _GUARDED, True)
-    Exchange.create_order = create_order
-    return True
