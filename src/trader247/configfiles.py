@@ -44,6 +44,7 @@ from trader247.core.config import (
     Problem,
     UniverseConfig,
     check_policy,
+    check_symbols_on_exchange,
     check_universe,
     cross_check,
     show_value,
@@ -57,6 +58,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "ConfigFileError",
     "check_files",
+    "check_universe_markets",
     "json_schemas",
     "load_both",
     "load_policy",
@@ -610,6 +612,18 @@ def check_files(
     """Every problem of both files (errors and warnings) without raising: for a pre-flight
     validator."""
     return _both(policy_path, universe_path, dry_run)[2]
+
+
+def check_universe_markets(universe_path: str | os.PathLike[str],
+                           bases: Iterable[str]) -> list[Problem]:
+    """Bare symbols of ``universe.yaml`` that are no base currency among the exchange's markets
+    (``bases``) as ``file:line`` problems (``check_symbols_on_exchange``: which are errors), for
+    the pairlist at bot start. The file's other problems are the loaders' (it was loaded)."""
+    parsed = _parse_file(universe_path, UniverseConfig)
+    if parsed.model is None:
+        return []
+    return parsed.locate(check_symbols_on_exchange(parsed.model, frozenset(bases),
+                                                   file=parsed.file))
 
 
 # --------------------------------------------------------------------------- JSON Schema

@@ -36,6 +36,7 @@ from typing import Any, Literal
 
 from trader247.configfiles import check_files, load_policy
 from trader247.core.config import PolicyConfig, Problem, is_postgresql_url
+from trader247.jsonsyntax import json_syntax_problems
 
 PAIRLIST = "TieredLiquidityPairList"
 POLICY_FILE = "policy.yaml"
@@ -200,7 +201,8 @@ def run_preflight(config_files: Sequence[str], userdir: str | None = None
                   ) -> tuple[list[Problem], dict[str, Any] | None]:
     """Freqtrade's own loader and schema (so ``FREQTRADE__`` variables, several ``-c`` files and
     ``--userdir`` / the config's ``user_data_dir`` behave as in freqtrade), then our YAML files,
-    then the checks above."""
+    then the checks above. JSON syntax errors first, as ``file:line:col``
+    (``trader247.jsonsyntax``)."""
     from freqtrade.configuration import Configuration
     from freqtrade.configuration.config_validation import (
         validate_config_consistency,
@@ -210,6 +212,9 @@ def run_preflight(config_files: Sequence[str], userdir: str | None = None
     from freqtrade.exceptions import OperationalException
     from jsonschema.exceptions import ValidationError
 
+    syntax = json_syntax_problems(config_files)  # file:line:col, every file (freqtrade: 1)
+    if syntax:
+        return syntax, None
     label = ", ".join(config_files)
     # freqtrade's loader configures logging and reports every step; the validator's output is
     # the problem list, so its chatter is muted for the duration of the load.

@@ -145,3 +145,31 @@ def test_available_parameters_are_fully_described() -> None:
     pairlist_cls = type(load(FakeExchange(dict(BASE_MARKET))))
     for name, spec in pairlist_cls.available_parameters().items():
         assert {"type", "default", "description", "help"} <= set(spec), name
+
+
+def _universe_with(tmp_path: Path, symbols: str) -> Path:
+    universe = (REPO / "config" / "universe.yaml").read_text()
+    path = tmp_path / "universe.yaml"
+    path.write_text(universe.replace("      - ADA-USD\n", symbols, 1))
+    return path
+
+
+def test_a_bare_symbol_the_exchange_does_not_list_refuses_to_start(tmp_path: Path) -> None:
+    # FOOUSD passes the offline check (FOO is in no file): the markets decide, at start.
+    path = _universe_with(tmp_path, "      - FOOUSD\n      - NOPE\n")
+    exchange = FakeExchange({**BASE_MARKET, "FOO/USD": ticker(9e6)})
+    with pytest.raises(OperationalException) as caught:
+        load(exchange, universe_file=str(path))
+    lines = str(caught.value).splitlines()
+    foo = path.read_text().splitlines().index("      - FOOUSD") + 1
+    assert lines[0] == "TieredLiquidityPairList: universe symbols not on the exchange:"
+    assert lines[1].startswith(f"{path}:{foo}: tiers.tier_2_rotational.symbols[0]: FOOUSD is "
+                               "no base currency on the exchange: did you mean FOO-USD?")
+    assert lines[2].startswith(f"{path}:{foo + 1}: tiers.tier_2_rotational.symbols[1]: NOPE is "
+                               "no base")
+
+
+def test_a_bare_base_the_exchange_lists_starts(tmp_path: Path) -> None:
+    path = _universe_with(tmp_path, "      - CBETH\n")  # a real Coinbase base, not CB-ETH
+    exchange = FakeExchange({**BASE_MARKET, "CBETH/USD": ticker(9e6)})
+    assert "CBETH/USD" in whitelist(load(exchange, universe_file=str(path)))

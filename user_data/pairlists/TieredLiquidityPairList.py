@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from freqtrade.enums import RunMode
@@ -30,6 +31,7 @@ from freqtrade.plugins.pairlist.IPairList import IPairList, PairlistParameter, S
 
 from trader247.adapters import observability
 from trader247.adapters.settings import load_settings
+from trader247.configfiles import check_universe_markets
 from trader247.core.universe import (
     MarketInfo,
     UniverseState,
@@ -61,6 +63,7 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
                 f"{self.name}: number_assets must be >= 0 and max_ticker_age_s > 0 "
                 f"(got {self._number_assets}, {self._max_ticker_age_s})")
         settings = load_settings(self._config, params)
+        self._check_symbols(settings.universe_path)
         self._rules = settings.universe_rules
         self._files = f"{settings.universe_path}, {settings.policy_path}"
         self._state: UniverseState | None = None
@@ -68,6 +71,21 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
         self._market_cache: dict[str, tuple[Any, MarketInfo]] = {}
         if self._config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):  # reloads markets
             markets_guard.install(self._exchange)
+
+    def _check_symbols(self, universe_path: Path) -> None:
+        """Every bare base of ``universe.yaml`` is a base on this exchange (``ADAUSD``: "did you
+        mean ADA-USD?"); markets not loaded: nothing to check against, freqtrade reports that."""
+        bases = {m.get("base") for m in (self._exchange.markets or {}).values()} - {None}
+        if not bases:
+            return
+        problems = check_universe_markets(universe_path, bases)
+        for problem in problems:
+            if problem.severity != "error":
+                logger.warning(problem.format())
+        errors = [p.format() for p in problems if p.severity == "error"]
+        if errors:
+            raise OperationalException(f"{self.name}: universe symbols not on the exchange:\n"
+                                       + "\n".join(errors))
 
     @property
     def needstickers(self) -> bool:

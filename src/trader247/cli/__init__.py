@@ -39,14 +39,21 @@ def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="trader247", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    for name, (help_text, add_arguments) in _commands().items():
-        # argparse %-formats help (not descriptions): "at-risk % per" crashed --help.
-        add_arguments(sub.add_parser(name, help=help_text.replace("%", "%%"),
-                                     description=help_text))
-    args = parser.parse_args(argv)
-    code: int = args.handler(args)
+    """Parse and run one command. A Ctrl-C that no command handled (during the imports, or in a
+    command without signal handling of its own) is one line and exit 130, not a traceback; the
+    long commands handle SIGINT and SIGTERM themselves (``trader247.cli.interrupts``)."""
+    try:
+        parser = argparse.ArgumentParser(prog="trader247", description=__doc__)
+        sub = parser.add_subparsers(dest="command", required=True)
+        for name, (help_text, add_arguments) in _commands().items():
+            # argparse %-formats help (not descriptions): "at-risk % per" crashed --help.
+            add_arguments(sub.add_parser(name, help=help_text.replace("%", "%%"),
+                                         description=help_text))
+        args = parser.parse_args(argv)
+        code: int = args.handler(args)
+    except KeyboardInterrupt:
+        print("trader247: stopped by SIGINT", file=sys.stderr, flush=True)
+        return 130
     return code
 
 

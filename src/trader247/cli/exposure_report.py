@@ -4,17 +4,27 @@ Reads a freqtrade backtest result (``.zip`` / ``.json`` as written by ``--export
 the latest in ``user_data/backtest_results``), the candles of the traded pairs, and our policy;
 writes ``exposure.csv`` and ``exposure.html`` (plotly, like freqtrade's own plots) and prints max
 at-risk, time above the cap, the number of trims and thrash episodes.
+
+It can run long: 12 s for a 394-day 1h backtest of 30 pairs with 1606 trades (2 cores), and
+the work grows with candles x pairs (5m candles: 12 times as many). Ctrl-C / SIGTERM therefore
+stop it with one line and exit 130 / 143 (``trader247.cli.interrupts``); it starts no process,
+and each output file is written under a temporary name and renamed, so an interrupt leaves
+the previous report or none, never half a file.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from trader247.cli.interrupts import interruptible
 from trader247.core.exposure_history import ExposureHistory, Fill, exposure_history
 from trader247.core.marks import CloseSeries
 
@@ -136,7 +146,7 @@ def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
                           **{f"at_risk_pct[{key}]": series
                              for key, series in history.group_pct.items()}})
     csv = out_dir / "exposure.csv"
-    frame.to_csv(csv, index=False)
+    _atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
     figure = go.Figure()
     figure.add_trace(go.Scatter(x=dates, y=history.at_risk_pct, name="at-risk %"))
     figure.add_hline(y=history.cap_pct, line_color="red", annotation_text="cap")
@@ -151,8 +161,24 @@ def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
                                 marker={"symbol": "triangle-down", "size": 9}, name="trims"))
     figure.update_layout(title="247trader at-risk exposure vs cap", yaxis_title="% of equity")
     html = out_dir / "exposure.html"
-    figure.write_html(html, include_plotlyjs=True)
+    _atomic(html, lambda tmp: figure.write_html(tmp, include_plotlyjs=True))
     return csv, html
+
+
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
+    """``write`` to a temporary name next to ``path``, then rename: never half a file."""
+    with _temporary(path) as tmp:
+        write(tmp)
+        os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _temporary(path: Path) -> Iterator[Path]:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def summary(history: ExposureHistory, timeframe_minutes: float) -> str:
@@ -177,6 +203,7 @@ def _group_line(history: ExposureHistory, key: str) -> str:
             f"{history.group_candles_above_cap(key)} candles above cap")
 
 
+@interruptible("exposure-report")
 def run(args: argparse.Namespace) -> int:
     from freqtrade.exchange import timeframe_to_minutes
 

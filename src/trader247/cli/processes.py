@@ -99,17 +99,21 @@ def start_replay(
     assert process.stdout is not None
     deadline = time.monotonic() + timeout
     lines: list[str] = []
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            break
-        lines.append(line)
-        if log is not None:
-            log.write(line)
-            log.flush()
-        if "listening on" in line:
-            _pump(process.stdout, log)
-            return process
+    try:
+        while time.monotonic() < deadline:
+            line = process.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            if log is not None:
+                log.write(line)
+                log.flush()
+            if "listening on" in line:
+                _pump(process.stdout, log)
+                return process
+    except BaseException:  # an interrupt while waiting: the caller has no handle to stop it
+        stop(process, grace=2.0)
+        raise
     stop(process, grace=2.0)
     raise StartupFailed("replay exchange did not start:\n" + "".join(lines[-10:]).rstrip())
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import zipfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from typing import Any
 import pandas as pd
 
 from trader247.cli.demo import exchange_override
+from trader247.cli.interrupts import Interrupted, run_in_group, stop_on_signals
 from trader247.cli.processes import StartupFailed, free_port, start_replay, stop
+from trader247.cli.progress import EpochWatch, Progress, duration, remaining_walk
 from trader247.core.walkforward import (
     Metrics,
     Window,
@@ -74,29 +76,46 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 @dataclass
 class Run:
-    """What the freqtrade subprocesses need: paths, the replay's config layer, the log dir."""
+    """What the freqtrade subprocesses need: paths, the replay's config layer, the log dir;
+    where progress goes."""
 
     args: argparse.Namespace
     work: Path
     override: Path
     logs: Path
+    progress: Progress = field(default_factory=Progress)
 
-    def freqtrade(self, command: str, name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def freqtrade(self, command: str, name: str, *extra: str,
+                  poll: Callable[[], None] | None = None) -> None:
+        """Run freqtrade in a process group of its own (stopped whole on an interrupt:
+        ``trader247.cli.interrupts``), calling ``poll`` every second."""
         cmd = [sys.executable, "-m", "freqtrade", command, "-c", str(self.args.config),
                "-c", str(self.override), "--userdir", str(self.work / "ud"),
                "--strategy-path", str(self.work / "strategies"),
                "--datadir", str(self.args.data_dir), "--timeframe", self.args.timeframe, *extra]
         log = self.logs / f"{name}.log"
         with log.open("w") as handle:
-            done = subprocess.run(cmd, stdout=handle, stderr=subprocess.STDOUT, text=True)
-        if done.returncode != 0:
+            code = run_in_group(cmd, log=handle, name=f"freqtrade {command}", poll=poll)
+        if code != 0:
             tail = log.read_text()[-2500:]
-            raise SystemExit(f"error: freqtrade {command} failed (exit {done.returncode}); "
+            raise SystemExit(f"error: freqtrade {command} failed (exit {code}); "
                              f"log {log}:\n{tail}")
-        return done
 
 
 def run(args: argparse.Namespace) -> int:
+    """The command; Ctrl-C / SIGTERM stop it with one line and exit 130 / 143 (module
+    ``trader247.cli.interrupts``), every freqtrade and replay process stopped."""
+    progress = Progress()
+    try:
+        with stop_on_signals():
+            return _run(args, progress)
+    except Interrupted as stop:
+        stop.add_note(f"partial logs in {args.out / 'logs'}")
+        progress.line(stop.line("walk-forward"))
+        return stop.exit_code
+
+
+def _run(args: argparse.Namespace, progress: Progress) -> int:
     try:
         stake = _stake_of(args.pairs)
         start, end = _range(args)
@@ -107,9 +126,9 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "logs").mkdir(exist_ok=True)
     label = args.label or args.data_dir.name
-    print(f"walk-forward on {label}: {len(args.pairs)} pairs ({', '.join(args.pairs)}), "
-          f"{len(plan)} windows of {args.train_days} d train + {args.test_days} d test, "
-          f"{args.epochs} epochs, spaces {' '.join(args.spaces)}", file=sys.stderr, flush=True)
+    progress.line(f"walk-forward on {label}: {len(args.pairs)} pairs ({', '.join(args.pairs)}), "
+                  f"{len(plan)} windows of {args.train_days} d train + {args.test_days} d test, "
+                  f"{args.epochs} epochs, spaces {' '.join(args.spaces)}")
     with tempfile.TemporaryDirectory(prefix="trader247-wf-") as tmp:
         work = Path(tmp)
         _prepare(work, args, stake)
@@ -121,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
             return 2
         try:
             (work / "exchange.json").write_text(json.dumps(_override(args, port, stake)))
-            session = Run(args, work, work / "exchange.json", args.out / "logs")
+            session = Run(args, work, work / "exchange.json", args.out / "logs", progress)
             rows, curves, chosen = _all_windows(session, plan, label, stake)
         finally:
             stop(replay, grace=5.0)
@@ -188,7 +207,9 @@ def _all_windows(session: Run, plan: list[Window], label: str, stake: str
     rows: list[dict[str, Any]] = []
     curves: dict[str, list[tuple[pd.Series, float]]] = {}
     tuned: list[dict[str, Any]] = []
+    took: list[float] = []
     for window in plan:
+        started = time.monotonic()
         params = _hyperopt(session, window, len(plan))
         tuned.append(params)
         for name, (metric, curve, trades, start) in _test(session, window, len(plan),
@@ -197,27 +218,42 @@ def _all_windows(session: Run, plan: list[Window], label: str, stake: str
             rows.append({"data set": label, "window": window.index, "train": window.train_range,
                          "test": window.test_range, "strategy": name, **metric.row(),
                          "trades": trades})
+        took.append(time.monotonic() - started)
+        _window_done(session.progress, window, len(plan), took)
     grouped = [{space: values for space, values in p.items() if isinstance(values, dict)}
                for p in tuned]
     return rows, curves, choose_params(grouped)
+
+
+def _window_done(progress: Progress, window: Window, total: int, took: list[float]) -> None:
+    left = total - window.index
+    tail = (f"{left} windows left, ~{duration(remaining_walk(took, left))} "
+            f"({duration(sum(took) / len(took))} per window so far)" if left
+            else f"all {total} done in {duration(sum(took))}")
+    progress.line(f"[{window.index}/{total}] window done in {duration(took[-1])}; {tail}")
 
 
 def _hyperopt(session: Run, window: Window, total: int) -> dict[str, Any]:
     args = session.args
     exported = session.work / "strategies" / f"{args.strategy}.json"
     exported.unlink(missing_ok=True)  # every window starts from the strategy's own defaults
-    print(f"[{window.index}/{total}] hyperopt {args.strategy} on {window.train_range} "
-          f"({args.epochs} epochs)...", file=sys.stderr, end="", flush=True)
+    prefix = f"[{window.index}/{total}]"
+    session.progress.line(f"{prefix} hyperopt {args.strategy} on {window.train_range} "
+                          f"({args.epochs} epochs)...")
     started = time.monotonic()
+    watch = EpochWatch(session.work / "ud" / "hyperopt_results", args.epochs, prefix,
+                       session.progress)
     session.freqtrade("hyperopt", f"window{window.index}-hyperopt", "--strategy", args.strategy,
                       "--timerange", window.train_range, "--spaces", *args.spaces,
                       "--epochs", str(args.epochs), "--hyperopt-loss", args.hyperopt_loss,
-                      "--random-state", str(args.random_state), "-j", str(args.jobs))
+                      "--random-state", str(args.random_state), "-j", str(args.jobs),
+                      poll=watch.poll)
     if not exported.exists():
         raise SystemExit(f"error: hyperopt wrote no {exported.name} (no epoch had trades?): "
                          f"see {session.logs}/window{window.index}-hyperopt.log")
     params: dict[str, Any] = json.loads(exported.read_text())["params"]
-    print(f" {time.monotonic() - started:.0f} s: {_brief(params)}", file=sys.stderr, flush=True)
+    session.progress.line(f"{prefix} hyperopt done in {duration(time.monotonic() - started)}: "
+                          f"{_brief(params)}")
     return params
 
 
@@ -231,8 +267,7 @@ def _test(session: Run, window: Window, total: int, stake: str
     args = session.args
     out = session.work / f"results-{window.index}"
     out.mkdir()
-    print(f"[{window.index}/{total}] backtest on {window.test_range}...", file=sys.stderr,
-          end="", flush=True)
+    session.progress.line(f"[{window.index}/{total}] backtest on {window.test_range}...")
     started = time.monotonic()
     session.freqtrade("backtesting", f"window{window.index}-backtest", "--strategy-list",
                       args.strategy, SAMPLE, "--timerange", window.test_range,
@@ -243,7 +278,8 @@ def _test(session: Run, window: Window, total: int, stake: str
                                      fee, args.wallet)
     summary = ", ".join(f"{name.split(' ')[0]} {m.profit_pct:+.2f} % (Sharpe {m.sharpe:.2f})"
                         for name, (m, _, _, _) in results.items())
-    print(f" {time.monotonic() - started:.0f} s: {summary}", file=sys.stderr, flush=True)
+    session.progress.line(f"[{window.index}/{total}] backtest done in "
+                          f"{duration(time.monotonic() - started)}: {summary}")
     return results
 
 

@@ -28,7 +28,7 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, Final, Literal, NamedTuple
@@ -51,7 +51,7 @@ from pydantic_core import PydanticCustomError, core_schema
 from trader247.core.exposure import CapPolicy
 from trader247.core.fleet import FleetPolicy
 from trader247.core.group_limits import GroupLimits
-from trader247.core.symbols import to_pair
+from trader247.core.symbols import glued_pair, to_pair
 from trader247.core.universe import TierRule, UniverseRules
 from trader247.core.volume import VolumeSource
 
@@ -79,6 +79,7 @@ __all__ = [
     "UniverseConfig",
     "asset_of",
     "check_policy",
+    "check_symbols_on_exchange",
     "check_universe",
     "cross_check",
     "format_path",
@@ -907,7 +908,8 @@ def _as(written: str, other: str) -> str:
 
 def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> list[Problem]:
     """Checks across tiers of ``universe.yaml``: floor order, one tier per symbol, force-eligible
-    symbols inside their tier, no symbol both traded and never traded."""
+    symbols inside their tier, no symbol both traded and never traded, no pair written without
+    its dash (``ADAUSD``)."""
     found = _Found(file, [])
     _check_floor_order(universe, found)
     never = [(s, _norm_or_none(s)) for s in universe.exclusions.never_trade]
@@ -936,6 +938,7 @@ def check_universe(universe: UniverseConfig, *, file: str = "universe.yaml") -> 
                     "to its tier",
                 )
     _check_clusters(universe, found)
+    _check_glued(universe, found)
     return found.items
 
 
@@ -1014,6 +1017,59 @@ def _check_clusters(universe: UniverseConfig, found: _Found) -> None:
                     f"{sym} is already in cluster {other}{_as(sym, written)}; "
                     f"an asset belongs to one cluster only (asset {asset})",
                 )
+
+
+def universe_symbols(universe: UniverseConfig) -> list[tuple[tuple[PathElem, ...], str]]:
+    """Every symbol of ``universe.yaml`` as written, with its key path."""
+    out: list[tuple[tuple[PathElem, ...], str]] = []
+    for name, tier in universe.tiers.items():
+        out += [(("tiers", name, "symbols", i), s) for i, s in enumerate(tier.symbols)]
+        out += [(("tiers", name, "constraints", "force_eligible_symbols", i), s)
+                for i, s in enumerate(tier.constraints.force_eligible_symbols)]
+    out += [(("exclusions", "never_trade", i), s)
+            for i, s in enumerate(universe.exclusions.never_trade)]
+    for name, symbols in universe.clusters.definitions.items():
+        out += [(("clusters", "definitions", name, i), s) for i, s in enumerate(symbols)]
+    return out
+
+
+def _check_glued(universe: UniverseConfig, found: _Found) -> None:
+    """``ADAUSD`` has the form of a bare base but is the pair ADA-USD without its dash: as a base
+    it matches no market, and ADA/USD silently falls to the global floor and default sizing.
+    Offline the known bases are those of this file's pairs and of the default universe; at bot
+    start the pairlist checks every bare base against the exchange
+    (:func:`check_symbols_on_exchange`)."""
+    known = _pair_bases(universe) | _pair_bases(UniverseConfig())
+    for path, sym in universe_symbols(universe):
+        pair = glued_pair(sym, known)
+        if pair is not None:
+            found.error(path, f"{sym} is not a base currency: did you mean {pair}? (a bare "
+                        "symbol is a base, every quote of it)")
+
+
+def _pair_bases(universe: UniverseConfig) -> set[str]:
+    norms = (_norm_or_none(s) for _, s in universe_symbols(universe))
+    return {n.partition("/")[0] for n in norms if n is not None and "/" in n}
+
+
+def check_symbols_on_exchange(universe: UniverseConfig, bases: Set[str], *,
+                              file: str = "universe.yaml") -> list[Problem]:
+    """Bare symbols that are no base currency of the exchange's markets (``bases``, all quotes):
+    the pairlist's check at bot start. Errors: a glued pair (``did you mean ADA-USD?``) anywhere,
+    and any such symbol of a tier (it decides floors and sizing). A plain unknown base in
+    ``never_trade`` or a cluster is a warning: excluding or grouping a coin this exchange does
+    not list (delisted, another venue's) changes nothing."""
+    found = _Found(file, [])
+    for path, sym in universe_symbols(universe):
+        norm = _norm_or_none(sym)
+        if norm is None or "/" in norm or norm in bases:
+            continue
+        pair = glued_pair(sym, bases)
+        hint = f": did you mean {pair}?" if pair else ""
+        report = found.error if pair or path[0] == "tiers" else found.warning
+        report(path, f"{sym} is no base currency on the exchange{hint} (a bare symbol is a "
+               "base, every quote of it)")
+    return found.items
 
 
 def cross_check(

@@ -3,17 +3,26 @@
 Config files carry Coinbase spellings (``BTC-USD``) while freqtrade and ccxt use ``BTC/USD``;
 a rule may also name a bare base (``BTC``) meaning every quote of that base. Everything in the
 core compares the normalised form produced by :func:`to_pair`.
+
+A pair written without its separator (``ADAUSD``) has the form of a bare base and matched
+nothing, silently ([P] item 5: ADA/USD fell out of its tier). :func:`glued_pair` recognises it
+when its head is a known base and its tail one of :data:`QUOTE_CURRENCIES`; the callers decide
+which bases are known (the config check: the files' own pairs and the default universe; the
+pairlist at bot start: the exchange's markets).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
 
 __all__ = [
+    "QUOTE_CURRENCIES",
     "SymbolSet",
     "base_of",
+    "glued_pair",
     "is_bare",
     "split_pair",
     "symbol_matches",
@@ -54,6 +63,24 @@ def _to_pair_cached(symbol: str) -> str:
         raise ValueError(f"invalid symbol {symbol!r}: expected BASE, BASE-QUOTE or BASE/QUOTE")
     base, quote = (_check_token(p, symbol) for p in parts)
     return f"{base}/{quote}"
+
+
+# Coinbase Advanced Trade's quote currencies; longest first so that ADAUSDC reads ADA-USDC.
+QUOTE_CURRENCIES: Final = ("USDC", "USDT", "USD", "EUR", "GBP", "BTC", "ETH")
+
+
+def glued_pair(symbol: str, known_bases: Set[str]) -> str | None:
+    """``ADAUSD`` -> ``ADA-USD``: a bare symbol that is not itself a known base but is a known
+    base followed by a quote currency; ``None`` otherwise (``CBETH``: ``CB`` is no known base,
+    ``BTC-USD``: not bare)."""
+    text = symbol.strip().upper()
+    if any(sep in text for sep in _SEPARATORS) or text in known_bases:
+        return None
+    for quote in QUOTE_CURRENCIES:
+        base = text.removesuffix(quote)
+        if base and base != text and base in known_bases:
+            return f"{base}-{quote}"
+    return None
 
 
 def is_bare(symbol: str) -> bool:
