@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))  # the e2e set-up lives with the tests
 
 from tests.e2e import support  # noqa: E402
 
+import _smoke  # noqa: E402
 from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
 
 PROBE = '''
@@ -211,9 +212,12 @@ def main() -> int:
     parser.add_argument("--pause", type=float, default=90.0, help="seconds between /stop and "
                         "/start (the tape refuses prices older than MAX_AGE_SECONDS)")
     parser.add_argument("--data-dir", type=Path, default=REPO / "user_data" / "data" / "coinbase")
+    _smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.smoke:  # a few loops and a short pause: the probe, the replay and /stop-/start work
+        args.iterations, args.throttle, args.pause = 4, 1, 2.0
     print(json.dumps(run(args.iterations, args.throttle, args.pause, args.data_dir), indent=1))
-    return 0
+    return _smoke.exit_code(args.smoke, True)  # a measurement without a goal
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
+import _smoke  # noqa: E402
 from trader247.cli.demo import exchange_override  # noqa: E402
 from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
 from trader247.cli.walk_forward import BUY_HOLD, SAMPLE, _read_results, buy_and_hold  # noqa: E402
@@ -85,7 +86,7 @@ def config_dir(tmp: Path, guards: dict[str, Any]) -> Path:
 
 
 def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dict[str, Any],
-             sample: bool, port: int) -> dict[str, Any]:
+             sample: bool, port: int, timerange: str) -> dict[str, Any]:
     import freqtrade
 
     config = config_dir(tmp, guards)
@@ -104,7 +105,7 @@ def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dic
     command = [sys.executable, "-m", "freqtrade", "backtesting", "-c", str(config / "config.json"),
                "-c", str(tmp / "override.json"), "--userdir", str(tmp), "--strategy-path",
                str(strategies), "--datadir", str(data), "--timeframe", "1h", "--timerange",
-               SPAN.test_range, "--strategy-list", *names, "--export", "trades",
+               timerange, "--strategy-list", *names, "--export", "trades",
                "--backtest-directory", str(results), "--cache", "none"]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode != 0:
@@ -123,7 +124,12 @@ def main() -> int:
     parser.add_argument("--sets", nargs="+", default=["usd", "btc", "seed7", "seed2026"])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "guards")
+    _smoke.add_flag(parser)
     args = parser.parse_args()
+    timerange = SPAN.test_range
+    if args.smoke:  # one set, one candidate, one month: the whole path, no figure that counts
+        args.sets, args.candidates, timerange = ["usd"], ["baseline"], "20250601-20250630"
+        args.out = Path(tempfile.mkdtemp(prefix="guards-smoke-"))
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []
     for set_name in args.sets:
@@ -136,7 +142,8 @@ def main() -> int:
                 for i, candidate in enumerate(args.candidates):
                     tmp = Path(name) / candidate
                     tmp.mkdir()
-                    got = backtest(tmp, data, pairs, wallet, CANDIDATES[candidate], i == 0, port)
+                    got = backtest(tmp, data, pairs, wallet, CANDIDATES[candidate], i == 0, port,
+                                   timerange)
                     reference = reference or got
                     ours = got["Trader247Strategy"][0]
                     verdict = goals(ours, reference[SAMPLE][0], reference[BUY_HOLD][0])
@@ -158,7 +165,7 @@ def main() -> int:
         writer.writeheader()
         writer.writerows(rows)
     print(f"table: {out}")
-    return 0
+    return _smoke.exit_code(args.smoke, True)  # a comparison table, no goal
 
 
 if __name__ == "__main__":
