@@ -116,6 +116,9 @@ def port_range_for_tests() -> str | None:
     return f"{PORTS_FROM}-{high}" if high - PORTS_FROM >= MIN_PORTS else None
 
 
+CHILD_COLUMNS = 10_000
+
+
 def prepare_environment() -> None:
     """The environment every child process of the tests inherits. Called when the root
     conftest is imported, before any other conftest or test module copies ``os.environ`` for
@@ -125,11 +128,14 @@ def prepare_environment() -> None:
         if span:
             os.environ[PORT_RANGE_ENV] = span
     if is_worker():
-        # GNU readline, imported in every xdist worker, exports the worker's 80x24 "terminal"
-        # as COLUMNS / LINES; freqtrade's rich log handler in a child would then wrap each log
-        # line at 80 columns and every log pattern of the e2e tests would miss.
-        for name in ("COLUMNS", "LINES"):
-            os.environ.pop(name, None)
+        # freqtrade's rich log handler wraps each line at the terminal's width: COLUMNS, else
+        # 200 when its output is a file (GNU readline, imported in xdist workers, exports an
+        # 80x24 "terminal"). A wrapped line breaks the log patterns of the e2e tests (a line
+        # naming a file under a worker's temporary folder passes 200 characters), so the
+        # children get a width no log line reaches. Only in workers: the controller's own
+        # terminal output reads COLUMNS too.
+        os.environ["COLUMNS"] = str(CHILD_COLUMNS)
+        os.environ.pop("LINES", None)
 
 
 def configure_session(repo: Path) -> None:

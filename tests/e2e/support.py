@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests import parallel
 from trader247.cli.demo import exchange_override
 from trader247.cli.processes import free_port, stop
 
@@ -25,6 +26,8 @@ FREQTRADE = [sys.executable, "-m", "freqtrade"]
 # to child processes): children get an environment without PYTEST_* so they log as for a user.
 STRATEGIES = Path(__file__).resolve().parent / "strategies"
 CHILD_ENV = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+CHILD_ENV["COLUMNS"] = str(parallel.CHILD_COLUMNS)  # no wrapped log line (tests/parallel.py)
+CHILD_ENV.pop("LINES", None)
 # A freqtrade start is ~5-8 s of CPU: a minute alone on a loaded 2-core machine, and longer with
 # parallel test workers. Generous: a start that never comes still fails, only later.
 STARTUP_TIMEOUT_S = 300.0

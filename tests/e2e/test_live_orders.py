@@ -47,11 +47,26 @@ def exchange_orders(replay: LiveReplay, account: str) -> int:
     return int(replay.account(account)["orders"])
 
 
+def cap_order_extra(tmp_path: Path) -> dict[str, Any]:
+    """The live order types and the cap's pairlist with the shipped policy (its exporter on a
+    free port)."""
+    policy = policy_file(tmp_path, port=free_port())
+    return {"order_types": ORDER_TYPES, "unfilledtimeout": {"entry": 60, "exit": 60,
+                                                            "unit": "minutes"},
+            "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300,
+                           "policy_file": str(policy),
+                           "universe_file": str(REPO / "config" / "universe.yaml")}]}
+
+
 def test_live_entries_exits_partial_fills_and_an_ambiguous_create(
-        live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
+        tmp_path: Path, live_replay_factory: Callable[..., LiveReplay],  # noqa: F811
         live_bots: Callable[..., Bot]) -> None:  # noqa: F811
     replay = live_replay_factory()
-    bot = live_bots(replay, replay.key("live-1"), extra={"order_types": ORDER_TYPES})
+    # Our order path (idempotent creates, market fills) is installed by ExposureCapMixin, the part
+    # that owns orders: a strategy with the cap (5 % of the $10,000 account at most here, far
+    # under the shipped 25 %, so the cap decides nothing in this scenario).
+    bot = live_bots(replay, replay.key("live-1"), extra=cap_order_extra(tmp_path),
+                    strategy="CapProbeStrategy")
 
     # 1. the answer to a create is lost three times (the guard's retries included) after the
     #    exchange accepted the order: freqtrade sees an error, the exchange has one order
