@@ -352,3 +352,20 @@ def test_request_budget_of_0_is_an_error(v2_dir: V2, tmp_path: Path) -> None:
     result = migrate(v2_dir(("policy.yaml", "  public: 10.0", "  public: 0"), base=LATEST),
                      tmp_path / "out", check_freqtrade=False)
     assert "policy.yaml:358: rate_limits.public: must be > 0 and <= 1000 (got 0)" in result.errors
+
+
+def test_a_directory_without_a_freqtrade_user_dir_migrates_with_one_warning(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A user migrating before `freqtrade create-userdir`: freqtrade's check would refuse the
+    config ("Directory user_data does not exist"); migrate checks it against a new user dir."""
+    monkeypatch.chdir(tmp_path)
+    assert not (tmp_path / "user_data").exists()
+    assert migrate_main(["--from", str(LATEST), "--to", str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("no freqtrade user directory here (./user_data)") == 1
+    assert "freqtrade create-userdir --userdir user_data" in out
+    assert "unexplained: 0" in out
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == [
+        "MIGRATION.md", "config.json", "policy.yaml", "universe.yaml"]
+    assert not (tmp_path / "user_data").exists()  # the check's user dir was a throw-away

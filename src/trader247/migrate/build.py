@@ -157,7 +157,10 @@ def check_written(ctx: Context, tmp: Path, *, freqtrade: bool) -> tuple[list[str
     if freqtrade:
         from trader247.preflight import run_preflight
 
-        problems, _ = run_preflight([str(tmp / CONFIG)])
+        if Path("user_data").is_dir() or "user_data_dir" in ctx.out.docs[CONFIG]:
+            problems, _ = run_preflight([str(tmp / CONFIG)])
+        else:  # freqtrade refuses a config without a user dir; the user makes one later
+            problems = _check_without_userdir(tmp)
     else:
         from trader247.configfiles import check_files
 
@@ -165,6 +168,23 @@ def check_written(ctx: Context, tmp: Path, *, freqtrade: bool) -> tuple[list[str
     errors = [trace(ctx, p) for p in problems if p.severity == "error"]
     warnings = [trace(ctx, p) for p in problems if p.severity == "warning"]
     return errors, warnings
+
+
+def _check_without_userdir(tmp: Path) -> list[Problem]:
+    """Decision: a migration run where no freqtrade user directory exists yet (``./user_data``,
+    freqtrade's default) checks the written config against a fresh throw-away one and warns
+    once, instead of failing on freqtrade's "Directory user_data does not exist"."""
+    from freqtrade.configuration.directory_operations import create_userdata_dir
+
+    from trader247.preflight import run_preflight
+
+    with tempfile.TemporaryDirectory(prefix="trader247-migrate-userdir-") as name:
+        userdir = create_userdata_dir(str(Path(name) / "user_data"), create_dir=True)
+        problems, _ = run_preflight([str(tmp / CONFIG)], userdir=str(userdir))
+    note = Problem(str(tmp / CONFIG), (), "no freqtrade user directory here (./user_data): "
+                   "checked against a new one; create yours before `freqtrade trade` with "
+                   "`freqtrade create-userdir --userdir user_data`", severity="warning")
+    return [note, *problems]
 
 
 def _target_ready(target: Path, force: bool) -> None:
