@@ -1,4 +1,4 @@
-"""Interrupts end the bot; only database and network errors become outages ([T] item 3).
+"""Interrupts end the bot; only database and network errors become outages.
 
 freqtrade's ``trade`` command turns SIGTERM into a ``KeyboardInterrupt`` raised wherever the main
 thread is (``term_handler`` in ``freqtrade/commands/trade_commands.py``); freqtrade's clean

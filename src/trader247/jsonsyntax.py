@@ -1,4 +1,4 @@
-"""JSON syntax errors of freqtrade's ``-c`` files as ``file:line:col: message`` ([P] item 5).
+"""JSON syntax errors of freqtrade's ``-c`` files as ``file:line:col: message``.
 
 freqtrade's loader reports a syntax error as ``Parse error at offset 124: Missing a comma or
 '}' after an object member.`` plus a snippet, and for the first file that fails only. Before

@@ -1,7 +1,7 @@
 """Pre-flight checks shared by ``trader247 validate`` and the plugins at freqtrade start-up.
 
-Seed fix 5: YAML typos used to surface only at run time. Every problem is collected (never only
-the first) as a :class:`~trader247.core.config.Problem` naming file, line and key.
+Why: in the original bot, YAML typos surfaced only at run time. Every problem is collected
+(never only the first) as a :class:`~trader247.core.config.Problem` naming file, line and key.
 
 Checks beyond each file's own schema:
 - our pairlist is configured when ``universe.yaml`` defines tiers (otherwise the tiers do nothing);

@@ -1,4 +1,4 @@
-"""ExposureCap: a global lock while open positions exceed the at-risk cap (seed fix 1).
+"""ExposureCap: a global lock while open positions exceed the at-risk cap.
 
 Declare it in the strategy's ``protections`` property (freqtrade 2026.9 refuses a ``protections``
 key in the config file)::

@@ -73,7 +73,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Defaults below: issue 13's `trader247 walk-forward` on the real Coinbase USD candles (median
+    # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles (median
     # / most frequent of the five windows' results), without the guards of policy.yaml
     # `strategy:` (README "Trader247Strategy": their walk-forward is still to be completed).
     # Stop of trend trades and hard floor under every per-trigger stop.

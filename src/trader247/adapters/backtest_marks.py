@@ -2,8 +2,8 @@
 
 In backtesting freqtrade slices ``dp.get_pair_dataframe`` (and ``get_analyzed_dataframe``) at
 the candle being processed. Keeping such a slice across candles froze every later mark at the
-close before the pair's first trade: the cap missed rallies and trimmed in declines (issue
-[C2]). Slicing again per trade per candle cost a third of a backtest.
+close before the pair's first trade: the cap missed rallies and trimmed in declines. Slicing
+again per trade per candle cost a third of a backtest.
 
 Decisions:
 - The candles are the ones freqtrade backtests: ``IStrategy.advise_all_indicators(data)``

@@ -1,4 +1,4 @@
-"""The cap's ``fleet`` part: this bot as one member of a fleet sharing ONE at-risk cap ([H]).
+"""The cap's ``fleet`` part: this bot as one member of a fleet sharing ONE at-risk cap.
 
 Built by ``cap_build`` for dry-run / live when ``fleet.enabled`` (README "Fleet"). Per loop:
 

@@ -118,7 +118,7 @@ def _wrap_exit_timeout(user: Callable[..., Any]) -> Callable[..., Any]:
     return check_exit_timeout
 
 
-def _wrap_entry_timeout(user: Callable[..., Any]) -> Callable[..., Any]:  # [G2]
+def _wrap_entry_timeout(user: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(user)
     def check_entry_timeout(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
         return self._cap_cancels_entry(**kwargs) or bool(user(self, *args, **kwargs))
@@ -133,7 +133,7 @@ _WRAPPERS: dict[str, Callable[[Callable[..., Any]], Callable[..., Any]]] = {
     "bot_loop_start": _wrap_loop,
     "order_filled": _wrap_filled,
     "check_exit_timeout": _wrap_exit_timeout,
-    "check_entry_timeout": _wrap_entry_timeout,  # [G2]
+    "check_entry_timeout": _wrap_entry_timeout,
 }
 
 

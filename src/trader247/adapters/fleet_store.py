@@ -1,4 +1,4 @@
-"""The fleet's shared state in PostgreSQL: members, reservations, leadership, trim rounds ([H]).
+"""The fleet's shared state in PostgreSQL: members, reservations, leadership, trim rounds.
 
 Decisions (the rules themselves are pure, in :mod:`trader247.core.fleet`):
 - PostgreSQL only. SQLite has no advisory locks and one writer per file; a fleet URL that is not

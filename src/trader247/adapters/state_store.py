@@ -3,7 +3,7 @@
 Why not freqtrade's ``KeyValueStore``: its ``string_value`` is ``VARCHAR(255)``. SQLite ignores
 the length, PostgreSQL enforces it: the cap state (a few hundred bytes with a handful of open
 trims and cooldowns) failed with ``StringDataRightTruncation`` on the first trim's write-ahead,
-left freqtrade's shared session unusable (``PendingRollbackError``) and the bot died ([C2]).
+left freqtrade's shared session unusable (``PendingRollbackError``) and the bot died.
 
 Decisions:
 - Table ``trader247_state``: ``key VARCHAR(64)`` primary key, ``value TEXT`` (unbounded on

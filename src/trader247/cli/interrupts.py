@@ -1,4 +1,4 @@
-"""Long commands stop cleanly on Ctrl-C (SIGINT) and SIGTERM ([P] item 4).
+"""Long commands stop cleanly on Ctrl-C (SIGINT) and SIGTERM.
 
 ``trader247 walk-forward`` runs ``freqtrade hyperopt`` / ``backtesting`` as child processes;
 hyperopt starts joblib's loky workers, loky's and multiprocessing's resource trackers and a

@@ -1,4 +1,4 @@
-"""Progress lines and time estimates of ``trader247 walk-forward`` ([P] item 4).
+"""Progress lines and time estimates of ``trader247 walk-forward``.
 
 Before, a window ran ~5 min with one line and no word during freqtrade's hyperopt: its progress
 bar is drawn by rich only on a terminal and went to the window's log file.

@@ -1,4 +1,5 @@
-"""``trader247 validate``: the pre-flight check of seed fix 5, the one validation entry point.
+"""``trader247 validate``: the pre-flight check (config typos fail before the bot starts), the
+one validation entry point.
 
 - ``trader247 validate [-c config/config.json ...]``: freqtrade's config (its own loader and
   schema, ``FREQTRADE__`` variables, several ``-c`` files), then our ``policy.yaml`` and

@@ -1,4 +1,4 @@
-"""Fleet: several bots on one exchange account keep ONE at-risk cap ([H]). Decisions only.
+"""Fleet: several bots on one exchange account keep ONE at-risk cap. Decisions only.
 
 Each bot sees only its own trades; three bots each under a 25 % cap could hold 75 % of the
 account. In a fleet every bot publishes what it holds (positions at mark and open entry stake) to

@@ -1,6 +1,6 @@
 """Stake per entry: the tier sizing of ``policy.yaml`` applied to freqtrade's ``stake_amount``.
 
-Decisions (issue 13, item 3):
+Decisions:
 - ``stake_amount: "unlimited"``: the tier % of equity (the original bot's sizing), e.g. 3 % of
   the wallet for a tier-1 pair.
 - a fixed ``stake_amount`` (e.g. 1000): the user's number is the stake of the largest tier; the

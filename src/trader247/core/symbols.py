@@ -5,7 +5,7 @@ a rule may also name a bare base (``BTC``) meaning every quote of that base. Eve
 core compares the normalised form produced by :func:`to_pair`.
 
 A pair written without its separator (``ADAUSD``) has the form of a bare base and matched
-nothing, silently ([P] item 5: ADA/USD fell out of its tier). :func:`glued_pair` recognises it
+nothing, silently (ADA/USD fell out of its tier). :func:`glued_pair` recognises it
 when its head is a known base and its tail one of :data:`QUOTE_CURRENCIES`; the callers decide
 which bases are known (the config check: the files' own pairs and the default universe; the
 pairlist at bot start: the exchange's markets).

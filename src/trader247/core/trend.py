@@ -1,4 +1,4 @@
-"""The trend filter of Trader247Strategy and its guards against whipsaw (issues 13 and [S]).
+"""The trend filter of Trader247Strategy and its guards against whipsaw.
 
 Pure pandas/numpy over plain frames. Lookbacks in hours, converted with the frame's candles per
 hour; trailing windows only (no look-ahead) and windowed means, so values do not depend on where
@@ -36,7 +36,7 @@ __all__ = [
 
 @dataclass(frozen=True)
 class TrendParams:
-    """Long-only trend filter on the pair's own candles (issue 13: the out-of-sample choice).
+    """Long-only trend filter on the pair's own candles (the walk-forward's out-of-sample choice).
 
     In trend: close above the ``ma_hours`` trailing mean by more than ``band_pct`` and a
     ``momentum_hours`` return of at least ``min_momentum_pct``. Out of trend (exit): close below
@@ -44,7 +44,7 @@ class TrendParams:
     mean from trading in and out (fees). ``triggers_required``: enter only when the five
     triggers' conviction agrees too; otherwise the trend alone enters (tag ``trend``).
 
-    Whipsaw guards (issue [S]): ``market_filter`` enters only while the market (BTC) closes
+    Whipsaw guards: ``market_filter`` enters only while the market (BTC) closes
     above its own ``ma_hours`` mean (column ``market_up``); ``cooldown_hours`` > 0 enters only
     when the close has not been below the exit band during the last ``cooldown_hours`` (no
     buying back the breakout just sold). ``band_exit`` False: no ``trend_lost`` exit at all (the

@@ -12,7 +12,7 @@ Decisions:
   each window start and had carried its wallet on.
 - Parameter choice: per parameter the median of the windows' numbers (rounded as the window
   values were) or the most frequent value for categories; ties go to the latest window.
-- Goals (issue [S]), per data set on the chained out-of-sample metrics: Sharpe above
+- Goals, per data set on the chained out-of-sample metrics: Sharpe above
   buy-and-hold's and SampleStrategy's; max drawdown below both; return after fees positive
   where buy-and-hold's is positive, at least ``-2 %`` where it loses (capital preservation).
 """

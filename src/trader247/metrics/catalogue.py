@@ -170,7 +170,7 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Cap state changes, by the state entered.", ("state",)),
     MetricSpec(GAUGE, "reducing_rounds", "trader247_cap_reducing_rounds",
                "Trim rounds in the current REDUCING episode (0 when ACTIVE)."),
-    # [M] per-cluster / per-asset caps (risk.max_per_theme_pct / max_per_asset_pct); no series
+    # per-cluster / per-asset caps (risk.max_per_theme_pct / max_per_asset_pct); no series
     # when not configured.
     MetricSpec(GAUGE, "cluster_at_risk", "trader247_exposure_cluster_at_risk_ratio",
                "At-risk value / equity of a capped cluster (universe.yaml clusters).",

@@ -1,4 +1,5 @@
-"""Prometheus exporter for the bot (fix 6 of 2025-11-15, alerts of fix 7).
+"""Prometheus exporter for the bot (the original bot had no metrics; the alert rules in
+``monitoring/`` read these).
 
 One :class:`Metrics` object per bot (held by the bot's runtime) owns a private
 ``CollectorRegistry`` (plus the process and platform collectors), so nothing here touches the
@@ -44,7 +45,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from trader247.core.clusters import GroupExposure, GroupsExposure  # [M]
+from trader247.core.clusters import GroupExposure, GroupsExposure
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
@@ -283,7 +284,7 @@ class Metrics:
         self.gauges["trims_open"].set(len(trim_state.open_trims))
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
-        if plan is not None and plan.groups is not None:  # [M] per-cluster / per-asset caps
+        if plan is not None and plan.groups is not None:  # per-cluster / per-asset caps
             self._update_groups(plan.groups, plan.reducing_groups)
 
         with self._lock:
@@ -302,7 +303,7 @@ class Metrics:
             self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
 
-    def _update_groups(self, groups: GroupsExposure,  # [M] per-cluster / per-asset caps
+    def _update_groups(self, groups: GroupsExposure,  # per-cluster / per-asset caps
                        reducing_groups: tuple[GroupExposure, ...]) -> None:
         """Every capped cluster, and every asset held; an asset sold out loses its series."""
         reducing = {g.key for g in reducing_groups}

@@ -55,7 +55,7 @@ LATENCY = ("latency budget / alert of the original's own cycle: freqtrade's loop
            "Prometheus alerts (monitoring/) watch the bot")
 LOOP = "loop jitter / auto-backoff: freqtrade's loop runs every process_throttle_secs"
 ADDS_OVER_CAP = ("247trader refuses every increase over the at-risk cap, adds to a held pair "
-                 "included (the cap is the point of fix 1)")
+                 "included (restoring the 25 % cap was the point of the original fix)")
 
 Rule = tuple[str, Handler]
 RULES: Sequence[Rule] = (

@@ -88,7 +88,8 @@ def force_eligible(ctx: Context, leaf: Leaf) -> Row:
     value = symbols(leaf)
     path = ("tiers", tier, "constraints", "force_eligible_symbols")
     ctx.out.put(UNIVERSE, path, value, leaf)
-    return _mapped(leaf, UNIVERSE, path, value, "bypass the volume floor (fix 4)")
+    return _mapped(leaf, UNIVERSE, path, value,
+                   "bypass the volume floor (force-eligible core assets)")
 
 
 def never_trade(ctx: Context, leaf: Leaf) -> Row:
