@@ -2,7 +2,8 @@
 CapPolicy` (``policy.groups``) so the entry gate and the trimmer enforce them with no adapter
 logic. Measuring and deciding on them is :mod:`trader247.core.clusters`.
 
-This module imports nothing of ours: ``exposure`` (which holds ``CapPolicy``) depends on it.
+This module imports only :mod:`trader247.core.symbols` of ours: ``exposure`` (which holds
+``CapPolicy``) depends on it.
 """
 
 from __future__ import annotations
@@ -10,17 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from trader247.core.symbols import asset_of
 
-def asset_of_pair(pair: str) -> str:
-    """``DOGE/USD`` -> ``DOGE``; ``DOGE-USD`` and a bare ``DOGE`` give ``DOGE`` as well.
-
-    A fleet's account snapshot keys positions ``bot|pair`` (``core.fleet``): the asset is the
-    pair's, so cluster and asset caps hold for the whole account in a fleet."""
-    pair = pair.rpartition("|")[2]
-    for separator in ("/", "-"):
-        if separator in pair:
-            return pair.split(separator, 1)[0].upper()
-    return pair.upper()
+# The old name, kept so that tests written against it keep importing; new code uses asset_of.
+asset_of_pair = asset_of
 
 
 def _check_pct(name: str, pct: float) -> None:
@@ -61,7 +55,7 @@ class GroupLimits:
         cluster_of: dict[str, str] = {}
         for name, symbols in definitions.items():
             for symbol in symbols:
-                asset = asset_of_pair(symbol)
+                asset = asset_of(symbol)
                 if cluster_of.setdefault(asset, name) != name:
                     raise ValueError(
                         f"asset {asset} is in clusters {cluster_of[asset]} and {name}"
