@@ -36,9 +36,9 @@ from typing import Any, Literal
 
 from trader247.configfiles import check_files, load_policy
 from trader247.core.config import PolicyConfig, Problem, is_postgresql_url
+from trader247.core.plugin_names import PAIRLIST
 from trader247.jsonsyntax import json_syntax_problems
 
-PAIRLIST = "TieredLiquidityPairList"
 POLICY_FILE = "policy.yaml"
 UNIVERSE_FILE = "universe.yaml"
 CCXT_DEFAULT_TIMEOUT_MS = 10_000

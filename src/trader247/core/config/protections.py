@@ -17,6 +17,7 @@ from pydantic_core import PydanticCustomError
 
 from trader247.core.config.fields import FROZEN, Bounds, Matches
 from trader247.core.config.problems import closest, show_value
+from trader247.core.plugin_names import PROTECTION
 
 __all__ = ["PROTECTION_METHODS", "PROTECTION_PARAMETERS", "ProtectionConfig"]
 
@@ -78,10 +79,11 @@ class ProtectionConfig(BaseModel):
     @field_validator("method")
     @classmethod
     def _known_method(cls, method: str) -> str:
-        if method == "ExposureCap":
+        if method == PROTECTION:
             raise PydanticCustomError(
                 "exposure_cap_listed",
-                "ExposureCap is always added by 247trader (first, from risk.*); remove it here",
+                "{name} is always added by 247trader (first, from risk.*); remove it here",
+                {"name": PROTECTION},
             )
         if method not in PROTECTION_METHODS:
             hint = closest(method, PROTECTION_METHODS)
