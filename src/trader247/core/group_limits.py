@@ -17,17 +17,15 @@ from trader247.core.symbols import asset_of
 asset_of_pair = asset_of
 
 
-def _check_pct(name: str, pct: float) -> None:
-    if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
-        raise ValueError(f"{name} must be in (0, 100], got {pct!r}")
-
-
 @dataclass(frozen=True, slots=True)
 class GroupLimits:
     """The two limits as values. ``cluster_of`` maps an asset to its cluster.
 
     Empty (no cluster caps, ``asset_cap_pct`` None) is "off": the cap is the total cap alone,
-    exactly as before these limits existed (the rollback).
+    exactly as before these limits existed (the rollback). The percentages' range is the
+    model's (``RiskConfig``'s ``Percent``): this object trusts the values ``to_core()`` builds
+    and checks only what spans fields (a cap naming a cluster with no assets, an asset in two
+    clusters).
     """
 
     cluster_caps: Mapping[str, float] = field(default_factory=dict)
@@ -35,10 +33,6 @@ class GroupLimits:
     asset_cap_pct: float | None = None
 
     def __post_init__(self) -> None:
-        for name, pct in self.cluster_caps.items():
-            _check_pct(f"cluster cap {name}", pct)
-        if self.asset_cap_pct is not None:
-            _check_pct("asset cap", self.asset_cap_pct)
         defined = set(self.cluster_of.values())
         for name in self.cluster_caps:
             if name not in defined:

@@ -22,7 +22,6 @@ from typing import Any, Final, NamedTuple
 
 from trader247.core.symbols import SymbolSet, to_pair
 from trader247.core.volume import (
-    VOLUME_SOURCES,
     TickerSnapshot,
     UsdVolume,
     VolumeSource,
@@ -66,13 +65,6 @@ class Reason(StrEnum):
 # --------------------------------------------------------------------------- rules
 
 
-def _floor_value(value: float, what: str) -> float:
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
-    return number
-
-
 def _norm_symbols(symbols: Iterable[str], what: str) -> frozenset[str]:
     if isinstance(symbols, str):
         raise ValueError(f"{what} must be a collection of symbols, got the string {symbols!r}")
@@ -82,7 +74,9 @@ def _norm_symbols(symbols: Iterable[str], what: str) -> frozenset[str]:
 @dataclass(frozen=True)
 class TierRule:
     """One liquidity tier. Symbols are pairs (``BTC-USD`` / ``BTC/USD``) or bare bases (``BTC``),
-    normalised on construction. Built by ``trader247.core.config.Tier.to_core``."""
+    normalised on construction. Built by ``trader247.core.config.Tier.to_core``, whose model
+    declares the name's and the floor's range: this object trusts them and checks only the
+    rule across fields (a force-eligible symbol inside the tier)."""
 
     name: str
     symbols: frozenset[str]
@@ -90,13 +84,10 @@ class TierRule:
     force_eligible: frozenset[str]
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"tier name must be a non-empty string, got {self.name!r}")
         symbols = _norm_symbols(self.symbols, f"tier {self.name}: symbols")
         force = _norm_symbols(self.force_eligible, f"tier {self.name}: force_eligible")
         object.__setattr__(self, "symbols", symbols)
         object.__setattr__(self, "force_eligible", force)
-        object.__setattr__(self, "floor_usd", _floor_value(self.floor_usd, f"tier {self.name}"))
         bases = {s.partition("/")[0] for s in symbols}
         for sym in sorted(force):
             covered = (
@@ -139,7 +130,9 @@ class _RuleIndex:
 class UniverseRules:
     """Everything the universe decision needs. No defaults: the one set lives in the config
     models (``liquidity:`` of ``policy.yaml``, ``universe.yaml``), and
-    ``trader247.core.config.UniverseConfig.to_core`` builds this object."""
+    ``trader247.core.config.UniverseConfig.to_core`` builds this object. Single fields' ranges
+    (floors, exit band, minimum size, suspect ratio, volume source) are the models' and trusted
+    here; ``__post_init__`` normalises symbols and checks what spans tiers."""
 
     tiers: tuple[TierRule, ...]
     global_floor_usd: float
@@ -175,25 +168,9 @@ class UniverseRules:
                 target[sym] = i
         set_ = object.__setattr__
         set_(self, "tiers", tiers)
-        set_(self, "global_floor_usd", _floor_value(self.global_floor_usd, "global_floor_usd"))
         set_(self, "never_trade", _norm_symbols(self.never_trade, "never_trade"))
         set_(self, "stablecoins", frozenset(s.strip().upper() for s in self.stablecoins))
         set_(self, "pegged_quotes", frozenset(s.strip().upper() for s in self.pegged_quotes))
-        band = float(self.exit_band)
-        if not 0.0 <= band < 1.0:
-            raise ValueError(f"exit_band must be in [0, 1), got {self.exit_band!r}")
-        set_(self, "exit_band", band)
-        if isinstance(self.min_universe_size, bool) or int(self.min_universe_size) < 0:
-            raise ValueError(f"min_universe_size must be >= 0, got {self.min_universe_size!r}")
-        set_(self, "min_universe_size", int(self.min_universe_size))
-        if self.volume_source not in VOLUME_SOURCES:
-            raise ValueError(
-                f"volume_source must be one of {VOLUME_SOURCES}, got {self.volume_source!r}"
-            )
-        ratio = float(self.suspect_ratio)
-        if not ratio > 1.0:  # also rejects NaN
-            raise ValueError(f"suspect_ratio must be > 1, got {self.suspect_ratio!r}")
-        set_(self, "suspect_ratio", ratio)
         set_(
             self,
             "_index",
