@@ -615,10 +615,15 @@ def check_files(
 
 
 def check_universe_markets(universe_path: str | os.PathLike[str],
-                           bases: Iterable[str]) -> list[Problem]:
+                           bases: Iterable[str], *,
+                           loaded: UniverseConfig | None = None) -> list[Problem]:
     """Bare symbols of ``universe.yaml`` that are no base currency among the exchange's markets
     (``bases``) as ``file:line`` problems (``check_symbols_on_exchange``: which are errors), for
-    the pairlist at bot start. The file's other problems are the loaders' (it was loaded)."""
+    the pairlist at bot start. The file's other problems are the loaders' (it was loaded).
+    ``loaded``: the file's model, already parsed; the file is then read again only to find the
+    lines of problems, so a clean start parses it once."""
+    if loaded is not None and not check_symbols_on_exchange(loaded, frozenset(bases)):
+        return []
     parsed = _parse_file(universe_path, UniverseConfig)
     if parsed.model is None:
         return []
