@@ -44,13 +44,13 @@ class DataProvider:
 @pytest.fixture
 def parses(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     counted: Counter[str] = Counter()
-    read = configfiles._read_yaml
+    read = configfiles.read_yaml
 
     def counting(file: str, data: bytes | str) -> Any:
         counted[os.path.basename(file)] += 1
         return read(file, data)
 
-    monkeypatch.setattr(configfiles, "_read_yaml", counting)
+    monkeypatch.setattr(configfiles, "read_yaml", counting)
     return counted
 
 
