@@ -57,6 +57,7 @@ __all__ = [
     "MAX_PROBLEMS",
     "ConfigFileError",
     "check_files",
+    "check_files_and_policy",
     "check_universe_markets",
     "json_schemas",
     "load_both",
@@ -366,7 +367,20 @@ def check_files(
 ) -> list[Problem]:
     """Every problem of both files (errors and warnings) without raising: for a pre-flight
     validator."""
-    return _both(policy_path, universe_path, dry_run)[2]
+    return check_files_and_policy(policy_path, universe_path, dry_run=dry_run)[0]
+
+
+def check_files_and_policy(
+    policy_path: str | os.PathLike[str],
+    universe_path: str | os.PathLike[str],
+    *,
+    dry_run: bool | None = None,
+) -> tuple[list[Problem], PolicyConfig | None]:
+    """:func:`check_files` and, when ``policy.yaml`` has no error, its model (what
+    :func:`load_policy` would return), from one read of each file."""
+    policy, _, problems = _both(policy_path, universe_path, dry_run)
+    broken = any(p.severity == "error" and p.file == policy.file for p in problems)
+    return problems, None if broken else policy.model
 
 
 def check_universe_markets(universe_path: str | os.PathLike[str],

@@ -23,6 +23,7 @@ from freqtrade.resolvers.strategy_resolver import StrategyResolver
 from trader247 import configfiles
 from trader247.adapters.settings import load_settings
 from trader247.core.plugin_names import PAIRLIST, PROTECTION, STRATEGY
+from trader247.preflight import run_preflight
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -107,3 +108,11 @@ def test_a_changed_file_is_read_again(parses: Counter[str], tmp_path: Path) -> N
     assert (before.cap_policy.max_total_at_risk_pct, after.cap_policy.max_total_at_risk_pct) == (
         25.0, 20.0)
     assert parses == {"policy.yaml": 2, "universe.yaml": 2}
+
+
+def test_the_preflight_of_trader247_run_reads_each_file_once(parses: Counter[str]) -> None:
+    # `trader247 run` checks the files before freqtrade starts (another config dict: freqtrade's
+    # plugins then read them once more, the bot's own read).
+    problems, config = run_preflight([str(REPO / "config" / "config.json")])
+    assert config is not None and not [p for p in problems if p.severity == "error"]
+    assert parses == {"policy.yaml": 1, "universe.yaml": 1}
