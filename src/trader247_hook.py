@@ -36,8 +36,6 @@ if TYPE_CHECKING:  # typing and pathlib cost milliseconds; a plain start must no
     from types import ModuleType
     from typing import Any
 
-PAIRLIST_NAMES = ("TieredLiquidityPairList",)
-PROTECTION_NAMES = ("ExposureCap",)
 ALLOW_UNTESTED_ENV = "TRADER247_ALLOW_UNTESTED_FREQTRADE"
 TEST_VERSION_ENV = "TRADER247_TEST_FREQTRADE_VERSION"
 _DISABLE_ENV = "TRADER247_DISABLE_HOOK"
@@ -97,10 +95,11 @@ def _check_freqtrade_release(module: "ModuleType") -> None:
 
 def _register_pairlists(module: "ModuleType") -> None:
     # Mutate in place: config_schema holds a reference to this same list object.
+    from trader247.core.plugin_names import PAIRLIST
+
     pairlists: list[str] = module.AVAILABLE_PAIRLISTS
-    for name in PAIRLIST_NAMES:
-        if name not in pairlists:
-            pairlists.append(name)
+    if PAIRLIST not in pairlists:
+        pairlists.append(PAIRLIST)
 
 
 def _shadows_all(folders: "list[Path]", packaged: "Path", recursive: bool) -> bool:

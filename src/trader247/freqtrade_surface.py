@@ -21,6 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from trader247.core.plugin_names import PAIRLIST, PLUGIN_FILES, STRATEGY
+
 
 class Kind(StrEnum):
     PATCH = "patch"
@@ -79,8 +81,8 @@ class Touch:
 _FT = "freqtrade.freqtradebot:FreqtradeBot"
 _EXCHANGE = "freqtrade.exchange.exchange:Exchange"
 _MIXIN = "src/trader247/adapters/cap_mixin.py"
-_PAIRLIST = "user_data/pairlists/TieredLiquidityPairList.py"
-_STRATEGY = "user_data/strategies/Trader247Strategy.py"
+_PAIRLIST = PLUGIN_FILES[PAIRLIST]
+_STRATEGY = PLUGIN_FILES[STRATEGY]
 _HOOK = "src/trader247_hook.py"
 _BEING_REMOVED = ("being removed by the strategy work (s-strat rewrites Trader247Strategy.py): "
                   "the lead deletes this row when that merges")

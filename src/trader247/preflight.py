@@ -34,11 +34,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from trader247.configfiles import check_files, load_policy
+from trader247.configfiles import check_files_and_policy
 from trader247.core.config import PolicyConfig, Problem, is_postgresql_url
+from trader247.core.plugin_names import PAIRLIST
 from trader247.jsonsyntax import json_syntax_problems
 
-PAIRLIST = "TieredLiquidityPairList"
 POLICY_FILE = "policy.yaml"
 UNIVERSE_FILE = "universe.yaml"
 CCXT_DEFAULT_TIMEOUT_MS = 10_000
@@ -236,11 +236,7 @@ def run_preflight(config_files: Sequence[str], userdir: str | None = None
         logging.disable(logging.NOTSET)
     policy_path, universe_path = locate(config)
     dry_run = bool(config.get("dry_run", True))
-    problems = explain_missing(check_files(policy_path, universe_path, dry_run=dry_run),
-                               (policy_path, universe_path),
-                               config.get("user_data_dir"))
-    policy = None
-    if not any(p.severity == "error" and p.file == str(policy_path) for p in problems):
-        policy = load_policy(policy_path, dry_run=dry_run)
+    found, policy = check_files_and_policy(policy_path, universe_path, dry_run=dry_run)
+    problems = explain_missing(found, (policy_path, universe_path), config.get("user_data_dir"))
     problems += config_checks(config, policy, file=str(Path(config_files[0])))
     return problems, config

@@ -22,8 +22,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from trader247.adapters.settings import load_settings
+from trader247.core.plugin_names import PROTECTION
 
-EXPOSURE_CAP: dict[str, Any] = {"method": "ExposureCap"}
+EXPOSURE_CAP: dict[str, Any] = {"method": PROTECTION}
 
 
 def strategy_protections(config: Mapping[str, Any]) -> list[dict[str, Any]]:

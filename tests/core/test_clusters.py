@@ -197,6 +197,3 @@ def test_limits_are_checked_at_construction() -> None:
         GroupLimits.from_definitions({"MEME": ["DOGE"], "OTHER": ["DOGE-USD"]}, {}, None)
     with pytest.raises(ValueError, match="cluster cap L2 names a cluster with no assets"):
         GroupLimits.from_definitions(DEFINITIONS, {"L2": 10.0}, None)
-    for bad in (0.0, 100.01, True):
-        with pytest.raises(ValueError, match=r"must be in \(0, 100\]"):
-            GroupLimits.from_definitions(DEFINITIONS, {"MEME": bad}, None)  # type: ignore[dict-item]

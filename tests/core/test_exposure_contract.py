@@ -38,20 +38,6 @@ def test_a_negative_balance_is_a_value_not_an_error() -> None:
     assert Snapshot(-5.0).stake_balance == -5.0
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"trim_interval_cycles": 0}, "trim_interval_cycles must be an integer >= 1, got 0"),
-    ({"max_trims_per_cycle": True}, "max_trims_per_cycle must be an integer >= 1, got True"),
-    ({"reentry_cooldown_cycles": -1}, "reentry_cooldown_cycles must be an integer >= 0, got -1"),
-    ({"reentry_cooldown_cycles": 1.0},
-     "reentry_cooldown_cycles must be an integer >= 0, got 1.0"),
-])
-def test_integer_settings_are_refused_naming_the_key(changes: dict[str, object],
-                                                     message: str) -> None:
-    with pytest.raises(ValueError) as info:
-        shipped_cap_policy(**changes)
-    assert str(info.value) == message
-
-
 # --- free balance, tolerance ------------------------------------------------------------------
 
 
@@ -96,20 +82,6 @@ def test_the_asset_is_the_first_part_of_the_symbol(pair: str, asset: str) -> Non
 def test_group_caps_accept_every_percentage_in_range(pct: float) -> None:
     limits = GroupLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": pct}, pct)
     assert limits.cluster_caps == {"MEME": pct} and limits.asset_cap_pct == pct
-
-
-@pytest.mark.parametrize("caps, asset_pct, message", [
-    ({"MEME": 0.0}, None, "cluster cap MEME must be in (0, 100], got 0.0"),
-    ({"MEME": 100.5}, None, "cluster cap MEME must be in (0, 100], got 100.5"),
-    ({}, 0.0, "asset cap must be in (0, 100], got 0.0"),
-    ({}, True, "asset cap must be in (0, 100], got True"),
-    ({}, "5", "asset cap must be in (0, 100], got '5'"),
-])
-def test_group_caps_refuse_naming_the_limit(caps: dict[str, float], asset_pct: object,
-                                            message: str) -> None:
-    with pytest.raises(ValueError) as info:
-        GroupLimits.from_definitions({"MEME": ["DOGE"]}, caps, asset_pct)  # type: ignore[arg-type]
-    assert str(info.value) == message
 
 
 @pytest.mark.parametrize("limits, enabled", [

@@ -7,7 +7,6 @@ from tests.shipped import shipped_cap_policy
 
 from trader247.core.exposure import CapPolicy, CapState, Position, measure
 from trader247.core.fleet import (
-    FleetPolicy,
     Leader,
     Member,
     Reservation,
@@ -129,9 +128,3 @@ def test_one_round_for_the_fleet_split_per_bot_no_position_twice() -> None:
         stakes["c"])
     assert sum(stakes.values()) == pytest.approx(plan.to_trim)
     assert per_bot["b"][0].pair == "BTC/USD"
-
-
-@pytest.mark.parametrize("name", ["", "a|b"])
-def test_fleet_policy_rejects_bad_names(name: str) -> None:
-    with pytest.raises(ValueError, match="fleet name"):
-        FleetPolicy(name, 30.0)

@@ -4,7 +4,7 @@ import pytest
 
 from trader247.core.symbols import (
     SymbolSet,
-    base_of,
+    asset_of,
     is_bare,
     split_pair,
     symbol_matches,
@@ -56,12 +56,35 @@ def test_split_pair_bare_base_is_not_a_pair() -> None:
 
 
 @pytest.mark.parametrize(
-    "symbol, base, bare",
-    [("BTC", "BTC", True), ("BTC-USD", "BTC", False), ("eth/btc", "ETH", False)],
+    "symbol, bare",
+    [("BTC", True), ("BTC-USD", False), ("eth/btc", False)],
 )
-def test_base_of_and_is_bare(symbol: str, base: str, bare: bool) -> None:
-    assert base_of(symbol) == base
+def test_is_bare(symbol: str, bare: bool) -> None:
     assert is_bare(symbol) is bare
+
+
+@pytest.mark.parametrize("symbol, asset", [
+    ("BTC", "BTC"),                  # a bare base is its own asset
+    ("doge", "DOGE"),                # lower case
+    (" doge-usd ", "DOGE"),          # blanks around it
+    ("BTC-USD", "BTC"),              # Coinbase product id
+    ("BTC/USD", "BTC"),              # ccxt pair
+    ("eth/btc", "ETH"),              # the base, not the quote, when both are assets
+    ("BTC-PERP-INTX", "BTC"),        # multi-part Coinbase id: the first part
+    ("ETH/USDC:USDC", "ETH"),        # ccxt settle suffix
+    ("A-B/C", "A-B"),                # '/' wins over '-': ccxt's separator is authoritative
+    ("bot-a|DOGE/USD", "DOGE"),      # a fleet key: the pair after the bot
+    ("a|b|SOL-USD", "SOL"),          # the pair after the last '|'
+])
+def test_asset_of_every_spelling(symbol: str, asset: str) -> None:
+    assert asset_of(symbol) == asset
+
+
+def test_asset_of_is_the_one_definition() -> None:
+    """The config package and the cluster limits use the same function, not a copy."""
+    from trader247.core import clusters, config, group_limits
+
+    assert config.asset_of is group_limits.asset_of_pair is clusters.asset_of_pair is asset_of
 
 
 @pytest.mark.parametrize(

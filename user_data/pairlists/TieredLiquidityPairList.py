@@ -32,6 +32,7 @@ from freqtrade.plugins.pairlist.IPairList import IPairList, PairlistParameter, S
 from trader247.adapters import observability
 from trader247.adapters.settings import load_settings
 from trader247.configfiles import check_universe_markets
+from trader247.core.config import UniverseConfig
 from trader247.core.universe import (
     MarketInfo,
     UniverseState,
@@ -63,7 +64,7 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
                 f"{self.name}: number_assets must be >= 0 and max_ticker_age_s > 0 "
                 f"(got {self._number_assets}, {self._max_ticker_age_s})")
         settings = load_settings(self._config, params)
-        self._check_symbols(settings.universe_path)
+        self._check_symbols(settings.universe_path, settings.universe)
         self._rules = settings.universe_rules
         self._files = f"{settings.universe_path}, {settings.policy_path}"
         self._state: UniverseState | None = None
@@ -72,13 +73,13 @@ class TieredLiquidityPairList(IPairList):  # type: ignore[misc]  # freqtrade is 
         if self._config.get("runmode") in (RunMode.DRY_RUN, RunMode.LIVE):  # reloads markets
             markets_guard.install(self._exchange)
 
-    def _check_symbols(self, universe_path: Path) -> None:
+    def _check_symbols(self, universe_path: Path, universe: UniverseConfig) -> None:
         """Every bare base of ``universe.yaml`` is a base on this exchange (``ADAUSD``: "did you
         mean ADA-USD?"); markets not loaded: nothing to check against, freqtrade reports that."""
         bases = {m.get("base") for m in (self._exchange.markets or {}).values()} - {None}
         if not bases:
             return
-        problems = check_universe_markets(universe_path, bases)
+        problems = check_universe_markets(universe_path, bases, loaded=universe)
         for problem in problems:
             if problem.severity != "error":
                 logger.warning(problem.format())

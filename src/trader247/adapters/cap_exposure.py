@@ -16,6 +16,7 @@ from typing import Any
 
 from trader247.adapters.cap_marks import MarkSource
 from trader247.core.exposure import Position, Snapshot
+from trader247.core.symbols import asset_of
 
 
 def open_entry_stake(trade: Any) -> float:
@@ -52,7 +53,7 @@ class ExposureReader:
         balance = float(self.wallets.get_total(self.stake_currency)) if self.wallets else 0.0
         external = 0.0
         if self.count_external and self.wallets:
-            external = self._external_value({p.pair.split("/")[0] for p in positions})
+            external = self._external_value({asset_of(p.pair) for p in positions})
         return Snapshot(stake_balance=balance, positions=positions,
                         external_holdings_value=external)
 

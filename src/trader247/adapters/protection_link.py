@@ -17,10 +17,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from trader247.core.plugin_names import PROTECTION
+
 if TYPE_CHECKING:
     from trader247.adapters.cap_controller import CapController
 
-PROTECTION = "ExposureCap"
 CONTROLLER_KEY = "_trader247_cap_controller"
 
 

@@ -45,6 +45,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, NoReturn
 
+from trader247.core.symbols import asset_of
 from trader247.interrupts import raise_interrupt
 
 DEFAULT_PID_FILE = Path("user_data/trader247.pid")
@@ -357,11 +358,11 @@ def _leftovers(config: dict[str, Any], status: list[dict[str, Any]]) -> list[str
     held. Reported, never sold; coins no trade of this bot held are not its business."""
     balance = _api(config, "GET", "balance") or {}
     stake = balance.get("stake")
-    traded = {t["pair"].split("/")[0] for t in status}
+    traded = {asset_of(t["pair"]) for t in status}
     rates: dict[str, float] = {}
     for trade in (_api(config, "GET", "trades?limit=500") or {}).get("trades") or []:
         if not trade.get("is_open") and trade.get("close_rate"):
-            rates[trade["pair"].split("/")[0]] = float(trade["close_rate"])  # oldest first
+            rates[asset_of(trade["pair"])] = float(trade["close_rate"])  # oldest first
     left = []
     for currency in balance.get("currencies") or []:
         coin, amount = currency.get("currency"), float(currency.get("balance") or 0.0)

@@ -33,6 +33,7 @@ from trader247.cli.demo import exchange_override
 from trader247.cli.interrupts import Interrupted, run_in_group, stop_on_signals
 from trader247.cli.processes import StartupFailed, free_port, start_replay, stop
 from trader247.cli.progress import EpochWatch, Progress, duration, remaining_walk
+from trader247.core.plugin_names import STRATEGY
 from trader247.core.walkforward import (
     Metrics,
     Window,
@@ -66,7 +67,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hyperopt-loss", default="SharpeHyperOptLossDaily")
     parser.add_argument("--random-state", type=int, default=1)
     parser.add_argument("-j", "--jobs", type=int, default=1, help="hyperopt worker processes")
-    parser.add_argument("--strategy", default="Trader247Strategy")
+    parser.add_argument("--strategy", default=STRATEGY)
     parser.add_argument("--strategy-path", type=Path, default=Path("user_data/strategies"))
     parser.add_argument("--wallet", type=float, default=1000.0, help="dry_run_wallet")
     parser.add_argument("--out", type=Path, default=Path("user_data/walk-forward"))

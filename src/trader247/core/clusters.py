@@ -52,7 +52,8 @@ from trader247.core.exposure import (
     over_cap_reason,
 )
 from trader247.core.group_limits import GroupLimits as GroupLimits
-from trader247.core.group_limits import asset_of_pair as asset_of_pair
+from trader247.core.group_limits import asset_of_pair as asset_of_pair  # old name, for tests
+from trader247.core.symbols import asset_of
 from trader247.core.words import Word
 
 GroupKind = Literal["cluster", "asset"]
@@ -176,7 +177,7 @@ def measure_groups(
     by_cluster: dict[str, list[Position]] = {name: [] for name in limits.cluster_caps}
     by_asset: dict[str, list[Position]] = {}
     for position in snapshot.positions:
-        asset = asset_of_pair(position.pair)
+        asset = asset_of(position.pair)
         capped = limits.cluster_cap_of(asset)
         if capped is not None:
             by_cluster[capped[0]].append(position)
@@ -226,7 +227,7 @@ def entry_headroom(
     Over a cap the headroom is negative (the target is under the cap).
     """
     exposure = groups.exposure
-    asset = asset_of_pair(pair)
+    asset = asset_of(pair)
     total_room = exposure.target_value - exposure.at_risk
     if exposure.over_cap:
         return EntryHeadroom(pair, total_room, "total", over_cap_reason(exposure))

@@ -42,7 +42,6 @@ from trader247.core.group_limits import GroupLimits
 from trader247.core.words import Word
 
 TrimMode = Literal["proportional", "largest_first"]
-TRIM_MODES: tuple[TrimMode, ...] = ("proportional", "largest_first")
 
 _REL_TOL = 1e-9
 
@@ -105,12 +104,16 @@ class Snapshot:
 
 @dataclass(frozen=True, slots=True)
 class CapPolicy:
-    """The at-risk cap and how trims enforce it. Validated once, at construction.
+    """The at-risk cap and how trims enforce it.
 
-    No defaults: the one set lives in ``trader247.core.config.RiskConfig`` (``policy.yaml``),
-    whose ``to_core()`` builds this object. ``groups``: the per-cluster and per-asset limits
-    (``risk.max_per_theme_pct``, ``risk.max_per_asset_pct``), enforced by the same gate and
-    trimmer through :mod:`trader247.core.clusters`; empty means off.
+    No defaults and no range checks: the one set of defaults and every field's range live in
+    ``trader247.core.config.RiskConfig`` (``policy.yaml``, its ``Bounds``), whose ``to_core()``
+    builds this object; the core trusts the values it builds. ``__post_init__`` keeps only the
+    rule across fields that no field's bounds can express (band below the cap).
+
+    ``groups``: the per-cluster and per-asset limits (``risk.max_per_theme_pct``,
+    ``risk.max_per_asset_pct``), enforced by the same gate and trimmer through
+    :mod:`trader247.core.clusters`; empty means off.
     """
 
     max_total_at_risk_pct: float
@@ -126,31 +129,16 @@ class CapPolicy:
     groups: GroupLimits
 
     def __post_init__(self) -> None:
-        cap = self.max_total_at_risk_pct
-        if not (isinstance(cap, int | float) and 0 < cap <= 100):
-            raise ValueError(f"max_total_at_risk_pct must be in (0, 100], got {cap!r}")
-        band = self.trim_band_pct
-        if not (isinstance(band, int | float) and 0 <= band < cap):
-            raise ValueError(f"trim_band_pct must be in [0, {cap:g}), got {band!r}")
-        _require_int("trim_interval_cycles", self.trim_interval_cycles, 1)
-        timeout = self.trim_timeout_seconds
-        if not (isinstance(timeout, int | float) and 0 < timeout < math.inf):
-            raise ValueError(f"trim_timeout_seconds must be > 0, got {timeout!r}")
-        _require_int("max_trims_per_cycle", self.max_trims_per_cycle, 1)
-        _require_int("reentry_cooldown_cycles", self.reentry_cooldown_cycles, 0)
-        if self.trim_mode not in TRIM_MODES:
-            raise ValueError(f"trim_mode must be one of {TRIM_MODES}, got {self.trim_mode!r}")
+        # A target at or below zero would trim everything (check_policy tells the user first).
+        cap, band = self.max_total_at_risk_pct, self.trim_band_pct
+        if not band < cap:
+            raise ValueError(f"trim_band_pct must be < max_total_at_risk_pct ({cap:g}), "
+                             f"got {band!r}")
 
     @property
     def target_pct(self) -> float:
         """Where a trim aims: far enough under the cap that one tick cannot re-trigger it."""
         return self.max_total_at_risk_pct - self.trim_band_pct
-
-
-def _require_int(name: str, value: object, minimum: int) -> None:
-    # bool is an int subclass; `trim_interval_cycles: true` in YAML is a typo, not 1.
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)

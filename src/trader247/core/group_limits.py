@@ -2,7 +2,8 @@
 CapPolicy` (``policy.groups``) so the entry gate and the trimmer enforce them with no adapter
 logic. Measuring and deciding on them is :mod:`trader247.core.clusters`.
 
-This module imports nothing of ours: ``exposure`` (which holds ``CapPolicy``) depends on it.
+This module imports only :mod:`trader247.core.symbols` of ours: ``exposure`` (which holds
+``CapPolicy``) depends on it.
 """
 
 from __future__ import annotations
@@ -10,22 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from trader247.core.symbols import asset_of
 
-def asset_of_pair(pair: str) -> str:
-    """``DOGE/USD`` -> ``DOGE``; ``DOGE-USD`` and a bare ``DOGE`` give ``DOGE`` as well.
-
-    A fleet's account snapshot keys positions ``bot|pair`` (``core.fleet``): the asset is the
-    pair's, so cluster and asset caps hold for the whole account in a fleet."""
-    pair = pair.rpartition("|")[2]
-    for separator in ("/", "-"):
-        if separator in pair:
-            return pair.split(separator, 1)[0].upper()
-    return pair.upper()
-
-
-def _check_pct(name: str, pct: float) -> None:
-    if isinstance(pct, bool) or not isinstance(pct, int | float) or not 0 < pct <= 100:
-        raise ValueError(f"{name} must be in (0, 100], got {pct!r}")
+# The old name, kept so that tests written against it keep importing; new code uses asset_of.
+asset_of_pair = asset_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +22,10 @@ class GroupLimits:
     """The two limits as values. ``cluster_of`` maps an asset to its cluster.
 
     Empty (no cluster caps, ``asset_cap_pct`` None) is "off": the cap is the total cap alone,
-    exactly as before these limits existed (the rollback).
+    exactly as before these limits existed (the rollback). The percentages' range is the
+    model's (``RiskConfig``'s ``Percent``): this object trusts the values ``to_core()`` builds
+    and checks only what spans fields (a cap naming a cluster with no assets, an asset in two
+    clusters).
     """
 
     cluster_caps: Mapping[str, float] = field(default_factory=dict)
@@ -41,10 +33,6 @@ class GroupLimits:
     asset_cap_pct: float | None = None
 
     def __post_init__(self) -> None:
-        for name, pct in self.cluster_caps.items():
-            _check_pct(f"cluster cap {name}", pct)
-        if self.asset_cap_pct is not None:
-            _check_pct("asset cap", self.asset_cap_pct)
         defined = set(self.cluster_of.values())
         for name in self.cluster_caps:
             if name not in defined:
@@ -61,7 +49,7 @@ class GroupLimits:
         cluster_of: dict[str, str] = {}
         for name, symbols in definitions.items():
             for symbol in symbols:
-                asset = asset_of_pair(symbol)
+                asset = asset_of(symbol)
                 if cluster_of.setdefault(asset, name) != name:
                     raise ValueError(
                         f"asset {asset} is in clusters {cluster_of[asset]} and {name}"

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from trader247.core.exposure import CapState, Exposure, format_stake
+from trader247.core.symbols import asset_of
 from trader247.core.throttle import Throttle
 from trader247.core.trims import TrimOrder
 from trader247.core.universe import UniverseResult, format_force_eligible_line, format_usd
@@ -84,10 +85,6 @@ def format_state_change(
     return f"{text}\n{plan_line}" if plan_line else text
 
 
-def _base(pair: str) -> str:
-    return pair.partition("/")[0] or pair
-
-
 def format_trim_round(
     orders: Sequence[TrimOrder],
     exposure: Exposure,
@@ -121,7 +118,7 @@ def format_trim_round(
             head += f"total at_risk {_pct(exposure.at_risk_pct)} (cap {exposure.cap_pct:.1f}%)"
     lines = [head]
     for order in orders[:max_pairs]:
-        amount = "full exit" if order.full_exit else f"{order.amount:.8g} {_base(order.pair)}"
+        amount = "full exit" if order.full_exit else f"{order.amount:.8g} {asset_of(order.pair)}"
         sell = format_stake(order.stake_to_sell, stake_currency)
         line = f"• {order.pair}: sell {sell} ({amount})"
         if latencies is not None:

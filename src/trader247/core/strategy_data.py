@@ -31,6 +31,7 @@ import pandas as pd
 
 from trader247.core.resample import closed_index, resample_closed
 from trader247.core.signals import Regime, SignalParams, regime
+from trader247.core.symbols import asset_of
 from trader247.core.trend import market_column, market_up, trend_column, trend_indicators
 from trader247.core.universe import UniverseRules
 from trader247.core.universe_series import eligible_series, rolling_usd_volume
@@ -171,7 +172,7 @@ def eligibility(df: pd.DataFrame, pair: str, rules: UniverseRules, window: int,
 
 def force_eligible_assets(rules: UniverseRules) -> tuple[str, ...]:
     """Base assets of every force-eligible symbol, sorted (``ETH-USD`` forces ETH/BTC too)."""
-    return tuple(sorted({sym.partition("/")[0] for tier in rules.tiers
+    return tuple(sorted({asset_of(sym) for tier in rules.tiers
                          for sym in tier.force_eligible}))
 
 

@@ -21,7 +21,7 @@ from typing import Final
 __all__ = [
     "QUOTE_CURRENCIES",
     "SymbolSet",
-    "base_of",
+    "asset_of",
     "glued_pair",
     "is_bare",
     "split_pair",
@@ -97,9 +97,28 @@ def split_pair(pair: str) -> tuple[str, str]:
     return base, quote
 
 
-def base_of(symbol: str) -> str:
-    """Base currency of a pair or a bare base."""
-    return to_pair(symbol).partition("/")[0]
+def asset_of(symbol: str) -> str:
+    """The asset (base currency) a symbol stands for: ``DOGE/USD``, ``DOGE-USD``, ``doge`` ->
+    ``DOGE``. The one definition, for config symbols and for the pairs of live positions.
+
+    Total on strings (never raises): it runs in the entry gate and the trimmer on whatever pair a
+    position or a fleet member reports, where an exception would stop cap enforcement; config
+    symbols were validated by their model before they get here. Edge cases, decided:
+
+    - ``/`` wins over ``-``: ccxt's ``BASE/QUOTE`` is authoritative, so the base is what comes
+      before the first ``/`` (``ETH/USDC:USDC`` -> ``ETH``); without ``/`` it is what comes
+      before the first ``-`` (Coinbase ids, also multi-part ones: ``BTC-PERP-INTX`` -> ``BTC``).
+    - A bare base is its own asset (``BTC`` -> ``BTC``).
+    - Upper-cased, surrounding blanks dropped: ``doge-usd`` and ``DOGE/USD`` are one asset.
+    - A fleet key ``bot|pair`` (``core.fleet``) is the pair after the last ``|``, so cluster and
+      asset caps hold for the whole account in a fleet.
+    """
+    pair = symbol.rpartition("|")[2]
+    for separator in _SEPARATORS:
+        if separator in pair:
+            pair = pair.split(separator, 1)[0]
+            break
+    return pair.strip().upper()
 
 
 def symbol_matches(rule_symbol: str, pair: str) -> bool:

@@ -3,7 +3,8 @@
 Pure decisions over plain data (time passed in). The Freqtrade pairlist adapter calls
 :func:`evaluate_universe` on every refresh and keeps the returned :class:`UniverseState` for the
 next one; backtests apply the same rules candle by candle without look-ahead with
-``trader247.core.universe_series``.
+``trader247.core.universe_series``. The rules are :mod:`trader247.core.universe_rules`, the
+values a refresh yields :mod:`trader247.core.universe_result`; both are re-exported here.
 
 Production lessons encoded here (fixes 2-4 of 2025-11-15): volume is always real USD (see
 ``volume.py``), floors are per tier with a global fallback, tier-1 core assets can be forced
@@ -12,20 +13,31 @@ eligible, and a bad or stale data refresh keeps the last good universe instead o
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
-from functools import cached_property
 from types import MappingProxyType
-from typing import Any, Final, NamedTuple
+from typing import Final
 
-from trader247.core.symbols import SymbolSet, to_pair
+from trader247.core.universe_result import (
+    MarketInfo,
+    PairDecision,
+    UniverseResult,
+    UniverseState,
+    format_force_eligible_line,
+    format_usd,
+    market_from_ccxt,
+)
+from trader247.core.universe_rules import (
+    PairClass,
+    Reason,
+    TierRule,
+    UniverseRules,
+    exit_floor,
+    tier_of,
+)
 from trader247.core.volume import (
-    VOLUME_SOURCES,
     TickerSnapshot,
     UsdVolume,
-    VolumeSource,
     build_usd_price_index,
     usd_volume,
 )
@@ -49,370 +61,6 @@ __all__ = [
 MIN_TICKER_COVERAGE: Final = 0.5
 """Share of the active markets that must have a fresh ticker with volume, else a data fault.
 A constant of the fault detection, not a setting (no config key sets it)."""
-
-
-class Reason(StrEnum):
-    ELIGIBLE = "ELIGIBLE"
-    FORCE_ELIGIBLE = "FORCE_ELIGIBLE"
-    BELOW_TIER_FLOOR = "BELOW_TIER_FLOOR"
-    BELOW_GLOBAL_FLOOR = "BELOW_GLOBAL_FLOOR"
-    NO_USD_PRICE = "NO_USD_PRICE"
-    EXCLUDED = "EXCLUDED"
-    STABLECOIN = "STABLECOIN"
-    INACTIVE_MARKET = "INACTIVE_MARKET"
-    STALE_DATA = "STALE_DATA"
-
-
-# --------------------------------------------------------------------------- rules
-
-
-def _floor_value(value: float, what: str) -> float:
-    number = float(value)
-    if not math.isfinite(number) or number <= 0:
-        raise ValueError(f"{what} must be a finite number > 0, got {value!r}")
-    return number
-
-
-def _norm_symbols(symbols: Iterable[str], what: str) -> frozenset[str]:
-    if isinstance(symbols, str):
-        raise ValueError(f"{what} must be a collection of symbols, got the string {symbols!r}")
-    return frozenset(to_pair(s) for s in symbols)
-
-
-@dataclass(frozen=True)
-class TierRule:
-    """One liquidity tier. Symbols are pairs (``BTC-USD`` / ``BTC/USD``) or bare bases (``BTC``),
-    normalised on construction. Built by ``trader247.core.config.Tier.to_core``."""
-
-    name: str
-    symbols: frozenset[str]
-    floor_usd: float
-    force_eligible: frozenset[str]
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name.strip():
-            raise ValueError(f"tier name must be a non-empty string, got {self.name!r}")
-        symbols = _norm_symbols(self.symbols, f"tier {self.name}: symbols")
-        force = _norm_symbols(self.force_eligible, f"tier {self.name}: force_eligible")
-        object.__setattr__(self, "symbols", symbols)
-        object.__setattr__(self, "force_eligible", force)
-        object.__setattr__(self, "floor_usd", _floor_value(self.floor_usd, f"tier {self.name}"))
-        bases = {s.partition("/")[0] for s in symbols}
-        for sym in sorted(force):
-            covered = (
-                sym in symbols
-                or sym.partition("/")[0] in symbols
-                or ("/" not in sym and sym in bases)
-            )
-            # A force entry outside its tier could never apply (force is looked up in the pair's
-            # own tier): a config typo that would silently disable the override.
-            if not covered:
-                raise ValueError(
-                    f"tier {self.name}: force_eligible symbol {sym} is not in the tier's symbols"
-                )
-
-
-class _PairClass(NamedTuple):
-    """Everything about a pair that depends only on the rules, not on market data."""
-
-    key: str | None  # normalised pair; None when the symbol is not a spot pair
-    tier_idx: int | None
-    forced: bool
-    static_reason: Reason | None  # EXCLUDED / STABLECOIN, decided before any ticker is read
-    static_detail: str
-
-
-@dataclass(frozen=True)
-class _RuleIndex:
-    exact: Mapping[str, int]
-    bare: Mapping[str, int]
-    force: tuple[SymbolSet, ...]
-    never_trade: SymbolSet
-    # Base asset of every force-eligible symbol -> its tier: ``ETH-USD`` forces ETH/BTC too.
-    force_bases: Mapping[str, int] = field(default_factory=dict)
-    # Memo of _PairClass per raw pair string: the same markets come back on every refresh, and
-    # these look-ups are most of the per-pair cost. Rules are immutable, so it never goes stale.
-    classes: dict[str, _PairClass] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class UniverseRules:
-    """Everything the universe decision needs. No defaults: the one set lives in the config
-    models (``liquidity:`` of ``policy.yaml``, ``universe.yaml``), and
-    ``trader247.core.config.UniverseConfig.to_core`` builds this object."""
-
-    tiers: tuple[TierRule, ...]
-    global_floor_usd: float
-    never_trade: frozenset[str]
-    stablecoins: frozenset[str]
-    exclude_stablecoin_bases: bool
-    exit_band: float
-    min_universe_size: int
-    pegged_quotes: frozenset[str]
-    volume_source: VolumeSource
-    suspect_ratio: float
-    _index: _RuleIndex = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        tiers = tuple(self.tiers)
-        for tier in tiers:
-            if not isinstance(tier, TierRule):
-                raise ValueError(f"tiers must hold TierRule objects, got {tier!r}")
-        names = [t.name for t in tiers]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"duplicate tier names: {dupes}")
-        exact: dict[str, int] = {}
-        bare: dict[str, int] = {}
-        for i, tier in enumerate(tiers):
-            for sym in tier.symbols:
-                target = exact if "/" in sym else bare
-                if sym in target:
-                    # Same spelling in two tiers: which floor applies would depend on tier order.
-                    raise ValueError(
-                        f"symbol {sym} is listed in tiers {tiers[target[sym]].name} and {tier.name}"
-                    )
-                target[sym] = i
-        set_ = object.__setattr__
-        set_(self, "tiers", tiers)
-        set_(self, "global_floor_usd", _floor_value(self.global_floor_usd, "global_floor_usd"))
-        set_(self, "never_trade", _norm_symbols(self.never_trade, "never_trade"))
-        set_(self, "stablecoins", frozenset(s.strip().upper() for s in self.stablecoins))
-        set_(self, "pegged_quotes", frozenset(s.strip().upper() for s in self.pegged_quotes))
-        band = float(self.exit_band)
-        if not 0.0 <= band < 1.0:
-            raise ValueError(f"exit_band must be in [0, 1), got {self.exit_band!r}")
-        set_(self, "exit_band", band)
-        if isinstance(self.min_universe_size, bool) or int(self.min_universe_size) < 0:
-            raise ValueError(f"min_universe_size must be >= 0, got {self.min_universe_size!r}")
-        set_(self, "min_universe_size", int(self.min_universe_size))
-        if self.volume_source not in VOLUME_SOURCES:
-            raise ValueError(
-                f"volume_source must be one of {VOLUME_SOURCES}, got {self.volume_source!r}"
-            )
-        ratio = float(self.suspect_ratio)
-        if not ratio > 1.0:  # also rejects NaN
-            raise ValueError(f"suspect_ratio must be > 1, got {self.suspect_ratio!r}")
-        set_(self, "suspect_ratio", ratio)
-        set_(
-            self,
-            "_index",
-            _RuleIndex(
-                exact=MappingProxyType(exact),
-                bare=MappingProxyType(bare),
-                force=tuple(SymbolSet.of(t.force_eligible) for t in tiers),
-                never_trade=SymbolSet.of(self.never_trade),
-                force_bases=MappingProxyType({
-                    sym.partition("/")[0]: i
-                    for i in reversed(range(len(tiers))) for sym in tiers[i].force_eligible}),
-            ),
-        )
-
-    def tier_index(self, pair: str) -> int | None:
-        """Index into ``tiers`` for a normalised pair: an exact pair entry beats a bare base."""
-        idx = self._index.exact.get(pair)
-        if idx is None:
-            idx = self._index.bare.get(pair.partition("/")[0])
-        return idx
-
-    def _classify(self, pair: str) -> _PairClass:
-        cached = self._index.classes.get(pair)
-        if cached is not None:
-            return cached
-        try:
-            key = to_pair(pair)
-        except ValueError:
-            result = _PairClass(None, None, False, Reason.EXCLUDED, "unrecognised symbol")
-        else:
-            idx = self.tier_index(key)
-            forced = idx is not None and self._index.force[idx].matches(key)
-            base = key.partition("/")[0]
-            # Force-eligible is about the asset, whatever the quote (issue 13): with a BTC stake
-            # ETH/BTC is as core as ETH/USD. The pair takes the tier of its force entry.
-            force_idx = self._index.force_bases.get(base)
-            if not forced and force_idx is not None and idx in (None, force_idx):
-                forced, idx = True, force_idx
-            reason: Reason | None = None
-            detail = ""
-            if self._index.never_trade.matches(key):
-                reason, detail = Reason.EXCLUDED, "never_trade"
-            elif self.exclude_stablecoin_bases and base in self.stablecoins:
-                reason, detail = Reason.STABLECOIN, f"stablecoin base {base}"
-            result = _PairClass(key, idx, forced, reason, detail)
-        if len(self._index.classes) < 50_000:  # bound memory against unbounded symbol churn
-            self._index.classes[pair] = result
-        return result
-
-
-def tier_of(pair: str, rules: UniverseRules) -> TierRule | None:
-    """The tier covering ``pair`` (any spelling), exact pair entries before bare-base entries."""
-    idx = rules.tier_index(to_pair(pair))
-    return None if idx is None else rules.tiers[idx]
-
-
-def exit_floor(floor: float, exit_band: float) -> float:
-    """Volume below which an eligible pair leaves. Rounded to cents so that boundaries are exact
-    money amounts rather than artefacts of ``0.9`` not being representable in binary."""
-    return round(floor * (1.0 - exit_band), 2)
-
-
-# --------------------------------------------------------------------------- markets / decisions
-
-
-@dataclass(frozen=True)
-class MarketInfo:
-    pair: str
-    base: str
-    quote: str
-    active: bool = True
-
-
-def market_from_ccxt(market: Mapping[str, Any]) -> MarketInfo:
-    """ccxt market dict -> :class:`MarketInfo`; ``active: None`` means unknown, treated as active
-    (freqtrade's ``market_is_active`` does the same)."""
-    return MarketInfo(
-        pair=str(market["symbol"]),
-        base=str(market.get("base") or ""),
-        quote=str(market.get("quote") or ""),
-        active=market.get("active") is not False,
-    )
-
-
-def _plain(number: float | None, missing: str) -> str:
-    if number is None:
-        return missing
-    return f"{number:.2f}".rstrip("0").rstrip(".")
-
-
-def format_usd(amount: float | None) -> str:
-    """``$564.7M``, ``$10.0M``, ``$950.0K``; ``unknown`` for a missing figure."""
-    if amount is None or not math.isfinite(amount):
-        return "unknown"
-    for divisor, suffix in ((1e9, "B"), (1e6, "M"), (1e3, "K")):
-        scaled = round(amount / divisor, 1)
-        if scaled >= 1.0:
-            return f"${scaled:.1f}{suffix}"
-    return f"${amount:.2f}"
-
-
-class PairDecision(NamedTuple):
-    """One pair's verdict. Immutable; a NamedTuple rather than a frozen dataclass because ~800
-    are built per refresh and frozen-dataclass construction is ~3x slower.
-
-    ``force_listed``: on its tier's force list, whatever the outcome (an inactive forced pair is
-    an error). ``volume_suspect``: quote volume and base x last disagree by more than
-    ``suspect_ratio``x.
-    """
-
-    pair: str
-    eligible: bool
-    reason: Reason
-    tier: str | None
-    usd_volume: float | None
-    floor: float | None
-    detail: str
-    force_listed: bool = False
-    volume_suspect: bool = False
-
-    def format(self) -> str:
-        """Stable one-line text: ``CODE: pair=.. tier=.. usd_volume=.. floor=..``."""
-        return (
-            f"{self.reason.value}: pair={self.pair} tier={self.tier or 'none'}"
-            f" usd_volume={_plain(self.usd_volume, 'unknown')}"
-            f" floor={_plain(self.floor, 'none')}"
-        )
-
-
-def format_force_eligible_line(decision: PairDecision) -> str:
-    """The operator-facing log line for a force-eligible pair (production grep target)."""
-    return (
-        f"✅ FORCE ELIGIBLE: {decision.pair} bypasses liquidity checks ("
-        f"{decision.tier or 'none'}, usd_volume={format_usd(decision.usd_volume)}, "
-        f"floor={format_usd(decision.floor)})"
-    )
-
-
-# --------------------------------------------------------------------------- state / result
-
-
-@dataclass(frozen=True)
-class UniverseState:
-    """What the adapter keeps between refreshes (and may persist as JSON).
-
-    ``timestamp`` is when this snapshot was made; ``last_good_at`` when the whitelist was last
-    computed from good data (older than ``timestamp`` while faults keep the previous whitelist).
-    """
-
-    eligible: frozenset[str]
-    force_eligible: frozenset[str]
-    whitelist: tuple[str, ...]
-    timestamp: float
-    last_good_at: float | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": 1,
-            "eligible": sorted(self.eligible),
-            "force_eligible": sorted(self.force_eligible),
-            "whitelist": list(self.whitelist),
-            "timestamp": self.timestamp,
-            "last_good_at": self.last_good_at,
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> UniverseState:
-        """Inverse of :meth:`to_dict`; ``ValueError`` on anything malformed (a corrupt state file
-        must be noticed, not half-loaded)."""
-        if not isinstance(data, Mapping) or data.get("version") != 1:
-            raise ValueError("universe state: expected a mapping with version=1")
-
-        def pairs(key: str) -> list[str]:
-            value = data.get(key)
-            if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-                raise ValueError(f"universe state: {key} must be a list of strings")
-            return value
-
-        def number(key: str) -> float:
-            value = data.get(key)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int | float)
-                or not math.isfinite(value)
-            ):
-                raise ValueError(f"universe state: {key} must be a finite number")
-            return float(value)
-
-        return cls(
-            eligible=frozenset(pairs("eligible")),
-            force_eligible=frozenset(pairs("force_eligible")),
-            whitelist=tuple(pairs("whitelist")),
-            timestamp=number("timestamp"),
-            last_good_at=None if data.get("last_good_at") is None else number("last_good_at"),
-        )
-
-
-@dataclass(frozen=True)
-class UniverseResult:
-    decisions: tuple[PairDecision, ...]
-    whitelist: tuple[str, ...]
-    """Force-eligible pairs first (tier order), then by USD volume, descending."""
-    tiers: Mapping[str, str]
-    """Tier name of every evaluated pair that belongs to a tier."""
-    warnings: tuple[str, ...]
-    force_changes: tuple[str, ...]
-    """Pairs that became or stopped being force-eligible since ``previous`` (all on first run)."""
-    state: UniverseState
-    errors: tuple[str, ...] = ()
-    kept: bool = False
-    """True when a data fault made the result keep the previous whitelist."""
-
-    @cached_property
-    def by_pair(self) -> Mapping[str, PairDecision]:
-        return MappingProxyType({d.pair: d for d in self.decisions})
-
-    @property
-    def suspect_pairs(self) -> tuple[str, ...]:
-        return tuple(d.pair for d in self.decisions if d.volume_suspect)
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -624,7 +272,7 @@ def _whitelist(
 
 
 def _rule_decision(
-    pair: str, cls: _PairClass, tier: TierRule | None, rules: UniverseRules, reason: Reason,
+    pair: str, cls: PairClass, tier: TierRule | None, rules: UniverseRules, reason: Reason,
     detail: str,
 ) -> PairDecision:
     """A pair decided by the rules or the market alone (inactive, never_trade, stablecoin)."""

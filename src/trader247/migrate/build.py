@@ -25,6 +25,7 @@ from typing import Any
 import yaml
 
 from trader247.core.config import Problem, format_path
+from trader247.core.plugin_names import PAIRLIST, STRATEGY
 from trader247.migrate.model import (
     OUTPUT_FILES,
     REPORT_FILE,
@@ -61,7 +62,7 @@ def base_config() -> dict[str, Any]:
         "trading_mode": "spot",
         "margin_mode": "",
         "timeframe": "1h",
-        "strategy": "Trader247Strategy",
+        "strategy": STRATEGY,
         "initial_state": "running",
         "position_adjustment_enable": True,
         "unfilledtimeout": {"entry": 10, "exit": 10, "exit_timeout_count": 0, "unit": "minutes"},
@@ -73,7 +74,7 @@ def base_config() -> dict[str, Any]:
                      "ccxt_config": {"enableRateLimit": True},
                      "ccxt_async_config": {"enableRateLimit": True},
                      "pair_whitelist": [], "pair_blacklist": []},
-        "pairlists": [{"method": "TieredLiquidityPairList", "refresh_period": 300}],
+        "pairlists": [{"method": PAIRLIST, "refresh_period": 300}],
         "api_server": {"enabled": False, "listen_ip_address": "127.0.0.1", "listen_port": 8080,
                        "verbosity": "error", "enable_openapi": False,
                        "jwt_secret_key": secrets.token_hex(32),

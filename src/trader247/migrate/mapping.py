@@ -24,6 +24,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from trader247.core.config import PolicyConfig, show_value
+from trader247.core.plugin_names import PAIRLIST
 from trader247.migrate.model import (
     BadValue,
     Context,
@@ -38,7 +39,6 @@ from trader247.migrate.source import Leaf
 
 Handler = Callable[[Context, Leaf], Row]
 POLICY, UNIVERSE, CONFIG = "policy.yaml", "universe.yaml", "config.json"
-PAIRLIST = "TieredLiquidityPairList"
 
 
 def mapped(leaf: Leaf, file: str, path: tuple[str | int, ...], value: Any, note: str) -> Row:

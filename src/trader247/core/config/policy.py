@@ -1,0 +1,306 @@
+"""Models of ``config/policy.yaml``: one section per class, the one set of defaults.
+
+The core gets values, never defaults: ``to_core()`` builds its value objects
+(:class:`RiskConfig` -> ``CapPolicy``, :class:`FleetConfig` -> ``FleetPolicy``). Checks that span
+fields or files live in :mod:`trader247.core.config.checks`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Final, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+
+from trader247.core.config.fields import (
+    FROZEN,
+    Bounds,
+    Currency,
+    Matches,
+    Percent,
+    PositiveFloat,
+    Text,
+)
+from trader247.core.config.protections import ProtectionConfig
+from trader247.core.exposure import CapPolicy
+from trader247.core.fleet import FleetPolicy
+from trader247.core.group_limits import GroupLimits
+from trader247.core.volume import VolumeSource
+
+if TYPE_CHECKING:
+    from trader247.core.config.universe import ClustersConfig
+
+__all__ = [
+    "LIVE_CAP_ACK_THRESHOLD_PCT",
+    "POSTGRESQL_SCHEMES",
+    "FleetConfig",
+    "LiquidityConfig",
+    "MetricsConfig",
+    "PolicyConfig",
+    "RiskConfig",
+    "ShutdownConfig",
+    "SizingConfig",
+    "StaleDataConfig",
+    "StrategyConfig",
+    "TrimsConfig",
+    "is_postgresql_url",
+]
+
+LIVE_CAP_ACK_THRESHOLD_PCT: Final = 25.0
+"""A live config with ``max_total_at_risk_pct`` above this needs ``acknowledge_high_cap_live``."""
+
+
+class LiquidityConfig(BaseModel):
+    """Universe liquidity rules shared by all tiers (fixes 2 and 3)."""
+
+    model_config = FROZEN
+
+    min_24h_volume_usd: PositiveFloat = Field(
+        3_000_000.0, description="Global fallback floor (USD) for symbols in no tier."
+    )
+    volume_source: VolumeSource = Field(
+        "quote_first", description="Which 24h volume to trust; rollback switch of fix 2."
+    )
+    pegged_quotes: tuple[Currency, ...] = Field(
+        ("USDC", "USDT"), description="Quote currencies valued 1:1 to USD."
+    )
+    stablecoins: tuple[Currency, ...] = Field(
+        ("USDT", "USDC", "DAI", "PYUSD", "USDS", "EURC"),
+        description="Base currencies treated as stablecoins.",
+    )
+    exclude_stablecoin_bases: StrictBool = Field(
+        True, description="Never trade pairs whose base is a stablecoin."
+    )
+    exit_band: Annotated[StrictFloat, Bounds(ge=0, lt=1)] = Field(
+        0.10, description="Hysteresis: an eligible pair leaves only below floor*(1-exit_band)."
+    )
+    min_universe_size: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        7, description="Warn when fewer pairs are eligible."
+    )
+    suspect_ratio: Annotated[StrictFloat, Bounds(gt=1)] = Field(
+        100.0,
+        description="Flag VOLUME_UNITS_SUSPECT when quote and base*price volumes "
+        "disagree by more than this factor.",
+    )
+
+
+class RiskConfig(BaseModel):
+    """Total at-risk cap and the trims that enforce it (fixes 1 and 8)."""
+
+    model_config = FROZEN
+
+    max_total_at_risk_pct: Percent = Field(
+        25.0,
+        description="Cap on open positions as % of equity (fix 1; 80 was the emergency value).",
+    )
+    trim_interval_cycles: Annotated[StrictInt, Bounds(ge=1)] = Field(
+        3, description="Trim at most every N cycles (fix 8)."
+    )
+    trim_timeout_seconds: PositiveFloat = Field(
+        75.0, description="Time budget of one trim pass (fix 8)."
+    )
+    max_trims_per_cycle: Annotated[StrictInt, Bounds(ge=1)] = Field(
+        3, description="Trim orders per cycle at most (fix 7 alerts above this)."
+    )
+    trim_band_pct: Annotated[StrictFloat, Bounds(ge=0)] = Field(
+        2.0, description="Target = cap - band: entries fill up to it and trims sell down to it; "
+        "REDUCING starts above the cap (must be < cap)."
+    )
+    trim_on_start: StrictBool = Field(True, description="Trim at start-up when over the cap.")
+    trim_mode: Literal["proportional", "largest_first"] = Field(
+        "proportional", description="Scale every position alike, or cut the largest first."
+    )
+    reentry_cooldown_cycles: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        6, description="Cycles before a trimmed pair may be entered again."
+    )
+    count_external_holdings: StrictBool = Field(
+        False, description="Count wallet holdings the bot did not open toward the cap."
+    )
+    acknowledge_high_cap_live: StrictBool = Field(
+        False, description="Required true for a live (non dry-run) config with cap > 25."
+    )
+    # The original bot's two other limits (issue [M]); both off by default.
+    max_per_theme_pct: dict[Text, Percent] = Field(
+        default_factory=dict,
+        description="At-risk cap per cluster of universe.yaml clusters.definitions, "
+        "as % of equity (e.g. MEME: 4.0). Empty: no cluster caps.",
+    )
+    max_per_asset_pct: Percent | None = Field(
+        None, description="At-risk cap per asset (all its pairs), as % of equity. null: off."
+    )
+
+    def to_core(self, trims: TrimsConfig, clusters: ClustersConfig) -> CapPolicy:
+        """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch),
+        ``clusters`` the ``clusters:`` section of ``universe.yaml`` that the theme caps name."""
+        return CapPolicy(
+            max_total_at_risk_pct=self.max_total_at_risk_pct,
+            trim_band_pct=self.trim_band_pct,
+            trim_interval_cycles=self.trim_interval_cycles,
+            trim_timeout_seconds=self.trim_timeout_seconds,
+            max_trims_per_cycle=self.max_trims_per_cycle,
+            trim_on_start=self.trim_on_start,
+            trim_mode=self.trim_mode,
+            reentry_cooldown_cycles=self.reentry_cooldown_cycles,
+            count_external_holdings=self.count_external_holdings,
+            trims_enabled=trims.enabled,
+            groups=GroupLimits.from_definitions(
+                clusters.definitions, self.max_per_theme_pct, self.max_per_asset_pct
+            ),
+        )
+
+
+class TrimsConfig(BaseModel):
+    model_config = FROZEN
+
+    enabled: StrictBool = Field(
+        True, description="Rollback: false = never trim, only block new entries over the cap."
+    )
+
+
+class ShutdownConfig(BaseModel):
+    """Graceful stop (fix 9)."""
+
+    model_config = FROZEN
+
+    liquidate_on_stop: StrictBool = Field(False, description="Sell everything on stop.")
+    liquidate_timeout_seconds: PositiveFloat = Field(
+        30.0, description="Time budget of the liquidation on stop."
+    )
+    stop_grace_seconds: PositiveFloat = Field(
+        5.0, description="SIGTERM grace period before a forced stop."
+    )
+
+
+class StaleDataConfig(BaseModel):
+    """Entry guard against candles that stopped advancing (reliability suite, [F])."""
+
+    model_config = FROZEN
+
+    block_entries: StrictBool = Field(
+        True, description="Rollback: false = freqtrade's own check only (2 candles + 5 min)."
+    )
+    max_missing_candles: Annotated[StrictInt, Bounds(ge=0)] = Field(
+        0, description="Closed candles the newest analyzed candle may lag behind now."
+    )
+
+
+class MetricsConfig(BaseModel):
+    """Prometheus exporter (fix 6)."""
+
+    model_config = FROZEN
+
+    enabled: StrictBool = True
+    host: Text = "127.0.0.1"
+    port: Annotated[StrictInt, Bounds(ge=1, le=65535)] = 9090
+
+
+POSTGRESQL_SCHEMES: Final = ("postgresql", "postgres")
+
+
+def is_postgresql_url(url: str) -> bool:
+    """``postgresql://``, ``postgresql+psycopg://``, ``postgres://`` (SQLAlchemy's spellings)."""
+    return url.split(":", 1)[0].split("+", 1)[0] in POSTGRESQL_SCHEMES
+
+
+class FleetConfig(BaseModel):
+    """Several bots on one exchange account share ONE at-risk cap through PostgreSQL ([H]).
+
+    Off by default: one bot needs no fleet. Each bot is a member under freqtrade's ``bot_name``.
+    """
+
+    model_config = FROZEN
+
+    enabled: StrictBool = Field(
+        False, description="Share the cap with the other bots of this fleet (rollback: false)."
+    )
+    name: Annotated[StrictStr, Matches(r"^[A-Za-z0-9_.-]{1,64}$",
+                                        "letters, digits, '_', '.' or '-' (1-64)")] = Field(
+        "main", description="The fleet's name: bots with the same name and database share a cap."
+    )
+    db_url: Text | None = Field(
+        None,
+        description="The fleet's PostgreSQL database (SQLAlchemy URL). null: the bot's own "
+        "freqtrade db_url (which must then be PostgreSQL).",
+    )
+    lease_seconds: Annotated[StrictFloat, Bounds(gt=0, le=3600)] = Field(
+        30.0,
+        description="Leader lease and entry-reservation lifetime; a member whose report is "
+        "older is stale.",
+    )
+
+    def to_core(self) -> FleetPolicy:
+        return FleetPolicy(name=self.name, lease_seconds=self.lease_seconds)
+
+
+class SizingConfig(BaseModel):
+    model_config = FROZEN
+
+    tier_stake_pct: dict[Text, Percent] = Field(
+        default={"tier_1_core": 3.0, "tier_2_rotational": 2.0, "tier_3_event_driven": 0.7},
+        description="Stake per entry as % of equity, by universe tier name.",
+    )
+    default_stake_pct: Percent = Field(
+        0.7, description="Stake % for pairs in no tier or in a tier missing above."
+    )
+
+    def stake_pct(self, tier: str | None) -> float:
+        """Stake % of equity for a pair of ``tier`` (``None``: the pair is in no tier)."""
+        if tier is None:
+            return self.default_stake_pct
+        return self.tier_stake_pct.get(tier, self.default_stake_pct)
+
+
+class StrategyConfig(BaseModel):
+    """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw (issue [S]).
+
+    Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
+    momentum and stop inside whichever guards are set here. The defaults (market filter and a
+    week's cooldown) were fixed before any out-of-sample result, from the diagnosis of the
+    losses; README "Out-of-sample results" has every candidate's rows. Rollback to the issue-13
+    strategy: market_filter false, reentry_cooldown_hours 0.
+    """
+
+    model_config = FROZEN
+
+    market_filter: StrictBool = Field(
+        True,
+        description="Enter only while BTC closes above its own trend mean (BTC/<stake>, else "
+        "BTC/USD; the same buy_trend_ma_hours): cash while the market's trend is down.",
+    )
+    reentry_cooldown_hours: Annotated[StrictFloat, Bounds(ge=0, le=1000)] = Field(
+        168.0,
+        description="No entry while the close was below the exit band within this many hours "
+        "(no buying back the breakout just sold). 0: off.",
+    )
+    exit: Literal["band", "trailing"] = Field(
+        "band",
+        description="band: leave when the close falls below the trend mean by the exit band "
+        "(trend_lost); trailing: no band exit, the stoploss trails from the highest price.",
+    )
+    exit_band_scale: Annotated[StrictFloat, Bounds(ge=0, le=5)] = Field(
+        1.0,
+        description="Exit band = this x buy_trend_band_pct below the mean (1: symmetric; above 1 "
+        "a slower exit than entry).",
+    )
+
+
+class PolicyConfig(BaseModel):
+    """``config/policy.yaml``."""
+
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", allow_inf_nan=False, title="247trader policy.yaml"
+    )
+
+    liquidity: LiquidityConfig = LiquidityConfig()
+    risk: RiskConfig = RiskConfig()
+    trims: TrimsConfig = TrimsConfig()
+    shutdown: ShutdownConfig = ShutdownConfig()
+    stale_data: StaleDataConfig = StaleDataConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    sizing: SizingConfig = SizingConfig()
+    strategy: StrategyConfig = StrategyConfig()
+    fleet: FleetConfig = FleetConfig()
+    protections: tuple[ProtectionConfig, ...] = Field(
+        (),
+        description="Freqtrade's own protections (StoplossGuard, MaxDrawdown, CooldownPeriod, "
+        "LowProfitPairs) in freqtrade's format; ExposureCap is always added first.",
+    )
