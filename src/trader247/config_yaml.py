@@ -1,6 +1,6 @@
 """YAML with line numbers: the reading half of the config files' I/O shell.
 
-Decisions (fix 5 of 2025-11-15: typos must fail before the bot starts):
+Decisions (typos must fail before the bot starts):
 - Duplicate keys are errors at any depth (PyYAML would silently keep the last one); YAML merge
   keys (``<<: *anchor``) may still be overridden, as YAML intends.
 - Line numbers come from the composed node tree: a map from key path to the line of that key;

@@ -1,7 +1,7 @@
 """Read ``config/policy.yaml`` and ``config/universe.yaml`` into the models of
 ``trader247.core.config``, reporting every problem as ``file:line: key.path: message``.
 
-The I/O shell of the config (fix 5 of 2025-11-15: typos must fail before the bot starts, not at
+The I/O shell of the config (typos must fail before the bot starts, not at
 run time). Decisions:
 - Every problem of every file is collected and raised at once in :class:`ConfigFileError`.
 - Reading YAML with line numbers (duplicate keys, alias bombs, nesting) is

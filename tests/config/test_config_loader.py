@@ -84,7 +84,7 @@ def test_load_both_cross_checks_with_lines(write: Write) -> None:
         load_both(policy, universe, dry_run=False)
     assert _errors(info.value) == [
         f"{policy}:2: risk.max_total_at_risk_pct: a live config with a cap above 25 needs "
-        "risk.acknowledge_high_cap_live: true (got 30; fix 1 restored 25)",
+        "risk.acknowledge_high_cap_live: true (got 30; 25 is the live cap of the original bot)",
         f"{universe}:8: tiers.b.symbols[1]: BTC/USD is already in tier a (as BTC-USD); "
         "a symbol belongs to one tier only",
         f"{universe}:9: tiers.b.constraints.min_24h_volume_usd: must be <= the floor of the tier "

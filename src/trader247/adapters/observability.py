@@ -1,6 +1,6 @@
 """The bot's runtime: its metrics, its latest universe decision and its plugin time.
 
-Decision (issue [R] item 3, no process-wide state): freqtrade hands the SAME ``config`` dict to
+Decision (no process-wide state): freqtrade hands the SAME ``config`` dict to
 every plugin of one bot (strategy, pairlists, protections), so the runtime lives in that dict
 under :data:`RUNTIME_KEY` and :func:`runtime_of` is the one place that finds it. Two bots in one
 process (a backtest next to a hyperopt, tests, FreqUI backtests in webserver mode) have two config

@@ -171,7 +171,7 @@ class UniverseRules:
             idx = self.tier_index(key)
             forced = idx is not None and self._index.force[idx].matches(key)
             base = key.partition("/")[0]
-            # Force-eligible is about the asset, whatever the quote (issue 13): with a BTC stake
+            # Force-eligible is about the asset, whatever the quote: with a BTC stake
             # ETH/BTC is as core as ETH/USD. The pair takes the tier of its force entry.
             force_idx = self._index.force_bases.get(base)
             if not forced and force_idx is not None and idx in (None, force_idx):

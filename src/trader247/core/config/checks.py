@@ -47,7 +47,8 @@ def check_policy(
     if cap > LIVE_CAP_ACK_THRESHOLD_PCT and not risk.acknowledge_high_cap_live:
         why = (
             f"a live config with a cap above {show_value(LIVE_CAP_ACK_THRESHOLD_PCT)} needs "
-            f"risk.acknowledge_high_cap_live: true (got {show_value(cap)}; fix 1 restored 25)"
+            f"risk.acknowledge_high_cap_live: true (got {show_value(cap)}; 25 is the live cap of "
+            "the original bot)"
         )
         if dry_run is False:
             found.error(("risk", "max_total_at_risk_pct"), why)

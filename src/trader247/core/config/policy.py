@@ -58,7 +58,7 @@ class LiquidityConfig(BaseModel):
         3_000_000.0, description="Global fallback floor (USD) for symbols in no tier."
     )
     volume_source: VolumeSource = Field(
-        "quote_first", description="Which 24h volume to trust; rollback switch of fix 2."
+        "quote_first", description="Which 24h volume to trust; rollback switch of the USD volume."
     )
     pegged_quotes: tuple[Currency, ...] = Field(
         ("USDC", "USDT"), description="Quote currencies valued 1:1 to USD."
@@ -90,16 +90,16 @@ class RiskConfig(BaseModel):
 
     max_total_at_risk_pct: Percent = Field(
         25.0,
-        description="Cap on open positions as % of equity (fix 1; 80 was the emergency value).",
+        description="Cap on open positions as % of equity (80 was the original emergency value).",
     )
     trim_interval_cycles: Annotated[StrictInt, Bounds(ge=1)] = Field(
-        3, description="Trim at most every N cycles (fix 8)."
+        3, description="Trim at most every N cycles."
     )
     trim_timeout_seconds: PositiveFloat = Field(
-        75.0, description="Time budget of one trim pass (fix 8)."
+        75.0, description="Time budget of one trim pass."
     )
     max_trims_per_cycle: Annotated[StrictInt, Bounds(ge=1)] = Field(
-        3, description="Trim orders per cycle at most (fix 7 alerts above this)."
+        3, description="Trim orders per cycle at most (the trim alerts fire above this)."
     )
     trim_band_pct: Annotated[StrictFloat, Bounds(ge=0)] = Field(
         2.0, description="Target = cap - band: entries fill up to it and trims sell down to it; "
@@ -118,7 +118,7 @@ class RiskConfig(BaseModel):
     acknowledge_high_cap_live: StrictBool = Field(
         False, description="Required true for a live (non dry-run) config with cap > 25."
     )
-    # The original bot's two other limits (issue [M]); both off by default.
+    # The original bot's two other limits; both off by default.
     max_per_theme_pct: dict[Text, Percent] = Field(
         default_factory=dict,
         description="At-risk cap per cluster of universe.yaml clusters.definitions, "
@@ -157,7 +157,7 @@ class TrimsConfig(BaseModel):
 
 
 class ShutdownConfig(BaseModel):
-    """Graceful stop (fix 9)."""
+    """Graceful stop."""
 
     model_config = FROZEN
 
@@ -171,7 +171,7 @@ class ShutdownConfig(BaseModel):
 
 
 class StaleDataConfig(BaseModel):
-    """Entry guard against candles that stopped advancing (reliability suite, [F])."""
+    """Entry guard against candles that stopped advancing (found by the reliability suite)."""
 
     model_config = FROZEN
 
@@ -184,7 +184,7 @@ class StaleDataConfig(BaseModel):
 
 
 class MetricsConfig(BaseModel):
-    """Prometheus exporter (fix 6)."""
+    """Prometheus exporter."""
 
     model_config = FROZEN
 
@@ -202,7 +202,7 @@ def is_postgresql_url(url: str) -> bool:
 
 
 class FleetConfig(BaseModel):
-    """Several bots on one exchange account share ONE at-risk cap through PostgreSQL ([H]).
+    """Several bots on one exchange account share ONE at-risk cap through PostgreSQL.
 
     Off by default: one bot needs no fleet. Each bot is a member under freqtrade's ``bot_name``.
     """
@@ -250,7 +250,7 @@ class SizingConfig(BaseModel):
 
 
 class StrategyConfig(BaseModel):
-    """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw (issue [S]).
+    """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw.
 
     Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
     momentum and stop inside whichever guards are set here. The defaults (market filter and a

@@ -26,10 +26,10 @@ class TierConstraints(BaseModel):
     model_config = FROZEN
 
     min_24h_volume_usd: PositiveFloat = Field(
-        description="USD volume floor of the tier (fix 3); tiers must not increase in file order."
+        description="USD volume floor of the tier; tiers must not increase in file order."
     )
     force_eligible_symbols: tuple[Symbol, ...] = Field(
-        (), description="Symbols of this tier that bypass liquidity checks (fix 4)."
+        (), description="Symbols of this tier that bypass liquidity checks (force-eligible)."
     )
 
 
