@@ -58,7 +58,7 @@ def record_trim_fill(controller: CapController, pair: str, order: Any, now: floa
         logger.warning(
             "TRIM_PARTIAL: pair=%s filled=%.10g of %.10g (status %s); the remainder is "
             "re-planned in the next round", pair, float(order.safe_filled or 0.0),
-            float(order.safe_amount or 0.0), order.status)
+            float(order.safe_amount), order.status)  # partial: amount > filled >= 0
     return latency
 
 
