@@ -123,6 +123,22 @@ def test_connect_creates_the_tables_and_the_store_runs(postgres_url: str) -> Non
         store.dispose()
 
 
+def test_a_connection_the_server_closed_is_replaced_not_an_outage(postgres_url: str) -> None:
+    """A database restart (or an idle connection the server dropped) between two loops: the
+    pooled connection is checked before use and replaced, the bot does not see an outage."""
+    store = FleetStore.connect(postgres_url, FleetPolicy("main", LEASE))
+    admin = create_engine(postgres_url)
+    try:
+        with store._engine.connect() as c:
+            pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.begin() as c:
+            assert c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        assert store.members() == []
+    finally:
+        store.dispose()
+        admin.dispose()
+
+
 def _interrupted_schema(interrupt: BaseException) -> type[FleetStore]:
     class Store(FleetStore):
         def ensure_schema(self) -> None:

@@ -122,7 +122,7 @@ class FleetStore:
                 f"a {scheme!r} URL; SQLite cannot be shared between bots")
         since = sys.exception()
         try:
-            engine = create_engine(db_url, pool_pre_ping=True, future=True)
+            engine = create_engine(db_url, pool_pre_ping=True)
             store = cls(engine, policy)
             store.ensure_schema()
         except (SQLAlchemyError, ImportError) as exc:
