@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from freqtrade.enums import RunMode
 from freqtrade.persistence import PairLocks, Trade, init_db
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters import cap_mixin
 from trader247.adapters.observability import RUNTIME_KEY
@@ -201,6 +202,14 @@ def exit_timeout_kwargs(tag: str | None, age_seconds: float, pair: str = "BTC/US
             "current_time": OPENED + timedelta(seconds=age_seconds)}
 
 
+def trimming(bot: Any, btc: Any) -> Any:
+    """``bot`` (over its cap) with an open trim of ``btc`` (BTC/USD) placed at OPENED."""
+    bot.bot_loop_start(current_time=OPENED)
+    assert bot.adjust_trade_position(trade=btc, current_time=OPENED) is not None
+    assert "BTC/USD" in bot.cap.trim_state.open_trims
+    return bot
+
+
 @pytest.mark.parametrize(("tag", "age", "own_answer", "cancelled"), [
     ("trim", 76.0, False, True),     # a trim older than trim_timeout_seconds (75): cancelled
     ("trim", 75.0, False, False),    # exactly at the timeout: kept
@@ -210,11 +219,20 @@ def exit_timeout_kwargs(tag: str | None, age_seconds: float, pair: str = "BTC/US
 ])
 def test_exit_orders_time_out_by_the_cap_for_trims_or_by_the_strategy(
         tag: str | None, age: float, own_answer: bool, cancelled: bool) -> None:
-    bot = backtest(own(check_exit_timeout=recorder(own_answer)), 700.0, 300.0)
+    btc = trade("BTC/USD", buy(3.0, 100.0))
+    bot = trimming(backtest(own(check_exit_timeout=recorder(own_answer)), 700.0, 300.0), btc)
     assert bot.check_exit_timeout(**exit_timeout_kwargs(tag, age)) is cancelled
-    plain = backtest(own(), 700.0, 300.0)
+    plain = trimming(backtest(own(), 700.0, 300.0), btc)
     assert plain.check_exit_timeout(**exit_timeout_kwargs(tag, age)) is (
         cancelled and not own_answer or tag == "trim" and age > 75)
+
+
+def test_a_trim_order_whose_trim_the_state_no_longer_holds_is_cancelled_at_any_age() -> None:
+    """A replacement placed after its trim began and expired by the planner: left open, the
+    pair would be sold twice."""
+    bot = backtest(own(), 700.0, 300.0)
+    assert bot.check_exit_timeout(**exit_timeout_kwargs("trim", 1.0)) is True
+    assert bot.check_exit_timeout(**exit_timeout_kwargs(None, 1.0)) is False
 
 
 def test_a_timed_out_trim_is_cancelled_in_the_caps_state() -> None:
@@ -311,7 +329,7 @@ def no_global_patches(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     stub = SimpleNamespace(install=lambda *_a, **_k: True)
-    for name in ("execute_entry_gate", "hyperopt_pickle", "idempotent_create", "market_fill"):
+    for name in ("execute_entry_gate", "idempotent_create", "market_fill"):
         monkeypatch.setattr(cap_mixin, name, stub)
 
 
@@ -323,7 +341,7 @@ class Started(ExposureCapMixin, Base):
         super().ft_bot_cleanup()
 
 
-class Freqtrade:
+class Freqtrade(StrategyDouble):
     """IStrategy's own ``ft_bot_start`` / ``ft_bot_cleanup``, recording that they ran."""
 
     def ft_bot_start(self, **kwargs: Any) -> None:
