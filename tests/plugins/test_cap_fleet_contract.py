@@ -442,3 +442,13 @@ def test_a_pair_the_exchange_has_no_minimum_for_gets_zero_and_dust_is_left_out()
     found = fleet_min_stakes(lambda s: {"BTC/USD": 10.0}, lambda: {"c"})(snapshot)
     assert found == {"a|BTC/USD": 10.0, "b|XYZ/USD": 0.0}
     assert fleet_min_stakes(lambda s: {}, lambda: {"a"})(snapshot)["a|BTC/USD"] == CANNOT_SELL
+
+
+def test_a_member_process_is_named_host_colon_pid() -> None:
+    """What the operator reads in "run by ..." when a second process takes the same name."""
+    import os
+    import socket
+
+    from trader247.adapters.cap_fleet import this_instance
+
+    assert this_instance() == f"{socket.gethostname()}:{os.getpid()}"
