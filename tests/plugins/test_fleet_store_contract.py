@@ -160,8 +160,11 @@ def test_a_connect_error_during_shutdown_is_an_outage(postgres_url: str) -> None
     try:
         raise KeyboardInterrupt
     except KeyboardInterrupt as stop:
-        with pytest.raises(FleetUnavailable, match="ping failed"):
-            _interrupted_schema(stop).connect(postgres_url, FleetPolicy("main", LEASE))
+        try:
+            with pytest.raises(FleetUnavailable, match="ping failed"):
+                _interrupted_schema(stop).connect(postgres_url, FleetPolicy("main", LEASE))
+        except KeyboardInterrupt:  # a test failure, not an interrupted test session
+            pytest.fail("the interrupt being handled was raised again from the connect error")
 
 
 class Refused:
@@ -214,8 +217,11 @@ def test_a_database_error_during_shutdown_is_an_outage(fleet: Fleet) -> None:
         raise KeyboardInterrupt
     except KeyboardInterrupt as stop:
         Refused(store._engine, "server closed the connection", during=stop)
-        with pytest.raises(FleetUnavailable, match="server closed the connection"):
-            store.leave("a", "host:1")
+        try:
+            with pytest.raises(FleetUnavailable, match="server closed the connection"):
+                store.leave("a", "host:1")
+        except KeyboardInterrupt:  # a test failure, not an interrupted test session
+            pytest.fail("the interrupt being handled was raised again from the database error")
 
 
 # --------------------------------------------------------------------------- the fleet's lock

@@ -152,17 +152,19 @@ def test_a_trim_order_closed_with_nothing_filled_is_cancelled_and_logged_as_zero
 
 def test_an_open_trim_order_is_adopted_at_its_remaining_amount_and_price(
         logs: pytest.LogCaptureFixture) -> None:
-    cap = placed()
+    cap = placed("A/USD")
     trades = [
-        SimpleNamespace(pair="A/USD", orders=[order(tag=None, at=T0)]),  # no trim order
+        SimpleNamespace(pair="A/USD", orders=[order("open", at=T0, remaining=5.0)]),  # held
+        SimpleNamespace(pair="D/USD", orders=[order(tag=None, at=T0)]),  # no trim order
         SimpleNamespace(pair="B/USD", orders=[
             order("open", 4.0, 1.0, at=T0 + 1.0, order_id="b1", remaining=3.0, price=2.5),
             order("open", 4.0, 0.0, at=T0 + 3.0, order_id="b2", remaining=1.5, price=2.0),
             order("open", 4.0, 0.0, at=T0 + 2.0, order_id="b3", remaining=9.0, price=9.0)]),
-        SimpleNamespace(pair="C/USD", orders=[order("open", at=T0, remaining=None, price=None,
+        SimpleNamespace(pair="C/USD", orders=[order("open", at=T0, remaining=None, price=4.0,
                                                     order_id="c1")]),
     ]
     assert adopt_trim_orders(cap, trades) == ["B/USD", "C/USD"]
+    assert cap.trim_state.open_trims["A/USD"].placed_at == T0  # held: not adopted again
     b, c = cap.trim_state.open_trims["B/USD"], cap.trim_state.open_trims["C/USD"]
     assert (b.placed_at, b.stake) == (T0 + 3.0, 3.0)  # the newest: 1.5 left at $2
     assert (c.placed_at, c.stake) == (T0, 0.0)

@@ -138,7 +138,8 @@ def adopt_trim_orders(controller: CapController, open_trades: Iterable[Any]) -> 
             continue
         order = max(orders, key=lambda o: o.order_date_utc)
         remaining = float(order.safe_remaining or 0.0)
-        trim = TrimOrder(trade.pair, remaining * float(order.safe_price or 0.0), remaining,
+        # freqtrade's safe_price falls back to ft_price, which is never null
+        trim = TrimOrder(trade.pair, remaining * float(order.safe_price), remaining,
                          f"TRIM_ADOPTED: pair={trade.pair} order={order.order_id}")
         controller.trim_adopted(trim, order.order_date_utc.timestamp())
         logger.warning("TRIM_ADOPTED: pair=%s order=%s remaining_amount=%.10g (an open trim "
