@@ -364,10 +364,12 @@ def test_a_reservation_lives_for_one_lease(fleet: Fleet, age: float, live: bool)
     assert granted.decision.stake == pytest.approx(230.0)
     assert store.reservations() == [Reservation("a", "BTC/USD", 230.0, T0 + LEASE)]
     fleet.at(T0 + age)
-    assert store.reservations() == ([Reservation("a", "BTC/USD", 230.0, T0 + LEASE)] if live
-                                    else [])
-    # the headroom it held is back once it expired
+    # the headroom it held is back once it expired, and the grant clears the expired row
     assert (grant(store, "a", 10.0).decision.stake is None) is live
+    assert fleet.rows("SELECT stake FROM trader247_fleet_reservation ORDER BY id") == (
+        [(230.0,)] if live else [(10.0,)])
+    assert store.reservations() == ([Reservation("a", "BTC/USD", 230.0, T0 + LEASE)] if live
+                                    else [Reservation("a", "BTC/USD", 10.0, T0 + age + LEASE)])
 
 
 def test_release_frees_one_reservation_of_one_fleet(fleet: Fleet) -> None:
@@ -414,6 +416,8 @@ def test_a_refused_entry_holds_nothing(fleet: Fleet) -> None:
     store.report("a", 25.0, [Position("BTC/USD", 2.5001, 100.0)])  # one cent over 25 %
     refused = grant(store, "a", 10.0, balance=749.99)
     assert refused.decision.stake is None and refused.reservation_id is None
+    assert refused.exposure.at_risk == pytest.approx(250.01)  # the operator's message reads it
+    assert refused.exposure.equity == pytest.approx(1000.0)
     assert refused.decision.reason.startswith("FLEET_OVER_CAP")
     assert store.reservations() == []
 
@@ -428,6 +432,10 @@ def test_dry_run_adds_every_other_members_last_balance(fleet: Fleet) -> None:
     assert got.decision.stake == pytest.approx(460.0)  # 23 % of 2000
     alone = grant(store, "a", 1e6, balance=1000.0, add_member_balances=False)
     assert alone.exposure.equity == pytest.approx(1000.0)
+    # live (the default): the balance given is the account's, shared by every member
+    default = store.reserve("a", "BTC/USD", stake_balance=1000.0, cap_policy=CAP,
+                            state=CapState.ACTIVE, requested=1.0, min_stake=None, max_stake=1e9)
+    assert default.exposure.equity == pytest.approx(1000.0)
 
 
 # --------------------------------------------------------------------------- leader and rounds
