@@ -153,7 +153,9 @@ def test_the_gate_gets_this_bots_balance_positions_and_the_callers_limits(
     decision, exposure = fleet.reserve_measured("ETH/USD", own, CapState.REDUCING, ctl,
                                                 requested=120.0, min_stake=3.0, max_stake=400.0)
     assert (decision, exposure) == (EntryDecision(50.0, "granted"), "exposure")
-    assert store.named("reserve") == [(("a", "ETH/USD"), {
+    assert fleet.reserve("ETH/USD", own, CapState.REDUCING, ctl, requested=120.0,
+                         min_stake=3.0, max_stake=400.0) == EntryDecision(50.0, "granted")
+    assert store.named("reserve") == 2 * [(("a", "ETH/USD"), {
         "stake_balance": 800.0, "cap_policy": ctl.policy, "state": CapState.REDUCING,
         "requested": 120.0, "min_stake": 3.0, "max_stake": 400.0, "positions": own.positions,
         "add_member_balances": not shared_wallet})]
@@ -232,7 +234,7 @@ def test_while_the_database_is_away_the_last_members_count_on_the_local_clock(
                                       requested=1.0, min_stake=None, max_stake=9.0)[1] is None
     assert [p.pair for p in account.positions] == ["b|ETH/USD", "a|BTC/USD",
                                                    "b|SOL/USD#reserved"]
-    assert fleet.reservations == 1 and not fleet.available
+    assert fleet.reservations == 1 and fleet.available is False and fleet.is_leader is False
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", DOWN_LOG)]
     store.down = False
     caplog.clear()
@@ -301,6 +303,19 @@ def test_the_leader_publishes_its_plan_records_it_placed_and_tells_the_operator(
     assert list(per_bot) == ["a"] and per_bot["a"][0].pair == "BTC/USD"
     assert per_bot["a"][0].stake_to_sell == pytest.approx(70.0)
     assert caplog.messages == ["fleet: round of 1 trim(s) published (term 7): a|BTC/USD"]
+
+
+def test_a_round_of_several_trims_names_each(caplog: pytest.LogCaptureFixture) -> None:
+    store = Store()
+    store.beat = Beat([Member("b", 25.0, (Position("ETH/USD", 20.0, 10.0),), DB_NOW)], [],
+                      DB_NOW, {})
+    fleet, ctl = make(store), controller()
+    caplog.set_level(logging.INFO, logger="trader247.adapters.cap_fleet")
+    _iteration(fleet, ctl, Snapshot(500.0, (Position("BTC/USD", 0.5, 600.0),)))
+    assert caplog.messages == [
+        "fleet: round of 2 trim(s) published (term 7): a|BTC/USD,b|ETH/USD"]
+    ((_leader, per_bot),) = store.named("publish_round")
+    assert sorted(per_bot) == ["a", "b"]
 
 
 @pytest.mark.parametrize("why", ["another leader", "lease moved on", "unavailable"])
