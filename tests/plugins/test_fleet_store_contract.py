@@ -357,6 +357,18 @@ def test_a_heartbeat_reports_releases_what_it_carries_and_reads_the_fleet(fleet:
 
 
 @pytest.mark.parametrize(("age", "live"), [(LEASE - 0.01, True), (LEASE, False)])
+def test_a_heartbeat_reads_only_reservations_within_their_lease(fleet: Fleet, age: float,
+                                                                live: bool) -> None:
+    store = fleet.store()
+    store.join("a", 25.0)
+    grant(store, "a", 40.0)
+    fleet.at(T0 + age)
+    beat = store.heartbeat("a", 25.0, [])
+    assert beat.reservations == ([Reservation("a", "BTC/USD", 40.0, T0 + LEASE)] if live else [])
+    assert len(fleet.rows("SELECT id FROM trader247_fleet_reservation")) == int(live)
+
+
+@pytest.mark.parametrize(("age", "live"), [(LEASE - 0.01, True), (LEASE, False)])
 def test_a_reservation_lives_for_one_lease(fleet: Fleet, age: float, live: bool) -> None:
     store = fleet.store()
     store.join("a", 25.0)
@@ -408,6 +420,23 @@ def test_a_grant_measures_every_report_once_and_this_bots_positions_fresh(fleet:
     # without fresh positions the last report counts, and the reservation just granted too
     again = grant(store, "a", 1000.0, balance=790.0)
     assert again.exposure.at_risk == pytest.approx(100.0 + 50.0 + 17.7)
+
+
+@pytest.mark.parametrize(("state", "min_stake", "stake"), [
+    (CapState.ACTIVE, None, 0.5),  # the headroom left, however small
+    (CapState.ACTIVE, 0.5, 0.5),  # at the exchange's minimum
+    (CapState.ACTIVE, 0.51, None),  # under it: refused
+    (CapState.REDUCING, None, None),  # REDUCING: no entry, whatever the headroom
+])
+def test_a_grant_honours_the_cap_state_and_the_minimum_stake(
+        fleet: Fleet, state: CapState, min_stake: float | None, stake: float | None) -> None:
+    store = fleet.store()
+    store.join("a", 25.0)
+    got = store.reserve("a", "BTC/USD", stake_balance=770.5, cap_policy=CAP, state=state,
+                        requested=100.0, min_stake=min_stake, max_stake=1e9,
+                        positions=[Position("ETH/USD", 1.0, 229.5)])  # 23 % of $1000: $0.5 left
+    assert got.decision.stake == (None if stake is None else pytest.approx(stake))
+    assert (got.reservation_id is None) is (stake is None)
 
 
 def test_a_refused_entry_holds_nothing(fleet: Fleet) -> None:
