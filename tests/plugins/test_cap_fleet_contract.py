@@ -467,3 +467,14 @@ def test_a_member_process_is_named_host_colon_pid() -> None:
     from trader247.adapters.cap_fleet import this_instance
 
     assert this_instance() == f"{socket.gethostname()}:{os.getpid()}"
+
+
+@pytest.mark.parametrize(("state", "min_stake"), [(CapState.REDUCING, 7.5), (CapState.ACTIVE, None)])
+def test_an_entry_asks_the_fleet_with_the_cap_state_and_the_exchanges_minimum(
+        state: CapState, min_stake: float | None) -> None:
+    store = Store()
+    fleet, ctl = make(store), controller()
+    fleet.reserve("SOL/USD", Snapshot(900.0), state, ctl, requested=10.0, min_stake=min_stake,
+                  max_stake=20.0)
+    ((_args, kwargs),) = store.named("reserve")
+    assert (kwargs["state"], kwargs["min_stake"], kwargs["max_stake"]) == (state, min_stake, 20.0)
