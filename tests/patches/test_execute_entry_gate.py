@@ -112,3 +112,24 @@ def test_install_tells_the_operator_once(caplog: pytest.LogCaptureFixture) -> No
     assert [(r.levelname, r.getMessage()) for r in caplog.records] == [
         ("INFO", "trader247 patch execute_entry_gate installed: position increases pass the "
                  "at-risk cap")]
+
+
+@pytest.mark.parametrize("mode", ["pos_adjust", "initial"])
+def test_freqtrades_method_gets_the_same_bot_and_every_argument(mode: str) -> None:
+    """The gate changes the stake only: freqtrade's own method runs on the same bot with the
+    positional price and every keyword it was given."""
+    seen: list[tuple[Any, tuple[Any, ...], dict[str, Any]]] = []
+
+    @functools.wraps(FreqtradeBot.execute_entry)
+    def execute_entry(self: Any, *args: Any, **kwargs: Any) -> str:
+        seen.append((self, args, kwargs))
+        return "placed"
+
+    cls = type("Bot", (), {"execute_entry": execute_entry})
+    assert execute_entry_gate.install(cls)
+    instance = bot(cls, lambda pair, stake, tag: stake / 2)
+    trade = object()
+    assert instance.execute_entry("ETH/USD", 80.0, 2000.0, trade=trade, mode=mode,
+                                  ordertype="limit") == "placed"
+    assert seen == [(instance, ("ETH/USD", 40.0 if mode == "pos_adjust" else 80.0, 2000.0),
+                     {"trade": trade, "mode": mode, "ordertype": "limit"})]

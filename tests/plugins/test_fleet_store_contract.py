@@ -123,6 +123,22 @@ def test_connect_creates_the_tables_and_the_store_runs(postgres_url: str) -> Non
         store.dispose()
 
 
+def test_a_connection_the_server_closed_is_replaced_not_an_outage(postgres_url: str) -> None:
+    """A database restart (or an idle connection the server dropped) between two loops: the
+    pooled connection is checked before use and replaced, the bot does not see an outage."""
+    store = FleetStore.connect(postgres_url, FleetPolicy("main", LEASE))
+    admin = create_engine(postgres_url)
+    try:
+        with store._engine.connect() as c:
+            pid = c.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        with admin.begin() as c:
+            assert c.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid}).scalar_one()
+        assert store.members() == []
+    finally:
+        store.dispose()
+        admin.dispose()
+
+
 def _interrupted_schema(interrupt: BaseException) -> type[FleetStore]:
     class Store(FleetStore):
         def ensure_schema(self) -> None:
@@ -144,8 +160,11 @@ def test_a_connect_error_during_shutdown_is_an_outage(postgres_url: str) -> None
     try:
         raise KeyboardInterrupt
     except KeyboardInterrupt as stop:
-        with pytest.raises(FleetUnavailable, match="ping failed"):
-            _interrupted_schema(stop).connect(postgres_url, FleetPolicy("main", LEASE))
+        try:
+            with pytest.raises(FleetUnavailable, match="ping failed"):
+                _interrupted_schema(stop).connect(postgres_url, FleetPolicy("main", LEASE))
+        except KeyboardInterrupt:  # a test failure, not an interrupted test session
+            pytest.fail("the interrupt being handled was raised again from the connect error")
 
 
 class Refused:
@@ -198,8 +217,11 @@ def test_a_database_error_during_shutdown_is_an_outage(fleet: Fleet) -> None:
         raise KeyboardInterrupt
     except KeyboardInterrupt as stop:
         Refused(store._engine, "server closed the connection", during=stop)
-        with pytest.raises(FleetUnavailable, match="server closed the connection"):
-            store.leave("a", "host:1")
+        try:
+            with pytest.raises(FleetUnavailable, match="server closed the connection"):
+                store.leave("a", "host:1")
+        except KeyboardInterrupt:  # a test failure, not an interrupted test session
+            pytest.fail("the interrupt being handled was raised again from the database error")
 
 
 # --------------------------------------------------------------------------- the fleet's lock
@@ -335,6 +357,18 @@ def test_a_heartbeat_reports_releases_what_it_carries_and_reads_the_fleet(fleet:
 
 
 @pytest.mark.parametrize(("age", "live"), [(LEASE - 0.01, True), (LEASE, False)])
+def test_a_heartbeat_reads_only_reservations_within_their_lease(fleet: Fleet, age: float,
+                                                                live: bool) -> None:
+    store = fleet.store()
+    store.join("a", 25.0)
+    grant(store, "a", 40.0)
+    fleet.at(T0 + age)
+    beat = store.heartbeat("a", 25.0, [])
+    assert beat.reservations == ([Reservation("a", "BTC/USD", 40.0, T0 + LEASE)] if live else [])
+    assert len(fleet.rows("SELECT id FROM trader247_fleet_reservation")) == int(live)
+
+
+@pytest.mark.parametrize(("age", "live"), [(LEASE - 0.01, True), (LEASE, False)])
 def test_a_reservation_lives_for_one_lease(fleet: Fleet, age: float, live: bool) -> None:
     store = fleet.store()
     store.join("a", 25.0)
@@ -342,10 +376,12 @@ def test_a_reservation_lives_for_one_lease(fleet: Fleet, age: float, live: bool)
     assert granted.decision.stake == pytest.approx(230.0)
     assert store.reservations() == [Reservation("a", "BTC/USD", 230.0, T0 + LEASE)]
     fleet.at(T0 + age)
-    assert store.reservations() == ([Reservation("a", "BTC/USD", 230.0, T0 + LEASE)] if live
-                                    else [])
-    # the headroom it held is back once it expired
+    # the headroom it held is back once it expired, and the grant clears the expired row
     assert (grant(store, "a", 10.0).decision.stake is None) is live
+    assert fleet.rows("SELECT stake FROM trader247_fleet_reservation ORDER BY id") == (
+        [(230.0,)] if live else [(10.0,)])
+    assert store.reservations() == ([Reservation("a", "BTC/USD", 230.0, T0 + LEASE)] if live
+                                    else [Reservation("a", "BTC/USD", 10.0, T0 + age + LEASE)])
 
 
 def test_release_frees_one_reservation_of_one_fleet(fleet: Fleet) -> None:
@@ -386,12 +422,31 @@ def test_a_grant_measures_every_report_once_and_this_bots_positions_fresh(fleet:
     assert again.exposure.at_risk == pytest.approx(100.0 + 50.0 + 17.7)
 
 
+@pytest.mark.parametrize(("state", "min_stake", "stake"), [
+    (CapState.ACTIVE, None, 0.5),  # the headroom left, however small
+    (CapState.ACTIVE, 0.5, 0.5),  # at the exchange's minimum
+    (CapState.ACTIVE, 0.51, None),  # under it: refused
+    (CapState.REDUCING, None, None),  # REDUCING: no entry, whatever the headroom
+])
+def test_a_grant_honours_the_cap_state_and_the_minimum_stake(
+        fleet: Fleet, state: CapState, min_stake: float | None, stake: float | None) -> None:
+    store = fleet.store()
+    store.join("a", 25.0)
+    got = store.reserve("a", "BTC/USD", stake_balance=770.5, cap_policy=CAP, state=state,
+                        requested=100.0, min_stake=min_stake, max_stake=1e9,
+                        positions=[Position("ETH/USD", 1.0, 229.5)])  # 23 % of $1000: $0.5 left
+    assert got.decision.stake == (None if stake is None else pytest.approx(stake))
+    assert (got.reservation_id is None) is (stake is None)
+
+
 def test_a_refused_entry_holds_nothing(fleet: Fleet) -> None:
     store = fleet.store()
     store.join("a", 25.0)
     store.report("a", 25.0, [Position("BTC/USD", 2.5001, 100.0)])  # one cent over 25 %
     refused = grant(store, "a", 10.0, balance=749.99)
     assert refused.decision.stake is None and refused.reservation_id is None
+    assert refused.exposure.at_risk == pytest.approx(250.01)  # the operator's message reads it
+    assert refused.exposure.equity == pytest.approx(1000.0)
     assert refused.decision.reason.startswith("FLEET_OVER_CAP")
     assert store.reservations() == []
 
@@ -406,6 +461,10 @@ def test_dry_run_adds_every_other_members_last_balance(fleet: Fleet) -> None:
     assert got.decision.stake == pytest.approx(460.0)  # 23 % of 2000
     alone = grant(store, "a", 1e6, balance=1000.0, add_member_balances=False)
     assert alone.exposure.equity == pytest.approx(1000.0)
+    # live (the default): the balance given is the account's, shared by every member
+    default = store.reserve("a", "BTC/USD", stake_balance=1000.0, cap_policy=CAP,
+                            state=CapState.ACTIVE, requested=1.0, min_stake=None, max_stake=1e9)
+    assert default.exposure.equity == pytest.approx(1000.0)
 
 
 # --------------------------------------------------------------------------- leader and rounds

@@ -115,14 +115,14 @@ class FleetStore:
     @classmethod
     def connect(cls, db_url: str, policy: FleetPolicy, *, key: str = "fleet.db_url") -> FleetStore:
         """Refuses a URL that is not PostgreSQL and a server that does not answer."""
-        if not db_url.startswith(("postgresql", "postgres")):
+        if not db_url.startswith("postgres"):  # postgresql+driver://, and postgres://
             scheme = db_url.split(":", 1)[0] or "(empty)"
             raise FleetConfigError(
                 f"{key}: a fleet needs PostgreSQL (postgresql+psycopg://user:pass@host/db), got "
                 f"a {scheme!r} URL; SQLite cannot be shared between bots")
         since = sys.exception()
         try:
-            engine = create_engine(db_url, pool_pre_ping=True, future=True)
+            engine = create_engine(db_url, pool_pre_ping=True)
             store = cls(engine, policy)
             store.ensure_schema()
         except (SQLAlchemyError, ImportError) as exc:

@@ -58,7 +58,7 @@ def record_trim_fill(controller: CapController, pair: str, order: Any, now: floa
         logger.warning(
             "TRIM_PARTIAL: pair=%s filled=%.10g of %.10g (status %s); the remainder is "
             "re-planned in the next round", pair, float(order.safe_filled or 0.0),
-            float(order.safe_amount or 0.0), order.status)
+            float(order.safe_amount), order.status)  # partial: amount > filled >= 0
     return latency
 
 
@@ -138,7 +138,8 @@ def adopt_trim_orders(controller: CapController, open_trades: Iterable[Any]) -> 
             continue
         order = max(orders, key=lambda o: o.order_date_utc)
         remaining = float(order.safe_remaining or 0.0)
-        trim = TrimOrder(trade.pair, remaining * float(order.safe_price or 0.0), remaining,
+        # freqtrade's safe_price falls back to ft_price, which is never null
+        trim = TrimOrder(trade.pair, remaining * float(order.safe_price), remaining,
                          f"TRIM_ADOPTED: pair={trade.pair} order={order.order_id}")
         controller.trim_adopted(trim, order.order_date_utc.timestamp())
         logger.warning("TRIM_ADOPTED: pair=%s order=%s remaining_amount=%.10g (an open trim "

@@ -108,7 +108,7 @@ def guard(api: Any, *, clock: Callable[[], float] = time.time,
                 raise
             pending.forget(symbol, side)
             return order
-        raise AssertionError("unreachable")
+        raise AssertionError  # unreachable: the last attempt returns or raises
 
     api.create_order = create_order
     setattr(api, _GUARDED, True)
