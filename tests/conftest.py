@@ -47,6 +47,22 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     return parallel.make_scheduler(config, log) if config.getvalue("dist") == "loadgroup" else None
 
 
+@pytest.fixture(autouse=True)
+def _freqtrade_bot_class_restored() -> Iterator[None]:
+    """Our class-level patches of ``FreqtradeBot`` (``execute_entry_gate``, ``iteration_timing``)
+    installed by one test (a mixin or exporter start) are undone for the next test in the same
+    worker: a test of a patch must find freqtrade's own methods."""
+    import sys
+
+    module = sys.modules.get("freqtrade.freqtradebot")
+    saved = {} if module is None else {name: getattr(module.FreqtradeBot, name)
+                                       for name in ("process", "execute_entry")}
+    yield
+    if module is not None:
+        for name, method in saved.items():
+            setattr(module.FreqtradeBot, name, method)
+
+
 @pytest.fixture(scope="session")
 def repo() -> Path:
     return REPO
