@@ -40,8 +40,8 @@ def held_by_orders(trade: Any) -> float:
     for order in trade.orders:
         if order.ft_is_open or not order.filled:
             continue
-        side = FtPrecise(-1 if order.ft_order_side != trade.entry_side else 1)
-        held += FtPrecise(order.safe_amount_after_fee) * side
+        amount = FtPrecise(order.safe_amount_after_fee)
+        held = held - amount if order.ft_order_side != trade.entry_side else held + amount
     return float(amount_to_contract_precision(
         float(held), trade.amount_precision, trade.precision_mode, trade.contract_size))
 
