@@ -72,17 +72,19 @@ def test_any_other_time_is_searched_for_the_newest_closed_candle(
     assert marks.fallbacks["ADA/USD"] == int(stale)
 
 
+# a candle that opened at the epoch itself is a candle (no candle at all is a negative time)
+@pytest.mark.parametrize("start", [START, datetime(1970, 1, 1, tzinfo=UTC)])
 def test_a_gap_is_marked_at_the_last_close_and_logged_once_with_its_candle(
-        caplog: pytest.LogCaptureFixture) -> None:
-    frame = candles([10.0, 11.0, 12.0]).drop(index=1).reset_index(drop=True)  # 01:00 missing
+        caplog: pytest.LogCaptureFixture, start: datetime) -> None:
+    frame = candles([10.0, 11.0, 12.0], start).drop(index=1).reset_index(drop=True)  # +1h gone
     marks = BacktestMarks(lambda _pair: frame, 3600)
-    assert marks.price("ADA/USD", START + 2 * H, 1.0) == 10.0
-    assert marks.price("ADA/USD", START + 2 * H, 1.0) == 10.0
-    assert marks.price("ADA/USD", START + 3 * H, 1.0) == 12.0  # current again
+    assert marks.price("ADA/USD", start + 2 * H, 1.0) == 10.0
+    assert marks.price("ADA/USD", start + 2 * H, 1.0) == 10.0
+    assert marks.price("ADA/USD", start + 3 * H, 1.0) == 12.0  # current again
     assert marks.fallbacks["ADA/USD"] == 2
     assert [r.getMessage() for r in caplog.records] == [
-        "MARK_FALLBACK: pair=ADA/USD time=2025-01-01T02:00:00+00:00 "
-        "last_candle=2025-01-01T00:00:00+00:00 (gap or delisted: marked at the last known "
+        f"MARK_FALLBACK: pair=ADA/USD time={(start + 2 * H).isoformat()} "
+        f"last_candle={start.isoformat()} (gap or delisted: marked at the last known "
         "close; counted by exposure-report)"]
 
 

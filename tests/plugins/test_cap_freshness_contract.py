@@ -40,6 +40,9 @@ def refusals(caplog: pytest.LogCaptureFixture) -> list[str]:
     ("5m", datetime(2025, 6, 1, 10, 15, tzinfo=UTC), False),
     ("1d", datetime(2025, 5, 30, tzinfo=UTC), True),     # 31 May closed, 30 May one behind
     ("1d", datetime(2025, 5, 29, tzinfo=UTC), False),
+    # freqtrade's smallest timeframe: the newest closed candle opened one second before now
+    ("1s", datetime(2025, 6, 1, 10, 29, 58, tzinfo=UTC), True),
+    ("1s", datetime(2025, 6, 1, 10, 29, 57, tzinfo=UTC), False),
 ])
 def test_one_missing_candle_is_allowed_two_are_not(
         timeframe: str, newest: datetime, allowed: bool) -> None:

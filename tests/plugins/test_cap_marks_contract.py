@@ -15,6 +15,8 @@ from trader247.adapters.backtest_marks import BacktestMarks
 from trader247.adapters.cap_marks import BacktestMarkSource, LiveMarks
 from trader247.adapters.price_tape import PriceTape
 
+from .test_interrupts import outcome
+
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 ANALYZED = pd.DataFrame({"date": pd.date_range(end=NOW, periods=3, freq="1h"),
                          "close": [99.0, 100.0, 101.5]})
@@ -47,6 +49,37 @@ def test_a_ticker_without_a_price_marks_at_the_newest_analyzed_close(reply: Any)
     marks.begin_iteration()
     assert marks.price("BTC/USD", 90.0, NOW) == 101.5
     assert marks.fallbacks() == {"BTC/USD": ("candle_close", 101.5)}
+
+
+def ticker_fails(interrupted: bool) -> Any:
+    """``dp.ticker`` failing as a dropped connection does, with a SIGTERM inside the request
+    (``interrupted``: freqtrade's handler raised ``KeyboardInterrupt`` there) or without."""
+
+    def ticker(pair: str) -> Any:
+        if interrupted:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise ConnectionError("connection reset")  # noqa: B904 - the chain is the point
+        raise ConnectionError("connection reset")
+
+    return ticker
+
+
+@pytest.mark.parametrize(("interrupted", "shutting_down", "expected"), [
+    (True, False, KeyboardInterrupt),  # the SIGTERM stops the bot, not a candle-close mark
+    (False, False, None),              # a failed request: the newest analyzed close
+    (True, True, KeyboardInterrupt),   # a second SIGTERM inside the request
+    (False, True, None),               # the interrupt already on its way out is not raised again
+])
+def test_an_interrupt_hidden_in_a_failed_ticker_propagates(
+        interrupted: bool, shutting_down: bool, expected: type | None) -> None:
+    marks = live(ticker_fails(interrupted))
+    marks.begin_iteration()
+    assert outcome(lambda: marks.price("BTC/USD", 90.0, NOW),
+                   shutting_down=shutting_down) is expected
+    if expected is None:
+        assert marks.fallbacks() == {"BTC/USD": ("candle_close", 101.5)}
 
 
 def test_no_candle_either_marks_at_the_open_rate() -> None:

@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from freqtrade.persistence import Order, Trade, init_db
 from sqlalchemy import create_engine
+from sqlalchemy.exc import OperationalError
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters import cap_persistence
@@ -27,6 +28,8 @@ from trader247.adapters.cap_persistence import (
 from trader247.adapters.state_store import StateStore, StateWriteError
 from trader247.core.exposure import CapState
 from trader247.core.trims import OpenTrim
+
+from .test_interrupts import outcome
 
 PLACED = datetime(2025, 6, 1, 12, tzinfo=UTC)
 LOGGER = "trader247.adapters.cap_persistence"
@@ -117,6 +120,36 @@ def test_a_database_that_cannot_be_read_is_logged_and_the_bot_starts_fresh(
     assert line.startswith("cap state could not be read ((sqlite3.OperationalError) unable to "
                            "open database file")
     assert line.endswith("): starting fresh")
+
+
+class ReadFails:
+    """A state store whose read fails as a server gone fails, with a SIGTERM inside the read
+    (``interrupted``: freqtrade's handler raised ``KeyboardInterrupt`` there) or without."""
+
+    def __init__(self, interrupted: bool) -> None:
+        self.interrupted = interrupted
+
+    def load(self, key: str, *, legacy_key: str | None = None) -> str | None:
+        gone = Exception("server closed the connection unexpectedly")
+        if self.interrupted:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise OperationalError("SELECT", {}, gone)  # noqa: B904 - the chain is the point
+        raise OperationalError("SELECT", {}, gone)
+
+
+@pytest.mark.parametrize(("interrupted", "shutting_down", "expected"), [
+    (True, False, KeyboardInterrupt),  # the SIGTERM stops the bot, not "starting fresh"
+    (False, False, None),              # a failed read: logged, the bot starts fresh
+    (True, True, KeyboardInterrupt),   # a second SIGTERM inside the read
+    (False, True, None),               # the interrupt already on its way out is not raised again
+])
+def test_an_interrupt_hidden_in_a_failed_read_propagates(
+        interrupted: bool, shutting_down: bool, expected: type | None) -> None:
+    persistence = CapStatePersistence(ReadFails(interrupted))  # type: ignore[arg-type]
+    assert outcome(lambda: persistence.restore(controller()),
+                   shutting_down=shutting_down) is expected
 
 
 def test_a_restart_settles_the_trims_the_orders_table_shows_filled(

@@ -229,11 +229,17 @@ def test_an_old_order_that_is_not_a_trim_is_not_ours_to_cancel() -> None:
     assert "BTC/USD" in trims.controller.trim_state.open_trims
 
 
-def test_a_timed_out_trim_the_planner_already_expired_is_cancelled_without_a_write() -> None:
+@pytest.mark.parametrize("age", [TIMEOUT + 1, 10.0])  # a younger one: freqtrade's replacement
+def test_a_trim_order_whose_trim_the_planner_expired_is_cancelled_without_a_write(
+        caplog: pytest.LogCaptureFixture, age: float) -> None:
     trims, _, writes = executor()
     placed(trims)
     trims.controller.trim_cancelled("BTC/USD")  # the planner expired it this iteration
     before = (writes.count, trims.controller.trim_state)
     resting = order("sell", 1.7, 100.0, filled=0.0, status="open", tag=TRIM_TAG)
-    assert trims.timed_out("BTC/USD", resting, PLACED + timedelta(seconds=TIMEOUT + 1))
+    caplog.clear()
+    assert trims.timed_out("BTC/USD", resting, PLACED + timedelta(seconds=age)) is True
     assert (writes.count, trims.controller.trim_state) == before  # counted failed once
+    assert [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING] == [
+        f"trim timed out: pair=BTC/USD after {age:.0f}s, cancelling and re-planning (its trim "
+        "had expired)"]

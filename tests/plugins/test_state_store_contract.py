@@ -14,7 +14,7 @@ import pytest
 from freqtrade.persistence import KeyValueStore, Trade, init_db
 from sqlalchemy import create_engine, event, select, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InvalidRequestError, OperationalError
+from sqlalchemy.exc import InvalidRequestError, OperationalError, PendingRollbackError
 
 from trader247.adapters.state_store import (
     STATE_TABLE,
@@ -22,6 +22,8 @@ from trader247.adapters.state_store import (
     StateWriteError,
     heal_shared_session,
 )
+
+from .test_interrupts import outcome
 
 LOGGER = "trader247.adapters.state_store"
 
@@ -152,3 +154,41 @@ def test_a_healed_session_is_told_with_the_error_it_had(
             f"freqtrade's session was interrupted mid-write ({error}): healed before shutdown"]
     finally:
         Trade.session.remove()
+
+
+class RefusingSession:
+    """freqtrade's shared session refusing its first statement as one interrupted mid-write
+    does, with a SIGTERM inside that statement too (``interrupted``) or without."""
+
+    def __init__(self, interrupted: bool) -> None:
+        self.interrupted = interrupted
+        self.statements = 0
+
+    def execute(self, statement: object) -> None:
+        self.statements += 1
+        if self.statements > 1:
+            return
+        if self.interrupted:
+            try:
+                raise KeyboardInterrupt
+            except KeyboardInterrupt:
+                raise PendingRollbackError("rollback first")  # noqa: B904 - the chain matters
+        raise PendingRollbackError("rollback first")
+
+    def rollback(self) -> None:
+        return None
+
+
+@pytest.mark.parametrize(("interrupted", "shutting_down", "expected"), [
+    (True, False, KeyboardInterrupt),  # a new SIGTERM inside the check propagates
+    (False, False, None),              # healed
+    (True, True, KeyboardInterrupt),
+    (False, True, None),               # the shutdown's own interrupt is not raised again
+])
+def test_an_interrupt_hidden_in_the_sessions_refusal_propagates(
+        monkeypatch: pytest.MonkeyPatch, interrupted: bool, shutting_down: bool,
+        expected: type | None) -> None:
+    session = RefusingSession(interrupted)
+    monkeypatch.setattr(Trade, "session", session, raising=False)
+    assert outcome(heal_shared_session, shutting_down=shutting_down) is expected
+    assert session.statements == (1 if interrupted else 2)  # healed: checked again

@@ -31,14 +31,14 @@ def database() -> Iterator[None]:
 
 
 def make_trade(pair: str, orders: list[Fill], *, amount: float | None = None,
-               precision: float | None = 1e-8) -> Trade:
+               precision: float | None = 1e-8, contract_size: float | None = None) -> Trade:
     """A trade whose amount freqtrade last set to ``amount`` (default: the first order's)."""
     first = orders[0]
     row = Trade(pair=pair, base_currency=pair.split("/")[0], stake_currency="USD",
                 exchange="coinbase", is_open=True, open_date=OPENED, open_rate=100.0,
                 amount=first[1] if amount is None else amount, stake_amount=first[1] * 100.0,
                 fee_open=0.0, fee_close=0.0, amount_precision=precision, price_precision=1e-2,
-                precision_mode=4, leverage=1.0)
+                precision_mode=4, leverage=1.0, contract_size=contract_size)
     for i, (side, size, filled, status) in enumerate(orders):
         row.orders.append(Order(
             ft_order_side=side, ft_pair=pair, ft_is_open=status == "open", ft_amount=size,
@@ -121,3 +121,32 @@ def test_an_entry_that_never_filled_closes_the_trade_at_its_open_rate() -> None:
     assert reconcile_open_trades(Trade.get_open_trades()) == ["ADA/USD"]
     (row,) = Trade.get_trades([]).all()
     assert not row.is_open and row.close_rate == 100.0
+
+
+def test_held_counts_whole_contracts_as_freqtrade_does() -> None:
+    """A market traded in contracts of 0.1 with a precision of one contract: 0.25 is two
+    contracts (0.2), not a precision of one unit (0)."""
+    row = make_trade("ETH/USD", [("buy", 0.25, 0.25, "closed")], precision=1.0,
+                     contract_size=0.1)
+    held = held_by_orders(row)
+    row.recalc_trade_from_orders()
+    assert held == row.amount == pytest.approx(0.2)
+
+
+@pytest.mark.parametrize(("orders", "amount"), [
+    # 0.1 + 0.2 - 0.3 is 5.6e-17 in floats: summed exactly, as freqtrade sums, nothing is held
+    # (the float sum kept this trade open and reconciled it again at every start)
+    ([("buy", 0.1, 0.1, "closed"), ("buy", 0.2, 0.2, "closed"), ("sell", 0.3, 0.3, "closed")],
+     0.3),
+    # a trade left with float dust whose orders hold nothing is closed too
+    ([("buy", 1.0, 1.0, "closed"), ("sell", 1.0, 1.0, "closed")], 1e-13),
+])
+def test_orders_that_hold_nothing_close_the_trade_without_float_noise(
+        orders: list[Fill], amount: float, caplog: pytest.LogCaptureFixture) -> None:
+    make_trade("ETH/USD", orders, amount=amount, precision=None)
+    assert reconcile_open_trades(Trade.get_open_trades()) == ["ETH/USD"]
+    assert ours(caplog) == [f"TRADE_RECONCILED: pair=ETH/USD trade_id=1 amount_before={amount:.10g}"
+                            " amount_after=0 closed=true"]
+    (row,) = Trade.get_trades([]).all()
+    assert not row.is_open and row.close_rate == pytest.approx(100.0 + len(orders) - 1)
+    assert reconcile_open_trades(Trade.get_open_trades()) == []  # the next start: nothing

@@ -78,13 +78,9 @@ class StateStore:
         engine: Engine = Trade.session.get_bind()
         return cls(engine)
 
-    @property
-    def dialect(self) -> str:
-        return str(self._engine.dialect.name)
-
     def _ensure_table(self) -> None:
         if not self._ready:
-            _metadata.create_all(self._engine, checkfirst=True)
+            _metadata.create_all(self._engine)  # checks first: CREATE TABLE IF NOT EXISTS
             self._ready = True
 
     def load(self, key: str, *, legacy_key: str | None = None) -> str | None:

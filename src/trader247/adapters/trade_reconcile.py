@@ -24,6 +24,7 @@ from typing import Any
 
 from freqtrade.exchange import amount_to_contract_precision
 from freqtrade.persistence import Trade
+from freqtrade.util import FtPrecise
 
 logger = logging.getLogger(__name__)
 
@@ -31,16 +32,18 @@ REL_TOL = 1e-9
 
 
 def held_by_orders(trade: Any) -> float:
-    """Entries minus exits over filled, closed orders, as ``recalc_trade_from_orders`` sums
-    them, rounded to the trade's amount precision."""
-    held = 0.0
+    """Entries minus exits over filled, closed orders, summed exactly as
+    ``recalc_trade_from_orders`` sums them (``FtPrecise``: in floats 0.1 + 0.2 - 0.3 is 5.6e-17,
+    which left a fully exited trade without an amount precision open, reconciled again at every
+    start), rounded to the trade's amount precision."""
+    held = FtPrecise(0)
     for order in trade.orders:
         if order.ft_is_open or not order.filled:
             continue
-        amount = float(order.safe_amount_after_fee)
-        held += -amount if order.ft_order_side != trade.entry_side else amount
+        amount = FtPrecise(order.safe_amount_after_fee)
+        held = held - amount if order.ft_order_side != trade.entry_side else held + amount
     return float(amount_to_contract_precision(
-        held, trade.amount_precision, trade.precision_mode, trade.contract_size))
+        float(held), trade.amount_precision, trade.precision_mode, trade.contract_size))
 
 
 def reconcile_open_trades(trades: Iterable[Any]) -> list[str]:
@@ -51,7 +54,8 @@ def reconcile_open_trades(trades: Iterable[Any]) -> list[str]:
             continue
         held = held_by_orders(trade)
         before = float(trade.amount)
-        if math.isclose(held, before, rel_tol=REL_TOL, abs_tol=1e-12):
+        # held is an exact sum: a trade of float dust whose orders hold nothing is closed too
+        if math.isclose(held, before, rel_tol=REL_TOL):
             continue
         closed = held <= 0
         if closed:
