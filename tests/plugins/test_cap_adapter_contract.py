@@ -21,6 +21,7 @@ import pytest
 from freqtrade.enums import RunMode
 from freqtrade.persistence import PairLocks, Trade, init_db
 from tests.plugins.cap_fakes import FixedExposure, with_parts
+from tests.strategy_double import StrategyDouble
 
 from trader247.adapters.observability import RUNTIME_KEY, Runtime
 from trader247.core.exposure import CapState, Position, Snapshot
@@ -47,8 +48,9 @@ def database() -> Iterator[None]:
     Trade.session.remove()
 
 
-class Base:
-    """IStrategy's defaults, as far as the mixin calls them."""
+class Base(StrategyDouble):
+    """IStrategy's defaults, as far as the mixin calls them (a concrete IStrategy: the mixin
+    subclasses it, tests/strategy_double.py)."""
 
     def custom_stake_amount(self, **kwargs: Any) -> float:
         return float(kwargs["proposed_stake"])

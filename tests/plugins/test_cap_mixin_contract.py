@@ -28,6 +28,7 @@ from trader247.adapters.protection_link import CONTROLLER_KEY
 from trader247.adapters.state_store import StateStore
 from trader247.cli.processes import free_port
 from trader247.core.exposure import CapState
+from trader247.core.trim_state import OpenTrim
 from trader247.strategy import ExposureCapMixin
 
 from .test_cap_adapter_contract import NOW, Base, backtest, dca_kwargs, strategy
@@ -201,6 +202,14 @@ def exit_timeout_kwargs(tag: str | None, age_seconds: float, pair: str = "BTC/US
             "current_time": OPENED + timedelta(seconds=age_seconds)}
 
 
+def holding_trim(bot: Any, pair: str = "BTC/USD") -> Any:
+    """The cap's state holds an open trim of ``pair`` placed at OPENED (a trim order the state
+    no longer holds is cancelled at any age: cap_trims.TrimExecutor.timed_out)."""
+    trim = OpenTrim(OPENED.timestamp(), 70.0, bot.cap.cycle)
+    bot.cap.trim_state = replace(bot.cap.trim_state, open_trims={pair: trim})
+    return bot
+
+
 @pytest.mark.parametrize(("tag", "age", "own_answer", "cancelled"), [
     ("trim", 76.0, False, True),     # a trim older than trim_timeout_seconds (75): cancelled
     ("trim", 75.0, False, False),    # exactly at the timeout: kept
@@ -210,9 +219,9 @@ def exit_timeout_kwargs(tag: str | None, age_seconds: float, pair: str = "BTC/US
 ])
 def test_exit_orders_time_out_by_the_cap_for_trims_or_by_the_strategy(
         tag: str | None, age: float, own_answer: bool, cancelled: bool) -> None:
-    bot = backtest(own(check_exit_timeout=recorder(own_answer)), 700.0, 300.0)
+    bot = holding_trim(backtest(own(check_exit_timeout=recorder(own_answer)), 700.0, 300.0))
     assert bot.check_exit_timeout(**exit_timeout_kwargs(tag, age)) is cancelled
-    plain = backtest(own(), 700.0, 300.0)
+    plain = holding_trim(backtest(own(), 700.0, 300.0))
     assert plain.check_exit_timeout(**exit_timeout_kwargs(tag, age)) is (
         cancelled and not own_answer or tag == "trim" and age > 75)
 
@@ -311,7 +320,7 @@ def no_global_patches(monkeypatch: pytest.MonkeyPatch) -> None:
     from types import SimpleNamespace
 
     stub = SimpleNamespace(install=lambda *_a, **_k: True)
-    for name in ("execute_entry_gate", "hyperopt_pickle", "idempotent_create", "market_fill"):
+    for name in ("execute_entry_gate", "idempotent_create", "market_fill"):
         monkeypatch.setattr(cap_mixin, name, stub)
 
 
@@ -349,7 +358,7 @@ def listening(port: int) -> bool:
 
 
 def started_bot(runmode: RunMode, config_file: Path, balance: float = 700.0) -> Any:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade, Base), {})
     bot, _ = strategy(cls, runmode, balance, {"BTC/USD": 100.0})
     bot.config["config_files"] = [str(config_file)]
     del bot.config[RUNTIME_KEY]  # the bot's runtime is made at start, as in freqtrade
@@ -389,7 +398,7 @@ def test_a_dry_run_start_reconciles_trades_restores_the_cap_and_serves_metrics(
 
 def test_a_start_builds_a_fresh_cap_each_time(tmp_path: Path) -> None:
     """``/reload_config`` and each backtest of ``--strategy-list`` start the strategy again."""
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {
+    cls = type("Bot", (ExposureCapMixin, Freqtrade, Base), {
         "position_adjustment_enable": True})
     bot = backtest(cls, 700.0, 300.0)
     bot.ft_bot_start()
@@ -419,7 +428,7 @@ def test_a_backtest_start_latches_nothing_and_serves_no_metrics(
 
 
 def test_a_shutdown_before_any_start_only_runs_freqtrades_cleanup() -> None:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade, Base), {})
     bot = cls()
     bot.config = {}
     bot.ft_bot_cleanup()
@@ -433,7 +442,7 @@ def test_a_shutdown_before_any_start_only_runs_freqtrades_cleanup() -> None:
 def test_the_shutdown_writes_the_cap_state_and_says_whether_it_could(
         written: bool, level: str, message: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade, Base), {})
     bot, _ = strategy(cls, RunMode.DRY_RUN, 700.0)
     bot.cap_adapter.persistence = type("Store", (), {
         "persist": lambda self, controller: written})()
@@ -447,7 +456,7 @@ def test_the_shutdown_writes_the_cap_state_and_says_whether_it_could(
 
 def test_a_failed_shutdown_write_is_logged_with_its_error(
         caplog: pytest.LogCaptureFixture) -> None:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade, Base), {})
     bot, _ = strategy(cls, RunMode.DRY_RUN, 700.0)
 
     class Gone:
