@@ -210,3 +210,15 @@ def test_a_pair_the_group_sells_whole_is_not_offered_to_the_total_again() -> Non
         ("DOGE/USD", 10.0, True, ("cluster=MEME",)), ("ADA/USD", 0.5, True, ("total",))]
     assert plan.orders[1].reason == (
         "TRIM_GROUP: pair=ADA/USD total share=1.0000 stake=0.5 min_stake=0.1 full_exit=1")
+
+
+def test_a_group_selling_a_whole_position_without_a_minimum_exits_it_fully() -> None:
+    # PEPE sits out (rejected): DOGE ($10, 10/3 at $3) is all MEME can sell of its $23.20 over
+    # the target. Sold whole with no exchange minimum: the amount held, a full exit.
+    s = Snapshot(940.0, (Position("DOGE/USD", 10 / 3, 3.0), Position("PEPE/USD", 50.0, 1.0)))
+    state = TrimState(episode_rejected=frozenset({"PEPE/USD"}), last_cycle=0, started=True)
+    plan = plan_trims(s, MEME_ONLY, min_stake=0.0, state=state, cycle=1, now=1.0)
+    assert [(o.pair, o.stake_to_sell, o.amount, o.full_exit) for o in plan.orders] == [
+        ("DOGE/USD", 10.0, 10 / 3, True)]
+    assert plan.orders[0].reason == (
+        "TRIM_GROUP: pair=DOGE/USD cluster=MEME share=1.0000 stake=10 min_stake=0 full_exit=1")
