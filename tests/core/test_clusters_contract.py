@@ -8,7 +8,15 @@ import math
 import pytest
 from tests.shipped import shipped_cap_policy
 
-from trader247.core.clusters import GroupLimits, entry_headroom, gate_entry, measure_groups
+from trader247.core.clusters import (
+    GroupCuts,
+    GroupExposure,
+    GroupLimits,
+    entry_headroom,
+    gate_entry,
+    group_cuts,
+    measure_groups,
+)
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimPlan, TrimState, plan_trims
 
@@ -222,3 +230,88 @@ def test_a_group_selling_a_whole_position_without_a_minimum_exits_it_fully() -> 
         ("DOGE/USD", 10.0, 10 / 3, True)]
     assert plan.orders[0].reason == (
         "TRIM_GROUP: pair=DOGE/USD cluster=MEME share=1.0000 stake=10 min_stake=0 full_exit=1")
+
+
+# --- group_cuts on its own: groups in order, what earlier groups sold, the sit-out rule ------
+
+
+def group(key: str, at_risk: float, target: float, pairs: tuple[str, ...],
+          tolerance: float = 0.0) -> GroupExposure:
+    """A group needing ``at_risk - target`` sold (its cap is the target: only the excess is
+    read by group_cuts)."""
+    kind, name = key.split("=")
+    return GroupExposure(kind, name, at_risk, at_risk, 0.0, 0.0, target,
+                         target, tolerance, pairs)
+
+
+def test_an_asset_is_cut_from_what_its_cluster_cut_left() -> None:
+    # The cluster sells 20 % of A and B (10 each); the asset's $20 is then split over A's $40
+    # left and C's $30.
+    cuts = group_cuts((group("cluster=X", 100.0, 80.0, ("A", "B")),
+                       group("asset=Y", 80.0, 50.0, ("A", "C"))),
+                      {"A": 50.0, "B": 50.0, "C": 30.0})
+    assert cuts.sold == pytest.approx({"A": 10.0 + 20.0 * 40 / 70, "B": 10.0,
+                                       "C": 20.0 * 30 / 70})
+    assert cuts == GroupCuts(cuts.sold, {"A": ("cluster=X", "asset=Y"), "B": ("cluster=X",),
+                                         "C": ("asset=Y",)}, False)
+
+
+def test_a_pair_an_earlier_group_sold_whole_is_not_named_by_the_next() -> None:
+    # X needs $110 of its $100 tradeable (entries of $50 pending elsewhere): A and B sold whole.
+    # Y still needs $30 after A's $50: all from C, and A does not answer Y.
+    cuts = group_cuts((group("cluster=X", 150.0, 40.0, ("A", "B")),
+                       group("asset=Y", 100.0, 20.0, ("A", "C"))),
+                      {"A": 50.0, "B": 50.0, "C": 50.0})
+    assert cuts == GroupCuts({"A": 50.0, "B": 50.0, "C": 30.0},
+                             {"A": ("cluster=X",), "B": ("cluster=X",), "C": ("asset=Y",)}, False)
+
+
+@pytest.mark.parametrize("excess, tolerance", [(1.0, 1.0), (0.0, 0.0)])
+def test_a_group_within_its_tolerance_is_skipped_and_the_next_still_cut(
+        excess: float, tolerance: float) -> None:
+    cuts = group_cuts((group("cluster=X", 50.0 + excess, 50.0, ("A",), tolerance),
+                       group("cluster=Z", 40.0, 30.0, ("B",), tolerance)),
+                      {"A": 50.0 + excess, "B": 40.0})
+    assert cuts == GroupCuts({"B": 10.0}, {"B": ("cluster=Z",)}, False)
+
+
+def test_a_group_with_nothing_tradeable_is_skipped_and_the_next_still_cut() -> None:
+    # X's only pair has an open trim (not in values): nothing to cut, no division by zero.
+    cuts = group_cuts((group("cluster=X", 60.0, 40.0, ("A",)),
+                       group("cluster=Z", 0.5, 0.3, ("B",))),  # a book worth less than 1
+                      {"B": 0.5})
+    assert cuts == GroupCuts({"B": pytest.approx(0.2)}, {"B": ("cluster=Z",)}, False)
+
+
+@pytest.mark.parametrize("pool, reset", [
+    (20.0, False),   # the pairs not sitting out cover the excess to its tolerance: kept
+    (19.99, True),   # a cent short: every pair is cut again
+])
+def test_the_sit_out_holds_while_the_rest_covers_to_the_tolerance(pool: float,
+                                                                  reset: bool) -> None:
+    # $21 over, tolerance $1: A (not cut yet this episode) covers it at $20.
+    cuts = group_cuts((group("cluster=X", 71.0, 50.0, ("A", "B"), tolerance=1.0),),
+                      {"A": pool, "B": 51.0 - pool}, sit_out=frozenset({"B"}))
+    assert cuts.reset is reset
+    assert set(cuts.sold) == ({"A", "B"} if reset else {"A"})
+
+
+def test_no_reset_when_no_pair_sits_out_even_if_the_group_cannot_cover() -> None:
+    # $50 over with $10 tradeable: all of it sold; nothing sat out, so nothing was reset.
+    cuts = group_cuts((group("cluster=X", 50.0, 0.0, ("A",)),), {"A": 10.0})
+    assert cuts == GroupCuts({"A": 10.0}, {"A": ("cluster=X",)}, False)
+
+
+@pytest.mark.parametrize("doge, reducing", [
+    (36_800_001.0, False),  # MEME at its target ($36.8M of $1e9) plus the $1 tolerance: done
+    (36_800_002.0, True),   # a dollar more: still trimmed
+])
+def test_a_group_leaves_its_episode_at_its_target_within_the_tolerance(doge: float,
+                                                                        reducing: bool) -> None:
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}), last_cycle=0, started=True)
+    plan = evaluate(book(1e9 - doge, DOGE=doge), state=state)
+    meme = plan.groups.clusters["MEME"] if plan.groups else None
+    assert meme is not None and meme.at_or_below_target is not reducing
+    assert plan.trim_state.reducing_groups == (frozenset({"cluster=MEME"}) if reducing
+                                               else frozenset())
+    assert plan.summary.startswith("TRIM_ROUND" if reducing else "CAP_OK: ")
