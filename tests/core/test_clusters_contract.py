@@ -13,6 +13,7 @@ from trader247.core.clusters import (
     GroupExposure,
     GroupLimits,
     entry_headroom,
+    fit_cut,
     gate_entry,
     group_cuts,
     measure_groups,
@@ -315,3 +316,26 @@ def test_a_group_leaves_its_episode_at_its_target_within_the_tolerance(doge: flo
     assert plan.trim_state.reducing_groups == (frozenset({"cluster=MEME"}) if reducing
                                                else frozenset())
     assert plan.summary.startswith("TRIM_ROUND" if reducing else "CAP_OK: ")
+
+
+@pytest.mark.parametrize("want, minimum, fitted", [
+    (9.0, 1.0, (9.0, False)),    # leaves exactly the minimum: a partial exit
+    (9.5, 1.0, (10.0, True)),    # would leave less than the minimum: the whole position
+    (0.5, 1.0, (1.0, False)),    # under the minimum: raised to it
+    (10.0, 0.0, (10.0, True)),   # the whole position with no minimum: a full exit
+    (12.0, 0.0, (10.0, True)),   # more than held: the whole position
+])
+def test_fit_cut_boundaries_on_a_ten_dollar_position(want: float, minimum: float,
+                                                      fitted: tuple[float, bool]) -> None:
+    assert fit_cut(10.0, want, minimum) == fitted
+
+
+def test_a_group_trim_in_a_book_worth_less_than_one_unit_sells_only_the_groups_excess() -> None:
+    # BTC-quoted: equity 0.5, DOGE 0.03 (MEME cap 0.02, target 0.0184). The total is under its
+    # cap: only MEME's 0.0116 is to sell (no total share is added).
+    plan = plan_trims(book(0.47, DOGE=0.03), MEME_ONLY, min_stake=0.0001, state=TrimState(),
+                      cycle=1, now=1.0)
+    assert plan.state is CapState.ACTIVE
+    assert plan.to_trim == pytest.approx(0.0116)
+    assert [(o.pair, o.limits) for o in plan.orders] == [("DOGE/USD", ("cluster=MEME",))]
+    assert plan.orders[0].stake_to_sell == pytest.approx(0.0116)
