@@ -19,7 +19,7 @@ from trader247.core.clusters import (
     measure_groups,
 )
 from trader247.core.exposure import CapState, Position, Snapshot
-from trader247.core.trims import TrimPlan, TrimState, plan_trims
+from trader247.core.trims import OpenTrim, TrimPlan, TrimState, plan_trims
 
 DEFINITIONS = {"MEME": ["DOGE", "SHIB", "PEPE"], "LAYER1": ["BTC", "ETH", "SOL"]}
 LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
@@ -339,3 +339,14 @@ def test_a_group_trim_in_a_book_worth_less_than_one_unit_sells_only_the_groups_e
     assert plan.to_trim == pytest.approx(0.0116)
     assert [(o.pair, o.limits) for o in plan.orders] == [("DOGE/USD", ("cluster=MEME",))]
     assert plan.orders[0].stake_to_sell == pytest.approx(0.0116)
+
+
+def test_an_open_trim_in_a_group_is_deducted_from_what_the_group_still_needs() -> None:
+    # MEME $60, $23.20 over its target; DOGE's open trim of $10 is on its way out: $13.20 is
+    # left to sell, all from SHIB (DOGE has its trim open).
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}), last_cycle=0, started=True,
+                      open_trims={"DOGE/USD": OpenTrim(1.0, 10.0, 0)})
+    plan = evaluate(book(940.0, DOGE=30.0, SHIB=30.0), state=state)
+    assert plan.to_trim == pytest.approx(13.2)
+    assert [(o.pair, o.stake_to_sell) for o in plan.orders] == [
+        ("SHIB/USD", pytest.approx(13.2))]
