@@ -319,3 +319,9 @@ def test_a_whole_position_sold_is_a_full_exit_without_an_exchange_minimum(
     assert [(o.pair, o.stake_to_sell, o.amount, o.full_exit) for o in plan.orders] == [
         ("A/USD", 50.0, 50 / 3, True)]
     assert plan.orders[0].reason.endswith(" stake=50 min_stake=0 full_exit=1")
+
+
+def test_without_group_limits_a_plan_measures_no_groups() -> None:
+    plan = evaluate(book(1000.0, A=300.0), state=REDUCING)
+    assert plan.groups is None and plan.reducing_groups == ()
+    assert plan.exposure.at_risk == 300.0 and len(plan.orders) == 1
