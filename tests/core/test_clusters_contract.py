@@ -350,3 +350,14 @@ def test_an_open_trim_in_a_group_is_deducted_from_what_the_group_still_needs() -
     assert plan.to_trim == pytest.approx(13.2)
     assert [(o.pair, o.stake_to_sell) for o in plan.orders] == [
         ("SHIB/USD", pytest.approx(13.2))]
+
+
+def test_a_group_entering_its_episode_makes_every_pair_eligible_again() -> None:
+    # DOGE was cut in an earlier episode; MEME now goes over its cap ($60, $23.20 over its
+    # target): a new episode, DOGE and SHIB are cut alike.
+    state = TrimState(episode_trimmed=frozenset({"DOGE/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(940.0, DOGE=30.0, SHIB=30.0), state=state)
+    assert plan.trim_state.reducing_groups == frozenset({"cluster=MEME"})
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(11.6), "SHIB/USD": pytest.approx(11.6)}
+    assert plan.trim_state.episode_trimmed == frozenset()
