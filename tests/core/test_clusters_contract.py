@@ -361,3 +361,15 @@ def test_a_group_entering_its_episode_makes_every_pair_eligible_again() -> None:
     assert {o.pair: o.stake_to_sell for o in plan.orders} == {
         "DOGE/USD": pytest.approx(11.6), "SHIB/USD": pytest.approx(11.6)}
     assert plan.trim_state.episode_trimmed == frozenset()
+
+
+def test_a_group_leaving_its_episode_keeps_the_totals_sit_out() -> None:
+    # MEME is back at its target and leaves; the total ($80 over) is still in its episode, in
+    # which XRP was cut: XRP sits out, DOGE and ADA cover the $80 at the same ratio (0.5).
+    state = TrimState(cap_state=CapState.REDUCING, reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"XRP/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(690.0, DOGE=10.0, XRP=150.0, ADA=150.0), state=state)
+    assert plan.trim_state.reducing_groups == frozenset()
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "ADA/USD": pytest.approx(75.0), "DOGE/USD": pytest.approx(5.0)}
+    assert plan.trim_state.episode_trimmed == frozenset({"XRP/USD"})
