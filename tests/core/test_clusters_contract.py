@@ -373,3 +373,15 @@ def test_a_group_leaving_its_episode_keeps_the_totals_sit_out() -> None:
     assert {o.pair: o.stake_to_sell for o in plan.orders} == {
         "ADA/USD": pytest.approx(75.0), "DOGE/USD": pytest.approx(5.0)}
     assert plan.trim_state.episode_trimmed == frozenset({"XRP/USD"})
+
+
+def test_when_the_rest_cannot_cover_the_totals_share_its_episode_starts_over() -> None:
+    # MEME (in its episode) sells DOGE's $8.20 over its target; the total still needs $46.80,
+    # more than DOGE's $36.80 left outside the sit-out (XRP and ADA were cut this episode):
+    # every pair is cut again and the episode's record starts over.
+    state = TrimState(cap_state=CapState.REDUCING, reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"XRP/USD", "ADA/USD"}), last_cycle=0,
+                      started=True)
+    plan = evaluate(book(715.0, DOGE=45.0, XRP=120.0, ADA=120.0), state=state)
+    assert {o.pair for o in plan.orders} == {"DOGE/USD", "XRP/USD", "ADA/USD"}
+    assert plan.trim_state.episode_trimmed == frozenset()
