@@ -8,9 +8,18 @@ import math
 import pytest
 from tests.shipped import shipped_cap_policy
 
-from trader247.core.clusters import GroupLimits, entry_headroom, gate_entry, measure_groups
+from trader247.core.clusters import (
+    GroupCuts,
+    GroupExposure,
+    GroupLimits,
+    entry_headroom,
+    fit_cut,
+    gate_entry,
+    group_cuts,
+    measure_groups,
+)
 from trader247.core.exposure import CapState, Position, Snapshot
-from trader247.core.trims import TrimPlan, TrimState, plan_trims
+from trader247.core.trims import OpenTrim, TrimPlan, TrimState, plan_trims
 
 DEFINITIONS = {"MEME": ["DOGE", "SHIB", "PEPE"], "LAYER1": ["BTC", "ETH", "SOL"]}
 LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
@@ -210,3 +219,169 @@ def test_a_pair_the_group_sells_whole_is_not_offered_to_the_total_again() -> Non
         ("DOGE/USD", 10.0, True, ("cluster=MEME",)), ("ADA/USD", 0.5, True, ("total",))]
     assert plan.orders[1].reason == (
         "TRIM_GROUP: pair=ADA/USD total share=1.0000 stake=0.5 min_stake=0.1 full_exit=1")
+
+
+def test_a_group_selling_a_whole_position_without_a_minimum_exits_it_fully() -> None:
+    # PEPE sits out (rejected): DOGE ($10, 10/3 at $3) is all MEME can sell of its $23.20 over
+    # the target. Sold whole with no exchange minimum: the amount held, a full exit.
+    s = Snapshot(940.0, (Position("DOGE/USD", 10 / 3, 3.0), Position("PEPE/USD", 50.0, 1.0)))
+    state = TrimState(episode_rejected=frozenset({"PEPE/USD"}), last_cycle=0, started=True)
+    plan = plan_trims(s, MEME_ONLY, min_stake=0.0, state=state, cycle=1, now=1.0)
+    assert [(o.pair, o.stake_to_sell, o.amount, o.full_exit) for o in plan.orders] == [
+        ("DOGE/USD", 10.0, 10 / 3, True)]
+    assert plan.orders[0].reason == (
+        "TRIM_GROUP: pair=DOGE/USD cluster=MEME share=1.0000 stake=10 min_stake=0 full_exit=1")
+
+
+# --- group_cuts on its own: groups in order, what earlier groups sold, the sit-out rule ------
+
+
+def group(key: str, at_risk: float, target: float, pairs: tuple[str, ...],
+          tolerance: float = 0.0) -> GroupExposure:
+    """A group needing ``at_risk - target`` sold (its cap is the target: only the excess is
+    read by group_cuts)."""
+    kind, name = key.split("=")
+    return GroupExposure(kind, name, at_risk, at_risk, 0.0, 0.0, target,
+                         target, tolerance, pairs)
+
+
+def test_an_asset_is_cut_from_what_its_cluster_cut_left() -> None:
+    # The cluster sells 20 % of A and B (10 each); the asset's $20 is then split over A's $40
+    # left and C's $30.
+    cuts = group_cuts((group("cluster=X", 100.0, 80.0, ("A", "B")),
+                       group("asset=Y", 80.0, 50.0, ("A", "C"))),
+                      {"A": 50.0, "B": 50.0, "C": 30.0})
+    assert cuts.sold == pytest.approx({"A": 10.0 + 20.0 * 40 / 70, "B": 10.0,
+                                       "C": 20.0 * 30 / 70})
+    assert cuts == GroupCuts(cuts.sold, {"A": ("cluster=X", "asset=Y"), "B": ("cluster=X",),
+                                         "C": ("asset=Y",)}, False)
+
+
+def test_a_pair_an_earlier_group_sold_whole_is_not_named_by_the_next() -> None:
+    # X needs $110 of its $100 tradeable (entries of $50 pending elsewhere): A and B sold whole.
+    # Y still needs $30 after A's $50: all from C, and A does not answer Y.
+    cuts = group_cuts((group("cluster=X", 150.0, 40.0, ("A", "B")),
+                       group("asset=Y", 100.0, 20.0, ("A", "C"))),
+                      {"A": 50.0, "B": 50.0, "C": 50.0})
+    assert cuts == GroupCuts({"A": 50.0, "B": 50.0, "C": 30.0},
+                             {"A": ("cluster=X",), "B": ("cluster=X",), "C": ("asset=Y",)}, False)
+
+
+@pytest.mark.parametrize("excess, tolerance", [(1.0, 1.0), (0.0, 0.0)])
+def test_a_group_within_its_tolerance_is_skipped_and_the_next_still_cut(
+        excess: float, tolerance: float) -> None:
+    cuts = group_cuts((group("cluster=X", 50.0 + excess, 50.0, ("A",), tolerance),
+                       group("cluster=Z", 40.0, 30.0, ("B",), tolerance)),
+                      {"A": 50.0 + excess, "B": 40.0})
+    assert cuts == GroupCuts({"B": 10.0}, {"B": ("cluster=Z",)}, False)
+
+
+def test_a_group_with_nothing_tradeable_is_skipped_and_the_next_still_cut() -> None:
+    # X's only pair has an open trim (not in values): nothing to cut, no division by zero.
+    cuts = group_cuts((group("cluster=X", 60.0, 40.0, ("A",)),
+                       group("cluster=Z", 0.5, 0.3, ("B",))),  # a book worth less than 1
+                      {"B": 0.5})
+    assert cuts == GroupCuts({"B": pytest.approx(0.2)}, {"B": ("cluster=Z",)}, False)
+
+
+@pytest.mark.parametrize("pool, reset", [
+    (20.0, False),   # the pairs not sitting out cover the excess to its tolerance: kept
+    (19.99, True),   # a cent short: every pair is cut again
+])
+def test_the_sit_out_holds_while_the_rest_covers_to_the_tolerance(pool: float,
+                                                                  reset: bool) -> None:
+    # $21 over, tolerance $1: A (not cut yet this episode) covers it at $20.
+    cuts = group_cuts((group("cluster=X", 71.0, 50.0, ("A", "B"), tolerance=1.0),),
+                      {"A": pool, "B": 51.0 - pool}, sit_out=frozenset({"B"}))
+    assert cuts.reset is reset
+    assert set(cuts.sold) == ({"A", "B"} if reset else {"A"})
+
+
+def test_no_reset_when_no_pair_sits_out_even_if_the_group_cannot_cover() -> None:
+    # $50 over with $10 tradeable: all of it sold; nothing sat out, so nothing was reset.
+    cuts = group_cuts((group("cluster=X", 50.0, 0.0, ("A",)),), {"A": 10.0})
+    assert cuts == GroupCuts({"A": 10.0}, {"A": ("cluster=X",)}, False)
+
+
+@pytest.mark.parametrize("doge, reducing", [
+    (36_800_001.0, False),  # MEME at its target ($36.8M of $1e9) plus the $1 tolerance: done
+    (36_800_002.0, True),   # a dollar more: still trimmed
+])
+def test_a_group_leaves_its_episode_at_its_target_within_the_tolerance(doge: float,
+                                                                        reducing: bool) -> None:
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}), last_cycle=0, started=True)
+    plan = evaluate(book(1e9 - doge, DOGE=doge), state=state)
+    meme = plan.groups.clusters["MEME"] if plan.groups else None
+    assert meme is not None and meme.at_or_below_target is not reducing
+    assert plan.trim_state.reducing_groups == (frozenset({"cluster=MEME"}) if reducing
+                                               else frozenset())
+    assert plan.summary.startswith("TRIM_ROUND" if reducing else "CAP_OK: ")
+
+
+@pytest.mark.parametrize("want, minimum, fitted", [
+    (9.0, 1.0, (9.0, False)),    # leaves exactly the minimum: a partial exit
+    (9.5, 1.0, (10.0, True)),    # would leave less than the minimum: the whole position
+    (0.5, 1.0, (1.0, False)),    # under the minimum: raised to it
+    (10.0, 0.0, (10.0, True)),   # the whole position with no minimum: a full exit
+    (12.0, 0.0, (10.0, True)),   # more than held: the whole position
+])
+def test_fit_cut_boundaries_on_a_ten_dollar_position(want: float, minimum: float,
+                                                      fitted: tuple[float, bool]) -> None:
+    assert fit_cut(10.0, want, minimum) == fitted
+
+
+def test_a_group_trim_in_a_book_worth_less_than_one_unit_sells_only_the_groups_excess() -> None:
+    # BTC-quoted: equity 0.5, DOGE 0.03 (MEME cap 0.02, target 0.0184). The total is under its
+    # cap: only MEME's 0.0116 is to sell (no total share is added).
+    plan = plan_trims(book(0.47, DOGE=0.03), MEME_ONLY, min_stake=0.0001, state=TrimState(),
+                      cycle=1, now=1.0)
+    assert plan.state is CapState.ACTIVE
+    assert plan.to_trim == pytest.approx(0.0116)
+    assert [(o.pair, o.limits) for o in plan.orders] == [("DOGE/USD", ("cluster=MEME",))]
+    assert plan.orders[0].stake_to_sell == pytest.approx(0.0116)
+
+
+def test_an_open_trim_in_a_group_is_deducted_from_what_the_group_still_needs() -> None:
+    # MEME $60, $23.20 over its target; DOGE's open trim of $10 is on its way out: $13.20 is
+    # left to sell, all from SHIB (DOGE has its trim open).
+    state = TrimState(reducing_groups=frozenset({"cluster=MEME"}), last_cycle=0, started=True,
+                      open_trims={"DOGE/USD": OpenTrim(1.0, 10.0, 0)})
+    plan = evaluate(book(940.0, DOGE=30.0, SHIB=30.0), state=state)
+    assert plan.to_trim == pytest.approx(13.2)
+    assert [(o.pair, o.stake_to_sell) for o in plan.orders] == [
+        ("SHIB/USD", pytest.approx(13.2))]
+
+
+def test_a_group_entering_its_episode_makes_every_pair_eligible_again() -> None:
+    # DOGE was cut in an earlier episode; MEME now goes over its cap ($60, $23.20 over its
+    # target): a new episode, DOGE and SHIB are cut alike.
+    state = TrimState(episode_trimmed=frozenset({"DOGE/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(940.0, DOGE=30.0, SHIB=30.0), state=state)
+    assert plan.trim_state.reducing_groups == frozenset({"cluster=MEME"})
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "DOGE/USD": pytest.approx(11.6), "SHIB/USD": pytest.approx(11.6)}
+    assert plan.trim_state.episode_trimmed == frozenset()
+
+
+def test_a_group_leaving_its_episode_keeps_the_totals_sit_out() -> None:
+    # MEME is back at its target and leaves; the total ($80 over) is still in its episode, in
+    # which XRP was cut: XRP sits out, DOGE and ADA cover the $80 at the same ratio (0.5).
+    state = TrimState(cap_state=CapState.REDUCING, reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"XRP/USD"}), last_cycle=0, started=True)
+    plan = evaluate(book(690.0, DOGE=10.0, XRP=150.0, ADA=150.0), state=state)
+    assert plan.trim_state.reducing_groups == frozenset()
+    assert {o.pair: o.stake_to_sell for o in plan.orders} == {
+        "ADA/USD": pytest.approx(75.0), "DOGE/USD": pytest.approx(5.0)}
+    assert plan.trim_state.episode_trimmed == frozenset({"XRP/USD"})
+
+
+def test_when_the_rest_cannot_cover_the_totals_share_its_episode_starts_over() -> None:
+    # MEME (in its episode) sells DOGE's $8.20 over its target; the total still needs $46.80,
+    # more than DOGE's $36.80 left outside the sit-out (XRP and ADA were cut this episode):
+    # every pair is cut again and the episode's record starts over.
+    state = TrimState(cap_state=CapState.REDUCING, reducing_groups=frozenset({"cluster=MEME"}),
+                      episode_trimmed=frozenset({"XRP/USD", "ADA/USD"}), last_cycle=0,
+                      started=True)
+    plan = evaluate(book(715.0, DOGE=45.0, XRP=120.0, ADA=120.0), state=state)
+    assert {o.pair for o in plan.orders} == {"DOGE/USD", "XRP/USD", "ADA/USD"}
+    assert plan.trim_state.episode_trimmed == frozenset()

@@ -8,7 +8,14 @@ import math
 import pytest
 from tests.shipped import shipped_cap_policy
 
-from trader247.core.exposure import Position, Snapshot, measure
+from trader247.core.exposure import (
+    CapState,
+    Position,
+    Snapshot,
+    clamp_entry_stake,
+    measure,
+    next_state,
+)
 from trader247.core.group_limits import GroupLimits, asset_of_pair
 
 POLICY = shipped_cap_policy()
@@ -92,3 +99,47 @@ def test_group_caps_accept_every_percentage_in_range(pct: float) -> None:
 ])
 def test_limits_are_off_only_with_neither_cap(limits: GroupLimits, enabled: bool) -> None:
     assert limits.enabled is enabled
+
+
+# --- policy ranges, the target and the entry gate at the float tolerance ----------------------
+
+
+@pytest.mark.parametrize("changes", [
+    {"max_total_at_risk_pct": 0.5, "trim_band_pct": 0.1},   # a cap under 1 %
+    {"trim_timeout_seconds": 0.5},                          # a timeout under a second
+])
+def test_small_positive_settings_are_valid(changes: dict[str, float]) -> None:
+    policy = shipped_cap_policy(**changes)
+    assert all(getattr(policy, key) == value for key, value in changes.items())
+
+
+def at_1e9(held: float) -> Snapshot:
+    """Equity $1e9 (tolerance $1, target 23 % = $230M) with ``held`` at risk."""
+    return Snapshot(1e9 - held, (Position("A/USD", held, 1.0),))
+
+
+@pytest.mark.parametrize("held, at_target, excess, state", [
+    (230_000_001.0, True, 0.0, CapState.ACTIVE),      # the target plus the tolerance: there
+    (230_000_002.0, False, 2.0, CapState.REDUCING),   # a dollar more: 2 over the target
+    (100_000_000.0, True, 0.0, CapState.ACTIVE),      # far under: nothing to sell
+])
+def test_the_target_within_the_tolerance(held: float, at_target: bool, excess: float,
+                                         state: CapState) -> None:
+    e = measure(at_1e9(held), POLICY)
+    assert (e.at_or_below_target, e.excess_over_target) == (at_target, excess)
+    assert next_state(CapState.REDUCING, e, POLICY) is state
+
+
+@pytest.mark.parametrize("held, proposed, stake, reason", [
+    # $0.50 of room is float noise (<= the $1 tolerance): no room, reported as 0
+    (229_999_999.5, 50.0, None, "BELOW_MIN_STAKE: stake=0 min_stake=0 limited_by=headroom"),
+    (229_999_999.0, 50.0, None, "BELOW_MIN_STAKE: stake=0 min_stake=0 limited_by=headroom"),
+    (229_999_998.0, 50.0, 2.0, "ENTRY_CLAMPED: stake=2 proposed=50 limited_by=headroom"),
+    # a proposed stake under the tolerance is the strategy's, not noise: entered as asked
+    (100_000_000.0, 0.5, 0.5, "ENTRY_OK: stake=0.5"),
+])
+def test_the_entry_gate_at_the_tolerance(held: float, proposed: float, stake: float | None,
+                                         reason: str) -> None:
+    decision = clamp_entry_stake(proposed, measure(at_1e9(held), POLICY), CapState.ACTIVE,
+                                 min_stake=None, max_stake=1e9)
+    assert (decision.stake, decision.reason) == (stake, reason)

@@ -372,7 +372,7 @@ def test_trim_on_start_false_leaves_the_start_breach_to_the_operator() -> None:
         assert p.orders == () and p.summary.startswith("STARTUP_HOLD:")
     # The operator injects $400: back under the target; a later breach is trimmed normally.
     p = plan(snap(530.0, SEED), policy, state=state, cycle=7)
-    assert p.state is CapState.ACTIVE and not p.trim_state.startup_hold
+    assert p.state is CapState.ACTIVE and p.trim_state.startup_hold is False
     p = plan(snap(130.0, SEED), policy, state=p.trim_state, cycle=8)
     assert p.state is CapState.REDUCING and len(p.orders) == 3
 

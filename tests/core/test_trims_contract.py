@@ -304,3 +304,24 @@ def test_plan_line_under_the_cap() -> None:
     assert plan.state is CapState.ACTIVE and plan.summary == "CAP_OK: at_risk=25.0% cap=25.0%"
     line = format_plan_line(plan, POLICY, stake_currency="USD", cycle_seconds=60.0)
     assert line == "at_risk 25.0% <= cap 25.0%: no trim needed"
+
+
+# --- a whole position sold is a full exit, with no exchange minimum too -----------------------
+
+
+@pytest.mark.parametrize("policy", [POLICY, LARGEST])
+def test_a_whole_position_sold_is_a_full_exit_without_an_exchange_minimum(
+        policy: CapPolicy) -> None:
+    # B sits out (rejected this episode): A ($50, 50/3 at $3) is all there is for the $70 over
+    # the target. Sold whole: the amount held, not stake / mark (16.666666666666668 > held).
+    state = replace(REDUCING, episode_rejected=frozenset({"B/USD"}))
+    plan = evaluate(book(1000.0, A=(50 / 3, 3.0), B=250.0), policy, state=state, min_stake=0.0)
+    assert [(o.pair, o.stake_to_sell, o.amount, o.full_exit) for o in plan.orders] == [
+        ("A/USD", 50.0, 50 / 3, True)]
+    assert plan.orders[0].reason.endswith(" stake=50 min_stake=0 full_exit=1")
+
+
+def test_without_group_limits_a_plan_measures_no_groups() -> None:
+    plan = evaluate(book(1000.0, A=300.0), state=REDUCING)
+    assert plan.groups is None and plan.reducing_groups == ()
+    assert plan.exposure.at_risk == 300.0 and len(plan.orders) == 1

@@ -330,8 +330,9 @@ def group_cuts(
 
 def fit_cut(value: float, want: float, minimum: float) -> tuple[float, bool]:
     """``(stake, full_exit)`` under the exchange minimum ``minimum``: a cut below it is raised
-    to it, a cut leaving less than it behind is a full exit."""
+    to it, a cut leaving less than it behind (or nothing: the whole position, also when the
+    minimum is 0) is a full exit."""
     stake = max(want, minimum)
-    if value - stake < minimum:
+    if value - stake < minimum or stake >= value:
         return value, True
     return stake, False

@@ -20,7 +20,9 @@ Rules (all driven by :func:`~trader247.core.exposure.measure` and
 - Exchange minimums, per pair ``m``: a position worth less than ``m`` is dust and is skipped (no
   exchange accepts the order); one worth less than ``2m`` can only be exited fully (any partial
   sell, or what it leaves behind, is below ``m``); a cut smaller than ``m`` is clamped up to ``m``;
-  a cut leaving less than ``m`` behind becomes a full exit (freqtrade refuses such a partial exit).
+  a cut leaving less than ``m`` behind becomes a full exit (freqtrade refuses such a partial exit),
+  and so does a cut of the whole position when ``m`` is 0 (the amount held is sold, not stake /
+  mark, which float rounding can put above it).
 - Overshoot: orders are added while the excess is not covered, and an order may pass the target by
   at most its pair's ``m``. The one exception: when nothing fits that bound (only positions worth
   ``m..2m`` remain, each bigger than the gap plus ``m``) the smallest such full exit is planned
@@ -167,7 +169,7 @@ def _fit(want: float, remaining: float, c: _Candidate) -> tuple[float, bool] | N
         stake, full = v, True
     else:
         stake, full = max(want, m), False
-        if v - stake < m:
+        if v - stake < m or stake >= v:
             stake, full = v, True
     if stake - remaining > m:
         return None
