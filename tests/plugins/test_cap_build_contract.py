@@ -118,6 +118,7 @@ def test_dry_run_and_live_get_live_marks_the_guard_chat_metrics_and_the_stored_s
     assert adapter.trims.record_latency == bot.config[RUNTIME_KEY].record_trim_latency
     assert adapter.persistence is not None
     assert adapter.fleet is None  # fleet.enabled is false in the shipped policy
+    assert adapter.open_trades() == []  # freqtrade's open trades, read from its database
     assert adapter.settings.policy_path == REPO / "config" / "policy.yaml"
     assert adapter.exposure.ticker is bot.dp.ticker
     assert adapter.exposure.wallets is bot.wallets
@@ -128,6 +129,7 @@ def test_dry_run_and_live_get_live_marks_the_guard_chat_metrics_and_the_stored_s
 @pytest.mark.parametrize("runmode", TESTING)
 def test_backtests_mark_at_the_candles_and_report_nothing(runmode: RunMode) -> None:
     bot = strategy(runmode, exchange=Exchange(), internals={"process_throttle_secs": 7})
+    del bot.config[RUNTIME_KEY]
     adapter = cap_build.build_cap_adapter(bot)
     assert adapter.backtesting is True
     assert adapter.controller.cycle_seconds == 3600.0  # one candle of the strategy's timeframe
@@ -136,7 +138,7 @@ def test_backtests_mark_at_the_candles_and_report_nothing(runmode: RunMode) -> N
         None, None, None, None)
     assert adapter.exposure.ticker is None  # no tickers in backtests
     assert adapter.trims.record_latency is cap_build._no_latency
-    assert RUNTIME_KEY in bot.config  # the strategy's own; a backtest adds none
+    assert RUNTIME_KEY not in bot.config  # no metrics, no exporter for a backtest
 
 
 def test_a_backtest_marks_at_the_close_of_the_data_file_of_the_strategys_timeframe() -> None:
