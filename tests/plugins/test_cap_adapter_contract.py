@@ -294,6 +294,54 @@ def test_an_increase_of_a_position_without_a_price_asks_no_minimum() -> None:
     assert asked == []
 
 
+def test_an_increase_of_a_pair_not_held_asks_no_minimum() -> None:
+    asked: list[tuple[str, float]] = []
+    bot = backtest(Bot, balance=900.0, held=100.0)  # holds BTC only
+    with_parts(bot, increase_min_stake=lambda pair, price: asked.append((pair, price)) or 1.0)
+    assert bot.cap_adapter.clamp_stake(20.0, "ETH/USD", NOW, held=True) == 20.0
+    assert asked == []
+
+
+@pytest.mark.parametrize(("mark", "granted"), [(0.12, 0.0), (1.0, 0.0), (100.0, 20.0)])
+def test_an_increase_of_a_held_coin_is_refused_under_the_exchange_minimum_at_its_mark(
+        mark: float, granted: float) -> None:
+    """A coin under a dollar has an exchange minimum like any other (min order of $25 at
+    marks under $1.01 here): the cap refuses what freqtrade could not place."""
+    asked: list[tuple[str, float]] = []
+    bot = backtest(Bot, balance=900.0, held=0.0)
+    held = Position("DOGE/USD", 100.0 / mark, mark)  # $100 of $1000: $130 headroom
+    with_parts(bot, exposure=FixedExposure(Snapshot(900.0, (held,))),
+               open_trades=lambda: [],
+               increase_min_stake=lambda pair, price: asked.append((pair, price)) or (
+                   25.0 if price < 1.01 else 5.0))
+    assert bot.cap_adapter.clamp_stake(20.0, "DOGE/USD", NOW, held=True) == granted
+    assert asked == [("DOGE/USD", mark)]
+
+
+class ReservingFleet(FakeFleet):
+    """A fleet whose gate grants $42 and says what it was asked."""
+
+    def reserve_measured(self, pair: str, own: Snapshot, state: CapState, controller: Any, *,
+                         requested: float, min_stake: float | None, max_stake: float) -> Any:
+        from trader247.core.exposure import EntryDecision
+
+        self.calls.append(("reserve", pair, requested, min_stake, max_stake))
+        return EntryDecision(42.0, "limited_by=fleet"), None
+
+
+def test_a_fleet_members_entry_is_reserved_for_its_pair_unless_the_pair_cools_down() -> None:
+    bot = backtest(Bot, balance=900.0, held=100.0)
+    fleet = ReservingFleet(leader=True)
+    bot.cap_adapter.fleet = fleet
+    assert bot.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW, min_stake=5.0,
+                                       max_stake=80.0) == 42.0
+    assert fleet.calls == [("reserve", "ETH/USD", 50.0, 5.0, 80.0)]
+    bot.cap.trim_state = replace(bot.cap.trim_state, cooldowns={"ADA/USD": 7})
+    bot.cap.cycle = 6
+    assert bot.cap_adapter.clamp_stake(50.0, "ADA/USD", NOW) == 0.0  # this bot's own gate
+    assert len(fleet.calls) == 1
+
+
 @pytest.mark.parametrize(("entry_tag", "allowed"), [(None, False), ("force_entry", True)])
 def test_stale_candles_refuse_a_signal_but_not_an_operators_forceenter(
         entry_tag: str | None, allowed: bool) -> None:
@@ -352,7 +400,8 @@ def test_a_strategys_dca_is_clamped_like_an_entry(dca: Any, adjusted: Any) -> No
     assert result == (pytest.approx(adjusted) if isinstance(adjusted, float) else adjusted)
 
 
-@pytest.mark.parametrize(("dca", "adjusted"), [(50.0, None), ((50.0, "dca"), (None, "dca"))])
+@pytest.mark.parametrize(("dca", "adjusted"), [(50.0, None), ((50.0, "dca"), (None, "dca")),
+                                              (0.5, None)])  # 50 cents: gated too
 def test_a_strategys_dca_is_refused_while_reducing(dca: Any, adjusted: Any) -> None:
     btc = trade("BTC/USD", buy(3.0, 100.0))
     bot = backtest(DcaBot, balance=700.0, held=300.0)
@@ -373,6 +422,21 @@ def test_a_dca_keeps_freqtrades_stake_limits(changes: dict[str, float], adjusted
     bot.dca = 500.0
     result = bot.adjust_trade_position(**dca_kwargs(btc, **changes))
     assert result == (None if adjusted is None else pytest.approx(adjusted))
+
+
+def test_a_dry_run_dca_is_told_as_an_increase_of_a_held_position(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    btc = trade("BTC/USD", buy(1.0, 100.0))
+    bot, sent = strategy(DcaBot, RunMode.DRY_RUN, 900.0, {"BTC/USD": 100.0})
+    bot.dca = 500.0
+    assert bot.adjust_trade_position(**dca_kwargs(btc)) == pytest.approx(130.0)
+    assert sent == ["📏 ENTRY_CLAMPED BTC/USD (position increase): $500.00 requested, $130.00 "
+                    "granted (limited by headroom). at_risk 10.0% ($100.00 of $1,000.00 equity);"
+                    " cap 25.0%, entries fill up to target 23.0%: headroom $130.00."]
+    assert [r.getMessage() for r in caplog.records if r.name.endswith("cap_reporter")] == [
+        "ENTRY_CLAMPED: pair=BTC/USD via=strategy position=held requested=500 granted=130 "
+        "limited_by=headroom at_risk=10.0% cap=25.0% target=23.0% headroom=130"]
 
 
 def test_a_dca_on_a_pair_in_trim_cooldown_is_refused() -> None:
