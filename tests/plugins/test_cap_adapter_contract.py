@@ -294,6 +294,20 @@ def test_an_increase_of_a_position_without_a_price_asks_no_minimum() -> None:
     assert asked == []
 
 
+def test_a_backtest_logs_a_refused_entry_at_debug_only(caplog: pytest.LogCaptureFixture
+                                                      ) -> None:
+    """Backtests have no reporter: one DEBUG line per refused entry (one per candle)."""
+    caplog.set_level(logging.DEBUG, logger=ADAPTER)
+    bot = backtest(Bot, balance=700.0, held=300.0)  # over the cap
+    bot.bot_loop_start(current_time=NOW)
+    caplog.clear()
+    assert bot.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW) == 0.0
+    calm = backtest(Bot, balance=900.0, held=100.0)
+    assert calm.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW) == 50.0
+    assert adapter_lines(caplog) == [
+        ("DEBUG", "entry skipped: EXPOSURE_OVER_CAP: at_risk=30.0% cap=25.0% target=23.0%")]
+
+
 def test_an_increase_of_a_pair_not_held_asks_no_minimum() -> None:
     asked: list[tuple[str, float]] = []
     bot = backtest(Bot, balance=900.0, held=100.0)  # holds BTC only
@@ -325,7 +339,7 @@ class ReservingFleet(FakeFleet):
                          requested: float, min_stake: float | None, max_stake: float) -> Any:
         from trader247.core.exposure import EntryDecision
 
-        self.calls.append(("reserve", pair, requested, min_stake, max_stake))
+        self.calls.append(("reserve", pair, own, state, requested, min_stake, max_stake))
         return EntryDecision(42.0, "limited_by=fleet"), None
 
 
@@ -335,7 +349,8 @@ def test_a_fleet_members_entry_is_reserved_for_its_pair_unless_the_pair_cools_do
     bot.cap_adapter.fleet = fleet
     assert bot.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW, min_stake=5.0,
                                        max_stake=80.0) == 42.0
-    assert fleet.calls == [("reserve", "ETH/USD", 50.0, 5.0, 80.0)]
+    own = Snapshot(900.0, (Position("BTC/USD", 1.0, 100.0),))  # this bot's, not the account's
+    assert fleet.calls == [("reserve", "ETH/USD", own, CapState.ACTIVE, 50.0, 5.0, 80.0)]
     bot.cap.trim_state = replace(bot.cap.trim_state, cooldowns={"ADA/USD": 7})
     bot.cap.cycle = 6
     assert bot.cap_adapter.clamp_stake(50.0, "ADA/USD", NOW) == 0.0  # this bot's own gate

@@ -291,6 +291,11 @@ def test_a_class_made_again_from_its_namespace_is_not_wrapped_twice() -> None:
     bot.bot_loop_start(current_time=NOW)
     assert bot.cap.cycle == 1 and len(bot.calls) == 1
     assert bot.custom_stake_amount(**stake_kwargs()) == pytest.approx(130.0)
+    # a bot's loop: a second run of the cap's loop at the same time would count a cycle more
+    # (a backtest's would start a fresh cap instead, and look the same)
+    live, _ = strategy(again, RunMode.DRY_RUN, 900.0)
+    live.bot_loop_start(current_time=NOW)
+    assert live.cap.cycle == 1
 
 
 @pytest.mark.parametrize("declared", ["list", "property", "inherited"])
