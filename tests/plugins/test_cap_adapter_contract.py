@@ -135,6 +135,46 @@ def test_the_loop_tells_the_plan_the_lock_and_the_round_once(
     assert PairLocks.get_pair_locks("*", NOW + timedelta(hours=2)) == []
 
 
+def test_a_round_of_several_trims_names_each_pair_once(caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    caplog.set_level(logging.INFO)
+    bot = backtest(Bot, balance=400.0, held=0.0)
+    with_parts(bot, exposure=FixedExposure(Snapshot(400.0, (
+        Position("BTC/USD", 3.0, 100.0), Position("ETH/USD", 3.0, 100.0)))),
+               open_trades=lambda: [])
+    bot.bot_loop_start(current_time=NOW)
+    assert adapter_lines(caplog)[-1] == (
+        "INFO", "TRIM_ROUND: at_risk=60.0% cap=25.0% orders=2 selling=370 to_trim=370 cycle=1 "
+                "pairs=BTC/USD,ETH/USD")
+
+
+def test_a_dry_run_tells_the_lock_with_the_at_risk_and_target_of_this_iteration() -> None:
+    trade("BTC/USD", buy(3.0, 100.0))
+    bot, sent = strategy(Bot, RunMode.DRY_RUN, 700.0, {"BTC/USD": 100.0})
+    bot.bot_loop_start(current_time=NOW)
+    assert sent[0] == ('🔒 CAP_LOCK_PLACED: global lock "EXPOSURE_OVER_CAP: at_risk=30.0% '
+                       'cap=25.0% target=23.0%" (FreqUI Pair Locks, /locks): no entries until '
+                       'at_risk <= target 23.0%.')
+    bot.cap_adapter.exposure = FixedExposure(Snapshot(900.0, (Position("BTC/USD", 1.0, 100.0),)))
+    bot.bot_loop_start(current_time=NOW + timedelta(seconds=5))
+    assert sent[3] == ("🔓 CAP_LOCK_LIFTED: at_risk 10.0%, back at or below target 23.0%: the "
+                       "EXPOSURE_OVER_CAP lock is lifted, entries allowed.")
+
+
+@pytest.mark.parametrize(("amount", "balance", "tickers"), [
+    (1.0, 900.0, 1),   # under the cap: the iteration's mark is enough
+    (3.0, 700.0, 2),   # over it: marked again at current prices before the trim is sized
+])
+def test_a_dry_run_loop_fetches_prices_again_only_over_the_cap(
+        amount: float, balance: float, tickers: int) -> None:
+    trade("BTC/USD", buy(amount, 100.0))
+    bot, _ = strategy(Bot, RunMode.DRY_RUN, balance)
+    asked: list[str] = []
+    bot.dp.ticker = lambda pair: asked.append(pair) or {"last": 100.0}
+    bot.bot_loop_start(current_time=NOW)
+    assert asked == ["BTC/USD"] * tickers
+
+
 @pytest.mark.parametrize(("hours", "cycles"), [
     ((0, 1, 2), (1, 2, 3)),      # one run, candle after candle
     ((0, 1, 1), (1, 2, 1)),      # the same candle again: a new run (a one-candle hyperopt epoch)
@@ -245,7 +285,7 @@ class FakeFleet:
         self.calls.append(("begin",))
 
     def account(self, own: Snapshot, controller: Any) -> Snapshot:
-        self.calls.append(("account", tuple(p.pair for p in own.positions)))
+        self.calls.append(("account", tuple(p.pair for p in own.positions), controller))
         return replace(own, positions=(*own.positions, Position("b|ETH/USD", 2.0, 100.0)))
 
     def round(self, controller: Any, now: float) -> None:
@@ -264,8 +304,8 @@ def test_a_fleet_member_measures_the_account_and_only_the_leader_announces_a_rou
     # alone 100 of 800 (12.5 %); with b's ETH 300 of 1000: over the cap
     assert bot.cap.state is CapState.REDUCING
     assert bot.cap.last_exposure is not None and bot.cap.last_exposure.at_risk == 300.0
-    assert fleet.calls == [("begin",), ("account", ("BTC/USD",)), ("account", ("BTC/USD",)),
-                           ("round", bot.cap, NOW.timestamp())]
+    assert fleet.calls == [("begin",), ("account", ("BTC/USD",), bot.cap),
+                           ("account", ("BTC/USD",), bot.cap), ("round", bot.cap, NOW.timestamp())]
     assert ("TRIM_ROUND:" in caplog.text) is leader
     assert bool([text for text in sent if text.startswith("✂️ Trim round")]) is leader
     assert gauge(bot, "trader247_fleet_at_risk_ratio", fleet="main") == pytest.approx(0.3)

@@ -180,8 +180,7 @@ class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
                 wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
                 setattr(cls, name, wrapped)
         declared = cls.__dict__.get("protections")
-        if declared is not None and not getattr(
-                getattr(declared, "fget", None), "_trader247_linked", False):
+        if declared is not None:  # a class re-created from its namespace: link() is idempotent
             getter: Callable[[Any], Any] = (
                 declared.fget if isinstance(declared, property) and declared.fget is not None
                 else (lambda _self: declared))
