@@ -135,6 +135,46 @@ def test_the_loop_tells_the_plan_the_lock_and_the_round_once(
     assert PairLocks.get_pair_locks("*", NOW + timedelta(hours=2)) == []
 
 
+def test_a_round_of_several_trims_names_each_pair_once(caplog: pytest.LogCaptureFixture
+                                                       ) -> None:
+    caplog.set_level(logging.INFO)
+    bot = backtest(Bot, balance=400.0, held=0.0)
+    with_parts(bot, exposure=FixedExposure(Snapshot(400.0, (
+        Position("BTC/USD", 3.0, 100.0), Position("ETH/USD", 3.0, 100.0)))),
+               open_trades=lambda: [])
+    bot.bot_loop_start(current_time=NOW)
+    assert adapter_lines(caplog)[-1] == (
+        "INFO", "TRIM_ROUND: at_risk=60.0% cap=25.0% orders=2 selling=370 to_trim=370 cycle=1 "
+                "pairs=BTC/USD,ETH/USD")
+
+
+def test_a_dry_run_tells_the_lock_with_the_at_risk_and_target_of_this_iteration() -> None:
+    trade("BTC/USD", buy(3.0, 100.0))
+    bot, sent = strategy(Bot, RunMode.DRY_RUN, 700.0, {"BTC/USD": 100.0})
+    bot.bot_loop_start(current_time=NOW)
+    assert sent[0] == ('🔒 CAP_LOCK_PLACED: global lock "EXPOSURE_OVER_CAP: at_risk=30.0% '
+                       'cap=25.0% target=23.0%" (FreqUI Pair Locks, /locks): no entries until '
+                       'at_risk <= target 23.0%.')
+    bot.cap_adapter.exposure = FixedExposure(Snapshot(900.0, (Position("BTC/USD", 1.0, 100.0),)))
+    bot.bot_loop_start(current_time=NOW + timedelta(seconds=5))
+    assert sent[3] == ("🔓 CAP_LOCK_LIFTED: at_risk 10.0%, back at or below target 23.0%: the "
+                       "EXPOSURE_OVER_CAP lock is lifted, entries allowed.")
+
+
+@pytest.mark.parametrize(("amount", "balance", "tickers"), [
+    (1.0, 900.0, 1),   # under the cap: the iteration's mark is enough
+    (3.0, 700.0, 2),   # over it: marked again at current prices before the trim is sized
+])
+def test_a_dry_run_loop_fetches_prices_again_only_over_the_cap(
+        amount: float, balance: float, tickers: int) -> None:
+    trade("BTC/USD", buy(amount, 100.0))
+    bot, _ = strategy(Bot, RunMode.DRY_RUN, balance)
+    asked: list[str] = []
+    bot.dp.ticker = lambda pair: asked.append(pair) or {"last": 100.0}
+    bot.bot_loop_start(current_time=NOW)
+    assert asked == ["BTC/USD"] * tickers
+
+
 @pytest.mark.parametrize(("hours", "cycles"), [
     ((0, 1, 2), (1, 2, 3)),      # one run, candle after candle
     ((0, 1, 1), (1, 2, 1)),      # the same candle again: a new run (a one-candle hyperopt epoch)
@@ -245,7 +285,7 @@ class FakeFleet:
         self.calls.append(("begin",))
 
     def account(self, own: Snapshot, controller: Any) -> Snapshot:
-        self.calls.append(("account", tuple(p.pair for p in own.positions)))
+        self.calls.append(("account", tuple(p.pair for p in own.positions), controller))
         return replace(own, positions=(*own.positions, Position("b|ETH/USD", 2.0, 100.0)))
 
     def round(self, controller: Any, now: float) -> None:
@@ -264,8 +304,8 @@ def test_a_fleet_member_measures_the_account_and_only_the_leader_announces_a_rou
     # alone 100 of 800 (12.5 %); with b's ETH 300 of 1000: over the cap
     assert bot.cap.state is CapState.REDUCING
     assert bot.cap.last_exposure is not None and bot.cap.last_exposure.at_risk == 300.0
-    assert fleet.calls == [("begin",), ("account", ("BTC/USD",)), ("account", ("BTC/USD",)),
-                           ("round", bot.cap, NOW.timestamp())]
+    assert fleet.calls == [("begin",), ("account", ("BTC/USD",), bot.cap),
+                           ("account", ("BTC/USD",), bot.cap), ("round", bot.cap, NOW.timestamp())]
     assert ("TRIM_ROUND:" in caplog.text) is leader
     assert bool([text for text in sent if text.startswith("✂️ Trim round")]) is leader
     assert gauge(bot, "trader247_fleet_at_risk_ratio", fleet="main") == pytest.approx(0.3)
@@ -292,6 +332,69 @@ def test_an_increase_of_a_position_without_a_price_asks_no_minimum() -> None:
                increase_min_stake=lambda pair, price: asked.append((pair, price)) or 1.0)
     assert bot.cap_adapter.clamp_stake(20.0, "BTC/USD", NOW, held=True) == 20.0
     assert asked == []
+
+
+def test_a_backtest_logs_a_refused_entry_at_debug_only(caplog: pytest.LogCaptureFixture
+                                                      ) -> None:
+    """Backtests have no reporter: one DEBUG line per refused entry (one per candle)."""
+    caplog.set_level(logging.DEBUG, logger=ADAPTER)
+    bot = backtest(Bot, balance=700.0, held=300.0)  # over the cap
+    bot.bot_loop_start(current_time=NOW)
+    caplog.clear()
+    assert bot.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW) == 0.0
+    calm = backtest(Bot, balance=900.0, held=100.0)
+    assert calm.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW) == 50.0
+    assert adapter_lines(caplog) == [
+        ("DEBUG", "entry skipped: EXPOSURE_OVER_CAP: at_risk=30.0% cap=25.0% target=23.0%")]
+
+
+def test_an_increase_of_a_pair_not_held_asks_no_minimum() -> None:
+    asked: list[tuple[str, float]] = []
+    bot = backtest(Bot, balance=900.0, held=100.0)  # holds BTC only
+    with_parts(bot, increase_min_stake=lambda pair, price: asked.append((pair, price)) or 1.0)
+    assert bot.cap_adapter.clamp_stake(20.0, "ETH/USD", NOW, held=True) == 20.0
+    assert asked == []
+
+
+@pytest.mark.parametrize(("mark", "granted"), [(0.12, 0.0), (1.0, 0.0), (100.0, 20.0)])
+def test_an_increase_of_a_held_coin_is_refused_under_the_exchange_minimum_at_its_mark(
+        mark: float, granted: float) -> None:
+    """A coin under a dollar has an exchange minimum like any other (min order of $25 at
+    marks under $1.01 here): the cap refuses what freqtrade could not place."""
+    asked: list[tuple[str, float]] = []
+    bot = backtest(Bot, balance=900.0, held=0.0)
+    held = Position("DOGE/USD", 100.0 / mark, mark)  # $100 of $1000: $130 headroom
+    with_parts(bot, exposure=FixedExposure(Snapshot(900.0, (held,))),
+               open_trades=lambda: [],
+               increase_min_stake=lambda pair, price: asked.append((pair, price)) or (
+                   25.0 if price < 1.01 else 5.0))
+    assert bot.cap_adapter.clamp_stake(20.0, "DOGE/USD", NOW, held=True) == granted
+    assert asked == [("DOGE/USD", mark)]
+
+
+class ReservingFleet(FakeFleet):
+    """A fleet whose gate grants $42 and says what it was asked."""
+
+    def reserve_measured(self, pair: str, own: Snapshot, state: CapState, controller: Any, *,
+                         requested: float, min_stake: float | None, max_stake: float) -> Any:
+        from trader247.core.exposure import EntryDecision
+
+        self.calls.append(("reserve", pair, own, state, requested, min_stake, max_stake))
+        return EntryDecision(42.0, "limited_by=fleet"), None
+
+
+def test_a_fleet_members_entry_is_reserved_for_its_pair_unless_the_pair_cools_down() -> None:
+    bot = backtest(Bot, balance=900.0, held=100.0)
+    fleet = ReservingFleet(leader=True)
+    bot.cap_adapter.fleet = fleet
+    assert bot.cap_adapter.clamp_stake(50.0, "ETH/USD", NOW, min_stake=5.0,
+                                       max_stake=80.0) == 42.0
+    own = Snapshot(900.0, (Position("BTC/USD", 1.0, 100.0),))  # this bot's, not the account's
+    assert fleet.calls == [("reserve", "ETH/USD", own, CapState.ACTIVE, 50.0, 5.0, 80.0)]
+    bot.cap.trim_state = replace(bot.cap.trim_state, cooldowns={"ADA/USD": 7})
+    bot.cap.cycle = 6
+    assert bot.cap_adapter.clamp_stake(50.0, "ADA/USD", NOW) == 0.0  # this bot's own gate
+    assert len(fleet.calls) == 1
 
 
 @pytest.mark.parametrize(("entry_tag", "allowed"), [(None, False), ("force_entry", True)])
@@ -352,7 +455,8 @@ def test_a_strategys_dca_is_clamped_like_an_entry(dca: Any, adjusted: Any) -> No
     assert result == (pytest.approx(adjusted) if isinstance(adjusted, float) else adjusted)
 
 
-@pytest.mark.parametrize(("dca", "adjusted"), [(50.0, None), ((50.0, "dca"), (None, "dca"))])
+@pytest.mark.parametrize(("dca", "adjusted"), [(50.0, None), ((50.0, "dca"), (None, "dca")),
+                                              (0.5, None)])  # 50 cents: gated too
 def test_a_strategys_dca_is_refused_while_reducing(dca: Any, adjusted: Any) -> None:
     btc = trade("BTC/USD", buy(3.0, 100.0))
     bot = backtest(DcaBot, balance=700.0, held=300.0)
@@ -373,6 +477,21 @@ def test_a_dca_keeps_freqtrades_stake_limits(changes: dict[str, float], adjusted
     bot.dca = 500.0
     result = bot.adjust_trade_position(**dca_kwargs(btc, **changes))
     assert result == (None if adjusted is None else pytest.approx(adjusted))
+
+
+def test_a_dry_run_dca_is_told_as_an_increase_of_a_held_position(
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    btc = trade("BTC/USD", buy(1.0, 100.0))
+    bot, sent = strategy(DcaBot, RunMode.DRY_RUN, 900.0, {"BTC/USD": 100.0})
+    bot.dca = 500.0
+    assert bot.adjust_trade_position(**dca_kwargs(btc)) == pytest.approx(130.0)
+    assert sent == ["📏 ENTRY_CLAMPED BTC/USD (position increase): $500.00 requested, $130.00 "
+                    "granted (limited by headroom). at_risk 10.0% ($100.00 of $1,000.00 equity);"
+                    " cap 25.0%, entries fill up to target 23.0%: headroom $130.00."]
+    assert [r.getMessage() for r in caplog.records if r.name.endswith("cap_reporter")] == [
+        "ENTRY_CLAMPED: pair=BTC/USD via=strategy position=held requested=500 granted=130 "
+        "limited_by=headroom at_risk=10.0% cap=25.0% target=23.0% headroom=130"]
 
 
 def test_a_dca_on_a_pair_in_trim_cooldown_is_refused() -> None:

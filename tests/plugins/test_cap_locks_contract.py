@@ -206,3 +206,51 @@ def test_a_new_backtest_run_starts_without_a_lock_of_its_own(store: str) -> None
     locks.reset()
     # an empty store: the next REDUCING episode's lock is a new one, not a restored one
     assert locks.sync(REASON, NOW) == "placed"
+
+
+# ------------------------------------------------------------------ what is committed
+@pytest.fixture
+def commits(store: str, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each commit of freqtrade's lock session, counted (backtests have no session to commit)."""
+    made: list[str] = []
+    if store == "database":
+        session = PairLock.session
+        real = session.commit
+        monkeypatch.setattr(session, "commit", lambda: made.append("commit") or real())
+    else:
+        monkeypatch.setattr(PairLock, "session", type("NoSession", (), {
+            "commit": staticmethod(lambda: made.append("commit"))}), raising=False)
+    return made
+
+
+def test_a_calm_reducing_episode_commits_nothing(store: str, commits: list[str]) -> None:
+    """The shown reason is written only when its text changes, and only to the database."""
+    locks = LockSync(watch=True)
+    locks.sync(REASON, NOW)
+    commits.clear()
+    for seconds in (5, 10, 15):
+        assert locks.sync(REASON, NOW + timedelta(seconds=seconds)) is None
+    assert commits == []
+    locks.sync(LATER, NOW + timedelta(seconds=20))
+    assert commits == (["commit"] if store == "database" else [])
+
+
+def test_lifting_commits_only_locks_it_ended_and_only_to_the_database(
+        store: str, commits: list[str]) -> None:
+    assert LockSync(watch=True).sync(None, NOW) is None  # nothing to lift: nothing written
+    assert commits == []
+    locks = LockSync(watch=False)
+    locks.sync(REASON, NOW)
+    commits.clear()
+    assert locks.sync(None, NOW + timedelta(hours=1)) == "lifted"
+    assert commits == (["commit"] if store == "database" else [])
+
+
+def test_a_lock_deleted_before_the_cap_is_active_again_is_still_told_lifted(store: str) -> None:
+    """Entries stayed blocked by the state after the deletion: their end is still news."""
+    locks = LockSync(watch=False)
+    assert locks.sync(REASON, NOW) == "placed"
+    (lock,) = every_lock()
+    delete_lock(lock)
+    assert locks.sync(None, NOW + timedelta(hours=1)) == "lifted"
+    assert locks.sync(None, NOW + timedelta(hours=2)) is None

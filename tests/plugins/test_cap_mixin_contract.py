@@ -16,16 +16,20 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
+import pandas as pd
 import pytest
 from freqtrade.enums import RunMode
 from freqtrade.persistence import PairLocks, Trade, init_db
+from tests.plugins.cap_fakes import with_parts
 from tests.strategy_double import StrategyDouble
 
 from trader247.adapters import cap_mixin
 from trader247.adapters.observability import RUNTIME_KEY
 from trader247.adapters.protection_link import CONTROLLER_KEY
+from trader247.adapters.settings import Trader247ConfigError
 from trader247.adapters.state_store import StateStore
 from trader247.cli.processes import free_port
 from trader247.core.exposure import CapState
@@ -98,16 +102,37 @@ def test_a_strategys_own_sizing_is_clamped(answer: Any, pair: str, changes: dict
     ("confirm_trade_entry", True, {"pair": "ETH/USD", "current_time": NOW}),
     ("bot_loop_start", None, {"current_time": NOW}),
     ("check_entry_timeout", False, {"pair": "ETH/USD", "current_time": NOW}),
+    ("adjust_trade_position", None, {"current_time": NOW, "current_rate": 10.0}),
+    ("check_exit_timeout", False, {}),
 ])
 def test_a_wrapped_hook_passes_positional_arguments_through(name: str, answer: Any,
                                                             kwargs: dict[str, Any]) -> None:
     """IStrategy's hooks take positional parameters; a strategy's own code may use them."""
     bot = backtest(own(**{name: recorder(answer)}), 900.0, 100.0)
-    if name == "check_entry_timeout":
+    if name in ("check_entry_timeout", "adjust_trade_position"):
         kwargs = {**kwargs, "trade": trade("ETH/USD", buy(1.0, 10.0, filled=0.0, is_open=True))}
+    if name == "check_entry_timeout":
         kwargs["order"] = kwargs["trade"].orders[0]
+    if name == "check_exit_timeout":
+        kwargs = exit_timeout_kwargs(None, 10.0)  # not a trim: the strategy's to decide
     getattr(bot, name)("positional", **kwargs)
     assert bot.calls == [(("positional",), kwargs)]
+
+
+@pytest.mark.parametrize("hooks", ["own", "default"])
+def test_an_entry_is_measured_at_the_candle_of_its_time(hooks: str) -> None:
+    """Backtest marks: BTC closed at $100, then $200 an hour later (the book doubles)."""
+    btc = trade("BTC/USD", buy(1.0, 100.0))
+    cls = own(custom_stake_amount=recorder(500.0)) if hooks == "own" else own()
+    bot, _ = strategy(cls, RunMode.BACKTEST, 900.0)
+    PairLocks.use_db = False
+    with_parts(bot, open_trades=lambda: [btc])
+    bot.cap_adapter.marks.marks.preload("BTC/USD", pd.DataFrame({
+        "date": [NOW - timedelta(hours=2), NOW - timedelta(hours=1)], "close": [100.0, 200.0]}))
+    # at NOW: $200 of $1100 held, target 23 % = $253: $53 headroom
+    assert bot.custom_stake_amount(**stake_kwargs(proposed_stake=500.0)) == pytest.approx(53.0)
+    earlier = stake_kwargs(proposed_stake=500.0, current_time=NOW - timedelta(hours=1))
+    assert bot.custom_stake_amount(**earlier) == pytest.approx(130.0)  # $100 of $1000
 
 
 def test_a_strategys_own_confirm_is_and_ed_after_the_cap() -> None:
@@ -266,6 +291,11 @@ def test_a_class_made_again_from_its_namespace_is_not_wrapped_twice() -> None:
     bot.bot_loop_start(current_time=NOW)
     assert bot.cap.cycle == 1 and len(bot.calls) == 1
     assert bot.custom_stake_amount(**stake_kwargs()) == pytest.approx(130.0)
+    # a bot's loop: a second run of the cap's loop at the same time would count a cycle more
+    # (a backtest's would start a fresh cap instead, and look the same)
+    live, _ = strategy(again, RunMode.DRY_RUN, 900.0)
+    live.bot_loop_start(current_time=NOW)
+    assert live.cap.cycle == 1
 
 
 @pytest.mark.parametrize("declared", ["list", "property", "inherited"])
@@ -403,6 +433,49 @@ def test_a_dry_run_start_reconciles_trades_restores_the_cap_and_serves_metrics(
     finally:
         bot.ft_bot_cleanup()
     assert bot.cleaned is True and not listening(port)
+
+
+class Installs:
+    """The order-path patches, recording what each was installed on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[tuple[str, Any]] = []
+        for name in ("execute_entry_gate", "idempotent_create", "market_fill"):
+            monkeypatch.setattr(cap_mixin, name, SimpleNamespace(
+                install=lambda *args, _name=name: self.made.append((_name, *args)) or True))
+
+
+@pytest.mark.parametrize("with_exchange", [True, False])
+def test_a_dry_run_start_installs_the_order_path_on_the_bots_own_exchange_object(
+        with_exchange: bool, tmp_path: Path, handlers: None, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
+    installs = Installs(monkeypatch)
+    monkeypatch.setattr(cap_mixin, "latch_signals", lambda: [])  # a platform without signals
+    bot = started_bot(RunMode.DRY_RUN, config_dir(tmp_path, free_port()))
+    exchange = SimpleNamespace(name="coinbase")
+    if with_exchange:
+        bot.dp._exchange = exchange
+    try:
+        bot.ft_bot_start()
+    finally:
+        bot.ft_bot_cleanup()
+    assert installs.made == [("execute_entry_gate",)] + (
+        [("idempotent_create", exchange), ("market_fill", exchange)] if with_exchange else [])
+    assert "SIGNALS_LATCHED: signals=none" in [r.getMessage() for r in caplog.records]
+
+
+@pytest.mark.parametrize("runmode", [RunMode.BACKTEST, RunMode.DRY_RUN])
+def test_a_bad_policy_file_stops_the_start_not_the_first_candle(
+        runmode: RunMode, tmp_path: Path, handlers: None, no_global_patches: None) -> None:
+    config_file = config_dir(tmp_path, free_port())
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(policy.read_text().replace("max_total_at_risk_pct: 25.0",
+                                                 "max_total_at_risk_pct: lots"))
+    bot = started_bot(runmode, config_file)
+    with pytest.raises(Trader247ConfigError, match="max_total_at_risk_pct"):
+        bot.ft_bot_start()
+    assert getattr(bot, "started", None) is None  # freqtrade's own start did not run either
 
 
 def test_a_start_builds_a_fresh_cap_each_time(tmp_path: Path) -> None:

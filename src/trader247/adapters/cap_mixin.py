@@ -53,6 +53,7 @@ from trader247.adapters.cap_build import (
     persistent,
 )
 from trader247.adapters.cap_controller import CapController
+from trader247.adapters.cap_marks import BacktestMarkSource
 from trader247.adapters.settings import Settings
 from trader247.adapters.state_store import heal_shared_session
 from trader247.adapters.trade_reconcile import reconcile_open_trades
@@ -73,7 +74,8 @@ def _wrap_stake(user: Callable[..., Any]) -> Callable[..., Any]:
 def _wrap_confirm(user: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(user)
     def confirm_trade_entry(self: ExposureCapMixin, *args: Any, **kwargs: Any) -> bool:
-        allowed = self._cap_allows_entry(kwargs.get("pair", ""), kwargs.get("current_time"),
+        # freqtrade passes every argument of its hooks by keyword, the pair always
+        allowed = self._cap_allows_entry(kwargs["pair"], kwargs.get("current_time"),
                                          kwargs.get("entry_tag"))
         return allowed and bool(user(self, *args, **kwargs))
 
@@ -178,8 +180,7 @@ class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
                 wrapped._trader247_wrapped = True  # type: ignore[attr-defined]
                 setattr(cls, name, wrapped)
         declared = cls.__dict__.get("protections")
-        if declared is not None and not getattr(
-                getattr(declared, "fget", None), "_trader247_linked", False):
+        if declared is not None:  # a class re-created from its namespace: link() is idempotent
             getter: Callable[[Any], Any] = (
                 declared.fget if isinstance(declared, property) and declared.fget is not None
                 else (lambda _self: declared))
@@ -292,10 +293,10 @@ class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
         """Backtests and hyperopt hand every pair's whole frame here before the loop: the
         cap's marks are indexed from exactly those candles (``backtest_marks``)."""
         if self.config.get("runmode") in BACKTEST_RUNMODES:
-            preload = getattr(self.cap_adapter.marks, "marks", None)
-            for pair, frame in data.items():
-                if preload is not None:
-                    preload.preload(pair, frame)
+            marks = self.cap_adapter.marks  # a BacktestMarkSource here (cap_build._marks)
+            if isinstance(marks, BacktestMarkSource):
+                for pair, frame in data.items():
+                    marks.marks.preload(pair, frame)
         result: dict[str, Any] = super().advise_all_indicators(data)
         return result
 
@@ -316,7 +317,7 @@ class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
     def _cap_clamp_stake(self, stake: float, kwargs: dict[str, Any]) -> float:
         if not self._cap_on():
             return stake
-        return self.cap_adapter.clamp_stake(stake, kwargs.get("pair", ""),
+        return self.cap_adapter.clamp_stake(stake, kwargs["pair"],
                                             kwargs.get("current_time"), kwargs.get("min_stake"),
                                             kwargs.get("max_stake"),
                                             entry_tag=kwargs.get("entry_tag"))

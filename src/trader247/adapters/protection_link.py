@@ -46,7 +46,6 @@ def linking(getter: Callable[[Any], Any]) -> property:
     def protections(self: Any) -> list[Any]:
         return link(getter(self), self.cap)
 
-    protections._trader247_linked = True  # type: ignore[attr-defined]
     return property(protections)
 
 
