@@ -22,7 +22,7 @@ from typing import Any
 import pandas as pd
 import pytest
 from freqtrade.enums import RunMode
-from freqtrade.persistence import PairLocks, Trade, init_db
+from freqtrade.persistence import PairLocks, Trade
 from tests.plugins.cap_fakes import with_parts
 from tests.strategy_double import StrategyDouble
 
@@ -35,22 +35,16 @@ from trader247.cli.processes import free_port
 from trader247.core.exposure import CapState
 from trader247.strategy import ExposureCapMixin
 
-from .test_cap_adapter_contract import NOW, Base, backtest, dca_kwargs, strategy
+from .test_cap_adapter_contract import (  # noqa: F401 - database: the same autouse fixture
+    NOW,
+    Base,
+    backtest,
+    database,
+    dca_kwargs,
+    strategy,
+)
 from .test_cap_mixin import REPO
 from .test_cap_orm import OPENED, buy, order, trade
-
-
-@pytest.fixture(autouse=True)
-def database() -> Iterator[None]:
-    init_db("sqlite://")
-    PairLocks.use_db = True
-    PairLocks.timeframe = "1h"
-    yield
-    PairLocks.use_db = False
-    PairLocks.reset_locks()
-    PairLocks.use_db = True
-    PairLocks.timeframe = ""
-    Trade.session.remove()
 
 
 def own(**hooks: Any) -> type:
