@@ -264,6 +264,10 @@ def _whitelist(
         )
         return tuple(force_pairs + [d.pair for d in others])
     prev_whitelist = previous.whitelist if previous is not None else ()
+    # A kept whitelist keeps its order: without volumes the forced pairs would sort by name and
+    # freqtrade would see (and log) a new whitelist although nothing changed.
+    rank = {pair: i for i, pair in enumerate(prev_whitelist)}
+    force_pairs = sorted(force_pairs, key=lambda pair: rank.get(pair, len(rank)))
     keep = {d.pair for d in found.volume if d.eligible}
     if not found.seen:  # no market data at all: nothing to filter the previous whitelist with
         keep = set(prev_whitelist)
