@@ -882,3 +882,21 @@ def test_force_pairs_are_ordered_by_tier_then_volume() -> None:
     )
     result = run({"DOGE/USD": 900e6, "ETH/USD": 800e6, "BTC/USDC": 40e6, "BTC/USD": 500e6}, rules)
     assert result.whitelist == ("BTC/USD", "BTC/USDC", "DOGE/USD", "ETH/USD")
+
+
+@pytest.mark.parametrize("tickers", [{}, {p: quote_ticker(p, 1.0, age_s=301) for p in PAIRS}])
+def test_a_kept_whitelist_keeps_the_order_of_its_forced_pairs(
+    tickers: dict[str, TickerSnapshot],
+) -> None:
+    # SOL out-traded BTC and ETH at the last good refresh, so it led the whitelist. Without volumes
+    # the forced pairs would fall back to name order (BTC, ETH, SOL): freqtrade would see a new
+    # whitelist and log a universe change although nothing changed.
+    volumes = {"SOL/USD": 900e6, "ETH/USD": 700e6, "BTC/USD": 600e6, "XRP/USD": 80e6}
+    previous = run(volumes, now=NOW - 300).state
+    assert previous.whitelist == ("SOL/USD", "ETH/USD", "BTC/USD", "XRP/USD")
+    result = evaluate_universe(
+        [market(p) for p in volumes], tickers, production_rules(), previous,
+        max_ticker_age_s=MAX_TICKER_AGE_S, now=NOW,
+    )
+    assert result.kept
+    assert result.whitelist == previous.whitelist
