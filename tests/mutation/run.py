@@ -25,7 +25,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 import tomllib
@@ -34,10 +33,15 @@ from pathlib import Path
 from tests.mutation import report
 from tests.pg import SHARED_ENV, PostgresCluster
 
+from trader247.cli.interrupts import interruptible, run_in_group
+
 ROOT = Path(__file__).resolve().parents[2]
 EQUIVALENTS = ROOT / "tests" / "mutation" / "equivalent.toml"
 
 
+# SIGTERM as well as Ctrl-C stops mutmut's whole process group and then the PostgreSQL cluster
+# (the default SIGTERM action would end this process before its `finally`, leaving both running).
+@interruptible("make mutation")
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     os.chdir(ROOT)  # mutmut works in ./mutants relative to the current directory
@@ -95,10 +99,10 @@ def _run_mutmut(modules: list[str], max_children: int, *, fresh: bool, resume: b
     try:
         # mutmut hands pytest a *set* of test ids: a fixed hash seed fixes their order, so a
         # test that depends on another's leftovers fails the same way every run.
-        env = {**os.environ, SHARED_ENV: cluster.to_env(), "PYTHONHASHSEED": "0"}
+        os.environ.update({SHARED_ENV: cluster.to_env(), "PYTHONHASHSEED": "0"})
         command = [sys.executable, "-m", "tests.mutation.mutmut_ext", "run", "--max-children",
                    str(max_children), *names]
-        return subprocess.run(command, env=env, check=False).returncode
+        return run_in_group(command, log=sys.stdout, name="mutmut")
     finally:
         cluster.stop()
 
