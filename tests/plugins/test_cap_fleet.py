@@ -5,11 +5,11 @@ the next heartbeat, fail-closed entries while the database is away, one member p
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine, text
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import CapController
@@ -234,7 +234,15 @@ def test_the_gate_counts_this_bots_entries_since_its_last_report(
 def test_a_dead_members_positions_count_but_only_the_living_are_trimmed(
         postgres_url: str) -> None:
     """b was killed holding $300: the account stays over the cap; only a's trades are planned."""
-    store = FleetStore.connect(postgres_url, FleetPolicy("short", lease_seconds=0.5))
+    # The fleet's clock is a row this test moves (the store's time seam): a sleep past a short
+    # lease would also let b go stale between its report and the first check on a loaded machine.
+    engine = create_engine(postgres_url)
+    with engine.begin() as c:
+        c.execute(text("CREATE TABLE test_clock (at DOUBLE PRECISION)"))
+        c.execute(text("INSERT INTO test_clock VALUES (1800000000)"))
+    store = FleetStore(engine, FleetPolicy("short", lease_seconds=30.0),
+                       clock_sql="SELECT at FROM test_clock")
+    store.ensure_schema()
     try:
         fa = CapFleet(store, "a", 25.0, "host:a", Clock(), shared_wallet=True)
         fb = CapFleet(store, "b", 25.0, "host:b", Clock(), shared_wallet=True)
@@ -249,7 +257,8 @@ def test_a_dead_members_positions_count_but_only_the_living_are_trimmed(
         account = fa.account(own_a, ca)
         assert fa.stale_bots() == set()
         assert set(min_stakes(account).values()) == {1.0}
-        time.sleep(0.6)  # b's report ages past the lease: b was killed
+        with engine.begin() as c:  # b's report ages one second past the lease: b was killed
+            c.execute(text("UPDATE test_clock SET at = at + 31"))
         account = fa.account(own_a, ca)
         assert fa.stale_bots() == {"b"}
         assert "b|ETH/USD" in {p.pair for p in account.positions}  # still counted
