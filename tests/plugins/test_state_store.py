@@ -124,3 +124,33 @@ def test_an_unreachable_database_is_a_write_error_not_a_crash(tmp_path: object) 
     store = StateStore(create_engine("sqlite:////nonexistent-dir/state.sqlite"))
     with pytest.raises(StateWriteError, match="OperationalError"):
         store.save("k", "v")
+
+
+def test_a_key_another_process_inserts_between_update_and_insert_is_replaced(
+        postgres_url: str) -> None:
+    """Seen with four processes on one PostgreSQL database: all found no row, one inserted
+    first, the others failed on the primary key and lost their state. (SQLite cannot race
+    here: the update that finds no row already holds the database's write lock.)"""
+    from sqlalchemy import event
+
+    engine = create_engine(postgres_url)
+    store = StateStore(engine)
+    assert store.load("k") is None  # the table exists
+    other = create_engine(postgres_url)
+    raced: list[str] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def other_process_inserts_first(_c: object, _cur: object, statement: str, *_a: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and not raced:
+            raced.append(statement)
+            StateStore(other).save("k", "theirs")
+
+    try:
+        store.save("k", "ours")
+        assert raced  # the race happened
+        assert store.load("k") == "ours"
+        with engine.connect() as c:
+            assert c.execute(text("SELECT count(*) FROM trader247_state")).scalar() == 1
+    finally:
+        engine.dispose()
+        other.dispose()

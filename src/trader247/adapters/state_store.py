@@ -40,7 +40,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import InvalidRequestError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, SQLAlchemyError
 
 from trader247.interrupts import raise_interrupt
 
@@ -104,25 +104,36 @@ class StateStore:
         return None
 
     def save(self, key: str, value: str) -> None:
-        """Insert or replace ``key`` in one transaction of its own."""
+        """Insert or replace ``key`` in one transaction of its own.
+
+        Update, else insert: portable to every database freqtrade supports. When another
+        process inserts the same key between the two (processes sharing one database), the
+        insert violates the primary key; the transaction is then tried once more, and its
+        update finds that row."""
         now = datetime.now(UTC).replace(tzinfo=None)
         since = sys.exception()
         try:
             self._ensure_table()
-            with self._engine.begin() as connection:
-                changed = connection.execute(
-                    update(STATE_TABLE).where(STATE_TABLE.c.key == key)
-                    .values(value=value, updated_at=now)).rowcount
-                if not changed:
-                    connection.execute(
-                        STATE_TABLE.insert().values(key=key, value=value, updated_at=now))
-                for legacy_key in self._legacy_pending:
-                    connection.execute(
-                        delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
+            try:
+                self._write(key, value, now)
+            except IntegrityError:
+                self._write(key, value, now)
         except SQLAlchemyError as exc:
             raise_interrupt(exc, since=since)
             raise StateWriteError(_reason(exc)) from exc
         self._legacy_pending.clear()
+
+    def _write(self, key: str, value: str, now: datetime) -> None:
+        with self._engine.begin() as connection:
+            changed = connection.execute(
+                update(STATE_TABLE).where(STATE_TABLE.c.key == key)
+                .values(value=value, updated_at=now)).rowcount
+            if not changed:
+                connection.execute(
+                    STATE_TABLE.insert().values(key=key, value=value, updated_at=now))
+            for legacy_key in self._legacy_pending:
+                connection.execute(
+                    delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
 
 
 def _reason(exc: Any) -> str:
