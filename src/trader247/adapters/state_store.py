@@ -108,8 +108,9 @@ class StateStore:
 
         Update, else insert: portable to every database freqtrade supports. When another
         process inserts the same key between the two (processes sharing one database), the
-        insert violates the primary key; the transaction is then tried once more, and its
-        update finds that row."""
+        insert violates the primary key; then an update alone, in a transaction of its own,
+        replaces that row. If there is no such row, the insert failed for another reason, and
+        that error is the one raised."""
         now = datetime.now(UTC).replace(tzinfo=None)
         since = sys.exception()
         try:
@@ -117,23 +118,28 @@ class StateStore:
             try:
                 self._write(key, value, now)
             except IntegrityError:
-                self._write(key, value, now)
+                if not self._write(key, value, now, insert=False):
+                    raise
         except SQLAlchemyError as exc:
             raise_interrupt(exc, since=since)
             raise StateWriteError(_reason(exc)) from exc
         self._legacy_pending.clear()
 
-    def _write(self, key: str, value: str, now: datetime) -> None:
+    def _write(self, key: str, value: str, now: datetime, *, insert: bool = True) -> bool:
+        """Update ``key``, else insert it (with ``insert``); whether the key is written."""
         with self._engine.begin() as connection:
             changed = connection.execute(
                 update(STATE_TABLE).where(STATE_TABLE.c.key == key)
                 .values(value=value, updated_at=now)).rowcount
             if not changed:
+                if not insert:
+                    return False
                 connection.execute(
                     STATE_TABLE.insert().values(key=key, value=value, updated_at=now))
             for legacy_key in self._legacy_pending:
                 connection.execute(
                     delete(_LEGACY_TABLE).where(_LEGACY_TABLE.c.key == legacy_key))
+        return True
 
 
 def _reason(exc: Any) -> str:
