@@ -154,3 +154,13 @@ def test_a_key_another_process_inserts_between_update_and_insert_is_replaced(
     finally:
         engine.dispose()
         other.dispose()
+
+
+def test_an_insert_refused_for_another_reason_than_a_race_is_the_error_raised(
+        db_url: str) -> None:
+    """The retry after a conflict updates only: a refusal that is not another process's row
+    (here NOT NULL) is still an error, and nothing is stored."""
+    store = StateStore(create_engine(db_url))
+    with pytest.raises(StateWriteError, match="(?i)not[ -]?null"):
+        store.save("k", None)  # type: ignore[arg-type]
+    assert store.load("k") is None
