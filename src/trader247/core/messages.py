@@ -107,10 +107,10 @@ def format_trim_round(
         f"{format_stake(total, stake_currency)}; at_risk {_pct(exposure.at_risk_pct)} "
         f"→ target {exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)"
     )
-    groups = sorted({limit for o in orders for limit in o.limits if limit != "total"})
-    if groups:  # a cluster / asset cap: name it; the total's target only if it is trimmed too
+    capped = sorted({limit for o in orders for limit in o.limits if limit != "total"})
+    if capped:  # a cluster / asset cap: name it; the total's target only if it is trimmed too
         head = (f"✂️ Trim round{where}: {len(orders)} {noun} selling "
-                f"{format_stake(total, stake_currency)} for {', '.join(groups)}; ")
+                f"{format_stake(total, stake_currency)} for {', '.join(capped)}; ")
         if any("total" in o.limits for o in orders):
             head += (f"at_risk {_pct(exposure.at_risk_pct)} → target "
                      f"{exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)")

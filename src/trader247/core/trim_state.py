@@ -45,7 +45,9 @@ class TrimState:
     thrash_episodes: int = 0
     last_reducing_exit_cycle: int | None = None
     recent_rounds: tuple[int, ...] = ()
-    reducing_groups: frozenset[str] = frozenset()  # "cluster=MEME", "asset=DOGE"
+    # "cluster=MEME", "asset=DOGE". Stored under its first name, "reducing_groups": a state
+    # written by this version stays readable by the one before it (a rollback keeps its episodes).
+    reducing_clusters: frozenset[str] = frozenset()
     started: bool = False
     startup_hold: bool = False
     episode_rejected: frozenset[str] = frozenset()
@@ -75,7 +77,7 @@ class TrimState:
             "thrash_episodes": self.thrash_episodes,
             "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
             "recent_rounds": list(self.recent_rounds),
-            "reducing_groups": sorted(self.reducing_groups),
+            "reducing_groups": sorted(self.reducing_clusters),
         }
 
     @classmethod
@@ -103,7 +105,7 @@ class TrimState:
             thrash_episodes=int(data.get("thrash_episodes", 0)),
             last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
             recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
-            reducing_groups=frozenset(str(g) for g in data.get("reducing_groups", ())),
+            reducing_clusters=frozenset(str(g) for g in data.get("reducing_groups", ())),
         )
 
 
