@@ -43,22 +43,15 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from trader247.core.cluster_limits import ClusterLimits as ClusterLimits
-from trader247.core.exposure import (
-    CapPolicy,
-    CapState,
-    EntryDecision,
-    Exposure,
-    Position,
-    Snapshot,
-    clamp_entry_stake,
-    measure,
-    over_cap_reason,
-)
+from trader247.core.exposure import EntryDecision, clamp_entry_stake, measure, over_cap_reason
 from trader247.core.symbols import asset_of
 from trader247.core.words import Word
+
+if TYPE_CHECKING:  # named in signatures only: the caller builds them, this module reads them
+    from trader247.core.exposure import CapPolicy, CapState, Exposure, Position, Snapshot
 
 ClusterKind = Literal["cluster", "asset"]
 _OVER_CAP_CODES: dict[ClusterKind, str] = {
