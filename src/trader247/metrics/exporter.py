@@ -115,7 +115,13 @@ def _ratio(pct: float) -> float:
 
 
 class Metrics:
-    """Every metric of the bot in one private registry; see the module doc for conventions."""
+    """Every metric of the bot in one private registry; see the module doc for conventions.
+
+    The name stays ``Metrics``: inside ``trader247.metrics`` it can only mean the Prometheus
+    metrics, and it holds more than the cap's (universe, data freshness, plugin timing), so
+    ``CapMetrics`` would mislead and ``PrometheusMetrics`` only repeats the package. The
+    performance numbers of a backtest are ``trader247.core.walkforward.PerformanceMetrics``.
+    """
 
     def __init__(
         self,
