@@ -1,6 +1,8 @@
-"""What trims remember between cycles, and its pure transitions (placed, filled, partial,
-rejected, cancelled, expired, cycle rebase, cap-state advance). Split from
-:mod:`trader247.core.trims`, which plans rounds from it and re-exports these names."""
+"""Trim memory (pure): what trims remember between cycles and its transitions.
+
+Placed, filled, partial, rejected, cancelled, expired, cycle rebase, cap-state advance. Split
+from :mod:`trader247.core.trims`, which plans rounds from it and re-exports these names; the
+adapter ``cap_persistence`` stores it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Trim planning: bring at-risk exposure back under the cap gradually, without thrashing.
+"""Trim planning (pure): which positions to sell, how much and in which round, to get back
+under the cap gradually without thrashing. What trims remember is ``trim_state``; placing and
+settling orders are the adapters ``cap_trims`` and ``trim_settlement``.
 
 The original trimmer ran every cycle, re-sold pairs whose previous sell was still open, and took
 50-60 s. Here a trim decision is one pure call, O(n log n) in the number of positions, and the
