@@ -254,7 +254,7 @@ def _has(data: object, path: PathKey) -> bool:
 
 
 def _deprecations(parsed: _Parsed[Any]) -> list[Problem]:
-    """One warning per old key used: ``policy.yaml:74: risk.max_per_theme_pct: warning:
+    """One warning per old key used: ``policy.yaml:75: risk.max_per_theme_pct: warning:
     deprecated, use risk.max_per_cluster_pct``."""
     return [
         Problem(parsed.file, old, f"deprecated, use {format_path(new)} (same meaning; "
