@@ -6,6 +6,8 @@ and positions are marked at the close of candle ``i - 1`` (the newest one closed
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from tests.shipped import shipped_cap_policy
@@ -120,8 +122,8 @@ def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -
         history.cluster_pct["cluster=L1"].tolist())
 
 
-def test_report_needs_universe_yaml_only_for_theme_caps(tmp_path) -> None:
-    """Bad input: a theme cap with no universe.yaml to define its cluster names the file."""
+def test_report_needs_universe_yaml_only_for_cluster_caps(tmp_path) -> None:
+    """Bad input: a cluster cap with no universe.yaml to define its cluster names the file."""
     from pathlib import Path
 
     from trader247.cli.exposure_report import history_for
@@ -133,3 +135,21 @@ def test_report_needs_universe_yaml_only_for_theme_caps(tmp_path) -> None:
         "  max_per_cluster_pct: {}\n", "  max_per_cluster_pct: {MEME: 4.0}\n"))
     with pytest.raises(ConfigFileError, match=r"universe\.yaml"):
         history_for({}, tmp_path, policy)
+
+
+def test_report_logs_a_deprecated_key_once(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """The policy and universe.yaml are read once each: the old key's warning is logged once."""
+    import logging
+    from pathlib import Path
+
+    from trader247.cli.exposure_report import history_for
+
+    repo = Path(__file__).resolve().parents[2]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((repo / "config" / "policy.yaml").read_text().replace(
+        "  max_per_cluster_pct: {}\n", "  max_per_theme_pct: {}\n"))
+    (tmp_path / "universe.yaml").write_text((repo / "config" / "universe.yaml").read_text())
+    with caplog.at_level(logging.WARNING), contextlib.suppress(Exception):
+        history_for({}, tmp_path, policy)  # no backtest result: fails after the files are read
+    deprecations = [r for r in caplog.records if "max_per_theme_pct" in r.getMessage()]
+    assert len(deprecations) == 1, caplog.text

@@ -103,11 +103,16 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path,
     from trader247.core.config import ClustersConfig
 
     universe_path = universe_path or policy_path.with_name("universe.yaml")
-    loaded = load_policy(policy_path)
-    clusters = ClustersConfig()  # no cluster cap: no cluster to measure, the file is not needed
-    if loaded.risk.max_per_cluster_pct or universe_path.exists():
+    # Each file read once where it can be (so each of its warnings is logged once): both when
+    # universe.yaml is there, else the policy alone, which needs it only for cluster caps.
+    if universe_path.exists():
         loaded, universe = load_both(policy_path, universe_path)
         clusters = universe.clusters
+    else:
+        loaded = load_policy(policy_path)
+        clusters = ClustersConfig()  # no cluster cap: no cluster to measure, no file needed
+        if loaded.risk.max_per_cluster_pct:
+            load_both(policy_path, universe_path)  # raises: the missing file, named
     policy = loaded.risk.to_core(loaded.trims, clusters)
     fills = fills_of(result)
     timeframe = result["timeframe"]
