@@ -150,11 +150,11 @@ def loop_times(names: tuple[str, ...], strategy_dir: Path, timerange: str, port:
 def trim_decision_ms(positions: int = 50, repeats: int = 200, *,
                      clusters: bool = False) -> float:
     """Median ms of one ``plan_trims`` over the cap. ``clusters``: with 5 capped clusters of
-    10 positions each and a per-asset cap as well ([M] phase 2), every group over its cap."""
+    10 positions each and a per-asset cap as well ([M] phase 2), every cluster over its cap."""
     from dataclasses import replace
 
     from trader247.configfiles import load_policy, load_universe
-    from trader247.core.clusters import GroupLimits
+    from trader247.core.clusters import ClusterLimits
     from trader247.core.exposure import Position, Snapshot
     from trader247.core.trims import TrimState, plan_trims
 
@@ -164,7 +164,7 @@ def trim_decision_ms(positions: int = 50, repeats: int = 200, *,
     names = [f"C{i:03d}" for i in range(positions)]
     if clusters:
         definitions = {f"K{k}": names[k::5] for k in range(5)}
-        policy = replace(policy, groups=GroupLimits.from_definitions(
+        policy = replace(policy, cluster_limits=ClusterLimits.from_definitions(
             definitions, dict.fromkeys(definitions, 2.0), 1.0))
 
     snapshot = Snapshot(stake_balance=1000.0, positions=tuple(

@@ -8,6 +8,9 @@ run time). Decisions:
   :mod:`trader247.config_yaml`; files must be at most 1 MiB (:data:`MAX_BYTES`).
 - Nothing is cached: every call reads the files again (a bot shares one read between its
   plugins: ``trader247.adapters.settings``).
+- A renamed key (``RENAMED_KEYS`` of the policy model: ``risk.max_per_theme_pct`` is now
+  ``risk.max_per_cluster_pct``) still works: one warning per read names the file and both keys,
+  and every other problem under it is shown at the key as written.
 - The JSON Schemas are :mod:`trader247.config_schema` (re-exported here, with its ``main``:
   ``python -m trader247.configfiles --write-schemas config/schema`` still writes them).
 
@@ -39,6 +42,7 @@ from trader247.config_yaml import (
     read_yaml,
 )
 from trader247.core.config import (
+    RENAMED_KEYS,
     PolicyConfig,
     Problem,
     UniverseConfig,
@@ -46,6 +50,7 @@ from trader247.core.config import (
     check_symbols_on_exchange,
     check_universe,
     cross_check,
+    format_path,
     show_value,
 )
 from trader247.v2detect import v2_problems
@@ -73,6 +78,9 @@ logger = logging.getLogger(__name__)
 
 MAX_PROBLEMS: Final = 100  # per file: an alias-expanded list must not print 50 000 lines
 M = TypeVar("M", bound=BaseModel)
+_RENAMED: Final[Mapping[type[BaseModel], Mapping[tuple[str, ...], tuple[str, ...]]]] = {
+    PolicyConfig: RENAMED_KEYS,
+}
 
 
 class ConfigFileError(ValueError):
@@ -209,12 +217,51 @@ class _Parsed(Generic[M]):
     model: M | None
     lines: dict[PathKey, int] = field(default_factory=dict)
     problems: list[Problem] = field(default_factory=list)
+    written: dict[PathKey, PathKey] = field(default_factory=dict)  # new key -> old key used
+
+    def as_written(self, path: PathKey) -> PathKey:
+        """``path`` with a renamed key as the file spells it (the old name, if it used that)."""
+        for new, old in self.written.items():
+            if path[: len(new)] == new:
+                return (*old, *path[len(new):])
+        return path
 
     def locate(self, problems: Iterable[Problem]) -> list[Problem]:
-        return [
-            p if p.line is not None else dataclasses.replace(p, line=line_of(self.lines, p.path))
-            for p in problems
-        ]
+        out = []
+        for p in problems:
+            path = self.as_written(p.path)
+            line = line_of(self.lines, path) if p.line is None or path != p.path else p.line
+            out.append(dataclasses.replace(p, path=path, line=line))
+        return out
+
+
+def _old_keys(data: object, model_cls: type[BaseModel]) -> dict[PathKey, PathKey]:
+    """New key path -> old key path, for each renamed key ``data`` spells the old way only
+    (both ways is the model's error)."""
+    return {
+        new: old
+        for old, new in _RENAMED.get(model_cls, {}).items()
+        if _has(data, old) and not _has(data, new)
+    }
+
+
+def _has(data: object, path: PathKey) -> bool:
+    for elem in path:
+        if not isinstance(data, Mapping) or elem not in data:
+            return False
+        data = data[elem]
+    return True
+
+
+def _deprecations(parsed: _Parsed[Any]) -> list[Problem]:
+    """One warning per old key used: ``policy.yaml:75: risk.max_per_theme_pct: warning:
+    deprecated, use risk.max_per_cluster_pct``."""
+    return [
+        Problem(parsed.file, old, f"deprecated, use {format_path(new)} (same meaning; "
+                "trader247 migrate writes the new key)", line=line_of(parsed.lines, old),
+                severity="warning")
+        for new, old in parsed.written.items()
+    ]
 
 
 def _parse(file: str, data: bytes | str, model_cls: type[M]) -> _Parsed[M]:
@@ -223,17 +270,17 @@ def _parse(file: str, data: bytes | str, model_cls: type[M]) -> _Parsed[M]:
         return _Parsed(file, None, problems=problems)
     if v2 := v2_problems(file, doc.data, doc.lines):  # the original bot's file: say so, once
         return _Parsed(file, None, doc.lines, v2)
+    parsed = _Parsed[M](file, None, doc.lines, problems, _old_keys(doc.data, model_cls))
     try:
-        model = model_cls.model_validate(doc.data)
+        parsed.model = model_cls.model_validate(doc.data)
     except ValidationError as exc:
-        problems += _pydantic_problems(file, model_cls, exc, doc.lines)
-        model = None
+        problems += parsed.locate(_pydantic_problems(file, model_cls, exc, doc.lines))
     except RecursionError:
         problems.append(Problem(file, (), "YAML nested too deeply"))
-        model = None
     if problems:  # duplicate keys: the model was built from the last value only
-        model = None
-    return _Parsed(file, model, doc.lines, problems)
+        parsed.model = None
+    problems += _deprecations(parsed)
+    return parsed
 
 
 def _read(path: str | os.PathLike[str]) -> _Parsed[Any] | bytes:

@@ -1,33 +1,22 @@
-"""The ``protections`` a strategy hands to freqtrade: ``ExposureCap`` plus ``policy.yaml``'s list.
+"""Deprecated name of :mod:`trader247.protection_list` (the module builds a strategy's protection
+list; it holds no protection). Strategies written against the README of before keep working::
 
-Freqtrade 2026.9 refuses a ``protections`` key in the config file and reads protections only
-from the strategy's ``protections`` property. So that freqtrade's own protections
-(``StoplossGuard``, ``MaxDrawdown``, ``CooldownPeriod``, ``LowProfitPairs``) are still settings,
-``policy.yaml`` holds them as ``protections:`` in freqtrade's own format (validated at load,
-every problem as ``file:line: protections[i].key: ...``) and both ``Trader247Strategy`` and the
-README's mixin recipe return::
+    from trader247.protections import strategy_protections  # DeprecationWarning
 
-    @property
-    def protections(self):
-        return strategy_protections(self.config)
-
-``ExposureCap`` always comes first and is never listed in the YAML: the cap is not optional.
-Backtests apply protections only with ``--enable-protections`` (or ``"enable_protections":
-true`` in the config), as for any freqtrade protection.
+New code imports ``from trader247.protection_list import strategy_protections``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+import warnings
 
-from trader247.adapters.settings import load_settings
-from trader247.core.plugin_names import PROTECTION
+from trader247.protection_list import EXPOSURE_CAP, strategy_protections
 
-EXPOSURE_CAP: dict[str, Any] = {"method": PROTECTION}
+__all__ = ["EXPOSURE_CAP", "strategy_protections"]
 
-
-def strategy_protections(config: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """``[{"method": "ExposureCap"}, *policy.yaml protections]`` for freqtrade's config."""
-    policy = load_settings(config).policy
-    return [dict(EXPOSURE_CAP), *(p.to_freqtrade() for p in policy.protections)]
+warnings.warn(
+    "trader247.protections is deprecated: import strategy_protections from "
+    "trader247.protection_list",
+    DeprecationWarning,
+    stacklevel=2,
+)

@@ -81,7 +81,7 @@ def test_committed_files_build_the_core_objects() -> None:
     assert (cap.trim_on_start, cap.trim_mode, cap.reentry_cooldown_cycles) == (
         True, "proportional", 6)
     assert (cap.count_external_holdings, cap.trims_enabled) == (False, True)
-    assert not cap.groups.enabled  # theme / asset caps off as shipped
+    assert not cap.cluster_limits.enabled  # theme / asset caps off as shipped
     rules = universe.to_core(policy.liquidity)
     assert [(t.name, t.floor_usd) for t in rules.tiers] == [
         ("tier_1_core", 10e6), ("tier_2_rotational", 5e6), ("tier_3_event_driven", 2e6)]

@@ -11,7 +11,7 @@ import pytest
 from tests.shipped import shipped, shipped_cap_policy
 
 from trader247.configfiles import parse_policy, parse_universe
-from trader247.core.clusters import GroupLimits, gate_entry
+from trader247.core.clusters import ClusterLimits, gate_entry
 from trader247.core.exposure import CapState, Position, Snapshot, clamp_entry_stake, measure
 from trader247.core.trims import (
     TrimPlan,
@@ -23,11 +23,11 @@ from trader247.core.trims import (
 )
 
 DEFINITIONS = {"MEME": ["DOGE", "SHIB", "PEPE", "BONK"], "LAYER1": ["BTC", "ETH", "SOL"]}
-LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
+LIMITS = ClusterLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
 # Shipped cap (25 %, band 2, interval 3, 3 orders a round, cooldown 6) + MEME 4 %, LAYER1 10 %,
 # 5 % per asset. Equity $1000: MEME cap $40 (target $36.80), asset cap $50 (target $46).
-POLICY = shipped_cap_policy(groups=LIMITS)
-MEME_ONLY = shipped_cap_policy(groups=GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0},
+POLICY = shipped_cap_policy(cluster_limits=LIMITS)
+MEME_ONLY = shipped_cap_policy(cluster_limits=ClusterLimits.from_definitions(DEFINITIONS, {"MEME": 4.0},
                                                                    None))
 
 
@@ -56,18 +56,18 @@ def sold(plan: TrimPlan) -> dict[str, float]:
 
 def test_to_core_builds_the_limits_from_policy_and_universe_yaml() -> None:
     policy = parse_policy(shipped().policy.model_dump_json().replace(
-        '"max_per_theme_pct":{}', '"max_per_theme_pct":{"MEME":4.0}').replace(
+        '"max_per_cluster_pct":{}', '"max_per_cluster_pct":{"MEME":4.0}').replace(
         '"max_per_asset_pct":null', '"max_per_asset_pct":5.0'), file="p.yaml")
     universe = parse_universe("clusters:\n  definitions: {MEME: [DOGE-USD, SHIB], L1: [BTC]}\n",
                               file="u.yaml")
     cap = policy.risk.to_core(policy.trims, universe.clusters)
-    assert cap.groups.cluster_caps == {"MEME": 4.0}
-    assert cap.groups.cluster_of == {"DOGE": "MEME", "SHIB": "MEME", "BTC": "L1"}
-    assert cap.groups.asset_cap_pct == 5.0 and cap.groups.enabled
+    assert cap.cluster_limits.cluster_caps == {"MEME": 4.0}
+    assert cap.cluster_limits.cluster_of == {"DOGE": "MEME", "SHIB": "MEME", "BTC": "L1"}
+    assert cap.cluster_limits.asset_cap_pct == 5.0 and cap.cluster_limits.enabled
 
 
 def test_shipped_config_has_them_off() -> None:
-    assert not shipped_cap_policy().groups.enabled
+    assert not shipped_cap_policy().cluster_limits.enabled
 
 
 # ------------------------------------------------------------------ entry gate
@@ -140,7 +140,7 @@ def test_a_cluster_is_trimmed_from_one_cent_over_its_cap(doge: float, trims: boo
         assert sold(plan) == {"DOGE/USD": pytest.approx(40.01 - 36.80)}
         assert plan.summary.startswith("TRIM_ROUND: at_risk=8.5% cap=25.0% orders=1 ")
         assert plan.summary.endswith("; CLUSTER_OVER_CAP: cluster=MEME at_risk=4.0% cap=4.0%")
-        assert [g.key for g in plan.reducing_groups] == ["cluster=MEME"]
+        assert [g.key for g in plan.reducing_clusters] == ["cluster=MEME"]
     else:
         assert plan.summary.startswith("CAP_OK")
 
@@ -152,10 +152,10 @@ def test_cluster_trim_is_proportional_inside_the_cluster_only() -> None:
                           "SHIB/USD": pytest.approx(20.0 * ratio)}
     doge = next(o for o in plan.orders if o.pair == "DOGE/USD")
     assert doge.amount == pytest.approx(40.0 * ratio / 2.0)  # at the mark, not 1:1
-    assert doge.reason.startswith("TRIM_GROUP: pair=DOGE/USD cluster=MEME share=")
+    assert doge.reason.startswith("TRIM_CLUSTER: pair=DOGE/USD cluster=MEME share=")
 
 
-def test_rounds_interval_and_open_trims_apply_to_group_trims() -> None:
+def test_rounds_interval_and_open_trims_apply_to_cluster_trims() -> None:
     s = book(DOGE=30.0, SHIB=20.0, PEPE=10.0, BONK=5.0)  # MEME 6.5 %, four pairs
     first = evaluate(s, replace(MEME_ONLY, max_trims_per_cycle=2), cycle=1)
     assert [o.pair for o in first.orders] == ["DOGE/USD", "SHIB/USD"]  # biggest first
@@ -185,12 +185,12 @@ def test_hysteresis_trims_down_to_the_target_not_the_cap() -> None:
         under_cap.summary)
     # At the target: done, and a rise back to the cap (not over) does not restart trims.
     done = evaluate(book(DOGE=36.80), MEME_ONLY, state=under_cap.trim_state, cycle=7)
-    assert done.summary.startswith("CAP_OK") and not done.trim_state.reducing_groups
+    assert done.summary.startswith("CAP_OK") and not done.trim_state.reducing_clusters
     again = evaluate(book(DOGE=40.0), MEME_ONLY, state=done.trim_state, cycle=10)
     assert again.orders == ()
 
 
-def test_trims_disabled_and_startup_hold_cover_group_trims() -> None:
+def test_trims_disabled_and_startup_hold_cover_cluster_trims() -> None:
     s = book(DOGE=50.0)
     disabled = evaluate(s, replace(MEME_ONLY, trims_enabled=False))
     assert disabled.orders == () and disabled.summary.startswith("TRIMS_DISABLED")
@@ -223,17 +223,17 @@ def test_an_asset_over_its_cap_is_trimmed_alone() -> None:
     assert "ASSET_OVER_CAP: asset=BTC at_risk=6.0% cap=5.0%" in plan.summary
 
 
-def test_group_state_survives_a_restart() -> None:
+def test_cluster_state_survives_a_restart() -> None:
     plan = evaluate(book(DOGE=50.0), MEME_ONLY)
     restored = TrimState.from_dict(plan.trim_state.to_dict())
-    assert restored.reducing_groups == frozenset({"cluster=MEME"})
-    assert TrimState.from_dict({"version": 1}).reducing_groups == frozenset()
+    assert restored.reducing_clusters == frozenset({"cluster=MEME"})
+    assert TrimState.from_dict({"version": 1}).reducing_clusters == frozenset()
 
 
 @pytest.mark.parametrize("values, state, needed", [
     ({"DOGE": 40.00}, TrimState(), False),
     ({"DOGE": 40.01}, TrimState(), True),
-    ({"DOGE": 38.00}, TrimState(reducing_groups=frozenset({"cluster=MEME"})), True),
+    ({"DOGE": 38.00}, TrimState(reducing_clusters=frozenset({"cluster=MEME"})), True),
     ({"XRP": 250.01}, TrimState(), True),
 ])
 def test_minimums_are_looked_up_only_when_a_trim_may_follow(

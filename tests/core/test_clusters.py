@@ -6,18 +6,17 @@ import pytest
 from tests.shipped import shipped_cap_policy
 
 from trader247.core.clusters import (
-    GroupLimits,
-    asset_of_pair,
+    ClusterLimits,
     entry_headroom,
-    measure_groups,
+    measure_clusters,
 )
 from trader247.core.exposure import Position, Snapshot, measure
 from trader247.core.trims import TrimPlan, TrimState, plan_trims
 
 DEFINITIONS = {"MEME": ["DOGE-USD", "SHIB", "PEPE/USD"], "LAYER1": ["BTC", "ETH", "SOL"]}
-LIMITS = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
+LIMITS = ClusterLimits.from_definitions(DEFINITIONS, {"MEME": 4.0, "LAYER1": 10.0}, 5.0)
 # The shipped cap (25 %, band 2: target 23 %) with MEME 4 %, LAYER1 10 %, every asset 5 %.
-POLICY = shipped_cap_policy(groups=LIMITS)
+POLICY = shipped_cap_policy(cluster_limits=LIMITS)
 
 
 def snapshot(cash: float, **values: float) -> Snapshot:
@@ -29,58 +28,51 @@ def test_shipped_policy_is_the_25_percent_cap() -> None:
     assert (POLICY.max_total_at_risk_pct, POLICY.target_pct) == (25.0, 23.0)
 
 
-@pytest.mark.parametrize("pair, asset", [
-    ("DOGE/USD", "DOGE"), ("DOGE/USDC", "DOGE"), ("DOGE-USD", "DOGE"), ("doge", "DOGE"),
-    ("bot-a|DOGE/USD", "DOGE")])  # a fleet key (core.fleet): the pair after the bot
-def test_asset_of_a_pair_is_its_base(pair: str, asset: str) -> None:
-    assert asset_of_pair(pair) == asset
-
-
 # Equity 1000: MEME cap 4 % = $40.00, asset cap 5 % = $50.00.
 @pytest.mark.parametrize("doge, over", [
     (39.99, False), (40.00, False), (40.01, True)])
 def test_cluster_over_cap_only_strictly_above_it(doge: float, over: bool) -> None:
-    groups = measure_groups(snapshot(1000 - doge, DOGE=doge), POLICY, LIMITS)
-    meme = groups.clusters["MEME"]
+    measured = measure_clusters(snapshot(1000 - doge, DOGE=doge), POLICY, LIMITS)
+    meme = measured.clusters["MEME"]
     assert meme.cap_value == pytest.approx(40.0)
     assert meme.over_cap is over
-    assert (meme in groups.over_cap) is over
+    assert (meme in measured.over_cap) is over
 
 
 @pytest.mark.parametrize("btc, over", [(49.99, False), (50.00, False), (50.01, True)])
 def test_asset_over_cap_only_strictly_above_it(btc: float, over: bool) -> None:
-    groups = measure_groups(snapshot(1000 - btc, BTC=btc), POLICY, LIMITS)
-    assert groups.assets["BTC"].over_cap is over
-    assert groups.clusters["LAYER1"].over_cap is False  # 10 % = $100
+    measured = measure_clusters(snapshot(1000 - btc, BTC=btc), POLICY, LIMITS)
+    assert measured.assets["BTC"].over_cap is over
+    assert measured.clusters["LAYER1"].over_cap is False  # 10 % = $100
 
 
-def test_group_at_risk_uses_measures_terms_and_equity() -> None:
+def test_cluster_at_risk_uses_measures_terms_and_equity() -> None:
     positions = (Position("DOGE/USD", 20.0, 1.5), Position("DOGE/USDC", 0.0, 1.0, 5.0),
                  Position("SHIB/USD", 10.0, 1.0))
     snap = Snapshot(1000.0, positions)
-    groups = measure_groups(snap, POLICY, LIMITS)
+    measured = measure_clusters(snap, POLICY, LIMITS)
     exposure = measure(snap, POLICY)
-    meme = groups.clusters["MEME"]
+    meme = measured.clusters["MEME"]
     assert meme.at_risk == 30.0 + 5.0 + 10.0  # value + open entry stake, every quote
     assert meme.held == 40.0
-    assert groups.exposure == exposure
+    assert measured.exposure == exposure
     assert meme.at_risk_pct == pytest.approx(45.0 / exposure.equity * 100)
-    assert groups.assets["DOGE"].pairs == ("DOGE/USD", "DOGE/USDC")
+    assert measured.assets["DOGE"].pairs == ("DOGE/USD", "DOGE/USDC")
 
 
 def test_capped_clusters_exist_at_zero_and_uncapped_ones_are_not_measured() -> None:
-    limits = GroupLimits.from_definitions(DEFINITIONS, {"MEME": 4.0}, None)
-    groups = measure_groups(snapshot(1000.0, BTC=100.0), POLICY, limits)
-    assert set(groups.clusters) == {"MEME"}
-    assert groups.clusters["MEME"].at_risk == 0.0
-    assert groups.assets == {}
+    limits = ClusterLimits.from_definitions(DEFINITIONS, {"MEME": 4.0}, None)
+    measured = measure_clusters(snapshot(1000.0, BTC=100.0), POLICY, limits)
+    assert set(measured.clusters) == {"MEME"}
+    assert measured.clusters["MEME"].at_risk == 0.0
+    assert measured.assets == {}
 
 
 def test_reason_names_the_limit() -> None:
-    groups = measure_groups(snapshot(949.0, DOGE=51.0), POLICY, LIMITS)
-    assert groups.clusters["MEME"].over_cap_reason() == (
+    measured = measure_clusters(snapshot(949.0, DOGE=51.0), POLICY, LIMITS)
+    assert measured.clusters["MEME"].over_cap_reason() == (
         "CLUSTER_OVER_CAP: cluster=MEME at_risk=5.1% cap=4.0%")
-    assert groups.assets["DOGE"].over_cap_reason() == (
+    assert measured.assets["DOGE"].over_cap_reason() == (
         "ASSET_OVER_CAP: asset=DOGE at_risk=5.1% cap=5.0%")
 
 
@@ -99,7 +91,7 @@ def test_entry_headroom_is_the_smallest_of_total_cluster_asset(
     held: dict[str, float], pair: str, headroom: float, limited_by: str
 ) -> None:
     snap = snapshot(1000.0 - sum(held.values()), **held)
-    result = entry_headroom(pair, measure_groups(snap, POLICY, LIMITS), LIMITS, POLICY)
+    result = entry_headroom(pair, measure_clusters(snap, POLICY, LIMITS), LIMITS, POLICY)
     assert result.headroom == pytest.approx(headroom)
     assert result.limited_by == limited_by
     assert result.allowed
@@ -108,15 +100,15 @@ def test_entry_headroom_is_the_smallest_of_total_cluster_asset(
 def test_entry_headroom_total_binds_when_the_book_is_full() -> None:
     # $225 held outside any cluster: total target $230 leaves $5.
     snap = snapshot(775.0, XRP=45.0, ADA=45.0, LINK=45.0, DOT=45.0, LTC=45.0)
-    result = entry_headroom("DOGE/USD", measure_groups(snap, POLICY, LIMITS), LIMITS, POLICY)
+    result = entry_headroom("DOGE/USD", measure_clusters(snap, POLICY, LIMITS), LIMITS, POLICY)
     assert result.headroom == pytest.approx(5.0)
     assert result.limited_by == "total"
 
 
 @pytest.mark.parametrize("doge, allowed", [(36.80, False), (36.79, True), (40.01, False)])
 def test_entry_into_a_full_or_over_cap_cluster_is_refused(doge: float, allowed: bool) -> None:
-    groups = measure_groups(snapshot(1000.0 - doge, DOGE=doge), POLICY, LIMITS)
-    result = entry_headroom("PEPE/USD", groups, LIMITS, POLICY)
+    measured = measure_clusters(snapshot(1000.0 - doge, DOGE=doge), POLICY, LIMITS)
+    result = entry_headroom("PEPE/USD", measured, LIMITS, POLICY)
     assert result.allowed is allowed
     if doge > 40.0:
         assert result.reason == "CLUSTER_OVER_CAP: cluster=MEME at_risk=4.0% cap=4.0%"
@@ -125,15 +117,15 @@ def test_entry_into_a_full_or_over_cap_cluster_is_refused(doge: float, allowed: 
 
 def test_total_over_its_cap_refuses_with_the_total_caps_reason() -> None:
     snap = snapshot(740.0, XRP=130.0, ADA=130.0)  # 26 % of $1000
-    result = entry_headroom("DOGE/USD", measure_groups(snap, POLICY, LIMITS), LIMITS, POLICY)
+    result = entry_headroom("DOGE/USD", measure_clusters(snap, POLICY, LIMITS), LIMITS, POLICY)
     assert not result.allowed
     assert result.reason == "EXPOSURE_OVER_CAP: at_risk=26.0% cap=25.0% target=23.0%"
 
 
 def test_no_limits_leave_the_total_cap_alone() -> None:
-    limits = GroupLimits()
-    groups = measure_groups(snapshot(900.0, DOGE=100.0), POLICY, limits)
-    result = entry_headroom("DOGE/USD", groups, limits, POLICY)
+    limits = ClusterLimits()
+    measured = measure_clusters(snapshot(900.0, DOGE=100.0), POLICY, limits)
+    result = entry_headroom("DOGE/USD", measured, limits, POLICY)
     assert not limits.enabled
     assert result.limited_by == "total"
     assert result.headroom == pytest.approx(130.0)
@@ -143,7 +135,7 @@ def test_no_limits_leave_the_total_cap_alone() -> None:
 
 
 def trim(snap: Snapshot, min_stake: float | dict[str, float] = 1.0) -> TrimPlan:
-    """The running planner's first evaluation (the group cuts live in ``plan_trims``)."""
+    """The running planner's first evaluation (the cluster cuts live in ``plan_trims``)."""
     return plan_trims(snap, POLICY, min_stake=min_stake, state=TrimState(), cycle=1, now=1.0)
 
 
@@ -156,7 +148,7 @@ def test_over_cap_cluster_is_trimmed_proportionally_inside_the_cluster_only() ->
     ratio = (60.0 - 36.80) / 60.0
     assert sold["DOGE/USD"] == pytest.approx(40.0 * ratio)
     assert sold["SHIB/USD"] == pytest.approx(20.0 * ratio)
-    assert [g.over_cap_reason() for g in plan.reducing_groups] == [
+    assert [g.over_cap_reason() for g in plan.reducing_clusters] == [
         "CLUSTER_OVER_CAP: cluster=MEME at_risk=6.0% cap=4.0%"]
 
 
@@ -194,6 +186,6 @@ def test_exchange_minimum_raises_small_cuts_and_turns_small_rests_into_full_exit
 
 def test_limits_are_checked_at_construction() -> None:
     with pytest.raises(ValueError, match="asset DOGE is in clusters MEME and OTHER"):
-        GroupLimits.from_definitions({"MEME": ["DOGE"], "OTHER": ["DOGE-USD"]}, {}, None)
+        ClusterLimits.from_definitions({"MEME": ["DOGE"], "OTHER": ["DOGE-USD"]}, {}, None)
     with pytest.raises(ValueError, match="cluster cap L2 names a cluster with no assets"):
-        GroupLimits.from_definitions(DEFINITIONS, {"L2": 10.0}, None)
+        ClusterLimits.from_definitions(DEFINITIONS, {"L2": 10.0}, None)

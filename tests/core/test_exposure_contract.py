@@ -1,4 +1,4 @@
-"""Exposure and group-limit contract: the exact errors an operator reads for bad input, the
+"""Exposure and cluster-limit contract: the exact errors an operator reads for bad input, the
 float tolerance, and the per-asset grouping of exchange symbols."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import math
 import pytest
 from tests.shipped import shipped_cap_policy
 
+from trader247.core.cluster_limits import ClusterLimits
 from trader247.core.exposure import (
     CapState,
     Position,
@@ -16,7 +17,6 @@ from trader247.core.exposure import (
     measure,
     next_state,
 )
-from trader247.core.group_limits import GroupLimits, asset_of_pair
 
 POLICY = shipped_cap_policy()
 
@@ -72,32 +72,22 @@ def test_one_tolerance_over_the_cap_is_not_over_it() -> None:
     assert (at.over_cap, over.over_cap) == (False, True)
 
 
-# --- group limits -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("pair, asset", [
-    ("BTC-PERP-INTX", "BTC"),        # Coinbase's perpetual product ids
-    ("ETH/USDC:USDC", "ETH"),
-    ("bot|doge/usd", "DOGE"),
-    ("a|b|SOL-USD", "SOL"),
-])
-def test_the_asset_is_the_first_part_of_the_symbol(pair: str, asset: str) -> None:
-    assert asset_of_pair(pair) == asset
+# --- cluster limits ---------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("pct", [0.01, 0.5, 1.0, 100.0])
-def test_group_caps_accept_every_percentage_in_range(pct: float) -> None:
-    limits = GroupLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": pct}, pct)
+def test_cluster_caps_accept_every_percentage_in_range(pct: float) -> None:
+    limits = ClusterLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": pct}, pct)
     assert limits.cluster_caps == {"MEME": pct} and limits.asset_cap_pct == pct
 
 
 @pytest.mark.parametrize("limits, enabled", [
-    (GroupLimits(), False),
-    (GroupLimits.from_definitions({"MEME": ["DOGE"]}, {}, None), False),
-    (GroupLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": 4.0}, None), True),
-    (GroupLimits.from_definitions({}, {}, 5.0), True),
+    (ClusterLimits(), False),
+    (ClusterLimits.from_definitions({"MEME": ["DOGE"]}, {}, None), False),
+    (ClusterLimits.from_definitions({"MEME": ["DOGE"]}, {"MEME": 4.0}, None), True),
+    (ClusterLimits.from_definitions({}, {}, 5.0), True),
 ])
-def test_limits_are_off_only_with_neither_cap(limits: GroupLimits, enabled: bool) -> None:
+def test_limits_are_off_only_with_neither_cap(limits: ClusterLimits, enabled: bool) -> None:
     assert limits.enabled is enabled
 
 

@@ -6,6 +6,8 @@ and positions are marked at the close of candle ``i - 1`` (the newest one closed
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 from tests.shipped import shipped_cap_policy
@@ -86,20 +88,20 @@ def test_marks_across_a_gap_or_after_delisting_are_counted() -> None:
 
 def test_cluster_at_risk_per_candle_against_its_cap() -> None:
     """[M]: the report shows each capped cluster, measured as the bot measures it."""
-    from trader247.core.clusters import GroupLimits
+    from trader247.core.clusters import ClusterLimits
 
-    limits = GroupLimits.from_definitions({"L1": ["BTC"], "MEME": ["DOGE"]}, {"L1": 10.0}, None)
-    policy = shipped_cap_policy(groups=limits)
+    limits = ClusterLimits.from_definitions({"L1": ["BTC"], "MEME": ["DOGE"]}, {"L1": 10.0}, None)
+    policy = shipped_cap_policy(cluster_limits=limits)
     prices = [100.0] * 11
     prices[5] = 100.0004  # the 05:00 candle closes higher: BTC one cent-fraction over at 06:00
     history = exposure_history([buy(1, 1.0, 100.0)], closes(prices), TIMES, 1000.0, policy)
-    assert set(history.group_pct) == {"cluster=L1"} and history.group_caps == {"cluster=L1": 10.0}
-    l1 = history.group_pct["cluster=L1"]
+    assert set(history.cluster_pct) == {"cluster=L1"} and history.cluster_caps == {"cluster=L1": 10.0}
+    l1 = history.cluster_pct["cluster=L1"]
     assert l1[0] == 0.0 and l1[1] == pytest.approx(10.0)
-    assert history.group_candles_above_cap("cluster=L1") == 1  # only the 06:00 evaluation
-    assert shipped_cap_policy().groups.enabled is False
+    assert history.cluster_candles_above_cap("cluster=L1") == 1  # only the 06:00 evaluation
+    assert shipped_cap_policy().cluster_limits.enabled is False
     assert exposure_history([buy(1, 1.0, 100.0)], closes(prices), TIMES, 1000.0,
-                            shipped_cap_policy()).group_pct == {}
+                            shipped_cap_policy()).cluster_pct == {}
 
 
 def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -> None:
@@ -107,9 +109,9 @@ def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -
     import pandas as pd
 
     from trader247.cli.exposure_report import summary, write_outputs
-    from trader247.core.clusters import GroupLimits
+    from trader247.core.clusters import ClusterLimits
 
-    policy = shipped_cap_policy(groups=GroupLimits.from_definitions({"L1": ["BTC"]}, {"L1": 9.0},
+    policy = shipped_cap_policy(cluster_limits=ClusterLimits.from_definitions({"L1": ["BTC"]}, {"L1": 9.0},
                                                                      None))
     history = exposure_history([buy(1, 1.0, 100.0)], closes([100.0] * 11), TIMES, 1000.0, policy)
     assert summary(history, 60).splitlines()[-1] == (
@@ -117,11 +119,11 @@ def test_report_summary_and_csv_have_a_line_and_a_column_per_cluster(tmp_path) -
     csv, _ = write_outputs(history, tmp_path)
     frame = pd.read_csv(csv)
     assert frame["at_risk_pct[cluster=L1]"].tolist() == pytest.approx(
-        history.group_pct["cluster=L1"].tolist())
+        history.cluster_pct["cluster=L1"].tolist())
 
 
-def test_report_needs_universe_yaml_only_for_theme_caps(tmp_path) -> None:
-    """Bad input: a theme cap with no universe.yaml to define its cluster names the file."""
+def test_report_needs_universe_yaml_only_for_cluster_caps(tmp_path) -> None:
+    """Bad input: a cluster cap with no universe.yaml to define its cluster names the file."""
     from pathlib import Path
 
     from trader247.cli.exposure_report import history_for
@@ -130,6 +132,24 @@ def test_report_needs_universe_yaml_only_for_theme_caps(tmp_path) -> None:
     shipped_policy = Path(__file__).resolve().parents[2] / "config" / "policy.yaml"
     policy = tmp_path / "policy.yaml"
     policy.write_text(shipped_policy.read_text().replace(
-        "  max_per_theme_pct: {}\n", "  max_per_theme_pct: {MEME: 4.0}\n"))
+        "  max_per_cluster_pct: {}\n", "  max_per_cluster_pct: {MEME: 4.0}\n"))
     with pytest.raises(ConfigFileError, match=r"universe\.yaml"):
         history_for({}, tmp_path, policy)
+
+
+def test_report_logs_a_deprecated_key_once(tmp_path, caplog: pytest.LogCaptureFixture) -> None:
+    """The policy and universe.yaml are read once each: the old key's warning is logged once."""
+    import logging
+    from pathlib import Path
+
+    from trader247.cli.exposure_report import history_for
+
+    repo = Path(__file__).resolve().parents[2]
+    policy = tmp_path / "policy.yaml"
+    policy.write_text((repo / "config" / "policy.yaml").read_text().replace(
+        "  max_per_cluster_pct: {}\n", "  max_per_theme_pct: {}\n"))
+    (tmp_path / "universe.yaml").write_text((repo / "config" / "universe.yaml").read_text())
+    with caplog.at_level(logging.WARNING), contextlib.suppress(Exception):
+        history_for({}, tmp_path, policy)  # no backtest result: fails after the files are read
+    deprecations = [r for r in caplog.records if "max_per_theme_pct" in r.getMessage()]
+    assert len(deprecations) == 1, caplog.text

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from tests.shipped import shipped_cap_policy
 
-from trader247.core.clusters import GroupLimits, measure_groups
+from trader247.core.clusters import ClusterLimits, measure_clusters
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.fleet import (
     Member,
@@ -47,11 +47,11 @@ def test_the_snapshot_keys_positions_and_reservations_by_bot() -> None:
 
 
 def test_a_reservation_counts_toward_its_assets_cap() -> None:
-    limits = GroupLimits.from_definitions({}, {}, 5.0)
+    limits = ClusterLimits.from_definitions({}, {}, 5.0)
     snap = fleet_snapshot(1000.0, [], [Reservation("b", "DOGE/USD", 30.0, expires_at=10.0)],
                           now=0.0)
-    groups = measure_groups(snap, shipped_cap_policy(groups=limits))
-    assert groups.assets["DOGE"].at_risk == 30.0
+    measured = measure_clusters(snap, shipped_cap_policy(cluster_limits=limits))
+    assert measured.assets["DOGE"].at_risk == 30.0
 
 
 def test_reserve_honours_the_exchange_minimum() -> None:

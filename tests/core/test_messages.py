@@ -262,7 +262,7 @@ def test_gate_validates_like_the_throttle() -> None:
     with pytest.raises(ValueError, match="interval"):
         MessageGate(interval=0.0)
     gate = MessageGate(limit=3, interval=30.0)
-    assert (gate.limit, gate.interval) == (3, 30.0)
+    assert (gate.rule.limit, gate.rule.interval) == (3, 30.0)
     gate.offer("k", "a", 0.0)
     gate.offer("k", "a", 0.0)
     gate.offer("k", "a", 0.0)

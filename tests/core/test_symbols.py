@@ -69,12 +69,14 @@ def test_is_bare(symbol: str, bare: bool) -> None:
     (" doge-usd ", "DOGE"),          # blanks around it
     ("BTC-USD", "BTC"),              # Coinbase product id
     ("BTC/USD", "BTC"),              # ccxt pair
+    ("DOGE/USDC", "DOGE"),           # every quote of a base is the same asset
     ("eth/btc", "ETH"),              # the base, not the quote, when both are assets
     ("BTC-PERP-INTX", "BTC"),        # multi-part Coinbase id: the first part
     ("ETH/USDC:USDC", "ETH"),        # ccxt settle suffix
     ("A-B/C", "A-B"),                # '/' wins over '-': ccxt's separator is authoritative
     ("bot-a|DOGE/USD", "DOGE"),      # a fleet key: the pair after the bot
     ("a|b|SOL-USD", "SOL"),          # the pair after the last '|'
+    ("bot|doge/usd", "DOGE"),        # a fleet key in lower case
 ])
 def test_asset_of_every_spelling(symbol: str, asset: str) -> None:
     assert asset_of(symbol) == asset
@@ -82,9 +84,9 @@ def test_asset_of_every_spelling(symbol: str, asset: str) -> None:
 
 def test_asset_of_is_the_one_definition() -> None:
     """The config package and the cluster limits use the same function, not a copy."""
-    from trader247.core import clusters, config, group_limits
+    from trader247.core import cluster_limits, clusters, config
 
-    assert config.asset_of is group_limits.asset_of_pair is clusters.asset_of_pair is asset_of
+    assert config.asset_of is cluster_limits.asset_of is clusters.asset_of is asset_of
 
 
 @pytest.mark.parametrize(

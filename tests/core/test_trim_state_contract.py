@@ -41,7 +41,7 @@ FULL = TrimState(
     thrash_episodes=6,
     last_reducing_exit_cycle=20,
     recent_rounds=(30, 33, 36),
-    reducing_groups=frozenset({"cluster=MEME", "asset=DOGE"}),
+    reducing_clusters=frozenset({"cluster=MEME", "asset=DOGE"}),
     started=True,
     startup_hold=True,
     episode_rejected=frozenset({"C/USD"}),
@@ -68,7 +68,7 @@ FULL_DICT = {
     "thrash_episodes": 6,
     "last_reducing_exit_cycle": 20,
     "recent_rounds": [30, 33, 36],
-    "reducing_groups": ["asset=DOGE", "cluster=MEME"],
+    "reducing_groups": ["asset=DOGE", "cluster=MEME"],  # the stored name is the old one
 }
 
 
@@ -93,7 +93,7 @@ def test_from_dict_reads_every_key_and_drops_the_per_run_fields() -> None:
         attempted=11, filled=5, failed=4, timed_out=3, partial=2, thrash_episodes=6,
         last_reducing_exit_cycle=20,
         recent_rounds=(30, 33, 36),
-        reducing_groups=FULL.reducing_groups,
+        reducing_clusters=FULL.reducing_clusters,
     )
     assert not restored.started and not restored.startup_hold
     assert restored.episode_rejected == frozenset()
@@ -208,8 +208,8 @@ def test_no_rebase_before_the_first_evaluation() -> None:
 
 
 def test_entering_reducing_starts_a_fresh_episode() -> None:
-    # Group trims ran while the total was ACTIVE: their pairs are not excluded from the total's
-    # new episode, nor are pairs rejected in the groups' episode.
+    # Cluster trims ran while the total was ACTIVE: their pairs are not excluded from the total's
+    # new episode, nor are pairs rejected in the clusters' episode.
     active = TrimState(episode_trimmed=frozenset({"A/USD"}),
                        episode_rejected=frozenset({"B/USD"}), last_reducing_exit_cycle=None)
     state = advance_state(active, CapState.REDUCING, 10, POLICY)

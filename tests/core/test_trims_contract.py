@@ -321,7 +321,7 @@ def test_a_whole_position_sold_is_a_full_exit_without_an_exchange_minimum(
     assert plan.orders[0].reason.endswith(" stake=50 min_stake=0 full_exit=1")
 
 
-def test_without_group_limits_a_plan_measures_no_groups() -> None:
+def test_without_cluster_limits_a_plan_measures_no_clusters() -> None:
     plan = evaluate(book(1000.0, A=300.0), state=REDUCING)
-    assert plan.groups is None and plan.reducing_groups == ()
+    assert plan.clusters is None and plan.reducing_clusters == ()
     assert plan.exposure.at_risk == 300.0 and len(plan.orders) == 1

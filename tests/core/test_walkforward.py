@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from trader247.core.walkforward import (
-    Metrics,
+    PerformanceMetrics,
     chain,
     choose_params,
     daily_equity,
@@ -89,8 +89,8 @@ def test_choose_params_tie_goes_to_the_latest_window() -> None:
     assert chosen == {"buy": {"ma": 300}}
 
 
-def m(profit: float, sharpe: float, dd: float) -> Metrics:
-    return Metrics(profit, sharpe, 0.0, dd, 100)
+def m(profit: float, sharpe: float, dd: float) -> PerformanceMetrics:
+    return PerformanceMetrics(profit, sharpe, 0.0, dd, 100)
 
 
 @pytest.mark.parametrize("ours, hold, met", [
@@ -103,7 +103,9 @@ def m(profit: float, sharpe: float, dd: float) -> Metrics:
     # Sharpe equal to buy-and-hold's misses; drawdown equal to the smaller one misses
     (m(1.0, 0.9, 20.0), m(10.0, 0.9, 20.0), [False, True, False, True]),
 ])
-def test_goals_at_their_edges(ours: Metrics, hold: Metrics, met: list[bool]) -> None:
+def test_goals_at_their_edges(
+    ours: PerformanceMetrics, hold: PerformanceMetrics, met: list[bool]
+) -> None:
     sample = m(-20.0, -3.0, 25.0)
     assert list(goals(ours, sample, hold).values()) == met
 

@@ -190,8 +190,8 @@ class CapAudit:
         return cls(times, wallet_pct, remarked_pct, balance, history, trims_at, reducing,
                    step_pct, before_pct, equity, remarked_by, wallet_by, sold_by, before_by)
 
-    def group_pct(self, currencies: tuple[str, ...], *, at: str = "marks") -> np.ndarray:
-        """At-risk % of a group of currencies per candle, from freqtrade's wallet export: at
+    def cluster_pct(self, currencies: tuple[str, ...], *, at: str = "marks") -> np.ndarray:
+        """At-risk % of a cluster of currencies per candle, from freqtrade's wallet export: at
         the cap's marks, at the previous candle's marks (``at="before"``: what entries and trims
         of the previous candle left, before prices moved), or (``at="wallet"``) at freqtrade's
         own rates and equity."""
@@ -206,8 +206,8 @@ class CapAudit:
         total = sum(self.wallet_by.values(), zero)
         return 100 * held / (self.stake_balance + total)
 
-    def group_step_pct(self, currencies: tuple[str, ...]) -> float:
-        """The largest trim round inside the group: value sold / equity, in points."""
+    def cluster_step_pct(self, currencies: tuple[str, ...]) -> float:
+        """The largest trim round inside the cluster: value sold / equity, in points."""
         zero = np.zeros(len(self.times_ms))
         sold = sum((self.sold_by.get(c, zero) for c in currencies), zero)
         return float(np.max(100 * sold / self.equity, initial=0.0))

@@ -1,7 +1,7 @@
 """Per-cluster cap held in a real ``freqtrade backtesting`` run ([M] phase 2).
 
 The user's case: freqtrade's SampleStrategy + the mixin (the README's recipe), stake
-"unlimited", with ``risk.max_per_theme_pct: {MEME: 6.0}`` over ``clusters.definitions: {MEME:
+"unlimited", with ``risk.max_per_cluster_pct: {MEME: 6.0}`` over ``clusters.definitions: {MEME:
 [DOGE, SHIB, PEPE]}``, on the bundled Coinbase candles of Nov 2024 - Feb 2025 (the meme rally of
 November, then its decline). Measured on freqtrade's own wallet export, candle by candle: the
 MEME at-risk never passes 6 % by more than one trim step of MEME, entries stop at its target,
@@ -40,10 +40,10 @@ CAP, TARGET = 25.0, 23.0
 PAIRS = ("BTC/USD", "ETH/USD", "XRP/USD", *(f"{base}/USD" for base in MEME))
 
 
-def cluster_config(tmp_path: Path, theme_caps: dict[str, float]) -> Path:
+def cluster_config(tmp_path: Path, cluster_caps: dict[str, float]) -> Path:
     """config.json, policy.yaml and universe.yaml of the user: the shipped ones, with the
     cluster defined and capped."""
-    write_cluster_files(tmp_path / "config", theme_caps, {"MEME": MEME})
+    write_cluster_files(tmp_path / "config", cluster_caps, {"MEME": MEME})
     return tmp_path / "config" / "config.json"
 
 
@@ -63,17 +63,17 @@ def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
                 "exchange": {"pair_whitelist": list(PAIRS)}})
     audit = CapAudit.of(run, policy=config.with_name("policy.yaml"))
     history = audit.history
-    meme = audit.group_pct(MEME)
-    step = audit.group_step_pct(MEME)
+    meme = audit.cluster_pct(MEME)
+    step = audit.cluster_step_pct(MEME)
 
     # The report measures MEME as the bot did: freqtrade's balances at the cap's marks.
-    np.testing.assert_allclose(history.group_pct["cluster=MEME"], meme, rtol=0, atol=1e-6)
-    assert history.group_caps == {"cluster=MEME": MEME_CAP}
+    np.testing.assert_allclose(history.cluster_pct["cluster=MEME"], meme, rtol=0, atol=1e-6)
+    assert history.cluster_caps == {"cluster=MEME": MEME_CAP}
     # The measure: at every candle, MEME at-risk <= its cap + one trim step of MEME ...
     assert meme.max() > MEME_CAP, "the run must reach the cluster cap to test it"
     assert meme.max() <= MEME_CAP + step + 1e-9, (meme.max(), step)
     # ... also at freqtrade's own rates (a candle's open; the cap marks the previous close).
-    assert audit.group_pct(MEME, at="wallet").max() <= MEME_CAP + step + OPEN_VS_CLOSE_PCT
+    assert audit.cluster_pct(MEME, at="wallet").max() <= MEME_CAP + step + OPEN_VS_CLOSE_PCT
     # Trims inside MEME happen while MEME or the total is being trimmed; trims elsewhere only
     # while the total is: the cluster is trimmed inside the cluster only.
     total_reducing = history.reducing
@@ -92,7 +92,7 @@ def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
     # Entries into MEME stop at its target (6 x 23/25 = 5.52 %): MEME goes over its cap only
     # by price. At each candle where it crosses the cap, the book the previous candle left was
     # at or under the cap at that candle's marks.
-    before = audit.group_pct(MEME, at="before")
+    before = audit.cluster_pct(MEME, at="before")
     crossings = [i for i in range(1, len(meme)) if meme[i] > MEME_CAP >= meme[i - 1]]
     assert crossings
     for i in crossings:
@@ -100,9 +100,9 @@ def test_sample_strategy_with_unlimited_stake_holds_a_cluster_cap(
     # The total cap still holds: at-risk <= 25 % + one trim step at every candle.
     assert audit.remarked_pct.max() <= CAP + audit.step_pct + 1e-9
     print(f"\nMEME max {meme.max():.3f}% cap {MEME_CAP}% step {step:.3f} points; "
-          f"wallet-rate max {audit.group_pct(MEME, at='wallet').max():.3f}%; "
+          f"wallet-rate max {audit.cluster_pct(MEME, at='wallet').max():.3f}%; "
           f"trims {len(trims)} (MEME {len(meme_trims)}); candles over MEME cap "
-          f"{history.group_candles_above_cap('cluster=MEME')}; total max "
+          f"{history.cluster_candles_above_cap('cluster=MEME')}; total max "
           f"{audit.remarked_pct.max():.3f}%; crossings {len(crossings)}, max before-move "
           f"{max(before[i] for i in crossings):.3f}%")
 
@@ -135,10 +135,10 @@ def test_sample_strategy_with_unlimited_stake_holds_a_per_asset_cap(
     peaks = {}
     for pair in PAIRS:
         asset = (pair.split("/")[0],)
-        held = audit.group_pct(asset)
+        held = audit.cluster_pct(asset)
         peaks[asset[0]] = held.max()
-        assert held.max() <= ASSET_CAP + audit.group_step_pct(asset) + 1e-9, (
-            asset, held.max(), audit.group_step_pct(asset))
+        assert held.max() <= ASSET_CAP + audit.cluster_step_pct(asset) + 1e-9, (
+            asset, held.max(), audit.cluster_step_pct(asset))
     assert max(peaks.values()) > ASSET_CAP, ("the run must reach the asset cap to test it", peaks)
     assert "ASSET_OVER_CAP: asset=" in run.output
     assert audit.remarked_pct.max() <= CAP + audit.step_pct + 1e-9

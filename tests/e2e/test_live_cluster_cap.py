@@ -66,7 +66,7 @@ def test_a_cluster_over_its_cap_is_trimmed_with_live_orders_inside_the_cluster_o
              "the trims to settle")
     filled = set(re.findall(r"trim filled: pair=(\w+/USD)", bot.log.read_text()))
     assert filled == {"BTC/USD", "ETH/USD"}, filled  # inside the cluster only
-    assert "TRIM_GROUP: pair=" not in log or "pair=SOL/USD cluster" not in log
+    assert "TRIM_CLUSTER: pair=" not in log or "pair=SOL/USD cluster" not in log
     assert not [lock for lock in bot.get("locks")["locks"]
                 if lock["reason"].startswith("EXPOSURE_OVER_CAP")]  # no global lock
     # BTC keeps rising for the rest of the 10 s script: later rounds may follow; once prices

@@ -74,7 +74,7 @@ def test_report_has_a_row_per_key_with_its_line(real: Migration) -> None:
     ("policy.yaml", "risk.max_open_positions", "mapped", "config.json max_open_trades", 12),
     ("policy.yaml", "strategy.max_open_positions", "mapped", "config.json max_open_trades", 12),
     ("policy.yaml", "risk.max_per_theme_pct.L2", "mapped",
-     "policy.yaml risk.max_per_theme_pct.LAYER2", 10.0),
+     "policy.yaml risk.max_per_cluster_pct.LAYER2", 10.0),
     ("policy.yaml", "risk.max_per_asset_pct", "mapped", "policy.yaml risk.max_per_asset_pct", 5.0),
     ("policy.yaml", "risk.stop_loss_pct", "mapped", "config.json stoploss", -0.08),
     ("policy.yaml", "risk.take_profit_pct", "mapped", "config.json minimal_roi", {"0": 0.15}),
@@ -146,7 +146,10 @@ def test_written_files_load_into_our_models(real: Migration, tmp_path: Path) -> 
     assert universe.tiers["tier_1_core"].constraints.min_24h_volume_usd == 10_000_000
     assert universe.tiers["tier_3_event_driven"].symbols == ()
     assert universe.exclusions.never_trade[:4] == ("USDT-USD", "USDC-USD", "DAI-USD", "BUSD-USD")
-    assert policy.risk.max_per_theme_pct == {"LAYER2": 10.0, "MEME": 5.0, "DEFI": 10.0}
+    assert policy.risk.max_per_cluster_pct == {"LAYER2": 10.0, "MEME": 5.0, "DEFI": 10.0}
+    # The new key, not its deprecated name (the model reads both: the text tells them apart).
+    assert "\n  max_per_cluster_pct:\n" in real.texts["policy.yaml"]
+    assert "max_per_theme_pct" not in real.texts["policy.yaml"]
     assert policy.sizing.default_stake_pct == 0.5  # the smallest tier stake
     assert policy.liquidity.exit_band == 0.05
     assert len(policy.protections) == 6

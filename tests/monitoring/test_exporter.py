@@ -439,12 +439,12 @@ def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:
     """[M]: every capped cluster has a series (0 when nothing is held), every held asset one;
     an asset sold out loses its series."""
     from tests.shipped import shipped_cap_policy
-    from trader247.core.clusters import GroupLimits
+    from trader247.core.clusters import ClusterLimits
     from trader247.core.exposure import Position, Snapshot
     from trader247.core.trims import plan_trims
 
-    limits = GroupLimits.from_definitions({"MEME": ["DOGE"], "L1": ["BTC"]}, {"MEME": 4.0}, 5.0)
-    policy = shipped_cap_policy(groups=limits)
+    limits = ClusterLimits.from_definitions({"MEME": ["DOGE"], "L1": ["BTC"]}, {"MEME": 4.0}, 5.0)
+    policy = shipped_cap_policy(cluster_limits=limits)
     held = Snapshot(950.0, (Position("DOGE/USD", 25.0, 2.0),))  # $50 of $1000: 5 %
     p = plan_trims(held, policy, min_stake=1.0, state=TrimState(), cycle=1, now=0.0)
     m.update_cap(p.exposure, p.state, p.trim_state, p)
@@ -461,7 +461,7 @@ def test_cluster_and_asset_gauges_follow_the_plan(m: Metrics) -> None:
     assert v(m, "trader247_exposure_asset_at_risk_ratio", asset="DOGE") is None
 
 
-def test_no_group_series_when_not_configured(m: Metrics) -> None:
+def test_no_cluster_series_when_not_configured(m: Metrics) -> None:
     text = generate_latest(m.registry).decode()
     assert "trader247_exposure_cluster_at_risk_ratio{" not in text
 

@@ -10,7 +10,7 @@ from mutmut.stats import status_by_exit_code
 from tests.mutation import report
 from tests.mutation.report import Change, Mutant
 
-MODULE = "src/trader247/core/group_limits.py"
+MODULE = "src/trader247/core/cluster_limits.py"
 SOURCE = '''from __future__ import annotations
 
 
@@ -43,10 +43,10 @@ def patch(original):
         return original()
     return wrapper
 '''
-# mutmut show trader247.core.group_limits.x_asset_of_pair__mutmut_13 (the function starts at
+# mutmut show trader247.core.cluster_limits.x_asset_of_pair__mutmut_13 (the function starts at
 # line 4 above, as it did at line 14 of the real module)
-DIFF = '''--- src/trader247/core/group_limits.py
-+++ src/trader247/core/group_limits.py
+DIFF = '''--- src/trader247/core/cluster_limits.py
++++ src/trader247/core/cluster_limits.py
 @@ -6,5 +6,5 @@
      pair = pair.rpartition("|")[2]
      for separator in ("/", "-"):
@@ -54,7 +54,7 @@ DIFF = '''--- src/trader247/core/group_limits.py
 -            return pair.split(separator, 1)[0].upper()
 +            return pair.split(separator, )[0].upper()
      return pair.upper()'''
-KEY = "trader247.core.group_limits.x_asset_of_pair__mutmut_13"
+KEY = "trader247.core.cluster_limits.x_asset_of_pair__mutmut_13"
 
 
 def test_exit_codes_agree_with_the_installed_mutmut() -> None:
@@ -68,8 +68,8 @@ def test_exit_codes_agree_with_the_installed_mutmut() -> None:
 @pytest.mark.parametrize("key, function", [
     (KEY, "asset_of_pair"),
     ("trader247.adapters.fleet_store.xǁFleetStoreǁreserve__mutmut_3", "FleetStore.reserve"),
-    ("trader247.core.group_limits.xǁGroupLimitsǁ__post_init____mutmut_6",
-     "GroupLimits.__post_init__"),
+    ("trader247.core.cluster_limits.xǁClusterLimitsǁ__post_init____mutmut_6",
+     "ClusterLimits.__post_init__"),
 ])
 def test_function_of_a_mutant(key: str, function: str) -> None:
     assert report.function_of(key) == function
@@ -169,7 +169,7 @@ def _mutant(key: str, status: str, change: Change | None = None, module: str = M
 
 
 def _numbered(n: int, status: str) -> list[Mutant]:
-    return [_mutant(f"trader247.core.group_limits.x_f__mutmut_{status[:3]}{i}", status)
+    return [_mutant(f"trader247.core.cluster_limits.x_f__mutmut_{status[:3]}{i}", status)
             for i in range(n)]
 
 
@@ -209,7 +209,7 @@ def test_score_is_killed_over_mutants_less_equivalents() -> None:
     assert (row.mutants, row.killed, row.timeouts, row.equivalent, row.survived) == (
         10, 8, 1, 1, 1)
     assert row.score == pytest.approx(8 / 9)
-    assert "| core/group_limits.py | 10 | 8 | 1 | 1 | 1 | 0 | 88.9 % | 10 |" in \
+    assert "| core/cluster_limits.py | 10 | 8 | 1 | 1 | 1 | 0 | 88.9 % | 10 |" in \
         report.format_table([row])
 
 
@@ -237,8 +237,8 @@ def test_the_table_has_a_total_row_for_several_modules() -> None:
 
 def test_survivors_are_listed_with_file_line_function_and_diff_and_kills_are_not() -> None:
     mutants = [_mutant(KEY, report.SURVIVED, report.parse_diff(DIFF)),
-               _mutant("trader247.core.group_limits.x_f__mutmut_2", report.KILLED),
-               _mutant("trader247.core.group_limits.x_f__mutmut_3", report.NO_TESTS)]
+               _mutant("trader247.core.cluster_limits.x_f__mutmut_2", report.KILLED),
+               _mutant("trader247.core.cluster_limits.x_f__mutmut_3", report.NO_TESTS)]
     text = report.format_survivors(report.apply_equivalents(mutants, [], []), [MODULE])
     assert text.splitlines()[:3] == [
         f"### {MODULE} (2 left)", "",

@@ -48,24 +48,11 @@ def database() -> Iterator[None]:
     Trade.session.remove()
 
 
-class Base(StrategyDouble):
-    """IStrategy's defaults, as far as the mixin calls them."""
-
-    def custom_stake_amount(self, **kwargs: Any) -> float:
-        return float(kwargs["proposed_stake"])
-
-    def confirm_trade_entry(self, **kwargs: Any) -> bool:
-        return True
-
-    def bot_loop_start(self, **kwargs: Any) -> None:
-        return None
-
-
-class Bot(ExposureCapMixin, Base):
+class Bot(ExposureCapMixin, StrategyDouble):
     pass
 
 
-class DcaBot(ExposureCapMixin, Base):
+class DcaBot(ExposureCapMixin, StrategyDouble):
     """A strategy with its own position adjustment: answers ``self.dca``."""
 
     dca: Any = None

@@ -13,7 +13,7 @@ import pytest
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import CapController, stake_to_return
-from trader247.core.clusters import GroupLimits
+from trader247.core.clusters import ClusterLimits
 from trader247.core.exposure import CapState, Position, Snapshot
 from trader247.core.trims import TrimOrder
 
@@ -138,8 +138,8 @@ def test_the_gate_refuses_everything_while_reducing() -> None:
 def test_the_gate_applies_the_pairs_own_asset_cap() -> None:
     """5 % per asset: $50 of equity $1000, target $46. DOGE held for $40 has $6 left; SOL,
     not held, the whole total headroom up to the asset target."""
-    limits = GroupLimits.from_definitions({}, {}, 5.0)
-    cap = controller(groups=limits)
+    limits = ClusterLimits.from_definitions({}, {}, 5.0)
+    cap = controller(cluster_limits=limits)
     book = Snapshot(900.0, (Position("BTC/USD", 0.6, 100.0), Position("DOGE/USD", 160.0, 0.25)))
     doge = cap.gate_entry("DOGE/USD", 30.0, book, min_stake=1.0, max_stake=1e9)
     sol = cap.gate_entry("SOL/USD", 30.0, book, min_stake=1.0, max_stake=1e9)

@@ -28,23 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 6, 1, tzinfo=UTC)
 
 
-class FakeStrategyBase(StrategyDouble):
-    """Stands in for IStrategy's default hooks."""
-
-    def custom_stake_amount(self, **kwargs: Any) -> float:
-        return float(kwargs["proposed_stake"])
-
-    def confirm_trade_entry(self, **kwargs: Any) -> bool:
-        return True
-
-    def bot_loop_start(self, **kwargs: Any) -> None:
-        return None
-
-    def ft_bot_cleanup(self) -> None:
-        return None
-
-
-class SizingStrategy(ExposureCapMixin, FakeStrategyBase):
+class SizingStrategy(ExposureCapMixin, StrategyDouble):
     def custom_stake_amount(self, **kwargs: Any) -> float:
         return 500.0  # a strategy's own sizing, far above the headroom
 
@@ -83,7 +67,7 @@ def test_strategy_sizing_is_clamped_to_the_target_headroom() -> None:
 
 
 def test_default_sizing_passes_under_the_headroom() -> None:
-    class Plain(ExposureCapMixin, FakeStrategyBase):
+    class Plain(ExposureCapMixin, StrategyDouble):
         pass
 
     strategy = make(Plain, balance=900.0, held=100.0)
@@ -467,7 +451,7 @@ def entry_timeout_kwargs(pair: str = "ETH/USD") -> dict[str, Any]:
 
 
 def test_reducing_cancels_open_entry_orders_through_check_entry_timeout() -> None:
-    class Plain(ExposureCapMixin, FakeStrategyBase):
+    class Plain(ExposureCapMixin, StrategyDouble):
         pass
 
     over = entering_strategy(Plain, balance=700.0)  # 300 of 900 at risk: REDUCING
@@ -481,7 +465,7 @@ def test_reducing_cancels_open_entry_orders_through_check_entry_timeout() -> Non
 
 
 def test_a_strategys_own_check_entry_timeout_is_or_ed_with_the_cap() -> None:
-    class OwnTimeout(ExposureCapMixin, FakeStrategyBase):
+    class OwnTimeout(ExposureCapMixin, StrategyDouble):
         def check_entry_timeout(self, **kwargs: Any) -> bool:
             self.own_calls = getattr(self, "own_calls", 0) + 1
             return kwargs["pair"] == "XRP/USD"
@@ -497,16 +481,16 @@ def test_a_strategys_own_check_entry_timeout_is_or_ed_with_the_cap() -> None:
     assert calm.own_calls == 2
 
 
-class TrimsOnly(ExposureCapMixin, FakeStrategyBase):
+class TrimsOnly(ExposureCapMixin, StrategyDouble):
     pass
 
 
-class OwnAdjust(ExposureCapMixin, FakeStrategyBase):
+class OwnAdjust(ExposureCapMixin, StrategyDouble):
     def adjust_trade_position(self, **kwargs: Any) -> Any:
         return None
 
 
-class AdjustOff(ExposureCapMixin, FakeStrategyBase):
+class AdjustOff(ExposureCapMixin, StrategyDouble):
     position_adjustment_enable = False
 
 

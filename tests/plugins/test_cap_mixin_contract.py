@@ -37,7 +37,6 @@ from trader247.strategy import ExposureCapMixin
 
 from .test_cap_adapter_contract import (  # noqa: F401 - database: the same autouse fixture
     NOW,
-    Base,
     backtest,
     database,
     dca_kwargs,
@@ -49,7 +48,7 @@ from .test_cap_orm import OPENED, buy, order, trade
 
 def own(**hooks: Any) -> type:
     """A strategy class defining ``hooks`` itself (made now: see the module doc)."""
-    return type("Own", (ExposureCapMixin, Base), dict(hooks))
+    return type("Own", (ExposureCapMixin, StrategyDouble), dict(hooks))
 
 
 def recorder(answer: Any) -> Any:
@@ -301,7 +300,7 @@ def test_declared_protections_link_the_exposure_cap_to_this_strategys_cap(
     elif declared == "property":
         cls = own(protections=property(lambda self: listed))
     else:
-        cls = type("Own", (ExposureCapMixin, type("Declares", (Base,), {
+        cls = type("Own", (ExposureCapMixin, type("Declares", (StrategyDouble,), {
             "protections": listed})), {})
     first, second = backtest(cls, 900.0, 100.0), backtest(cls, 900.0, 100.0)
     for bot in (first, second):
@@ -357,7 +356,7 @@ def no_global_patches(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(cap_mixin, name, stub)
 
 
-class Started(ExposureCapMixin, Base):
+class Started(ExposureCapMixin, StrategyDouble):
     def ft_bot_start(self, **kwargs: Any) -> None:
         super().ft_bot_start(**kwargs)
 
@@ -391,7 +390,7 @@ def listening(port: int) -> bool:
 
 
 def started_bot(runmode: RunMode, config_file: Path, balance: float = 700.0) -> Any:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade), {})
     bot, _ = strategy(cls, runmode, balance, {"BTC/USD": 100.0})
     bot.config["config_files"] = [str(config_file)]
     del bot.config[RUNTIME_KEY]  # the bot's runtime is made at start, as in freqtrade
@@ -474,7 +473,7 @@ def test_a_bad_policy_file_stops_the_start_not_the_first_candle(
 
 def test_a_start_builds_a_fresh_cap_each_time(tmp_path: Path) -> None:
     """``/reload_config`` and each backtest of ``--strategy-list`` start the strategy again."""
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {
+    cls = type("Bot", (ExposureCapMixin, Freqtrade), {
         "position_adjustment_enable": True})
     bot = backtest(cls, 700.0, 300.0)
     bot.ft_bot_start()
@@ -504,7 +503,7 @@ def test_a_backtest_start_latches_nothing_and_serves_no_metrics(
 
 
 def test_a_shutdown_before_any_start_only_runs_freqtrades_cleanup() -> None:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade), {})
     bot = cls()
     bot.config = {}
     bot.ft_bot_cleanup()
@@ -518,7 +517,7 @@ def test_a_shutdown_before_any_start_only_runs_freqtrades_cleanup() -> None:
 def test_the_shutdown_writes_the_cap_state_and_says_whether_it_could(
         written: bool, level: str, message: str, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade), {})
     bot, _ = strategy(cls, RunMode.DRY_RUN, 700.0)
     bot.cap_adapter.persistence = type("Store", (), {
         "persist": lambda self, controller: written})()
@@ -532,7 +531,7 @@ def test_the_shutdown_writes_the_cap_state_and_says_whether_it_could(
 
 def test_a_failed_shutdown_write_is_logged_with_its_error(
         caplog: pytest.LogCaptureFixture) -> None:
-    cls = type("Bot", (ExposureCapMixin, Base, Freqtrade), {})
+    cls = type("Bot", (ExposureCapMixin, Freqtrade), {})
     bot, _ = strategy(cls, RunMode.DRY_RUN, 700.0)
 
     class Gone:

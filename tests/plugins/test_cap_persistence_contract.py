@@ -184,7 +184,7 @@ def test_a_restart_with_nothing_filled_says_only_what_it_restored(
 @pytest.mark.parametrize(("orders", "fill"), [
     # the newest filled trim order
     ((("trim", 0.5, 0.5, "closed", 10), ("trim", 0.5, 0.5, "closed", 40)), 40),
-    # partly filled, then cancelled: not a complete fill (live_trims.settle_trims makes it
+    # partly filled, then cancelled: not a complete fill (trim_settlement.settle_trims makes it
     # partial at the first iteration)
     ((("trim", 0.5, 0.2, "canceled", 10),), None),
     # not a trim; a trim that filled nothing; a trim still open

@@ -34,18 +34,7 @@ NOW = datetime(2025, 6, 1, tzinfo=UTC)
 FORCED = "force_entry"
 
 
-class Base(StrategyDouble):
-    def custom_stake_amount(self, **kwargs: Any) -> float:
-        return float(kwargs["proposed_stake"])
-
-    def confirm_trade_entry(self, **kwargs: Any) -> bool:
-        return True
-
-    def bot_loop_start(self, **kwargs: Any) -> None:
-        return None
-
-
-class Capped(ExposureCapMixin, Base):
+class Capped(ExposureCapMixin, StrategyDouble):
     pass
 
 

@@ -13,7 +13,7 @@ import pytest
 from tests.e2e.support import CHILD_ENV, FREQTRADE, REPO, Replay
 from trader247.adapters.settings import Trader247ConfigError
 from trader247.cli.demo import exchange_override
-from trader247.protections import strategy_protections
+from trader247.protection_list import strategy_protections
 
 STRATEGIES = Path(__file__).resolve().parent / "strategies"
 GUARD = "{method: StoplossGuard, trade_limit: 2, lookback_period: 1440, stop_duration: 360}"
@@ -28,6 +28,17 @@ def config_dir(tmp_path: Path, protections: str) -> Path:
     (tmp_path / "policy.yaml").write_text(
         policy.replace("\nprotections: []\n", f"\nprotections: {protections}\n"))
     return tmp_path
+
+
+def test_the_first_module_name_still_imports_with_a_deprecation_warning() -> None:
+    import importlib
+    import sys
+
+    sys.modules.pop("trader247.protections", None)
+    with pytest.warns(DeprecationWarning, match="import strategy_protections from "
+                      "trader247.protection_list"):
+        old = importlib.import_module("trader247.protections")
+    assert old.strategy_protections is strategy_protections
 
 
 def test_exposure_cap_first_then_the_configured_ones(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Stateful: trims settled from real freqtrade orders ([T] item 2).
 
 One live bot's cap: the real ``CapController``, ``TrimExecutor`` (``cap_trims``, which calls
-``live_trims``) and ``CapStatePersistence`` (its database replaced by a dict that can refuse a
+``trim_settlement``) and ``CapStatePersistence`` (its database replaced by a dict that can refuse a
 write), with freqtrade's own ``Trade`` and ``Order`` objects in memory. The machine plays
 freqtrade's iteration as its source does it: ``bot_loop_start`` (settle, evaluate), then
 ``manage_open_orders`` (``check_exit_timeout`` cancels a trim order; an order closed with a fill

@@ -49,7 +49,7 @@ from trader247.core.strategy_data import (
 )
 from trader247.core.trend import TrendParams, add_trend_entries, trend_column, trend_lost
 from trader247.core.universe import tier_of
-from trader247.protections import strategy_protections
+from trader247.protection_list import strategy_protections
 from trader247.strategy import ExposureCapMixin
 
 logger = logging.getLogger(__name__)

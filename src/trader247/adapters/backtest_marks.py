@@ -1,4 +1,7 @@
-"""Backtest marks: each pair's whole candle history, indexed once, looked up by the loop's time.
+"""Backtest candle index: each pair's whole close history, looked up by the loop's time.
+
+The backtest half of the cap's marks (``cap_marks.BacktestMarkSource`` reads it), applying
+:mod:`trader247.core.marks`' rule once per candle boundary.
 
 In backtesting freqtrade slices ``dp.get_pair_dataframe`` (and ``get_analyzed_dataframe``) at
 the candle being processed. Keeping such a slice across candles froze every later mark at the

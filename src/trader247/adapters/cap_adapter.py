@@ -82,7 +82,7 @@ class CapAdapter:
         if self.fleet is not None:
             self.fleet.begin_iteration()
         open_trades = self.open_trades()
-        if not self.backtesting:  # rejected trims, closed trims not yet settled (live_trims)
+        if not self.backtesting:  # rejected trims, closed trims not yet settled (trim_settlement)
             self.trims.settle(open_trades, now)
         own = self.exposure.snapshot(open_trades, now)
         snapshot = self._measured(own)

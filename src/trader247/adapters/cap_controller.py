@@ -138,7 +138,7 @@ class CapController:
         return False
 
     def trim_adopted(self, order: TrimOrder, placed_at: float) -> None:
-        """An open trim order the state did not hold (``live_trims.adopt_trim_orders``): held
+        """An open trim order the state did not hold (``trim_settlement.adopt_trim_orders``): held
         back from now on, also when the state cannot be written (unlike ``trim_placed``: the
         order exists either way, and a restart adopts it again)."""
         self.trim_state = on_trim_placed(self.trim_state, order, now=placed_at, cycle=self.cycle,

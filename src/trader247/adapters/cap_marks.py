@@ -1,4 +1,7 @@
-"""Mark sources for the cap: the price an open position is valued at.
+"""The cap's mark sources behind one interface: live/dry-run prices or backtest closes.
+
+The price an open position is valued at. The rule is :mod:`trader247.core.marks`; the backtest
+source reads ``backtest_marks``' candle index, the live one ``price_tape``'s prices.
 
 Two implementations of one small interface (``begin_iteration``, ``refresh``, ``price``,
 ``fallbacks``):

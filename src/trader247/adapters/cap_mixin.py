@@ -344,7 +344,7 @@ class ExposureCapMixin(IStrategy):  # type: ignore[misc]  # freqtrade is untyped
 
     def _cap_cancels_entry(self, **kwargs: Any) -> bool:
         """REDUCING cancels open entry orders through freqtrade's own ``check_entry_timeout``
-        path (``live_trims.cancel_entry_while_reducing``)."""
+        path (``trim_settlement.cancel_entry_while_reducing``)."""
         if not self._cap_on():
             return False
         return self.cap_adapter.trims.cancels_entry(kwargs["pair"], kwargs["order"],

@@ -1,11 +1,12 @@
-"""The cap controller's state in the database: restore at start, write-ahead, shutdown.
+"""The cap's state saved and restored: at start, write-ahead of a trim, at shutdown.
 
-Stored as JSON under :data:`STATE_KEY` in :mod:`trader247.adapters.state_store` (dry-run and
-live only). A write that fails never stops the bot: it is logged (``CAP_STATE_NOT_PERSISTED``,
-at most once a minute, with the count) and the next change writes the whole state again. The
-write-ahead of a trim is the exception that fails closed: the controller does not place a trim
-whose state could not be written (``CapController.trim_placed``), so a restart can never trim
-the same pair twice because the record of the first trim was lost.
+When and what to write; stored as JSON under :data:`STATE_KEY` in
+:mod:`trader247.adapters.state_store` (dry-run and live only). A write that fails never stops
+the bot: it is logged (``CAP_STATE_NOT_PERSISTED``, at most once a minute, with the count) and
+the next change writes the whole state again. The write-ahead of a trim is the exception that
+fails closed: the controller does not place a trim whose state could not be written
+(``CapController.trim_placed``), so a restart can never trim the same pair twice because the
+record of the first trim was lost.
 """
 
 from __future__ import annotations

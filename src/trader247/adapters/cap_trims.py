@@ -1,5 +1,7 @@
-"""Trim execution: this round's trims handed to freqtrade as partial exits, their fills and
-time-outs.
+"""Trim execution: a planned round handed to freqtrade as partial exits, fills and time-outs.
+
+What the planned orders are is :mod:`trader247.core.trims`; what freqtrade's order rows say
+about them is :mod:`trader247.adapters.trim_settlement`.
 
 - :meth:`TrimExecutor.trim` answers ``adjust_trade_position`` for one trade: the round's order for
   its pair as a negative stake tagged ``trim`` (written ahead: a trim whose state could not be
@@ -22,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController, stake_to_return
-from trader247.adapters.live_trims import (
+from trader247.adapters.trim_settlement import (
     cancel_entry_while_reducing,
     record_trim_fill,
     settle_trims,
@@ -53,14 +55,15 @@ class TrimExecutor:
     def order_filled(self, pair: str, order: Any, now: datetime) -> None:
         if order.ft_order_tag != TRIM_TAG:
             return
-        # A trim closed with only part of it filled is partial, not complete (live_trims).
+        # A trim closed with only part of it filled is partial, not complete (trim_settlement).
         latency = record_trim_fill(self.controller, pair, order, now.timestamp())
         if latency is not None:
             logger.info("trim filled: pair=%s latency=%.1fs", pair, latency)
             self.record_latency(latency)
 
     def settle(self, open_trades: list[Any], now: datetime) -> None:
-        """Rejected trims and trims closed while we did not look (``live_trims.settle_trims``)."""
+        """Rejected trims and trims closed while we did not look
+        (``trim_settlement.settle_trims``)."""
         settle_trims(self.controller, open_trades, now.timestamp())
 
     def cancels_entry(self, pair: str, order: Any, trade: Any) -> bool:

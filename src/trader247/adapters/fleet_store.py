@@ -1,4 +1,7 @@
-"""The fleet's shared state in PostgreSQL: members, reservations, leadership, trim rounds.
+"""Fleet storage: the fleet's shared PostgreSQL tables (members, reservations, leader, rounds).
+
+Shared by every bot of a fleet, unlike :mod:`~trader247.adapters.state_store` (one bot's own
+key-value row in its freqtrade database).
 
 Decisions (the rules themselves are pure, in :mod:`trader247.core.fleet`):
 - PostgreSQL only. SQLite has no advisory locks and one writer per file; a fleet URL that is not

@@ -1,4 +1,7 @@
-"""Prices freqtrade fetches anyway, so the cap marks positions without requests of its own.
+"""Live price tape: tickers and order books freqtrade fetched anyway, reused as marks.
+
+The live half of the cap's marks (``cap_marks.LiveMarks`` reads it), so the cap marks
+positions without requests of its own.
 
 Freqtrade prices every open trade on every iteration (``exit_positions`` and, with position
 adjustment on, ``process_open_trade_positions`` call ``get_rate(..., refresh=True)``): from the

@@ -1,4 +1,7 @@
-"""Our persistent state in freqtrade's own database, in a table of our own with a TEXT value.
+"""Key-value storage: one table of ours in freqtrade's own database, TEXT values; knows no cap.
+
+The cap's state goes through it (:mod:`~trader247.adapters.cap_persistence`); the fleet's
+shared tables are :mod:`~trader247.adapters.fleet_store`.
 
 Why not freqtrade's ``KeyValueStore``: its ``string_value`` is ``VARCHAR(255)``. SQLite ignores
 the length, PostgreSQL enforces it: the cap state (a few hundred bytes with a handful of open

@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--datadir", type=Path, default=Path("user_data/data/coinbase"))
     parser.add_argument("--policy", type=Path, default=Path("config/policy.yaml"))
     parser.add_argument("--universe", type=Path, default=None,
-                        help="universe.yaml with the clusters of risk.max_per_theme_pct "
+                        help="universe.yaml with the clusters of risk.max_per_cluster_pct "
                         "(default: next to --policy)")
     parser.add_argument("--out-dir", type=Path, default=Path("user_data/exposure_report"))
     parser.set_defaults(handler=run)
@@ -95,7 +95,7 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path,
     the backtest start to its end (where freqtrade calls ``bot_loop_start``). The cap is built
     as the bot builds it: ``policy_path`` and the clusters of ``universe_path`` (default: the
     ``universe.yaml`` next to the policy, where the bot finds it; needed only with
-    ``risk.max_per_theme_pct`` set)."""
+    ``risk.max_per_cluster_pct`` set)."""
     import pandas as pd
     from freqtrade.exchange import timeframe_to_seconds
 
@@ -103,11 +103,16 @@ def history_for(result: dict[str, Any], datadir: Path, policy_path: Path,
     from trader247.core.config import ClustersConfig
 
     universe_path = universe_path or policy_path.with_name("universe.yaml")
-    loaded = load_policy(policy_path)
-    clusters = ClustersConfig()  # no theme cap: no cluster to measure, the file is not needed
-    if loaded.risk.max_per_theme_pct or universe_path.exists():
+    # Each file read once where it can be (so each of its warnings is logged once): both when
+    # universe.yaml is there, else the policy alone, which needs it only for cluster caps.
+    if universe_path.exists():
         loaded, universe = load_both(policy_path, universe_path)
         clusters = universe.clusters
+    else:
+        loaded = load_policy(policy_path)
+        clusters = ClustersConfig()  # no cluster cap: no cluster to measure, no file needed
+        if loaded.risk.max_per_cluster_pct:
+            load_both(policy_path, universe_path)  # raises: the missing file, named
     policy = loaded.risk.to_core(loaded.trims, clusters)
     fills = fills_of(result)
     timeframe = result["timeframe"]
@@ -144,7 +149,7 @@ def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
                           "at_risk_pct": history.at_risk_pct, "reducing": history.reducing,
                           "trims": history.trims_at,
                           **{f"at_risk_pct[{key}]": series
-                             for key, series in history.group_pct.items()}})
+                             for key, series in history.cluster_pct.items()}})
     csv = out_dir / "exposure.csv"
     _atomic(csv, lambda tmp: frame.to_csv(tmp, index=False))
     figure = go.Figure()
@@ -152,10 +157,10 @@ def write_outputs(history: ExposureHistory, out_dir: Path) -> tuple[Path, Path]:
     figure.add_hline(y=history.cap_pct, line_color="red", annotation_text="cap")
     figure.add_hline(y=history.target_pct, line_dash="dash", line_color="orange",
                      annotation_text="target")
-    for key, series in history.group_pct.items():
+    for key, series in history.cluster_pct.items():
         if key.startswith("cluster="):  # assets: in the CSV (one column each), not the plot
             figure.add_trace(go.Scatter(x=dates, y=series, name=f"{key} (cap "
-                                        f"{history.group_caps[key]:g}%)", line={"dash": "dot"}))
+                                        f"{history.cluster_caps[key]:g}%)", line={"dash": "dot"}))
     trimmed = history.trims_at > 0
     figure.add_trace(go.Scatter(x=dates[trimmed], y=history.at_risk_pct[trimmed], mode="markers",
                                 marker={"symbol": "triangle-down", "size": 9}, name="trims"))
@@ -192,15 +197,15 @@ def summary(history: ExposureHistory, timeframe_minutes: float) -> str:
         f"thrash episodes:    {history.thrash_episodes}",
         f"stale marks:        {history.stale_marks} (older close: gap or delisted"
         + (f"; {', '.join(history.stale_pairs)})" if history.stale_pairs else ")"),
-        *(_group_line(history, key) for key in history.group_pct),
+        *(_cluster_line(history, key) for key in history.cluster_pct),
     ])
 
 
-def _group_line(history: ExposureHistory, key: str) -> str:
+def _cluster_line(history: ExposureHistory, key: str) -> str:
     """``cluster=MEME: max at-risk 4.05% (cap 4.0%), 0 candles above cap``."""
-    return (f"{key}: max at-risk {float(history.group_pct[key].max(initial=0.0)):.2f}% "
-            f"(cap {history.group_caps[key]:.1f}%), "
-            f"{history.group_candles_above_cap(key)} candles above cap")
+    return (f"{key}: max at-risk {float(history.cluster_pct[key].max(initial=0.0)):.2f}% "
+            f"(cap {history.cluster_caps[key]:.1f}%), "
+            f"{history.cluster_candles_above_cap(key)} candles above cap")
 
 
 @interruptible("exposure-report")

@@ -35,7 +35,7 @@ from trader247.cli.processes import StartupFailed, free_port, start_replay, stop
 from trader247.cli.progress import EpochWatch, Progress, duration, remaining_walk
 from trader247.core.plugin_names import STRATEGY
 from trader247.core.walkforward import (
-    Metrics,
+    PerformanceMetrics,
     Window,
     chain,
     choose_params,
@@ -264,7 +264,7 @@ def _brief(params: dict[str, Any]) -> str:
 
 
 def _test(session: Run, window: Window, total: int, stake: str
-          ) -> dict[str, tuple[Metrics, pd.Series, int, float]]:
+          ) -> dict[str, tuple[PerformanceMetrics, pd.Series, int, float]]:
     args = session.args
     out = session.work / f"results-{window.index}"
     out.mkdir()
@@ -285,8 +285,8 @@ def _test(session: Run, window: Window, total: int, stake: str
 
 
 def _read_results(archive: Path, stake: str
-                  ) -> tuple[dict[str, tuple[Metrics, pd.Series, int, float]], float]:
-    out: dict[str, tuple[Metrics, pd.Series, int, float]] = {}
+                  ) -> tuple[dict[str, tuple[PerformanceMetrics, pd.Series, int, float]], float]:
+    out: dict[str, tuple[PerformanceMetrics, pd.Series, int, float]] = {}
     fee = 0.0
     with zipfile.ZipFile(archive) as bundle:
         name = next(n for n in bundle.namelist()
@@ -312,7 +312,7 @@ def _wallet_value(wallet: pd.DataFrame) -> pd.Series:
 
 
 def buy_and_hold(data_dir: Path, pairs: list[str], timeframe: str, window: Window, fee: float,
-                 wallet: float) -> tuple[Metrics, pd.Series, int, float]:
+                 wallet: float) -> tuple[PerformanceMetrics, pd.Series, int, float]:
     """Equal weight bought at the test range's first open, marked at each close, sold (fee)
     at the last one."""
     closes = {}

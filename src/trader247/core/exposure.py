@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Literal
 
-from trader247.core.group_limits import GroupLimits
+from trader247.core.cluster_limits import ClusterLimits
 from trader247.core.words import Word
 
 TrimMode = Literal["proportional", "largest_first"]
@@ -111,7 +111,7 @@ class CapPolicy:
     builds this object; the core trusts the values it builds. ``__post_init__`` keeps only the
     rule across fields that no field's bounds can express (band below the cap).
 
-    ``groups``: the per-cluster and per-asset limits (``risk.max_per_theme_pct``,
+    ``cluster_limits``: the per-cluster and per-asset limits (``risk.max_per_cluster_pct``,
     ``risk.max_per_asset_pct``), enforced by the same gate and trimmer through
     :mod:`trader247.core.clusters`; empty means off.
     """
@@ -126,7 +126,7 @@ class CapPolicy:
     reentry_cooldown_cycles: int
     count_external_holdings: bool
     trims_enabled: bool
-    groups: GroupLimits
+    cluster_limits: ClusterLimits
 
     def __post_init__(self) -> None:
         # A target at or below zero would trim everything (check_policy tells the user first).
@@ -249,7 +249,7 @@ def clamp_entry_stake(
     *,
     min_stake: float | None,
     max_stake: float,
-    group_room: tuple[str, float] | None = None,
+    cluster_room: tuple[str, float] | None = None,
 ) -> EntryDecision:
     """The entry gate: an entry may take at_risk up to the target (cap - band), never further.
 
@@ -258,7 +258,7 @@ def clamp_entry_stake(
     before trims start, so entries stop at the target and trims start above the cap.
 
     ``min_stake`` may be None (freqtrade passes None when the market has no limit).
-    ``group_room``: ``(label, headroom)`` of the tightest cluster or asset limit of the pair
+    ``cluster_room``: ``(label, headroom)`` of the tightest cluster or asset limit of the pair
     (:func:`trader247.core.clusters.gate_entry`), e.g. ``("cluster=MEME", 6.8)``.
     An ACTIVE state with an exposure already over the cap (state not yet advanced this cycle)
     is refused like REDUCING: the gate must not depend on the caller's bookkeeping order.
@@ -270,7 +270,7 @@ def clamp_entry_stake(
     limits = (
         ("proposed", proposed_stake),
         ("headroom", exposure.target_value - exposure.at_risk),
-        *((group_room,) if group_room is not None else ()),
+        *((cluster_room,) if cluster_room is not None else ()),
         ("max_stake", max_stake),
     )
     limited_by, stake = min(limits, key=lambda item: item[1])

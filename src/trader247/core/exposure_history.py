@@ -20,11 +20,11 @@ order to count.
 A mark from an older candle (a gap, a delisted pair) or from no candle at all (the first fill
 price is used) is counted in ``stale_marks`` per held position and candle.
 
-Per-cluster and per-asset caps (``policy.groups``): ``group_pct[key]`` is the at-risk % of
-each capped group at each time (``cluster=MEME``, ``asset=DOGE``: every capped cluster, and
+Per-cluster and per-asset caps (``policy.cluster_limits``): ``cluster_pct[key]`` is the at-risk % of
+each capped cluster at each time (``cluster=MEME``, ``asset=DOGE``: every capped cluster, and
 every asset held at some time when assets are capped), measured by
-:func:`~trader247.core.clusters.measure_groups` as the bot measured it; ``group_caps[key]``
-its cap. Empty when no group limit is set.
+:func:`~trader247.core.clusters.measure_clusters` as the bot measured it; ``cluster_caps[key]``
+its cap. Empty when no cluster limit is set.
 
 Thrash: a REDUCING episode that starts within ``2 x trim_interval_cycles`` candles after the
 previous one ended (the same window as the live trim state).
@@ -39,7 +39,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from trader247.core.clusters import measure_groups
+from trader247.core.clusters import measure_clusters
 from trader247.core.exposure import CapPolicy, CapState, Position, Snapshot, measure, next_state
 from trader247.core.marks import CloseSeries, marks_at
 
@@ -69,11 +69,11 @@ class ExposureHistory:
     thrash_episodes: int
     stale_marks: int = 0
     stale_pairs: tuple[str, ...] = ()
-    group_pct: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
-    group_caps: Mapping[str, float] = field(default_factory=dict)
+    cluster_pct: Mapping[str, NDArray[np.float64]] = field(default_factory=dict)
+    cluster_caps: Mapping[str, float] = field(default_factory=dict)
 
-    def group_candles_above_cap(self, key: str) -> int:
-        return int((self.group_pct[key] > self.group_caps[key] + 1e-9).sum())
+    def cluster_candles_above_cap(self, key: str) -> int:
+        return int((self.cluster_pct[key] > self.cluster_caps[key] + 1e-9).sum())
 
     @property
     def max_at_risk_pct(self) -> float:
@@ -107,7 +107,7 @@ def exposure_history(
     stale_held = stale & held
     at_risk, equity, pct, reducing, episodes, thrash = _judge(
         pairs, holdings, marks, cash, policy)
-    group_pct, group_caps = _groups(pairs, holdings, marks, cash, policy)
+    cluster_pct, cluster_caps = _clusters(pairs, holdings, marks, cash, policy)
     return ExposureHistory(
         times_ms=times, at_risk=at_risk, equity=equity,
         at_risk_pct=pct, reducing=reducing, trims_at=trims_at,
@@ -115,7 +115,7 @@ def exposure_history(
         reducing_episodes=episodes, thrash_episodes=thrash,
         stale_marks=int(stale_held.sum()),
         stale_pairs=tuple(p for row, p in enumerate(pairs) if stale_held[row].any()),
-        group_pct=group_pct, group_caps=group_caps,
+        cluster_pct=cluster_pct, cluster_caps=cluster_caps,
     )
 
 
@@ -182,21 +182,21 @@ def _snapshot(pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np
     return Snapshot(stake_balance=float(cash[i]), positions=positions)
 
 
-def _groups(
+def _clusters(
     pairs: list[str], holdings: NDArray[np.float64], marks: NDArray[np.float64],
     cash: NDArray[np.float64], policy: CapPolicy,
 ) -> tuple[dict[str, NDArray[np.float64]], dict[str, float]]:
-    """At-risk % of every capped group at every time (module doc)."""
-    if not policy.groups.enabled:
+    """At-risk % of every capped cluster at every time (module doc)."""
+    if not policy.cluster_limits.enabled:
         return {}, {}
     n = len(cash)
     pct: dict[str, NDArray[np.float64]] = {}
     caps: dict[str, float] = {}
     for i in range(n):
-        for group in measure_groups(_snapshot(pairs, holdings, marks, cash, i), policy).all:
-            if group.key not in pct:
-                pct[group.key], caps[group.key] = np.zeros(n), group.cap_pct
-            pct[group.key][i] = group.at_risk_pct
+        for cluster in measure_clusters(_snapshot(pairs, holdings, marks, cash, i), policy).all:
+            if cluster.key not in pct:
+                pct[cluster.key], caps[cluster.key] = np.zeros(n), cluster.cap_pct
+            pct[cluster.key][i] = cluster.at_risk_pct
     return dict(sorted(pct.items())), dict(sorted(caps.items()))
 
 

@@ -33,19 +33,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
-from trader247.core.exposure import (
-    CapPolicy,
-    CapState,
-    EntryDecision,
-    Exposure,
-    Position,
-    Snapshot,
-    clamp_entry_stake,
-    measure,
-)
+from trader247.core.exposure import EntryDecision, Position, Snapshot, clamp_entry_stake, measure
 from trader247.core.trims import TrimOrder
 from trader247.core.words import Word
+
+if TYPE_CHECKING:  # named in signatures only: built by the caller, read here
+    from trader247.core.exposure import CapPolicy, CapState, Exposure
 
 KEY_SEPARATOR = "|"
 

@@ -1,4 +1,7 @@
-"""Which price marks a position at time t: ONE definition for backtests, the report and the tests.
+"""The mark rule (pure): which candle close values a position at time t; no prices of its own.
+
+ONE definition for backtests, the report and the tests; where the prices come from is the
+adapters' job (:mod:`~trader247.adapters.cap_marks`, ``backtest_marks``, ``price_tape``).
 
 A position is marked at the close of the newest candle that had **closed** at t: the candle that
 opened at ``t - timeframe`` when t is a candle boundary (freqtrade calls ``bot_loop_start`` at

@@ -107,10 +107,10 @@ def format_trim_round(
         f"{format_stake(total, stake_currency)}; at_risk {_pct(exposure.at_risk_pct)} "
         f"→ target {exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)"
     )
-    groups = sorted({limit for o in orders for limit in o.limits if limit != "total"})
-    if groups:  # a cluster / asset cap: name it; the total's target only if it is trimmed too
+    capped = sorted({limit for o in orders for limit in o.limits if limit != "total"})
+    if capped:  # a cluster / asset cap: name it; the total's target only if it is trimmed too
         head = (f"✂️ Trim round{where}: {len(orders)} {noun} selling "
-                f"{format_stake(total, stake_currency)} for {', '.join(groups)}; ")
+                f"{format_stake(total, stake_currency)} for {', '.join(capped)}; ")
         if any("total" in o.limits for o in orders):
             head += (f"at_risk {_pct(exposure.at_risk_pct)} → target "
                      f"{exposure.target_pct:.1f}% (cap {exposure.cap_pct:.1f}%)")
@@ -251,21 +251,18 @@ class MessageGate:
     """
 
     def __init__(self, limit: int = 5, interval: float = 600.0) -> None:
-        Throttle(limit, interval)  # validates both, with the throttle's own messages
-        self._limit = limit
-        self._interval = float(interval)
+        # The budget of every kind, validated with the throttle's own messages; never asked to
+        # allow anything itself: each kind gets a fresh throttle like it.
+        self._rule = Throttle(limit, interval)
         self._throttles: dict[str, Throttle] = {}
         self._suppressed: dict[str, int] = {}
         self._last: dict[str, str] = {}
         self._total_suppressed = 0
 
     @property
-    def limit(self) -> int:
-        return self._limit
-
-    @property
-    def interval(self) -> float:
-        return self._interval
+    def rule(self) -> Throttle:
+        """Each kind's budget: ``rule.limit`` messages per ``rule.interval`` seconds."""
+        return self._rule
 
     @property
     def total_suppressed(self) -> int:
@@ -279,12 +276,12 @@ class MessageGate:
     def _throttle(self, kind: str) -> Throttle:
         throttle = self._throttles.get(kind)
         if throttle is None:
-            throttle = self._throttles[kind] = Throttle(self._limit, self._interval)
+            throttle = self._throttles[kind] = Throttle(self._rule.limit, self._rule.interval)
         return throttle
 
     def _window(self) -> str:
-        minutes = self._interval / 60.0
-        return f"{minutes:g} min" if minutes >= 1 else f"{self._interval:g} s"
+        minutes = self._rule.interval / 60.0
+        return f"{minutes:g} min" if minutes >= 1 else f"{self._rule.interval:g} s"
 
     def offer(self, kind: str, text: str, now: float) -> str | None:
         if not self._throttle(kind).allow(now):
@@ -296,7 +293,7 @@ class MessageGate:
         self._last.pop(kind, None)
         if held:
             noun = "message" if held == 1 else "messages"
-            text += f"\n(+{held} earlier {kind} {noun} suppressed: limit {self._limit} per "
+            text += f"\n(+{held} earlier {kind} {noun} suppressed: limit {self._rule.limit} per "
             text += f"{self._window()})"
         return text
 
@@ -312,7 +309,7 @@ class MessageGate:
             last = self._last.pop(kind, "")
             noun = "message" if held == 1 else "messages"
             summary = (
-                f"⏸ {held} {kind} {noun} suppressed (limit {self._limit} per {self._window()})"
+                f"⏸ {held} {kind} {noun} suppressed (limit {self._rule.limit} per {self._window()})"
             )
             if last:
                 first_line = last.splitlines()[0]

@@ -1,5 +1,7 @@
-"""One trim order: its own module so :mod:`trader247.core.trim_state` (which
-:mod:`trader247.core.trims` imports) can record orders without an import cycle."""
+"""One planned trim order, a value: shared by planning and trim memory.
+
+Its own module so :mod:`trader247.core.trim_state` (which :mod:`trader247.core.trims` imports)
+can record orders without an import cycle."""
 
 from __future__ import annotations
 

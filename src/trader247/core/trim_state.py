@@ -1,6 +1,8 @@
-"""What trims remember between cycles, and its pure transitions (placed, filled, partial,
-rejected, cancelled, expired, cycle rebase, cap-state advance). Split from
-:mod:`trader247.core.trims`, which plans rounds from it and re-exports these names."""
+"""Trim memory (pure): what trims remember between cycles and its transitions.
+
+Placed, filled, partial, rejected, cancelled, expired, cycle rebase, cap-state advance. Split
+from :mod:`trader247.core.trims`, which plans rounds from it and re-exports these names; the
+adapter ``cap_persistence`` stores it."""
 
 from __future__ import annotations
 
@@ -45,7 +47,9 @@ class TrimState:
     thrash_episodes: int = 0
     last_reducing_exit_cycle: int | None = None
     recent_rounds: tuple[int, ...] = ()
-    reducing_groups: frozenset[str] = frozenset()  # "cluster=MEME", "asset=DOGE"
+    # "cluster=MEME", "asset=DOGE". Stored under its first name, "reducing_groups": a state
+    # written by this version stays readable by the one before it (a rollback keeps its episodes).
+    reducing_clusters: frozenset[str] = frozenset()
     started: bool = False
     startup_hold: bool = False
     episode_rejected: frozenset[str] = frozenset()
@@ -75,7 +79,7 @@ class TrimState:
             "thrash_episodes": self.thrash_episodes,
             "last_reducing_exit_cycle": self.last_reducing_exit_cycle,
             "recent_rounds": list(self.recent_rounds),
-            "reducing_groups": sorted(self.reducing_groups),
+            "reducing_groups": sorted(self.reducing_clusters),
         }
 
     @classmethod
@@ -103,7 +107,7 @@ class TrimState:
             thrash_episodes=int(data.get("thrash_episodes", 0)),
             last_reducing_exit_cycle=_opt_int(data.get("last_reducing_exit_cycle")),
             recent_rounds=tuple(int(c) for c in data.get("recent_rounds", ())),
-            reducing_groups=frozenset(str(g) for g in data.get("reducing_groups", ())),
+            reducing_clusters=frozenset(str(g) for g in data.get("reducing_groups", ())),
         )
 
 

@@ -1,4 +1,6 @@
-"""Trim planning: bring at-risk exposure back under the cap gradually, without thrashing.
+"""Trim planning (pure): which positions to sell, how much and in which round, to get back
+under the cap gradually without thrashing. What trims remember is ``trim_state``; placing and
+settling orders are the adapters ``cap_trims`` and ``trim_settlement``.
 
 The original trimmer ran every cycle, re-sold pairs whose previous sell was still open, and took
 50-60 s. Here a trim decision is one pure call, O(n log n) in the number of positions, and the
@@ -52,14 +54,14 @@ Rules (all driven by :func:`~trader247.core.exposure.measure` and
 - Thrash: one episode is counted when REDUCING ends and starts again within
   ``2 x trim_interval_cycles`` cycles; with a working band that count stays 0.
 
-Per-cluster and per-asset caps (``policy.groups``, :mod:`trader247.core.clusters`) go
-through the same evaluation: each capped group has its own hysteresis (``reducing_groups``:
+Per-cluster and per-asset caps (``policy.cluster_limits``, :mod:`trader247.core.clusters`) go
+through the same evaluation: each capped cluster has its own hysteresis (``reducing_clusters``:
 in strictly over its cap, out at or under its target), its cuts are proportional inside the
-group only (clusters first, then assets), and they share the round, its interval,
+cluster only (clusters first, then assets), and they share the round, its interval,
 ``max_trims_per_cycle`` (biggest orders first), open trims (their stake counts as sold),
-cooldowns, ``trims_enabled`` and ``trim_on_start`` with the total cap. A group over its cap
-does not make the total state REDUCING: it blocks entries into that group only (the entry
-gate), not every entry. When the total is REDUCING too, its excess not covered by the group
+cooldowns, ``trims_enabled`` and ``trim_on_start`` with the total cap. A cluster over its cap
+does not make the total state REDUCING: it blocks entries into that cluster only (the entry
+gate), not every entry. When the total is REDUCING too, its excess not covered by the cluster
 cuts is taken as usual from what those cuts leave; a pair gets one order.
 
 Cycle numbers must be monotonic. If they go backwards (a restart reset the counter) the stored
@@ -73,11 +75,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from trader247.core.clusters import (
-    GroupExposure,
-    GroupsExposure,
+    ClusterExposure,
+    ClusterMeasurement,
+    cluster_cuts,
     fit_cut,
-    group_cuts,
-    measure_groups,
+    measure_clusters,
 )
 from trader247.core.exposure import (
     CapPolicy,
@@ -116,9 +118,10 @@ class TrimPlan:
     ``expired_pairs``: trims timed out in this evaluation; the adapter cancels those orders.
     ``to_trim``: excess over the target not yet covered by open trims.
     ``estimated_rounds``: rounds needed at current prices, from max orders a round.
-    ``groups``: every capped cluster and asset measured (None when no group limit is set);
-    ``reducing_groups``: those being trimmed (over their cap, or not yet back at target).
-    With groups, ``to_trim`` is the larger of the total's and the groups' uncovered excess.
+    ``clusters``: every capped cluster and asset measured (None when no cluster limit is set);
+    ``reducing_clusters``: those being trimmed (over their cap, or not yet back at target).
+    With cluster limits, ``to_trim`` is the larger of the total's and the clusters' uncovered
+    excess.
     ``cancel_entries``: pairs whose open entry orders the adapter cancels (REDUCING only).
     """
 
@@ -131,8 +134,8 @@ class TrimPlan:
     expired_pairs: tuple[str, ...] = ()
     to_trim: float = 0.0
     estimated_rounds: int = 0
-    groups: GroupsExposure | None = None
-    reducing_groups: tuple[GroupExposure, ...] = ()
+    clusters: ClusterMeasurement | None = None
+    reducing_clusters: tuple[ClusterExposure, ...] = ()
     cancel_entries: tuple[str, ...] = ()
 
 
@@ -254,9 +257,9 @@ def plan_trims(
     """
     first_evaluation = not state.started
     state, cycle_view = _evaluate(snapshot, policy, state, cycle=cycle, now=now)
-    exposure, groups = cycle_view.exposure, cycle_view.reducing
+    exposure, reducing = cycle_view.exposure, cycle_view.reducing
     status = _status(exposure)
-    if cycle_view.cap_state is CapState.ACTIVE and not groups:
+    if cycle_view.cap_state is CapState.ACTIVE and not reducing:
         return cycle_view.plan(f"CAP_OK: {status}", state)
     if first_evaluation and not policy.trim_on_start:
         state = replace(state, startup_hold=True)
@@ -269,7 +272,7 @@ def plan_trims(
         cycle_view = replace(cycle_view, cancel_entries=tuple(sorted(cancelling)))
         total_to_trim = max(0.0, exposure.excess_over_target - state.pending_stake
                             - sum(cancelling.values()))
-    to_trim = max(total_to_trim, _groups_to_trim(groups, state))
+    to_trim = max(total_to_trim, _clusters_to_trim(reducing, state))
     if state.startup_hold:
         return cycle_view.plan(f"STARTUP_HOLD: {status} trim_on_start=false", state,
                                to_trim=to_trim)
@@ -281,8 +284,8 @@ def plan_trims(
             waiting += f" cancelling_entries={','.join(cycle_view.cancel_entries)}"
         return cycle_view.plan(f"WAITING_FILLS: {status} {waiting}", state)
     candidates, dust = _candidates(snapshot, state, min_stake)
-    orders, reset = _select_with_groups(
-        candidates, total_to_trim, groups, policy, state, exposure.tolerance)
+    orders, reset = _select_with_clusters(
+        candidates, total_to_trim, reducing, policy, state, exposure.tolerance)
     if not orders:
         return cycle_view.plan(
             f"NOTHING_TRADEABLE: {status} to_trim={to_trim:.10g} dust_positions={dust}",
@@ -292,31 +295,31 @@ def plan_trims(
     return _round(cycle_view, state, policy, orders, reset=reset, cycle=cycle, to_trim=to_trim)
 
 
-def _groups_to_trim(groups: tuple[GroupExposure, ...], state: TrimState) -> float:
-    """The largest excess over its target of a group being trimmed, open trims deducted."""
+def _clusters_to_trim(reducing: tuple[ClusterExposure, ...], state: TrimState) -> float:
+    """The largest excess over its target of a cluster being trimmed, open trims deducted."""
     needs = [
         g.at_risk - g.target_value
         - sum(state.open_trims[p].stake for p in g.pairs if p in state.open_trims)
-        for g in groups
+        for g in reducing
     ]
     return max([0.0, *needs])
 
 
-def _select_with_groups(
+def _select_with_clusters(
     candidates: list[_Candidate],
     total_to_trim: float,
-    groups: tuple[GroupExposure, ...],
+    reducing: tuple[ClusterExposure, ...],
     policy: CapPolicy,
     state: TrimState,
     tolerance: float,
 ) -> tuple[list[TrimOrder], bool]:
-    """Group cuts first (proportional inside each group), then the total's remaining excess
+    """Cluster cuts first (proportional inside each cluster), then the total's remaining excess
     from what they leave (:func:`_select`); one order per pair, biggest first."""
-    if not groups:
+    if not reducing:
         return _select(candidates, total_to_trim, policy, state.episode_trimmed, tolerance)
     by_pair = {c.position.pair: c for c in candidates}
     pending = {pair: trim.stake for pair, trim in state.open_trims.items()}
-    cuts = group_cuts(groups, {p: c.value for p, c in by_pair.items()}, pending=pending,
+    cuts = cluster_cuts(reducing, {p: c.value for p, c in by_pair.items()}, pending=pending,
                       sit_out=state.episode_trimmed)
     sold = dict(cuts.sold)
     why = {pair: list(keys) for pair, keys in cuts.why.items()}
@@ -335,7 +338,7 @@ def _select_with_groups(
     for pair, want in sold.items():
         c = by_pair[pair]
         stake, full = fit_cut(c.value, want, c.min_stake)
-        reason = (f"TRIM_GROUP: pair={pair} {' '.join(why[pair])} share={stake / c.value:.4f} "
+        reason = (f"TRIM_CLUSTER: pair={pair} {' '.join(why[pair])} share={stake / c.value:.4f} "
                   f"stake={stake:.10g} min_stake={c.min_stake:.10g}")
         order = _order(c, stake, full, reason + (" full_exit=1" if full else ""))
         orders.append(replace(order, limits=tuple(why[pair])))
@@ -350,8 +353,8 @@ class _CycleView:
     cap_state: CapState
     expired: tuple[str, ...]
     next_round: int
-    groups: GroupsExposure | None = None
-    reducing: tuple[GroupExposure, ...] = ()
+    clusters: ClusterMeasurement | None = None
+    reducing: tuple[ClusterExposure, ...] = ()
     cancel_entries: tuple[str, ...] = ()
 
     def plan(
@@ -364,7 +367,7 @@ class _CycleView:
         to_trim: float = 0.0,
         estimated_rounds: int = 0,
     ) -> TrimPlan:
-        # Each group being trimmed is named at the end: "...; CLUSTER_OVER_CAP: cluster=MEME".
+        # Each cluster being trimmed is named at the end: "...; CLUSTER_OVER_CAP: cluster=MEME".
         summary = "; ".join([summary, *(g.status_reason() for g in self.reducing)])
         return TrimPlan(
             orders=orders,
@@ -376,8 +379,8 @@ class _CycleView:
             expired_pairs=self.expired,
             to_trim=to_trim,
             estimated_rounds=estimated_rounds,
-            groups=self.groups,
-            reducing_groups=self.reducing,
+            clusters=self.clusters,
+            reducing_clusters=self.reducing,
             cancel_entries=self.cancel_entries,
         )
 
@@ -388,13 +391,13 @@ def _evaluate(
     """Rebase after a restart, expire stale trims, measure, advance the cap state."""
     state = rebase_cycles(state, cycle)
     state, expired = expire_trims(state, now, policy)
-    groups = measure_groups(snapshot, policy) if policy.groups.enabled else None
-    exposure = measure(snapshot, policy) if groups is None else groups.exposure
+    measured = measure_clusters(snapshot, policy) if policy.cluster_limits.enabled else None
+    exposure = measure(snapshot, policy) if measured is None else measured.exposure
     cap_state = next_state(state.cap_state, exposure, policy)
     state = advance_state(state, cap_state, cycle, policy)
-    state, reducing = _advance_groups(state, groups)
+    state, reducing = _advance_clusters(state, measured)
     if cap_state is CapState.ACTIVE and not reducing and state.startup_hold:
-        # The start-up breach is over once the total and every group are back at target.
+        # The start-up breach is over once the total and every cluster are back at target.
         state = replace(state, startup_hold=False)
     state = replace(
         state,
@@ -406,22 +409,22 @@ def _evaluate(
     next_round = (
         cycle if last_round is None else max(cycle, last_round + policy.trim_interval_cycles)
     )
-    return state, _CycleView(exposure, cap_state, expired, next_round, groups, reducing)
+    return state, _CycleView(exposure, cap_state, expired, next_round, measured, reducing)
 
 
-def _advance_groups(
-    state: TrimState, groups: GroupsExposure | None
-) -> tuple[TrimState, tuple[GroupExposure, ...]]:
-    """Each capped group's hysteresis: in strictly over its cap, out at or under its target.
-    A group entering starts a new episode (every pair may be cut again)."""
-    reducing = () if groups is None else tuple(
-        g for g in groups.all
-        if g.over_cap or (g.key in state.reducing_groups and not g.at_or_below_target))
+def _advance_clusters(
+    state: TrimState, measured: ClusterMeasurement | None
+) -> tuple[TrimState, tuple[ClusterExposure, ...]]:
+    """Each capped cluster's hysteresis: in strictly over its cap, out at or under its target.
+    A cluster entering starts a new episode (every pair may be cut again)."""
+    reducing = () if measured is None else tuple(
+        g for g in measured.all
+        if g.over_cap or (g.key in state.reducing_clusters and not g.at_or_below_target))
     keys = frozenset(g.key for g in reducing)
-    if keys == state.reducing_groups:
+    if keys == state.reducing_clusters:
         return state, reducing
-    entered = bool(keys - state.reducing_groups)
-    return replace(state, reducing_groups=keys,
+    entered = bool(keys - state.reducing_clusters)
+    return replace(state, reducing_clusters=keys,
                    episode_trimmed=frozenset() if entered else state.episode_trimmed), reducing
 
 
@@ -488,12 +491,12 @@ def _round(
 def needs_min_stakes(snapshot: Snapshot, policy: CapPolicy, state: TrimState) -> bool:
     """Whether the next evaluation may plan a trim, so the adapter must look up the exchange
     minimums (skipped under every cap: they cost a market lookup per position)."""
-    if state.cap_state is CapState.REDUCING or state.reducing_groups:
+    if state.cap_state is CapState.REDUCING or state.reducing_clusters:
         return True
-    if not policy.groups.enabled:
+    if not policy.cluster_limits.enabled:
         return measure(snapshot, policy).over_cap
-    groups = measure_groups(snapshot, policy)
-    return groups.exposure.over_cap or bool(groups.over_cap)
+    measured = measure_clusters(snapshot, policy)
+    return measured.exposure.over_cap or bool(measured.over_cap)
 
 
 def format_plan_line(

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["Metrics", "Window", "chain", "choose_params", "daily_equity", "goals", "metrics",
-           "windows"]
+__all__ = ["PerformanceMetrics", "Window", "chain", "choose_params", "daily_equity", "goals",
+           "metrics", "windows"]
 
 _DAYS_PER_YEAR = 365.0
 LOSS_FLOOR_PCT = -2.0
@@ -83,7 +83,10 @@ def windows(start: datetime, end: datetime, train_days: int, test_days: int) -> 
 
 
 @dataclass(frozen=True)
-class Metrics:
+class PerformanceMetrics:
+    """How an equity curve did (profit, Sharpe, Sortino, drawdown). Not the Prometheus metrics
+    of a running bot, which are :class:`trader247.metrics.exporter.Metrics`."""
+
     profit_pct: float
     sharpe: float
     sortino: float
@@ -101,19 +104,19 @@ def daily_equity(equity: pd.Series) -> pd.Series:
     return equity.sort_index().resample("1D").last().dropna()
 
 
-def metrics(daily: pd.Series, start_value: float | None = None) -> Metrics:
-    """Metrics of a daily equity curve; ``start_value`` (before the first day) defaults to the
+def metrics(daily: pd.Series, start_value: float | None = None) -> PerformanceMetrics:
+    """Performance of a daily equity curve; ``start_value`` (before the first day) defaults to the
     first value."""
     values = daily.to_numpy(dtype="float64")
     if start_value is not None:
         values = np.concatenate([[start_value], values])
     if values.size < 2 or not values[0] > 0:
-        return Metrics(0.0, 0.0, 0.0, 0.0, max(0, values.size - 1))
+        return PerformanceMetrics(0.0, 0.0, 0.0, 0.0, max(0, values.size - 1))
     returns = values[1:] / values[:-1] - 1.0
     return _from_returns(returns, values)
 
 
-def _from_returns(returns: np.ndarray, values: np.ndarray) -> Metrics:
+def _from_returns(returns: np.ndarray, values: np.ndarray) -> PerformanceMetrics:
     scale = math.sqrt(_DAYS_PER_YEAR)
     std = returns.std(ddof=1) if returns.size > 1 else 0.0
     sharpe = float(returns.mean() / std * scale) if std > 0 else 0.0
@@ -123,10 +126,10 @@ def _from_returns(returns: np.ndarray, values: np.ndarray) -> Metrics:
     peaks = np.maximum.accumulate(values)
     max_dd = float(((peaks - values) / peaks).max() * 100.0)
     profit = float((values[-1] / values[0] - 1.0) * 100.0)
-    return Metrics(profit, sharpe, sortino, max_dd, int(returns.size))
+    return PerformanceMetrics(profit, sharpe, sortino, max_dd, int(returns.size))
 
 
-def chain(curves: Sequence[tuple[pd.Series, float]]) -> Metrics:
+def chain(curves: Sequence[tuple[pd.Series, float]]) -> PerformanceMetrics:
     """Overall metrics of consecutive test windows: (daily equity, start value) per window."""
     returns: list[np.ndarray] = []
     for daily, start in curves:
@@ -134,7 +137,7 @@ def chain(curves: Sequence[tuple[pd.Series, float]]) -> Metrics:
         if values.size >= 2 and values[0] > 0:
             returns.append(values[1:] / values[:-1] - 1.0)
     if not returns:
-        return Metrics(0.0, 0.0, 0.0, 0.0, 0)
+        return PerformanceMetrics(0.0, 0.0, 0.0, 0.0, 0)
     joined = np.concatenate(returns)
     return _from_returns(joined, np.concatenate([[1.0], np.cumprod(1.0 + joined)]))
 
@@ -176,7 +179,9 @@ def _decimals(value: float) -> int:
     return 0 if isinstance(value, int) else len(text.partition(".")[2].rstrip("0"))
 
 
-def goals(strategy: Metrics, sample: Metrics, hold: Metrics) -> dict[str, bool]:
+def goals(
+    strategy: PerformanceMetrics, sample: PerformanceMetrics, hold: PerformanceMetrics
+) -> dict[str, bool]:
     """The issue's goals for one data set: each name -> met. Ties miss (``above`` is strict)."""
     floor = 0.0 if hold.profit_pct > 0 else LOSS_FLOOR_PCT
     return {

@@ -170,13 +170,13 @@ METRICS: Final[tuple[MetricSpec, ...]] = (
                "Cap state changes, by the state entered.", ("state",)),
     MetricSpec(GAUGE, "reducing_rounds", "trader247_cap_reducing_rounds",
                "Trim rounds in the current REDUCING episode (0 when ACTIVE)."),
-    # per-cluster / per-asset caps (risk.max_per_theme_pct / max_per_asset_pct); no series
+    # per-cluster / per-asset caps (risk.max_per_cluster_pct / max_per_asset_pct); no series
     # when not configured.
     MetricSpec(GAUGE, "cluster_at_risk", "trader247_exposure_cluster_at_risk_ratio",
                "At-risk value / equity of a capped cluster (universe.yaml clusters).",
                ("cluster",)),
     MetricSpec(GAUGE, "cluster_cap", "trader247_exposure_cluster_cap_ratio",
-               "Configured cap of a cluster (risk.max_per_theme_pct / 100).", ("cluster",)),
+               "Configured cap of a cluster (risk.max_per_cluster_pct / 100).", ("cluster",)),
     MetricSpec(GAUGE, "cluster_reducing", "trader247_exposure_cluster_reducing",
                "1 while a cluster is trimmed back to its target (over its cap), else 0.",
                ("cluster",)),

@@ -45,7 +45,7 @@ from prometheus_client import (
     ProcessCollector,
 )
 
-from trader247.core.clusters import GroupExposure, GroupsExposure
+from trader247.core.clusters import ClusterExposure, ClusterMeasurement
 from trader247.core.exposure import CapState, Exposure
 from trader247.core.trims import TrimPlan, TrimState
 from trader247.core.universe import Reason, UniverseResult
@@ -115,7 +115,13 @@ def _ratio(pct: float) -> float:
 
 
 class Metrics:
-    """Every metric of the bot in one private registry; see the module doc for conventions."""
+    """Every metric of the bot in one private registry; see the module doc for conventions.
+
+    The name stays ``Metrics``: inside ``trader247.metrics`` it can only mean the Prometheus
+    metrics, and it holds more than the cap's (universe, data freshness, plugin timing), so
+    ``CapMetrics`` would mislead and ``PrometheusMetrics`` only repeats the package. The
+    performance numbers of a backtest are ``trader247.core.walkforward.PerformanceMetrics``.
+    """
 
     def __init__(
         self,
@@ -284,8 +290,8 @@ class Metrics:
         self.gauges["trims_open"].set(len(trim_state.open_trims))
         if plan is not None:
             money["trim_remaining"].set(plan.to_trim)
-        if plan is not None and plan.groups is not None:  # per-cluster / per-asset caps
-            self._update_groups(plan.groups, plan.reducing_groups)
+        if plan is not None and plan.clusters is not None:  # per-cluster / per-asset caps
+            self._update_clusters(plan.clusters, plan.reducing_clusters)
 
         with self._lock:
             if self._last_state is not None and state is not self._last_state:
@@ -303,18 +309,18 @@ class Metrics:
             self.gauges["reducing_rounds"].set(self._episode_rounds)
             self._count_trim_state(trim_state)
 
-    def _update_groups(self, groups: GroupsExposure,  # per-cluster / per-asset caps
-                       reducing_groups: tuple[GroupExposure, ...]) -> None:
+    def _update_clusters(self, measured: ClusterMeasurement,  # per-cluster / per-asset caps
+                       reducing_clusters: tuple[ClusterExposure, ...]) -> None:
         """Every capped cluster, and every asset held; an asset sold out loses its series."""
-        reducing = {g.key for g in reducing_groups}
+        reducing = {g.key for g in reducing_clusters}
         self.gauges["asset_at_risk"].clear()
-        for name, group in groups.clusters.items():
-            self.gauges["cluster_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
-            self.gauges["cluster_cap"].labels(name).set(_ratio(group.cap_pct))
-            self.gauges["cluster_reducing"].labels(name).set(int(group.key in reducing))
-        for name, group in groups.assets.items():
-            self.gauges["asset_at_risk"].labels(name).set(_ratio(group.at_risk_pct))
-            self.gauges["asset_cap"].set(_ratio(group.cap_pct))
+        for name, cluster in measured.clusters.items():
+            self.gauges["cluster_at_risk"].labels(name).set(_ratio(cluster.at_risk_pct))
+            self.gauges["cluster_cap"].labels(name).set(_ratio(cluster.cap_pct))
+            self.gauges["cluster_reducing"].labels(name).set(int(cluster.key in reducing))
+        for name, cluster in measured.assets.items():
+            self.gauges["asset_at_risk"].labels(name).set(_ratio(cluster.at_risk_pct))
+            self.gauges["asset_cap"].set(_ratio(cluster.cap_pct))
 
     def update_fleet(self, *, fleet: str, bot: str, at_risk_pct: float, members: int,
                      reservations: int, leader: bool, available: bool) -> None:

@@ -1,6 +1,6 @@
 """The original bot's loss stops and cool-downs as freqtrade's own protections.
 
-Each becomes one entry of ``policy.yaml`` ``protections:`` (see ``trader247.protections``).
+Each becomes one entry of ``policy.yaml`` ``protections:`` (see ``trader247.protection_list``).
 The windows and lock lengths are the nearest freqtrade can express; every row says which.
 
 Per-symbol cooldowns are per-pair protections: ``CooldownPeriod`` after any close on the pair

@@ -61,7 +61,7 @@ def summary_line(result: Migration) -> str:
 def _protections(ctx: Context) -> list[str]:
     lines = ["## Protections handed to freqtrade", "",
              "`Trader247Strategy.protections` (and the mixin recipe) returns these, in order "
-             "(`trader247.protections.strategy_protections`):", "",
+             "(`trader247.protection_list.strategy_protections`):", "",
              '1. `{"method": "ExposureCap"}` (always; the at-risk cap)']
     for i, entry in enumerate(ctx.out.get(POLICY, ("protections",)) or [], start=2):
         lines.append(f"{i}. `{json.dumps(entry)}`")

@@ -74,7 +74,7 @@ RULES: Sequence[Rule] = (
     (f"{P}:risk.max_per_asset_pct", m.asset_cap),
     (f"{P}:risk.min_position_size_pct", cover("freqtrade's minimum is the exchange's minimum "
                                                 "order; tier stakes set the normal size")),
-    (f"{P}:risk.max_per_theme_pct.*", u.theme_cap),
+    (f"{P}:risk.max_per_theme_pct.*", u.cluster_cap),
     (f"{P}:risk.daily_stop_pnl_pct", p.daily_stop),
     (f"{P}:risk.weekly_stop_pnl_pct", p.weekly_stop),
     (f"{P}:risk.max_drawdown_pct", p.max_drawdown),
@@ -262,7 +262,7 @@ RULES: Sequence[Rule] = (
         "exclusions.never_trade) exclude a pair by hand")),
     (f"{U}:clusters.definitions.*", u.cluster_assets),
     (f"{U}:clusters.enabled", u.clusters_enabled),
-    (f"{U}:clusters.limits.*", u.theme_cap),
+    (f"{U}:clusters.limits.*", u.cluster_cap),
     (f"{U}:eligibility_hysteresis.enable", u.hysteresis_enabled),
     (f"{U}:eligibility_hysteresis.volume_24h.exit_mult", u.exit_mult),
     (f"{U}:eligibility_hysteresis.volume_24h.enter_mult", u.enter_mult),

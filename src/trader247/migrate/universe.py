@@ -1,4 +1,5 @@
-"""Universe settings: tiers, exclusions, clusters and theme caps, eligibility hysteresis."""
+"""Universe settings: tiers, exclusions, clusters and their caps (the original bot's theme caps),
+eligibility hysteresis."""
 
 from __future__ import annotations
 
@@ -125,15 +126,15 @@ def cluster_assets(ctx: Context, leaf: Leaf) -> Row:
     path = ("clusters", "definitions", name)
     ctx.out.put(UNIVERSE, path, assets, leaf)
     return _mapped(leaf, UNIVERSE, path, assets, "the cluster's assets (a pair's base: all its "
-                   "quotes count toward risk.max_per_theme_pct)")
+                   "quotes count toward risk.max_per_cluster_pct)")
 
 
 def clusters_enabled(ctx: Context, leaf: Leaf) -> Row:
     on = flag(leaf)
     if on:
-        return Row(leaf, Status.COVERED, "cluster caps apply whenever risk.max_per_theme_pct "
+        return Row(leaf, Status.COVERED, "cluster caps apply whenever risk.max_per_cluster_pct "
                    "names a cluster")
-    return Row(leaf, Status.COVERED, "off: no theme cap is written (risk.max_per_theme_pct {})")
+    return Row(leaf, Status.COVERED, "off: no cluster cap is written (risk.max_per_cluster_pct {})")
 
 
 def resolve_theme(ctx: Context, theme: str) -> str | None:
@@ -149,7 +150,9 @@ def resolve_theme(ctx: Context, theme: str) -> str | None:
     return folded.get(theme.upper())
 
 
-def theme_cap(ctx: Context, leaf: Leaf) -> Row:
+def cluster_cap(ctx: Context, leaf: Leaf) -> Row:
+    """A theme limit of the original bot (its word for a cluster) as ``risk.max_per_cluster_pct``
+    of the cluster it names."""
     theme = str(leaf.path[-1])
     value = number(leaf, gt=0, le=100)
     if ctx.src(UNIVERSE, "clusters", "enabled") is False:
@@ -159,7 +162,7 @@ def theme_cap(ctx: Context, leaf: Leaf) -> Row:
     if cluster is None:
         return Row(leaf, Status.DROPPED, f"no cluster {theme} in universe.yaml "
                    "clusters.definitions: the original bot had nothing to apply it to")
-    path = ("risk", "max_per_theme_pct", cluster)
+    path = ("risk", "max_per_cluster_pct", cluster)
     kept = ctx.out.put_min(POLICY, path, value, leaf)
     note = "at-risk cap of the cluster, % of equity (entries clamped, trims inside the cluster)"
     if cluster != theme:

@@ -54,20 +54,27 @@ class FeedError(Exception):
 
 
 @dataclass(frozen=True)
-class Series:
-    """One pair's candles at one timeframe, sorted by open time (UTC seconds)."""
+class Candles:
+    """OHLCV columns, a candle a row, sorted by open time (UTC seconds): a :class:`Series` as
+    read, or the market's rows on the virtual time line (open times shifted for the lap)."""
 
-    timeframe: int
     ts: np.ndarray
     open: np.ndarray
     high: np.ndarray
     low: np.ndarray
     close: np.ndarray
     volume: np.ndarray
-    source: str
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
+
+
+@dataclass(frozen=True)
+class Series(Candles):
+    """One pair's candles at one timeframe, as read from ``source``."""
+
+    timeframe: int = field(kw_only=True)
+    source: str = field(kw_only=True)
 
     @property
     def first(self) -> int:
@@ -144,8 +151,8 @@ def _from_columns(tf: int, raw: dict[str, np.ndarray], source: str) -> Series:
     for name, values in cols.items():
         if not np.all(np.isfinite(values)):
             raise ValueError(f"column {name!r} holds NaN or infinite values")
-    return Series(tf, ts, cols["open"], cols["high"], cols["low"], cols["close"],
-                  cols["volume"], source)
+    return Series(ts, cols["open"], cols["high"], cols["low"], cols["close"], cols["volume"],
+                  timeframe=tf, source=source)
 
 
 def _read_feather(path: Path, tf: int) -> Series:
@@ -193,14 +200,14 @@ def aggregate(series: Series, timeframe: int) -> Series:
     starts = np.flatnonzero(np.r_[True, buckets[1:] != buckets[:-1]])
     ends = np.r_[starts[1:], len(series)] - 1
     return Series(
-        timeframe,
         buckets[starts],
         series.open[starts],
         np.maximum.reduceat(series.high, starts),
         np.minimum.reduceat(series.low, starts),
         series.close[ends],
         np.add.reduceat(series.volume, starts),
-        f"{series.source} (aggregated)",
+        timeframe=timeframe,
+        source=f"{series.source} (aggregated)",
     )
 
 

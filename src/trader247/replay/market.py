@@ -33,28 +33,13 @@ import numpy as np
 
 from trader247.replay.book import Ladder, auto_spread_bps, ladder
 from trader247.replay.clock import ReplayClock, floor_to
-from trader247.replay.feed import DAY, Feed, PairData, Series
+from trader247.replay.feed import DAY, Candles, Feed, PairData, Series
 from trader247.replay.names import USD_LIKE
 from trader247.replay.pricescript import PriceScript, PriceScripts
 from trader247.replay.state import ScenarioState
 
 LISTING_LOOKBACK = 7 * DAY
 _STATS_CACHE_MAX = 20_000
-
-
-@dataclass(frozen=True)
-class Rows:
-    """Candles on the virtual time line (open times already shifted for the lap)."""
-
-    ts: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.ts.shape[0])
 
 
 @dataclass(frozen=True)
@@ -148,7 +133,7 @@ def grid_decimals(values: np.ndarray) -> int | None:
 
 
 _EMPTY = np.zeros(0)
-EMPTY_ROWS = Rows(_EMPTY.astype(np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
+EMPTY_ROWS = Candles(_EMPTY.astype(np.int64), _EMPTY, _EMPTY, _EMPTY, _EMPTY, _EMPTY)
 
 
 class ReplayMarket:
@@ -201,12 +186,12 @@ class ReplayMarket:
                 best, best_end = float(s.close[j] / s.open[i]), float(s.ts[j])
         return best or 1.0
 
-    def rows(self, pair: PairData, series: Series, v_from: float, v_to: float) -> Rows:
+    def rows(self, pair: PairData, series: Series, v_from: float, v_to: float) -> Candles:
         """Candles whose virtual open time lies in ``[v_from, v_to]``."""
         if v_to < v_from:
             return EMPTY_ROWS
         clock = self.clock
-        parts: list[Rows] = []
+        parts: list[Candles] = []
         for lap in range(clock.lap(v_from), clock.lap(v_to) + 1):
             lo, hi = clock.lap_bounds(lap)
             shift = 0 if lap == 0 else lap * clock.span
@@ -220,14 +205,14 @@ class ReplayMarket:
                 continue
             scale = self._lap_scale[pair.product_id] ** lap if lap else 1.0
             sl = slice(i, j)
-            parts.append(Rows(series.ts[sl] + int(shift), series.open[sl] * scale,
+            parts.append(Candles(series.ts[sl] + int(shift), series.open[sl] * scale,
                               series.high[sl] * scale, series.low[sl] * scale,
                               series.close[sl] * scale, series.volume[sl]))
         if not parts:
             return EMPTY_ROWS
         if len(parts) == 1:
             return parts[0]
-        return Rows(*(np.concatenate([getattr(p, f) for p in parts]) for f in
+        return Candles(*(np.concatenate([getattr(p, f) for p in parts]) for f in
                       ("ts", "open", "high", "low", "close", "volume")))
 
     def live_candle(self, pair: PairData, timeframe: int, v_open: int,

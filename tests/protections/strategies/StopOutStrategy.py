@@ -9,7 +9,7 @@ from typing import Any
 from freqtrade.strategy import IStrategy
 from pandas import DataFrame
 
-from trader247.protections import strategy_protections
+from trader247.protection_list import strategy_protections
 from trader247.strategy import ExposureCapMixin
 
 

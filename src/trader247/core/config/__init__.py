@@ -36,6 +36,7 @@ from trader247.core.config.fields import (
 from trader247.core.config.policy import (
     LIVE_CAP_ACK_THRESHOLD_PCT,
     POSTGRESQL_SCHEMES,
+    RENAMED_KEYS,
     FleetConfig,
     LiquidityConfig,
     MetricsConfig,
@@ -69,6 +70,7 @@ __all__ = [
     "POSTGRESQL_SCHEMES",
     "PROTECTION_METHODS",
     "PROTECTION_PARAMETERS",
+    "RENAMED_KEYS",
     "SYMBOL_PATTERN",
     "Bounds",
     "ClustersConfig",

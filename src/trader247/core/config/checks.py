@@ -73,16 +73,16 @@ def check_policy(
                 f"one entry of {show_value(pct)}% exceeds the at-risk cap "
                 f"({show_value(cap)}%): such entries are always blocked",
             )
-    _check_group_caps(policy, found)
+    _check_cluster_caps(policy, found)
     _check_protections(policy, found)
     return found.items
 
 
-def _check_group_caps(policy: PolicyConfig, found: Found) -> None:
+def _check_cluster_caps(policy: PolicyConfig, found: Found) -> None:
     cap = policy.risk.max_total_at_risk_pct
     limits: list[tuple[tuple[PathElem, ...], float]] = [
-        (("risk", "max_per_theme_pct", name), pct)
-        for name, pct in policy.risk.max_per_theme_pct.items()
+        (("risk", "max_per_cluster_pct", name), pct)
+        for name, pct in policy.risk.max_per_cluster_pct.items()
     ]
     if policy.risk.max_per_asset_pct is not None:
         limits.append((("risk", "max_per_asset_pct"), policy.risk.max_per_asset_pct))
@@ -312,11 +312,11 @@ def cross_check(
                 + "; its pairs get default_stake_pct",
             )
     clusters = universe.clusters.definitions
-    for name in policy.risk.max_per_theme_pct:
+    for name in policy.risk.max_per_cluster_pct:
         if name not in clusters:
             hint = closest(name, clusters)
             in_policy.error(
-                ("risk", "max_per_theme_pct", name),
+                ("risk", "max_per_cluster_pct", name),
                 f"no cluster {name} in {universe_file} clusters.definitions"
                 + (f" (did you mean {hint}?)" if hint else "")
                 + (f"; defined: {', '.join(clusters)}" if clusters else "; none is defined"),

@@ -7,10 +7,22 @@ fields or files live in :mod:`trader247.core.config.checks`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Final, Literal
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
+from trader247.core.cluster_limits import ClusterLimits
 from trader247.core.config.fields import (
     FROZEN,
     Bounds,
@@ -23,7 +35,6 @@ from trader247.core.config.fields import (
 from trader247.core.config.protections import ProtectionConfig
 from trader247.core.exposure import CapPolicy
 from trader247.core.fleet import FleetPolicy
-from trader247.core.group_limits import GroupLimits
 from trader247.core.volume import VolumeSource
 
 if TYPE_CHECKING:
@@ -35,6 +46,7 @@ __all__ = [
     "FleetConfig",
     "LiquidityConfig",
     "MetricsConfig",
+    "RENAMED_KEYS",
     "PolicyConfig",
     "RiskConfig",
     "ShutdownConfig",
@@ -83,10 +95,46 @@ class LiquidityConfig(BaseModel):
     )
 
 
+RENAMED_KEYS: Final[Mapping[tuple[str, ...], tuple[str, ...]]] = {
+    ("risk", "max_per_theme_pct"): ("risk", "max_per_cluster_pct"),
+}
+"""Old key path -> new key path of ``policy.yaml``. An old key still works: its section's model
+reads it as the new one, and the loader (``trader247.configfiles``) reports it once as a
+warning naming the file and both keys. Both keys in one file is an error. ``trader247 migrate``
+writes the new key."""
+
+_RISK_RENAMED: Final = {old[1]: new[1] for old, new in RENAMED_KEYS.items() if old[0] == "risk"}
+
+
+def _deprecated_in_schema(schema: dict[str, Any]) -> None:
+    """The JSON Schema lists each old key as ``deprecated`` (editors strike it through) with the
+    new key's type, since the file is still valid with it."""
+    properties = schema["properties"]
+    for old, new in _RISK_RENAMED.items():
+        properties[old] = {**properties[new], "deprecated": True, "title": old,
+                           "description": f"Deprecated name of {new}: use {new}."}
+
+
 class RiskConfig(BaseModel):
     """Total at-risk cap and the trims that enforce it (fixes 1 and 8)."""
 
-    model_config = FROZEN
+    model_config = ConfigDict(**FROZEN, json_schema_extra=_deprecated_in_schema)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed_keys(cls, data: Any) -> Any:
+        """An old key (:data:`RENAMED_KEYS`) is read as the new one; both given is an error."""
+        if not isinstance(data, Mapping) or not _RISK_RENAMED.keys() & data.keys():
+            return data
+        for old, new in _RISK_RENAMED.items():
+            if old in data and new in data:
+                raise PydanticCustomError(
+                    "renamed_key_twice",
+                    "both {new} and {old} are given: {old} is the deprecated name of {new}; "
+                    "keep {new} only",
+                    {"old": old, "new": new},
+                )
+        return {_RISK_RENAMED.get(key, key): value for key, value in data.items()}
 
     max_total_at_risk_pct: Percent = Field(
         25.0,
@@ -119,10 +167,11 @@ class RiskConfig(BaseModel):
         False, description="Required true for a live (non dry-run) config with cap > 25."
     )
     # The original bot's two other limits; both off by default.
-    max_per_theme_pct: dict[Text, Percent] = Field(
+    max_per_cluster_pct: dict[Text, Percent] = Field(
         default_factory=dict,
         description="At-risk cap per cluster of universe.yaml clusters.definitions, "
-        "as % of equity (e.g. MEME: 4.0). Empty: no cluster caps.",
+        "as % of equity (e.g. MEME: 4.0). Empty: no cluster caps. "
+        "Was max_per_theme_pct (still read, with a deprecation warning).",
     )
     max_per_asset_pct: Percent | None = Field(
         None, description="At-risk cap per asset (all its pairs), as % of equity. null: off."
@@ -130,7 +179,7 @@ class RiskConfig(BaseModel):
 
     def to_core(self, trims: TrimsConfig, clusters: ClustersConfig) -> CapPolicy:
         """The core's cap policy; ``trims`` is the ``trims:`` section (its rollback switch),
-        ``clusters`` the ``clusters:`` section of ``universe.yaml`` that the theme caps name."""
+        ``clusters`` the ``clusters:`` section of ``universe.yaml`` that the cluster caps name."""
         return CapPolicy(
             max_total_at_risk_pct=self.max_total_at_risk_pct,
             trim_band_pct=self.trim_band_pct,
@@ -142,8 +191,8 @@ class RiskConfig(BaseModel):
             reentry_cooldown_cycles=self.reentry_cooldown_cycles,
             count_external_holdings=self.count_external_holdings,
             trims_enabled=trims.enabled,
-            groups=GroupLimits.from_definitions(
-                clusters.definitions, self.max_per_theme_pct, self.max_per_asset_pct
+            cluster_limits=ClusterLimits.from_definitions(
+                clusters.definitions, self.max_per_cluster_pct, self.max_per_asset_pct
             ),
         )
 

@@ -42,7 +42,7 @@ _Minutes = Annotated[StrictInt, Bounds(ge=1)]
 class ProtectionConfig(BaseModel):
     """One of freqtrade's own protections, in freqtrade's format (``method`` + its parameters).
 
-    Freqtrade 2026.9 takes protections only from the strategy; ``trader247.protections``
+    Freqtrade 2026.9 takes protections only from the strategy; ``trader247.protection_list``
     hands these to it after ``ExposureCap``, which is always there and must not be listed.
     Parameters a method does not know are reported by :func:`check_policy`.
     """

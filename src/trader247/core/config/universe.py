@@ -51,7 +51,7 @@ class Tier(BaseModel):
 
 
 class ClustersConfig(BaseModel):
-    """Asset clusters (themes) for ``risk.max_per_theme_pct``; an asset is in one cluster only."""
+    """Asset clusters for ``risk.max_per_cluster_pct``; an asset is in one cluster only."""
 
     model_config = FROZEN
 

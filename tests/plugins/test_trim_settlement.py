@@ -1,4 +1,4 @@
-"""``adapters.live_trims``: freqtrade's order rows -> trim outcomes ([G2])."""
+"""``adapters.trim_settlement``: freqtrade's order rows -> trim outcomes ([G2])."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController
-from trader247.adapters.live_trims import (
+from trader247.adapters.trim_settlement import (
     cancel_entry_while_reducing,
     record_trim_fill,
     settle_trims,

@@ -1,6 +1,6 @@
-"""``adapters.live_trims`` at its boundaries: what an order row says about a trim, which order
+"""``adapters.trim_settlement`` at its boundaries: what an order row says about a trim, which order
 settles it, and the operator's exact text for each outcome (the behaviour itself:
-test_live_trims.py)."""
+test_trim_settlement.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.shipped import shipped_cap_policy
 
 from trader247.adapters.cap_controller import TRIM_TAG, CapController
-from trader247.adapters.live_trims import (
+from trader247.adapters.trim_settlement import (
     adopt_trim_orders,
     cancel_entry_while_reducing,
     record_trim_fill,
@@ -49,7 +49,7 @@ def placed(*pairs: str, at: float = T0) -> CapController:
 
 @pytest.fixture
 def logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.INFO, logger="trader247.adapters.live_trims")
+    caplog.set_level(logging.INFO, logger="trader247.adapters.trim_settlement")
     return caplog
 
 

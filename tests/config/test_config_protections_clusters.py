@@ -1,4 +1,4 @@
-"""policy.yaml ``protections:``, ``risk.max_per_theme_pct`` / ``max_per_asset_pct`` and
+"""policy.yaml ``protections:``, ``risk.max_per_cluster_pct`` / ``max_per_asset_pct`` and
 universe.yaml ``clusters:``: defaults off, every problem as ``file:line: key: message``; and the
 validator's one-line answer to a 247trader-v2 file."""
 
@@ -37,7 +37,7 @@ def errors(tmp_path: Path, policy_tail: str = "", universe_tail: str = CLUSTERS)
 def test_shipped_files_have_every_new_limit_off() -> None:
     policy, universe = load_both(REPO / "config" / "policy.yaml", REPO / "config" / "universe.yaml")
     assert policy.protections == ()
-    assert policy.risk.max_per_theme_pct == {}
+    assert policy.risk.max_per_cluster_pct == {}
     assert policy.risk.max_per_asset_pct is None
     assert universe.clusters.definitions == {}
 
@@ -110,25 +110,25 @@ def test_every_method_lists_the_window_parameters() -> None:
         assert {"stop_duration", "lookback_period", "unlock_at"} <= params
 
 
-# ------------------------------------------------------------------------------ group caps
+# ------------------------------------------------------------------------------ cluster caps
 
 @pytest.mark.parametrize("risk, problem", [
-    ("max_per_theme_pct: {MEME: 4.0}", None),
-    ("max_per_theme_pct: {MEME: 100}", None),
+    ("max_per_cluster_pct: {MEME: 4.0}", None),
+    ("max_per_cluster_pct: {MEME: 100}", None),
     ("max_per_asset_pct: 100", None),
     ("max_per_asset_pct: 0.01", None),
-    ("max_per_theme_pct: {MEME: 0}", "risk.max_per_theme_pct.MEME: must be > 0 and <= 100 "
+    ("max_per_cluster_pct: {MEME: 0}", "risk.max_per_cluster_pct.MEME: must be > 0 and <= 100 "
      "(got 0)"),
-    ("max_per_theme_pct: {MEME: 100.01}", "risk.max_per_theme_pct.MEME: must be > 0 and <= 100"),
+    ("max_per_cluster_pct: {MEME: 100.01}", "risk.max_per_cluster_pct.MEME: must be > 0 and <= 100"),
     ("max_per_asset_pct: 0", "risk.max_per_asset_pct: must be > 0 and <= 100 (got 0)"),
     ("max_per_asset_pct: '5%'", "risk.max_per_asset_pct: must be a number (got '5%')"),
-    ("max_per_theme_pct: {MEMES: 4}", "risk.max_per_theme_pct.MEMES: no cluster MEMES in "
+    ("max_per_cluster_pct: {MEMES: 4}", "risk.max_per_cluster_pct.MEMES: no cluster MEMES in "
      "universe.yaml clusters.definitions (did you mean MEME?); defined: MEME, LAYER1"),
 ])
-def test_group_caps_at_their_bounds(tmp_path: Path, risk: str, problem: str | None) -> None:
+def test_cluster_caps_at_their_bounds(tmp_path: Path, risk: str, problem: str | None) -> None:
     key, _, value = risk.partition(": ")
     policy, universe = files(tmp_path, universe_tail=CLUSTERS)
-    shipped_line = f"  {key}: " + ("{}" if key == "max_per_theme_pct" else "null")
+    shipped_line = f"  {key}: " + ("{}" if key == "max_per_cluster_pct" else "null")
     assert shipped_line in policy.read_text()
     policy.write_text(policy.read_text().replace(shipped_line, f"  {key}: {value}"))
     found = [p.format().replace(str(tmp_path) + "/", "") for p in check_files(policy, universe)
@@ -141,12 +141,12 @@ def test_group_caps_at_their_bounds(tmp_path: Path, risk: str, problem: str | No
 
 
 def test_theme_cap_without_clusters_names_the_missing_definitions(tmp_path: Path) -> None:
-    text = SHIPPED_POLICY.replace("max_per_theme_pct: {}", "max_per_theme_pct: {L2: 10}")
+    text = SHIPPED_POLICY.replace("max_per_cluster_pct: {}", "max_per_cluster_pct: {L2: 10}")
     policy, universe = files(tmp_path)
     policy.write_text(text)
     found = [p.format() for p in check_files(policy, universe) if p.severity == "error"]
-    line = text.splitlines().index("  max_per_theme_pct: {L2: 10}") + 1
-    assert found == [f"{policy}:{line}: risk.max_per_theme_pct.L2: no cluster L2 in "
+    line = text.splitlines().index("  max_per_cluster_pct: {L2: 10}") + 1
+    assert found == [f"{policy}:{line}: risk.max_per_cluster_pct.L2: no cluster L2 in "
                      f"{universe} clusters.definitions; none is defined"]
 
 

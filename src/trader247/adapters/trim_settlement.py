@@ -1,4 +1,8 @@
-"""Trims against real orders: what freqtrade's order objects say about a trim, in plain values.
+"""Trim settlement: freqtrade's order rows read back as trim outcomes, in plain values.
+
+Filled, partial, rejected, adopted; execution is :mod:`~trader247.adapters.cap_trims`. (Its
+first name, ``live_trims``, read like the live-mode benchmark ``bench/live_trims.py`` and like
+live mode only; it runs in dry-run alike.)
 
 Three questions the cap needs answered from freqtrade's ``Order`` / ``Trade`` rows, kept out of
 the mixin so that it only forwards (each function takes the :class:`CapController` and the

@@ -1,6 +1,6 @@
 """The per-cluster and per-asset limits as values, carried by :class:`~trader247.core.exposure.
-CapPolicy` (``policy.groups``) so the entry gate and the trimmer enforce them with no adapter
-logic. Measuring and deciding on them is :mod:`trader247.core.clusters`.
+CapPolicy` (``policy.cluster_limits``) so the entry gate and the trimmer enforce them with no
+adapter logic. Measuring and deciding on them is :mod:`trader247.core.clusters`.
 
 This module imports only :mod:`trader247.core.symbols` of ours: ``exposure`` (which holds
 ``CapPolicy``) depends on it.
@@ -13,12 +13,9 @@ from dataclasses import dataclass, field
 
 from trader247.core.symbols import asset_of
 
-# The old name, kept so that tests written against it keep importing; new code uses asset_of.
-asset_of_pair = asset_of
-
 
 @dataclass(frozen=True, slots=True)
-class GroupLimits:
+class ClusterLimits:
     """The two limits as values. ``cluster_of`` maps an asset to its cluster.
 
     Empty (no cluster caps, ``asset_cap_pct`` None) is "off": the cap is the total cap alone,
@@ -44,7 +41,7 @@ class GroupLimits:
         definitions: Mapping[str, Iterable[str]],
         cluster_caps: Mapping[str, float],
         asset_cap_pct: float | None,
-    ) -> GroupLimits:
+    ) -> ClusterLimits:
         """From ``clusters.definitions`` (symbols in any config form) and the two risk keys."""
         cluster_of: dict[str, str] = {}
         for name, symbols in definitions.items():
