@@ -53,6 +53,15 @@ def _python() -> str:
     return shutil.which("python3.11") or sys.executable
 
 
+# Pins a release needs that its own package metadata does not state. freqtrade 2026.6-2026.8
+# import ``joblib.externals.cloudpickle`` (hyperopt, freqai), which joblib 1.6.0 removed; their
+# requirements files pin joblib 1.5.x, but ``pip install freqtrade[hyperopt]`` does not (README,
+# "Supported freqtrade releases").
+EXTRA_PINS: dict[str, tuple[str, ...]] = {
+    release: ("joblib<1.6",) for release in ("2026.6", "2026.7", "2026.8")
+}
+
+
 def prepare(release: str, *, outside: bool = False) -> Path:
     """The release's venv, created or refreshed as needed; returns its python."""
     venv = COMPAT / f"freqtrade-{release}"
@@ -69,7 +78,8 @@ def prepare(release: str, *, outside: bool = False) -> Path:
         _pip(python, f"freqtrade~={release}.0")
         _pip(python, "--no-deps", "-e", ".")
     else:
-        _pip(python, f"freqtrade[hyperopt]~={release}.0", "-e", ".[dev]")
+        _pip(python, f"freqtrade[hyperopt]~={release}.0", "-e", ".[dev]",
+             *EXTRA_PINS.get(release, ()))
     stamp.write_text(_stamp())
     return python
 
