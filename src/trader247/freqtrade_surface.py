@@ -84,9 +84,6 @@ _MIXIN = "src/trader247/adapters/cap_mixin.py"
 _PAIRLIST = PLUGIN_FILES[PAIRLIST]
 _STRATEGY = PLUGIN_FILES[STRATEGY]
 _HOOK = "src/trader247_hook.py"
-_BEING_REMOVED = ("being removed by the strategy work (s-strat rewrites Trader247Strategy.py): "
-                  "the lead deletes this row when that merges")
-
 PATCHES: tuple[Touch, ...] = (
     Touch(
         Kind.PATCH, f"{_FT}.execute_entry (on the class)", ("execute_entry",),
@@ -240,9 +237,7 @@ HOOKS: tuple[Touch, ...] = (
         why="Trader247Strategy found without copying it into the user dir",
         breaks="Trader247Strategy is not found unless copied (init-userdir)",
         upstream="- (freqtrade has --strategy-path)",
-        checks=(Check(f"{_RESOLVERS}.build_search_paths"),),
-        pending="p-pack is changing this fallback (list-strategies showed Trader247Strategy twice "
-                "as DUPLICATE NAME): the lead updates this row when that merges"),
+        checks=(Check(f"{_RESOLVERS}.build_search_paths"),)),
 )
 
 _ISTRATEGY = "freqtrade.strategy.interface:IStrategy"
@@ -265,8 +260,7 @@ OVERRIDES: tuple[Touch, ...] = (
         (_STRATEGY,),
         why="Trader247Strategy validates its parameters and checks its offline data after "
             "freqtrade loaded the parameter file", breaks="its start-up checks", upstream="-",
-        checks=(Check(f"{_ISTRATEGY}.ft_bot_start", contains=("self.ft_load_hyper_params(",)),),
-        pending=_BEING_REMOVED.replace("the lead deletes this row", "the lead updates this row")),
+        checks=(Check(f"{_ISTRATEGY}.ft_bot_start", contains=("self.ft_load_hyper_params(",)),)),
     Touch(
         Kind.OVERRIDE, f"{_ISTRATEGY}.ft_bot_cleanup", ("ft_bot_cleanup",), (_MIXIN,),
         why="the cap state is persisted and the fleet left on freqtrade's own shutdown path; "
@@ -331,25 +325,6 @@ PRIVATES: tuple[Touch, ...] = (
         checks=(Check("freqtrade.plugins.pairlist.IPairList:IPairList.__init__",
                       contains=("self._exchange", "self._config = config",
                                 "self._pairlistconfig = pairlistconfig")),)),
-    Touch(
-        Kind.PRIVATE, "freqtrade.strategy.hyper:HyperStrategyMixin._ft_params_from_file",
-        ("_ft_params_from_file",), (_STRATEGY,),
-        why="Trader247Strategy reads its parameter file's values", breaks="its parameters",
-        upstream="-", pending=_BEING_REMOVED,
-        checks=(Check("freqtrade.strategy.hyper:HyperStrategyMixin.__init__",
-                      contains=("self._ft_params_from_file",)),)),
-    Touch(
-        Kind.PRIVATE, "freqtrade.data.history.datahandlers.idatahandler:IDataHandler."
-                      "_pair_data_filename", ("_pair_data_filename",), (_STRATEGY,),
-        why="Trader247Strategy checks the regime pair's data file offline",
-        breaks="that check", upstream="-", pending=_BEING_REMOVED,
-        checks=(Check("freqtrade.data.history.datahandlers.idatahandler:IDataHandler."
-                      "_pair_data_filename"),)),
-    Touch(
-        Kind.PRIVATE, "trader247.core.universe:UniverseRules._index (ours)", ("_index",),
-        (_STRATEGY,),
-        why="Trader247Strategy reads the force-eligible bases", breaks="-", upstream="-",
-        pending=_BEING_REMOVED),
 )
 
 INTERNALS: tuple[Touch, ...] = (
