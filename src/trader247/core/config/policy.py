@@ -281,6 +281,38 @@ class StrategyConfig(BaseModel):
         description="Exit band = this x buy_trend_band_pct below the mean (1: symmetric; above 1 "
         "a slower exit than entry).",
     )
+    band: Literal["fixed", "volatility"] = Field(
+        "fixed",
+        description="fixed: the bands are buy_trend_band_pct; volatility: buy_trend_band_pct x "
+        "the pair's volatility / reference_volatility_pct (wider where and when the pair "
+        "moves more; hyperopt still tunes buy_trend_band_pct, the band at the reference).",
+    )
+    stake: Literal["tier", "volatility"] = Field(
+        "tier",
+        description="tier: the tier stake; volatility: the tier stake x reference_volatility_pct "
+        "/ the pair's volatility, clamped to [volatility_stake_min_scale, 1] x the tier stake "
+        "(every entry risks about the same).",
+    )
+    volatility_hours: Annotated[StrictFloat, Bounds(gt=0, le=1000)] = Field(
+        168.0,
+        description="The pair's volatility: standard deviation of its 1h close-to-close returns "
+        "(percent per hour) over this many hours.",
+    )
+    reference_volatility_pct: Annotated[StrictFloat, Bounds(gt=0, le=100)] = Field(
+        0.66,
+        description="The volatility (percent per hour) at which a volatility-scaled band is "
+        "buy_trend_band_pct and a volatility-scaled stake is the tier stake. 0.66: the median "
+        "168 h volatility of BTC/ETH/SOL/ADA-USD before the out-of-sample span (README).",
+    )
+    volatility_stake_min_scale: Annotated[StrictFloat, Bounds(gt=0, le=1)] = Field(
+        0.25,
+        description="Floor of a volatility-scaled stake, as a fraction of the tier stake.",
+    )
+    momentum_top_n: Annotated[StrictInt, Bounds(ge=0, le=1000)] = Field(
+        0,
+        description="Cross-sectional momentum: enter only pairs ranked in the top N of the "
+        "whitelist by 168 h return at that candle (ties share the better rank). 0: off.",
+    )
 
 
 class PolicyConfig(BaseModel):
