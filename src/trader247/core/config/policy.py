@@ -253,21 +253,23 @@ class StrategyConfig(BaseModel):
     """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw.
 
     Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
-    momentum and stop inside whichever guards are set here. The defaults (market filter and a
-    week's cooldown) were fixed before any out-of-sample result, from the diagnosis of the
-    losses; README "Out-of-sample results" has every candidate's rows. Rollback to the issue-13
-    strategy: market_filter false, reentry_cooldown_hours 0.
+    momentum and stop inside whichever guards are set here. The defaults are the candidate the
+    README's selection rule (fixed before the rows) picked in issue [S]'s second round: a slower
+    exit (exit band 2 x the entry band), no market filter, no cooldown; README "Out-of-sample
+    results" has every candidate's rows. Rollback to the issue-13 strategy: exit_band_scale 1;
+    to the first round's default: market_filter true, reentry_cooldown_hours 168,
+    exit_band_scale 1.
     """
 
     model_config = FROZEN
 
     market_filter: StrictBool = Field(
-        True,
+        False,
         description="Enter only while BTC closes above its own trend mean (BTC/<stake>, else "
         "BTC/USD; the same buy_trend_ma_hours): cash while the market's trend is down.",
     )
     reentry_cooldown_hours: Annotated[StrictFloat, Bounds(ge=0, le=1000)] = Field(
-        168.0,
+        0.0,
         description="No entry while the close was below the exit band within this many hours "
         "(no buying back the breakout just sold). 0: off.",
     )
@@ -277,7 +279,7 @@ class StrategyConfig(BaseModel):
         "(trend_lost); trailing: no band exit, the stoploss trails from the highest price.",
     )
     exit_band_scale: Annotated[StrictFloat, Bounds(ge=0, le=5)] = Field(
-        1.0,
+        2.0,
         description="Exit band = this x buy_trend_band_pct below the mean (1: symmetric; above 1 "
         "a slower exit than entry).",
     )
