@@ -42,20 +42,8 @@ from trader247.core.signals import (
     strength_column,
 )
 from trader247.core.sizing import describe_sizing, strategy_stake
-from trader247.core.strategy_data import (
-    Frames,
-    MarketCache,
-    PairData,
-    history_need,
-    source_pairs,
-)
-from trader247.core.trend import (
-    TrendParams,
-    add_trend_entries,
-    trend_column,
-    trend_lost,
-    trend_params,
-)
+from trader247.core.strategy_data import Frames, MarketCache, PairData, history_need, source_pairs
+from trader247.core.trend import TrendParams, add_trend_entries, trend_lost, trend_params
 from trader247.core.universe import tier_of
 from trader247.protections import strategy_protections
 from trader247.strategy import ExposureCapMixin
@@ -259,9 +247,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         if sum(params.weights.values()) == 0:  # hyperopt may draw all-zero weights: no entries
             dataframe["enter_long"] = 0
             return dataframe
-        df = add_trend_entries(dataframe, params, trend)
-        df["trend_ma"] = df[trend_column(trend.ma_hours)]  # the plotted line
-        return df
+        return add_trend_entries(dataframe, params, trend)  # with trend_ma, the plotted line
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         # A crash of the whole market is a reason to be out, whichever way we came in.

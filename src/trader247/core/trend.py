@@ -175,6 +175,7 @@ def add_trend_entries(df: pd.DataFrame, params: SignalParams, trend: TrendParams
         tags = pd.Series("trend", index=out.index, dtype=object)
     out["enter_long"] = enter.astype("int64")
     out["enter_tag"] = tags.where(enter, None)
+    out["trend_ma"] = ma  # the strategy's plotted mean
     return out
 
 
