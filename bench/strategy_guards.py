@@ -5,11 +5,13 @@ Why this exists: ``trader247 walk-forward`` re-tunes every window with hyperopt,
 shared 2-core machine took about an hour per window and data set (load 20-40), so the candidates
 could not all be walk-forwarded in a session. This runs ONE ``freqtrade backtesting`` per data
 set and candidate over the span the walk-forward's test windows cover (2024-09-20 -> 2025-06-30
-with its default windows), with the strategy's shipped hyperopt parameters (ma 600 h, band 3.9 %,
-momentum -1 %, stop -21.5 %: issue 13's walk-forward choice on the real USD candles) and only
-the ``policy.yaml`` ``strategy:`` guards changed per candidate. Same config, fees (1.2 % per
-side), replay exchange and metrics as the walk-forward (``trader247.core.walkforward``: daily
-mark-to-market equity, Sharpe x sqrt(365)); buy-and-hold pays the fee on entry and exit.
+with its default windows), with FIXED hyperopt parameters (``FIXED_PARAMS``: ma 600 h, band
+3.9 %, momentum -1 %, stop -21.5 %, issue 13's walk-forward choice on the real USD candles,
+written as the strategy's parameter file so that the rows do not move when the strategy's
+defaults do) and only the ``policy.yaml`` ``strategy:`` guards changed per candidate. Same
+config, fees (1.2 % per side), replay exchange and metrics as the walk-forward
+(``trader247.core.walkforward``: daily mark-to-market equity, Sharpe x sqrt(365));
+buy-and-hold pays the fee on entry and exit.
 
 Read the real-data rows with care: the fixed parameters were chosen on those candles (issue 13),
 so only the guards are out of sample there; the generated sets were never used for tuning.
@@ -72,6 +74,12 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     "market_wide": {**OFF, "market_filter": "true", "exit_band_scale": "2.0"},
     "market_all": {**OFF, "market_filter": "true", **VOL_STAKE, **VOL_BAND, **TOP_2},
 }
+FIXED_PARAMS: dict[str, Any] = {
+    "strategy_name": "Trader247Strategy",
+    "params": {"buy": {"buy_trend_ma_hours": 600, "buy_trend_band_pct": 3.9,
+                       "buy_trend_min_momentum_pct": -1.0, "buy_triggers_required": False},
+               "stoploss": {"stoploss": -0.215}},
+}
 SPAN = Window(0, datetime(2024, 5, 23, tzinfo=UTC), datetime(2024, 9, 20, tzinfo=UTC),
               datetime(2025, 6, 30, tzinfo=UTC))
 
@@ -109,6 +117,7 @@ def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dic
     strategies = tmp / "strategies"
     strategies.mkdir()
     shutil.copy(REPO / "user_data" / "strategies" / "Trader247Strategy.py", strategies)
+    (strategies / "Trader247Strategy.json").write_text(json.dumps(FIXED_PARAMS))
     shutil.copy(Path(freqtrade.__file__).parent / "templates" / "sample_strategy.py", strategies)
     override: dict[str, Any] = exchange_override(port)
     override["exchange"]["pair_whitelist"] = pairs

@@ -69,19 +69,19 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles (median
-    # / most frequent of the five windows' results), without the guards of policy.yaml
-    # `strategy:` (README "Trader247Strategy": their walk-forward is still to be completed).
+    # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles with the shipped
+    # policy.yaml `strategy:` (exit band 2x), its recommended-params.json (median / most frequent
+    # of the five windows' results; README "Out-of-sample results", 2026-12-07).
     # Stop of trend trades and hard floor under every per-trigger stop.
-    stoploss = -0.215
+    stoploss = -0.256
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
     # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
     minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
-    buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=600, space="buy")
-    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=3.9, decimals=1, space="buy")
-    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.0, decimals=1,
+    buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=800, space="buy")
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=6.9, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.6, decimals=1,
                                                   space="buy")
     buy_triggers_required = BooleanParameter(default=False, space="buy")
     buy_conviction = DecimalParameter(0.15, 0.60, default=SignalParams.conviction_threshold,
