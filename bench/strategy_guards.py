@@ -5,17 +5,21 @@ Why this exists: ``trader247 walk-forward`` re-tunes every window with hyperopt,
 shared 2-core machine took about an hour per window and data set (load 20-40), so the candidates
 could not all be walk-forwarded in a session. This runs ONE ``freqtrade backtesting`` per data
 set and candidate over the span the walk-forward's test windows cover (2024-09-20 -> 2025-06-30
-with its default windows), with the strategy's shipped hyperopt parameters (ma 600 h, band 3.9 %,
-momentum -1 %, stop -21.5 %: issue 13's walk-forward choice on the real USD candles) and only
-the ``policy.yaml`` ``strategy:`` guards changed per candidate. Same config, fees (1.2 % per
-side), replay exchange and metrics as the walk-forward (``trader247.core.walkforward``: daily
-mark-to-market equity, Sharpe x sqrt(365)); buy-and-hold pays the fee on entry and exit.
+with its default windows), with FIXED hyperopt parameters (``FIXED_PARAMS``: ma 600 h, band
+3.9 %, momentum -1 %, stop -21.5 %, issue 13's walk-forward choice on the real USD candles,
+written as the strategy's parameter file so that the rows do not move when the strategy's
+defaults do) and only the ``policy.yaml`` ``strategy:`` guards changed per candidate. Same
+config, fees (1.2 % per side), replay exchange and metrics as the walk-forward
+(``trader247.core.walkforward``: daily mark-to-market equity, Sharpe x sqrt(365));
+buy-and-hold pays the fee on entry and exit.
 
 Read the real-data rows with care: the fixed parameters were chosen on those candles (issue 13),
 so only the guards are out of sample there; the generated sets were never used for tuning.
 
 Usage: .venv/bin/python bench/strategy_guards.py --sets usd btc seed7 seed2026
-       [--candidates baseline combo market cooldown trailing] [--out reports/guards]
+       [--candidates combo baseline market ... market_all] [--out reports/guards]
+Each candidate is a set of ``policy.yaml`` ``strategy:`` values (CANDIDATES); the README's
+selection rule picks the shipped default from the goals each one meets.
 Generated sets are read from reports/walk-forward/data/seed<N> (``make walk-forward`` writes
 them; missing ones are generated here with the same command).
 """
@@ -40,21 +44,41 @@ import _smoke  # noqa: E402
 from trader247.cli.demo import exchange_override  # noqa: E402
 from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
 from trader247.cli.walk_forward import BUY_HOLD, SAMPLE, _read_results, buy_and_hold  # noqa: E402
-from trader247.core.walkforward import Window, goals  # noqa: E402
+from trader247.core.walkforward import (  # noqa: E402
+    CandidateScore,
+    Window,
+    goals,
+    rank_candidates,
+)
 
 USD = ["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"]
 SETS: dict[str, tuple[str, list[str], float]] = {  # name -> (data dir, pairs, wallet)
     "usd": ("user_data/data/coinbase", USD, 1000.0),
     "btc": ("user_data/data/coinbase", ["ETH/BTC", "SOL/BTC", "ADA/BTC"], 1.0),
 }
+OFF: dict[str, Any] = {"market_filter": "false", "reentry_cooldown_hours": "0.0"}
+VOL_STAKE = {"stake": "volatility"}
+VOL_BAND = {"band": "volatility"}
+TOP_2 = {"momentum_top_n": "2"}
+# combo (the shipped default) first: the README's selection rule breaks a last tie by this order.
 CANDIDATES: dict[str, dict[str, Any]] = {
-    "baseline": {"market_filter": "false", "reentry_cooldown_hours": "0.0"},
     "combo": {"market_filter": "true", "reentry_cooldown_hours": "168.0"},
-    "market": {"market_filter": "true", "reentry_cooldown_hours": "0.0"},
-    "cooldown": {"market_filter": "false", "reentry_cooldown_hours": "168.0"},
-    "trailing": {"market_filter": "false", "reentry_cooldown_hours": "0.0", "exit": "trailing"},
-    "wide_exit": {"market_filter": "false", "reentry_cooldown_hours": "0.0",
-                  "exit_band_scale": "2.0"},
+    "baseline": OFF,
+    "market": {**OFF, "market_filter": "true"},
+    "cooldown": {**OFF, "reentry_cooldown_hours": "168.0"},
+    "trailing": {**OFF, "exit": "trailing"},
+    "wide_exit": {**OFF, "exit_band_scale": "2.0"},
+    "vol_stake": {**OFF, **VOL_STAKE},
+    "vol_band": {**OFF, **VOL_BAND},
+    "momentum": {**OFF, **TOP_2},
+    "market_wide": {**OFF, "market_filter": "true", "exit_band_scale": "2.0"},
+    "market_all": {**OFF, "market_filter": "true", **VOL_STAKE, **VOL_BAND, **TOP_2},
+}
+FIXED_PARAMS: dict[str, Any] = {
+    "strategy_name": "Trader247Strategy",
+    "params": {"buy": {"buy_trend_ma_hours": 600, "buy_trend_band_pct": 3.9,
+                       "buy_trend_min_momentum_pct": -1.0, "buy_triggers_required": False},
+               "stoploss": {"stoploss": -0.215}},
 }
 SPAN = Window(0, datetime(2024, 5, 23, tzinfo=UTC), datetime(2024, 9, 20, tzinfo=UTC),
               datetime(2025, 6, 30, tzinfo=UTC))
@@ -93,6 +117,7 @@ def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dic
     strategies = tmp / "strategies"
     strategies.mkdir()
     shutil.copy(REPO / "user_data" / "strategies" / "Trader247Strategy.py", strategies)
+    (strategies / "Trader247Strategy.json").write_text(json.dumps(FIXED_PARAMS))
     shutil.copy(Path(freqtrade.__file__).parent / "templates" / "sample_strategy.py", strategies)
     override: dict[str, Any] = exchange_override(port)
     override["exchange"]["pair_whitelist"] = pairs
@@ -119,16 +144,45 @@ def backtest(tmp: Path, data: Path, pairs: list[str], wallet: float, guards: dic
     return row
 
 
+def select(tables: list[Path]) -> list[CandidateScore]:
+    """The README's selection rule over the rows of ``tables`` (this script's csv files):
+    candidates present in every set, best first. Sharpe edges from the csv's rounded values."""
+    rows = [row for table in tables for row in csv.DictReader(table.open())]
+    sets = sorted({row["set"] for row in rows})
+    hold = {row["set"]: float(row["Sharpe"]) for row in rows if row["strategy"] == BUY_HOLD}
+    if set(hold) != set(sets):
+        sys.exit(f"--select: no buy & hold row for {sorted(set(sets) - set(hold))}")
+    goal_names = [name for name in rows[0] if name.startswith(("Sharpe >", "max DD", "return"))]
+    scores = []
+    for name in dict.fromkeys(row["strategy"] for row in rows):
+        mine = [row for row in rows if row["strategy"] == name]
+        if name in (SAMPLE, BUY_HOLD) or len({row["set"] for row in mine}) != len(sets):
+            continue
+        met = sum(row[goal] == "met" for row in mine for goal in goal_names if row.get(goal))
+        scores.append(CandidateScore(
+            name, met, min(float(row["Sharpe"]) - hold[row["set"]] for row in mine),
+            round(sum(float(row["profit %"]) for row in mine), 2)))
+    return rank_candidates(scores)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=["usd", "btc", "seed7", "seed2026"])
     parser.add_argument("--candidates", nargs="+", default=list(CANDIDATES))
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "guards")
+    parser.add_argument("--select", nargs="+", type=Path, metavar="CSV",
+                        help="apply the README's selection rule to these tables; no backtest")
     _smoke.add_flag(parser)
     args = parser.parse_args()
+    if args.select:
+        for rank, score in enumerate(select(args.select), 1):
+            print(f"{rank:2d}. {score.name:12s} goals met {score.goals_met:2d}, min Sharpe - "
+                  f"buy & hold {score.min_sharpe_edge:+.2f}, "
+                  f"summed return {score.profit_sum:+.2f} %")
+        return 0
     timerange = SPAN.test_range
     if args.smoke:  # one set, one candidate, one month: the whole path, no figure that counts
-        args.sets, args.candidates, timerange = ["usd"], ["baseline"], "20250601-20250630"
+        args.sets, args.candidates, timerange = ["usd"], ["market_all"], "20250601-20250630"
         args.out = Path(tempfile.mkdtemp(prefix="guards-smoke-"))
     args.out.mkdir(parents=True, exist_ok=True)
     rows = []

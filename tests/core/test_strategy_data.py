@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from trader247.core.config import PolicyConfig, UniverseConfig
+from trader247.core.scaling import MOMENTUM_RANK, VOLATILITY
 from trader247.core.signals import Regime, SignalParams
 from trader247.core.strategy_data import (
     Frames,
@@ -101,9 +102,9 @@ def test_pair_data_with_btc_stake_takes_the_market_trend_from_btc_usd() -> None:
     btc_usd = candles(30, 60, close=np.concatenate([np.full(29, 100.0), [90.0]]))
     data = PairData(HOURLY, MarketCache(SignalParams(), (5.0,)), RULES, 2.0, 24,
                     SourcePairs(regime=None, market="BTC/USD", usd="BTC/USD",
-                                quote_is_usd=False))
+                                quote_is_usd=False), 0.0, 0)
     frames = {("BTC/USD", "1h"): btc_usd}
-    out, notes = data.columns(pair.copy(), "ETH/BTC", lambda p, tf: frames[(p, tf)])
+    out, notes = data.columns(pair.copy(), "ETH/BTC", lambda p, tf: frames[(p, tf)], list)
     assert notes == []
     assert out[market_column(5.0)].iat[-2] == 0.0  # 100 is not above a mean of 100
     assert out[market_column(5.0)].iat[-1] == 0.0  # BTC fell: the market filter closes
@@ -113,14 +114,14 @@ def test_pair_data_with_btc_stake_takes_the_market_trend_from_btc_usd() -> None:
 
 def test_pair_data_notes_built_candles_and_missing_regime() -> None:
     data = PairData(FIVE, MarketCache(SignalParams(), (1.0,)), RULES, 1.0, 12,
-                    SourcePairs("BTC/USD", "BTC/USD", None, quote_is_usd=True))
+                    SourcePairs("BTC/USD", "BTC/USD", None, quote_is_usd=True), 0.0, 0)
     empty = pd.DataFrame(columns=["date", "open", "high", "low", "close", "volume"])
-    _, notes = data.columns(candles(36, 5), "ETH/USD", lambda p, tf: empty)
+    _, notes = data.columns(candles(36, 5), "ETH/USD", lambda p, tf: empty, list)
     # No BTC candles of either timeframe: a warning (no entries); ETH's hours built from 5m.
     assert [(n.key, n.warning) for n in notes] == [("none BTC/USD", True),
                                                    ("built ETH/USD", False)]
     _, notes = data.columns(candles(36, 5), "ETH/USD",
-                            lambda p, tf: candles(36, 5) if p == "BTC/USD" else empty)
+                            lambda p, tf: candles(36, 5) if p == "BTC/USD" else empty, list)
     assert not any(n.warning for n in notes)
 
 
@@ -200,7 +201,7 @@ def test_source_pairs(stake: str, listed: set[str], on_disk: set[tuple[str, str]
 
 def test_history_note_first_entry_is_never_before_the_backtest_start() -> None:
     data = PairData(HOURLY, MarketCache(SignalParams(), (600.0,)), RULES, 168.0, 24,
-                    SourcePairs("BTC/USD", "BTC/USD", None, True))
+                    SourcePairs("BTC/USD", "BTC/USD", None, True), 0.0, 0)
     need = history_need(HOURLY, SignalParams(), SignalParams(), (600.0,), 168.0, triggers=False)
     df = frame_with([np.nan, 1.0, 1.0], ["bull"] * 3)
     asked: list[bool] = []
@@ -229,3 +230,29 @@ def test_source_notes_warn_once_without_usd_candles_for_a_non_usd_stake() -> Non
     assert ("only force-eligible assets (BTC, ETH, SOL, any quote) are eligible in backtests; "
             "run `freqtrade download-data --exchange coinbase --pairs BTC/USD --timeframes 1h`"
             ) in missing[1].text
+
+
+def test_pair_data_ranks_the_whitelist_by_trailing_return_without_look_ahead() -> None:
+    n = 10
+    closes = {"A/USD": np.linspace(100.0, 130.0, n), "B/USD": np.linspace(100.0, 110.0, n),
+              "C/USD": np.concatenate([np.linspace(100.0, 140.0, n - 1), [50.0]])}
+    frames = {(p, "1h"): candles(n, 60, close=c) for p, c in closes.items()}
+    data = PairData(HOURLY, MarketCache(SignalParams(), (2.0,)), RULES, 2.0, 24,
+                    SourcePairs("BTC/USD", "BTC/USD", None, True), 3.0, 2)
+    frames[("BTC/USD", "1h")] = candles(n, 60)
+    asked: list[bool] = []
+
+    def universe() -> list[str]:
+        asked.append(True)
+        return list(closes)
+
+    out, _ = data.columns(frames[("B/USD", "1h")].copy(), "B/USD",
+                          lambda p, tf: frames[(p, tf)], universe)
+    rank = out[MOMENTUM_RANK]
+    assert rank.iloc[:2].isna().all()  # 2 h return unknown for the first two candles
+    assert rank.iat[-2] == 3.0  # C and A rose more over 2 h; C's last-candle fall is not seen
+    assert rank.iat[-1] == 2.0  # C fell: B is second of three
+    assert out[VOLATILITY].iloc[:3].isna().all() and out[VOLATILITY].iat[-1] > 0
+    again, _ = data.columns(frames[("A/USD", "1h")].copy(), "A/USD",
+                            lambda p, tf: frames[(p, tf)], universe)
+    assert again[MOMENTUM_RANK].iat[-1] == 1.0 and len(asked) == 2

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from trader247.core.scaling import MOMENTUM_RANK, VOLATILITY
 from trader247.core.signals import Regime, SignalParams, add_entries, add_indicators
 from trader247.core.trend import (
     TrendParams,
@@ -22,7 +23,8 @@ P = SignalParams()
 def trend(**changes: object) -> TrendParams:
     base = {"ma_hours": 10.0, "band_pct": 5.0, "min_momentum_pct": -8.0, "momentum_hours": 5.0,
             "triggers_required": False, "exit_band_pct": 5.0, "market_filter": False,
-            "cooldown_hours": 0.0, "band_exit": True}
+            "cooldown_hours": 0.0, "band_exit": True, "band_reference_pct": 0.0,
+            "top_n": 0}
     return TrendParams(**{**base, **changes})  # type: ignore[arg-type]
 
 
@@ -141,4 +143,45 @@ def test_without_band_exit_the_trend_is_never_lost() -> None:
 @pytest.mark.parametrize("field, value", [("exit_band_pct", 100.0), ("cooldown_hours", -1.0)])
 def test_guard_values_out_of_range_are_refused(field: str, value: float) -> None:
     with pytest.raises(ValueError, match=field):
+        trend(**{field: value})
+
+
+@pytest.mark.parametrize("last, enters", [(110.0, False), (110.0001, True)])
+def test_volatility_band_is_scaled_by_the_pairs_volatility(last: float, enters: bool) -> None:
+    # Band 5 % at the reference 0.5; the pair moves twice as much: the edge is 110, not 105.
+    df = frame([100.0] * 30 + [last])
+    df[trend_column(10.0)] = 100.0
+    df[VOLATILITY] = 1.0
+    out = add_trend_entries(df, P, trend(band_reference_pct=0.5))
+    assert out["enter_long"].iat[-1] == int(enters)
+
+
+@pytest.mark.parametrize("last, lost", [(90.0, False), (89.9999, True)])
+def test_volatility_scaled_exit_band(last: float, lost: bool) -> None:
+    df = frame([100.0] * 30 + [last])
+    df[trend_column(10.0)] = 100.0
+    df[VOLATILITY] = 1.0
+    assert bool(trend_lost(df, trend(band_reference_pct=0.5)).iat[-1]) is lost
+
+
+def test_unknown_volatility_neither_enters_nor_exits() -> None:
+    df = frame([100.0] * 30 + [200.0])
+    df[trend_column(10.0)] = 100.0
+    df[VOLATILITY] = np.nan
+    assert add_trend_entries(df, P, trend(band_reference_pct=0.5))["enter_long"].iat[-1] == 0
+    df["close"] = 1.0
+    assert not trend_lost(df, trend(band_reference_pct=0.5)).iat[-1]
+
+
+@pytest.mark.parametrize("rank, enters", [(2.0, True), (3.0, False), (np.nan, False)])
+def test_momentum_top_n_gates_entries_at_the_edge(rank: float, enters: bool) -> None:
+    df = frame([100.0] * 30 + [110.0])
+    df[trend_column(10.0)] = 100.0
+    df[MOMENTUM_RANK] = rank
+    assert add_trend_entries(df, P, trend(top_n=2))["enter_long"].iat[-1] == int(enters)
+
+
+@pytest.mark.parametrize("field, value", [("band_reference_pct", -0.1), ("top_n", -1)])
+def test_scaling_params_must_not_be_negative(field: str, value: float) -> None:
+    with pytest.raises(ValueError, match="band_reference_pct and top_n"):
         trend(**{field: value})

@@ -10,12 +10,14 @@ import pandas as pd
 import pytest
 
 from trader247.core.walkforward import (
+    CandidateScore,
     PerformanceMetrics,
     chain,
     choose_params,
     daily_equity,
     goals,
     metrics,
+    rank_candidates,
     windows,
 )
 
@@ -114,3 +116,18 @@ def test_goals_name_the_return_rule_that_applies() -> None:
     sample = m(-20.0, -3.0, 25.0)
     assert "return > 0" in goals(m(1, 1, 1), sample, m(5, 1, 9))
     assert "return >= -2 %" in goals(m(1, 1, 1), sample, m(-5, 1, 9))
+
+
+def _score(name: str, goals: int, edge: float = 0.0, profit: float = 0.0) -> CandidateScore:
+    return CandidateScore(name, goals, edge, profit)
+
+
+@pytest.mark.parametrize("scores, winner", [
+    ([_score("combo", 10), _score("other", 11)], "other"),  # one goal more wins
+    ([_score("combo", 11, -0.5), _score("other", 11, -0.49)], "other"),  # tie: edge
+    ([_score("combo", 11, -0.5, 3.0), _score("other", 11, -0.5, 3.01)], "other"),  # then return
+    ([_score("combo", 11, -0.5, 3.0), _score("other", 11, -0.5, 3.0)], "combo"),  # then order
+    ([_score("other", 12, -9.0), _score("combo", 11, 5.0)], "other"),  # goals before edge
+])
+def test_selection_rule_of_the_candidates(scores: list[CandidateScore], winner: str) -> None:
+    assert rank_candidates(scores)[0].name == winner

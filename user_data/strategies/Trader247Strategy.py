@@ -6,7 +6,8 @@ Every decision is in the pure core; this file maps freqtrade's hooks onto it. Si
 ``trader247.core.signals`` (trend, guards, triggers, regime); data plumbing (1h frames merged
 or built from sub-hour candles, regime and market trend, eligibility, the history the signals
 need): ``trader247.core.strategy_data``; sizing: ``trader247.core.sizing``. The guards against
-whipsaw (market filter, re-entry cooldown, trailing exit) are ``policy.yaml`` ``strategy:``.
+whipsaw (market filter, re-entry cooldown, exits, volatility-scaled bands and stakes,
+cross-sectional momentum) are ``policy.yaml`` ``strategy:``.
 README "Trader247Strategy" describes the rules and their out-of-sample results.
 """
 
@@ -31,6 +32,7 @@ from freqtrade.strategy import (
 from pandas import DataFrame, Timestamp
 
 from trader247.adapters.strategy_candles import OFFLINE_MODES, CandleFiles
+from trader247.core.scaling import VOLATILITY
 from trader247.core.signals import (
     TRIGGERS,
     Regime,
@@ -39,15 +41,9 @@ from trader247.core.signals import (
     exit_rule,
     strength_column,
 )
-from trader247.core.sizing import describe_sizing, entry_stake, tier_scale
-from trader247.core.strategy_data import (
-    Frames,
-    MarketCache,
-    PairData,
-    history_need,
-    source_pairs,
-)
-from trader247.core.trend import TrendParams, add_trend_entries, trend_column, trend_lost
+from trader247.core.sizing import describe_sizing, strategy_stake
+from trader247.core.strategy_data import Frames, MarketCache, PairData, history_need, source_pairs
+from trader247.core.trend import TrendParams, add_trend_entries, trend_lost, trend_params
 from trader247.core.universe import tier_of
 from trader247.protection_list import strategy_protections
 from trader247.strategy import ExposureCapMixin
@@ -73,19 +69,19 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     position_adjustment_enable = True
     use_exit_signal = True
     use_custom_stoploss = True
-    # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles (median
-    # / most frequent of the five windows' results), without the guards of policy.yaml
-    # `strategy:` (README "Trader247Strategy": their walk-forward is still to be completed).
+    # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles with the shipped
+    # policy.yaml `strategy:` (exit band 2x), its recommended-params.json (median / most frequent
+    # of the five windows' results; README "Out-of-sample results", 2026-12-07).
     # Stop of trend trades and hard floor under every per-trigger stop.
-    stoploss = -0.215
+    stoploss = -0.256
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
     # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
     minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
-    buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=600, space="buy")
-    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=3.9, decimals=1, space="buy")
-    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.0, decimals=1,
+    buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=800, space="buy")
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=6.9, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.6, decimals=1,
                                                   space="buy")
     buy_triggers_required = BooleanParameter(default=False, space="buy")
     buy_conviction = DecimalParameter(0.15, 0.60, default=SignalParams.conviction_threshold,
@@ -161,15 +157,20 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             (logger.warning if note.warning else logger.info)("%s", note.text)
         if sources.regime:
             files.require(sources.regime, higher)
+        guards = self.trader247_settings.policy.strategy
+        scaled = "volatility" in (guards.band, guards.stake)
         self._data = PairData(self._frames, MarketCache(self._regime_params, self._trend_ma_hours),
                               self._rules, TREND_MOMENTUM_HOURS, self._signal_base.candles(24),
-                              sources)
+                              sources, guards.volatility_hours if scaled else 0.0,
+                              guards.momentum_top_n)
         self._start_exits()
         logger.info("Trader247Strategy: signals need %s", self._need.describe())
         sizing = self.trader247_settings.policy.sizing
         logger.info("Trader247Strategy: %s", describe_sizing(
             self.config.get("stake_amount"), stake, sizing.tier_stake_pct,
-            sizing.default_stake_pct))
+            sizing.default_stake_pct, (guards.reference_volatility_pct, guards.volatility_hours,
+                                       guards.volatility_stake_min_scale)
+            if guards.stake == "volatility" else None))
 
     def _start_exits(self) -> None:
         """Exits of trend trades: the band (``trend_lost``) or a stop trailing from the high.
@@ -185,10 +186,11 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         self.use_custom_stoploss = False
         self.custom_exit = IStrategy.custom_exit.__get__(self)  # type: ignore[method-assign]
         logger.info("Trader247Strategy: trend filter alone: exits by %s, %sstoploss (%.1f %%) "
-                    "and regime_crash; market filter %s, re-entry cooldown %g h",
-                    "trend_lost" if guards.exit == "band" else "no band",
+                    "and regime_crash; market filter %s, re-entry cooldown %g h, %s bands, "
+                    "momentum top %s", "trend_lost" if guards.exit == "band" else "no band",
                     "trailing " if self.trailing_stop else "", -100 * self.stoploss,
-                    "on" if guards.market_filter else "off", guards.reentry_cooldown_hours)
+                    "on" if guards.market_filter else "off", guards.reentry_cooldown_hours,
+                    guards.band, guards.momentum_top_n or "off")
 
     def informative_pairs(self) -> list[tuple[str, str]]:
         sources, higher = self._data.sources, self._frames.higher
@@ -206,19 +208,17 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             conviction_threshold=self.buy_conviction.value, **weights)
 
     def _trend_params(self) -> TrendParams:
-        guards = self.trader247_settings.policy.strategy
-        band = float(self.buy_trend_band_pct.value)
-        return TrendParams(
-            ma_hours=float(self.buy_trend_ma_hours.value), band_pct=band,
+        return trend_params(
+            self.trader247_settings.policy.strategy, ma_hours=float(self.buy_trend_ma_hours.value),
+            band_pct=float(self.buy_trend_band_pct.value),
             min_momentum_pct=float(self.buy_trend_min_momentum_pct.value),
             momentum_hours=TREND_MOMENTUM_HOURS,
-            triggers_required=bool(self.buy_triggers_required.value),
-            exit_band_pct=band * guards.exit_band_scale, market_filter=guards.market_filter,
-            cooldown_hours=guards.reentry_cooldown_hours, band_exit=guards.exit == "band")
+            triggers_required=bool(self.buy_triggers_required.value))
 
     # ------------------------------------------------------------------ signals
     def populate_indicators(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
-        df, notes = self._data.columns(dataframe, metadata["pair"], self.dp.get_pair_dataframe)
+        df, notes = self._data.columns(dataframe, metadata["pair"], self.dp.get_pair_dataframe,
+                                       lambda: self._pairs(metadata["pair"]))
         if self.config.get("runmode") in OFFLINE_MODES:
             ma = max(self._trend_ma_hours) if self._hyperopt else self.buy_trend_ma_hours.value
             notes.append(self._data.history_note(
@@ -247,9 +247,7 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         if sum(params.weights.values()) == 0:  # hyperopt may draw all-zero weights: no entries
             dataframe["enter_long"] = 0
             return dataframe
-        df = add_trend_entries(dataframe, params, trend)
-        df["trend_ma"] = df[trend_column(trend.ma_hours)]  # the plotted line
-        return df
+        return add_trend_entries(dataframe, params, trend)  # with trend_ma, the plotted line
 
     def populate_exit_trend(self, dataframe: DataFrame, metadata: dict[str, Any]) -> DataFrame:
         # A crash of the whole market is a reason to be out, whichever way we came in.
@@ -269,13 +267,17 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
             # An operator's /forceenter stake is theirs (the cap still clamps it).
             return proposed_stake
         tier = tier_of(pair, self._rules)
-        sizing = self.trader247_settings.policy.sizing
-        pct = sizing.stake_pct(None if tier is None else tier.name)
-        return entry_stake(
-            pct=pct, scale=tier_scale(pct, sizing.tier_stake_pct, sizing.default_stake_pct),
+        policy = self.trader247_settings.policy
+        return strategy_stake(
+            policy.sizing, policy.strategy, None if tier is None else tier.name,
             fixed_stake=self.config.get("stake_amount") != "unlimited",
             proposed_stake=proposed_stake, equity=float(self.wallets.get_total_stake_amount()),
-            max_stake=max_stake)
+            max_stake=max_stake, volatility=lambda: self._volatility(pair))
+
+    def _volatility(self, pair: str) -> float:
+        # The last analysed candle is the signal candle (backtests slice it): no look-ahead.
+        df, _ = self.dp.get_analyzed_dataframe(pair, self.timeframe)
+        return float(df[VOLATILITY].iat[-1]) if VOLATILITY in df and len(df) else float("nan")
 
     def custom_stoploss(self, pair: str, trade: Trade, current_time: datetime,
                         current_rate: float, current_profit: float, after_fill: bool,

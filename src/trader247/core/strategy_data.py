@@ -22,7 +22,7 @@ Decisions:
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from trader247.core.resample import closed_index, resample_closed
+from trader247.core.scaling import MOMENTUM_RANK, VOLATILITY, momentum_ranks, volatility_pct
 from trader247.core.signals import Regime, SignalParams, regime
 from trader247.core.symbols import asset_of
 from trader247.core.trend import market_column, market_up, trend_column, trend_indicators
@@ -327,7 +328,9 @@ class PairData:
     ``sources.regime``: BTC/<stake> (None: each pair's own candles); ``sources.market``: the
     pair whose trend is the market filter (None: the pair's own); ``sources.usd``:
     ``<stake>/USD`` for volumes in USD when the stake is neither USD nor pegged; None there:
-    USD volume unknown, only force-eligible pairs pass.
+    USD volume unknown, only force-eligible pairs pass. ``volatility_hours`` > 0: the pair's
+    volatility column; ``top_n`` > 0: its momentum rank among the whitelist (both
+    ``trader247.core.scaling``, from the higher timeframe).
     """
 
     frames: Frames
@@ -336,11 +339,15 @@ class PairData:
     momentum_hours: float
     volume_window: int
     sources: SourcePairs
+    volatility_hours: float
+    top_n: int
+    _ranks: dict[tuple[Any, ...], pd.DataFrame] = field(default_factory=dict, repr=False)
 
-    def columns(self, df: pd.DataFrame, pair: str, fetch: Fetch) -> tuple[pd.DataFrame,
-                                                                           list[Note]]:
+    def columns(self, df: pd.DataFrame, pair: str, fetch: Fetch,
+                universe: Callable[[], Sequence[str]]) -> tuple[pd.DataFrame, list[Note]]:
         """``df`` (the pair's base candles) with regime, market trend, trend means, momentum,
-        24 h USD volume and eligibility; plus the notes to log."""
+        24 h USD volume and eligibility (and volatility, momentum rank when on); plus the notes
+        to log. ``universe``: the whitelist, asked only for the momentum rank."""
         notes: list[Note] = []
         source = self.sources.regime or pair
         candles = self._higher(source, pair, df, fetch, notes)
@@ -357,10 +364,37 @@ class PairData:
                 df[market_column(h)] = trend[market_column(h)].to_numpy()
         own = self._higher(pair, pair, df, fetch, notes)
         df = merge_trend(df, own, self.frames, self.market.ma_hours, self.momentum_hours)
+        per_hour = 60.0 / self.frames.higher_minutes
+        if self.volatility_hours > 0:
+            volatility = volatility_pct(own["close"], per_hour, self.volatility_hours)
+            df[VOLATILITY] = _on_base(df, own, volatility.to_numpy(), self.frames, np.nan)
+        if self.top_n > 0:
+            ranks = self._cross_ranks(pair, own, universe(), fetch, notes)
+            rank = ranks[pair].reindex(own["date"].to_numpy()).to_numpy(dtype="float64")
+            df[MOMENTUM_RANK] = _on_base(df, own, rank, self.frames, np.nan)
         usd_pair = self.sources.usd
         usd = None if self.sources.quote_is_usd else (
             fetch(usd_pair, self.frames.base) if usd_pair else pd.DataFrame())
         return eligibility(df, pair, self.rules, self.volume_window, quote_to_usd(df, usd)), notes
+
+    def _cross_ranks(self, pair: str, own: pd.DataFrame, universe: Sequence[str], fetch: Fetch,
+                     notes: list[Note]) -> pd.DataFrame:
+        """Momentum ranks of every whitelist pair (and ``pair``) per higher-timeframe date,
+        computed once per new candle set, not once per pair. Trailing returns only: a rank at a
+        date uses no later candle of any pair."""
+        pairs = list(dict.fromkeys([*universe, pair]))
+        candles = {p: own if p == pair else self._higher(p, pair, own, fetch, notes)
+                   for p in pairs}
+        key = tuple((p, len(c), c["date"].iat[-1] if len(c) else None)
+                    for p, c in candles.items())
+        if key not in self._ranks:
+            per_hour = 60.0 / self.frames.higher_minutes
+            momenta = {p: pd.Series(trend_indicators(c["close"], per_hour, (), self.momentum_hours)
+                                    ["trend_momentum"].to_numpy(), index=c["date"].to_numpy())
+                       for p, c in candles.items()}
+            self._ranks.clear()  # only the latest candle set is asked for again
+            self._ranks[key] = momentum_ranks(pd.DataFrame(momenta))
+        return self._ranks[key]
 
     def _higher(self, source: str, pair: str, df: pd.DataFrame, fetch: Fetch,
                 notes: list[Note]) -> pd.DataFrame:

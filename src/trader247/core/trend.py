@@ -8,11 +8,12 @@ the data start (freqtrade's ``recursive-analysis``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import numpy as np
 import pandas as pd
 
+from trader247.core.scaling import MOMENTUM_RANK, VOLATILITY, in_top, scaled_band
 from trader247.core.signals import (
     Regime,
     SignalParams,
@@ -21,6 +22,9 @@ from trader247.core.signals import (
     _rolling_max,
     add_entries,
 )
+
+if TYPE_CHECKING:
+    from trader247.core.config.policy import StrategyConfig
 
 __all__ = [
     "MARKET_UP",
@@ -31,6 +35,7 @@ __all__ = [
     "trend_column",
     "trend_indicators",
     "trend_lost",
+    "trend_params",
 ]
 
 
@@ -49,6 +54,10 @@ class TrendParams:
     when the close has not been below the exit band during the last ``cooldown_hours`` (no
     buying back the breakout just sold). ``band_exit`` False: no ``trend_lost`` exit at all (the
     strategy's trailing stop from the high exits instead).
+    Scaling (``trader247.core.scaling``): ``band_reference_pct`` > 0 scales both bands by the
+    pair's volatility (column ``trend_volatility_pct``) / this reference; ``top_n`` > 0 enters
+    only pairs ranked in the whitelist's top ``top_n`` by trailing return (column
+    ``momentum_rank``).
     No defaults here: the strategy's hyperopt parameters and ``policy.yaml`` ``strategy:``
     (``trader247.core.config.StrategyConfig``) carry them.
     """
@@ -62,6 +71,8 @@ class TrendParams:
     market_filter: bool
     cooldown_hours: float
     band_exit: bool
+    band_reference_pct: float
+    top_n: int
 
     def __post_init__(self) -> None:
         if not (self.ma_hours > 0 and self.momentum_hours > 0):
@@ -71,9 +82,25 @@ class TrendParams:
             if not 0 <= getattr(self, name) < 100:
                 raise ValueError(f"TrendParams.{name} must be in [0, 100) "
                                  f"(got {getattr(self, name)!r})")
+        if not (self.band_reference_pct >= 0 and self.top_n >= 0):
+            raise ValueError(f"TrendParams: band_reference_pct and top_n must be >= 0 "
+                             f"(got {self.band_reference_pct!r}, {self.top_n!r})")
         if not self.cooldown_hours >= 0:
             raise ValueError(f"TrendParams.cooldown_hours must be >= 0 "
                              f"(got {self.cooldown_hours!r})")
+
+
+def trend_params(guards: StrategyConfig, *, ma_hours: float, band_pct: float,
+                 min_momentum_pct: float, momentum_hours: float, triggers_required: bool
+                 ) -> TrendParams:
+    """The strategy's hyperopt values with ``policy.yaml`` ``strategy:`` (``guards``)."""
+    return TrendParams(
+        ma_hours=ma_hours, band_pct=band_pct, min_momentum_pct=min_momentum_pct,
+        momentum_hours=momentum_hours, triggers_required=triggers_required,
+        exit_band_pct=band_pct * guards.exit_band_scale, market_filter=guards.market_filter,
+        cooldown_hours=guards.reentry_cooldown_hours, band_exit=guards.exit == "band",
+        band_reference_pct=(guards.reference_volatility_pct if guards.band == "volatility"
+                            else 0.0), top_n=guards.momentum_top_n)
 
 
 MARKET_UP: Final = "market_up"
@@ -125,8 +152,10 @@ def add_trend_entries(df: pd.DataFrame, params: SignalParams, trend: TrendParams
     """
     out = add_entries(df, params) if trend.triggers_required else df.copy()
     ma = out[trend_column(trend.ma_hours)]
-    in_trend = (out["close"] > ma * (1 + trend.band_pct / 100.0)) & (
+    in_trend = (out["close"] > ma * (1 + _band(out, trend, trend.band_pct) / 100.0)) & (
         out["trend_momentum"] >= trend.min_momentum_pct)
+    if trend.top_n > 0:
+        in_trend &= in_top(out[MOMENTUM_RANK], trend.top_n)
     if trend.market_filter:
         in_trend &= out[market_column(trend.ma_hours)].fillna(0.0) > 0
     if trend.cooldown_hours > 0:
@@ -146,12 +175,20 @@ def add_trend_entries(df: pd.DataFrame, params: SignalParams, trend: TrendParams
         tags = pd.Series("trend", index=out.index, dtype=object)
     out["enter_long"] = enter.astype("int64")
     out["enter_tag"] = tags.where(enter, None)
+    out["trend_ma"] = ma  # the strategy's plotted mean
     return out
+
+
+def _band(df: pd.DataFrame, trend: TrendParams, band_pct: float) -> float | pd.Series:
+    """``band_pct``, or per candle scaled by the pair's volatility."""
+    if trend.band_reference_pct > 0:
+        return scaled_band(band_pct, df[VOLATILITY], trend.band_reference_pct)
+    return band_pct
 
 
 def _below_exit_band(df: pd.DataFrame, trend: TrendParams) -> pd.Series:
     ma = df[trend_column(trend.ma_hours)]
-    below: pd.Series = df["close"] < ma * (1 - trend.exit_band_pct / 100.0)
+    below: pd.Series = df["close"] < ma * (1 - _band(df, trend, trend.exit_band_pct) / 100.0)
     return below
 
 

@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["PerformanceMetrics", "Window", "chain", "choose_params", "daily_equity", "goals",
-           "metrics", "windows"]
+__all__ = ["CandidateScore", "PerformanceMetrics", "Window", "chain", "choose_params",
+           "daily_equity", "goals", "metrics", "rank_candidates", "windows"]
 
 _DAYS_PER_YEAR = 365.0
 LOSS_FLOOR_PCT = -2.0
@@ -191,3 +191,23 @@ def goals(
         ("return > 0" if floor == 0.0 else f"return >= {LOSS_FLOOR_PCT:g} %"):
             strategy.profit_pct > 0.0 if floor == 0.0 else strategy.profit_pct >= floor,
     }
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One candidate of issue [S] over the compared data sets: goals met (summed over the sets),
+    the minimum over the sets of (its Sharpe - buy-and-hold's), and its summed return %."""
+
+    name: str
+    goals_met: int
+    min_sharpe_edge: float
+    profit_sum: float
+
+
+def rank_candidates(scores: Sequence[CandidateScore]) -> list[CandidateScore]:
+    """The README's selection rule (fixed before the rows), best first: the most goals met;
+    tie: the higher minimum Sharpe edge over buy-and-hold; then the higher summed return; then
+    the earlier in ``scores`` (the bench lists the shipped default first)."""
+    order = {score.name: i for i, score in enumerate(scores)}
+    return sorted(scores, key=lambda s: (-s.goals_met, -s.min_sharpe_edge, -s.profit_sum,
+                                         order[s.name]))

@@ -302,21 +302,23 @@ class StrategyConfig(BaseModel):
     """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw.
 
     Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
-    momentum and stop inside whichever guards are set here. The defaults (market filter and a
-    week's cooldown) were fixed before any out-of-sample result, from the diagnosis of the
-    losses; README "Out-of-sample results" has every candidate's rows. Rollback to the issue-13
-    strategy: market_filter false, reentry_cooldown_hours 0.
+    momentum and stop inside whichever guards are set here. The defaults are the candidate the
+    README's selection rule (fixed before the rows) picked in issue [S]'s second round: a slower
+    exit (exit band 2 x the entry band), no market filter, no cooldown; README "Out-of-sample
+    results" has every candidate's rows. Rollback to the issue-13 strategy: exit_band_scale 1;
+    to the first round's default: market_filter true, reentry_cooldown_hours 168,
+    exit_band_scale 1.
     """
 
     model_config = FROZEN
 
     market_filter: StrictBool = Field(
-        True,
+        False,
         description="Enter only while BTC closes above its own trend mean (BTC/<stake>, else "
         "BTC/USD; the same buy_trend_ma_hours): cash while the market's trend is down.",
     )
     reentry_cooldown_hours: Annotated[StrictFloat, Bounds(ge=0, le=1000)] = Field(
-        168.0,
+        0.0,
         description="No entry while the close was below the exit band within this many hours "
         "(no buying back the breakout just sold). 0: off.",
     )
@@ -326,9 +328,41 @@ class StrategyConfig(BaseModel):
         "(trend_lost); trailing: no band exit, the stoploss trails from the highest price.",
     )
     exit_band_scale: Annotated[StrictFloat, Bounds(ge=0, le=5)] = Field(
-        1.0,
+        2.0,
         description="Exit band = this x buy_trend_band_pct below the mean (1: symmetric; above 1 "
         "a slower exit than entry).",
+    )
+    band: Literal["fixed", "volatility"] = Field(
+        "fixed",
+        description="fixed: the bands are buy_trend_band_pct; volatility: buy_trend_band_pct x "
+        "the pair's volatility / reference_volatility_pct (wider where and when the pair "
+        "moves more; hyperopt still tunes buy_trend_band_pct, the band at the reference).",
+    )
+    stake: Literal["tier", "volatility"] = Field(
+        "tier",
+        description="tier: the tier stake; volatility: the tier stake x reference_volatility_pct "
+        "/ the pair's volatility, clamped to [volatility_stake_min_scale, 1] x the tier stake "
+        "(every entry risks about the same).",
+    )
+    volatility_hours: Annotated[StrictFloat, Bounds(gt=0, le=1000)] = Field(
+        168.0,
+        description="The pair's volatility: standard deviation of its 1h close-to-close returns "
+        "(percent per hour) over this many hours.",
+    )
+    reference_volatility_pct: Annotated[StrictFloat, Bounds(gt=0, le=100)] = Field(
+        0.66,
+        description="The volatility (percent per hour) at which a volatility-scaled band is "
+        "buy_trend_band_pct and a volatility-scaled stake is the tier stake. 0.66: the median "
+        "168 h volatility of BTC/ETH/SOL/ADA-USD before the out-of-sample span (README).",
+    )
+    volatility_stake_min_scale: Annotated[StrictFloat, Bounds(gt=0, le=1)] = Field(
+        0.25,
+        description="Floor of a volatility-scaled stake, as a fraction of the tier stake.",
+    )
+    momentum_top_n: Annotated[StrictInt, Bounds(ge=0, le=1000)] = Field(
+        0,
+        description="Cross-sectional momentum: enter only pairs ranked in the top N of the "
+        "whitelist by 168 h return at that candle (ties share the better rank). 0: off.",
     )
 
 
