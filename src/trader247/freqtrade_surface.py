@@ -12,8 +12,6 @@ loads them).
   one cannot arrive unnoticed;
 - the patches keep their own install-time checks (``trader247.patches.Needs``); a row points to
   them (``needs`` / ``contains_from``) instead of restating them.
-
-Rows marked ``pending`` are being changed by work in flight; the text says by whom.
 """
 
 from __future__ import annotations
@@ -75,7 +73,6 @@ class Touch:
     breaks: str
     upstream: str
     checks: tuple[Check, ...] = ()
-    pending: str = ""
 
 
 _FT = "freqtrade.freqtradebot:FreqtradeBot"
