@@ -70,18 +70,19 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     use_exit_signal = True
     use_custom_stoploss = True
     # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles with the shipped
-    # policy.yaml `strategy:` (exit band 2x), its recommended-params.json (median / most frequent
-    # of the five windows' results; README "Out-of-sample results", 2026-12-07).
+    # policy.yaml `strategy:` (exit band 2x, volatility-scaled stakes) and the triggers not
+    # searched: its recommended-params.json (median / most frequent of the five windows' results;
+    # README "Out-of-sample results", issue [S]'s third round, 2026-12-07).
     # Stop of trend trades and hard floor under every per-trigger stop.
-    stoploss = -0.256
+    stoploss = -0.289
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
     # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
     minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
     buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=800, space="buy")
-    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=6.9, decimals=1, space="buy")
-    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.6, decimals=1,
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=5.0, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-11.6, decimals=1,
                                                   space="buy")
     # Not searched (issue [S], third round): per-window hyperopt switched the triggers on where
     # the next window trended, and their take-profits cut the trend. A parameter file may still
