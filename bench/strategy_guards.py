@@ -46,8 +46,8 @@ from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
 from trader247.cli.walk_forward import BUY_HOLD, SAMPLE, _read_results, buy_and_hold  # noqa: E402
 from trader247.core.walkforward import (  # noqa: E402
     CandidateScore,
-    Window,
     PerformanceMetrics,
+    Window,
     goals,
     rank_candidates,
     score_candidate,
