@@ -46,9 +46,11 @@ from trader247.cli.processes import free_port, start_replay, stop  # noqa: E402
 from trader247.cli.walk_forward import BUY_HOLD, SAMPLE, _read_results, buy_and_hold  # noqa: E402
 from trader247.core.walkforward import (  # noqa: E402
     CandidateScore,
+    PerformanceMetrics,
     Window,
     goals,
     rank_candidates,
+    score_candidate,
 )
 
 USD = ["BTC/USD", "ETH/USD", "SOL/USD", "ADA/USD"]
@@ -165,6 +167,35 @@ def select(tables: list[Path]) -> list[CandidateScore]:
     return rank_candidates(scores)
 
 
+WALK_FORWARD_SETS = ("real-usd", "real-btc", "seed7", "seed2026")  # make walk-forward's --out dirs
+
+
+def _overall(table: Path) -> dict[str, PerformanceMetrics]:
+    rows = [row for row in csv.DictReader(table.open()) if row["window"] == "overall"]
+    return {row["strategy"]: PerformanceMetrics(
+        float(row["profit %"]), float(row["Sharpe"]), float(row["Sortino"]),
+        float(row["max DD %"]), int(row["days"])) for row in rows}
+
+
+def select_walk_forward(candidates: list[str]) -> list[CandidateScore]:
+    """The README's selection rule over whole walk-forwards: NAME=DIR, DIR holding
+    ``make walk-forward``'s four set folders (each its ``walk-forward.csv``)."""
+    scores = []
+    for spec in candidates:
+        name, sep, folder = spec.partition("=")
+        if not sep:
+            sys.exit(f"--select-walk-forward: {spec!r} is not NAME=DIR")
+        sets = {}
+        for set_name in WALK_FORWARD_SETS:
+            table = Path(folder) / set_name / "walk-forward.csv"
+            if not table.is_file():
+                sys.exit(f"--select-walk-forward: {name}: no {table}")
+            rows = _overall(table)
+            sets[set_name] = (rows["Trader247Strategy"], rows[SAMPLE], rows[BUY_HOLD])
+        scores.append(score_candidate(name, sets))
+    return rank_candidates(scores)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sets", nargs="+", default=["usd", "btc", "seed7", "seed2026"])
@@ -172,11 +203,16 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "guards")
     parser.add_argument("--select", nargs="+", type=Path, metavar="CSV",
                         help="apply the README's selection rule to these tables; no backtest")
+    parser.add_argument("--select-walk-forward", nargs="+", metavar="NAME=DIR",
+                        help="the same rule over walk-forwards (DIR: make walk-forward's --out "
+                        "folder with real-usd, real-btc, seed7, seed2026); no backtest")
     _smoke.add_flag(parser)
     args = parser.parse_args()
-    if args.select:
-        for rank, score in enumerate(select(args.select), 1):
-            print(f"{rank:2d}. {score.name:12s} goals met {score.goals_met:2d}, min Sharpe - "
+    if args.select or args.select_walk_forward:
+        ranked = (select(args.select) if args.select
+                  else select_walk_forward(args.select_walk_forward))
+        for rank, score in enumerate(ranked, 1):
+            print(f"{rank:2d}. {score.name:14s} goals met {score.goals_met:2d}, min Sharpe - "
                   f"buy & hold {score.min_sharpe_edge:+.2f}, "
                   f"summed return {score.profit_sum:+.2f} %")
         return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import subprocess
 import time
@@ -95,6 +96,20 @@ def dry_run_config(tmp_path: Path, replay: Replay, api_port: int, metrics_port: 
     return path
 
 
+def quiet_strategy(tmp_path: Path) -> Path:
+    """Trader247Strategy with a parameter file that keeps it out of the market (the strictest
+    band and momentum hyperopt allows, the triggers required at the highest conviction), so
+    that only the test's /forceenter moves positions, whatever the replay's prices at start."""
+    strategies = tmp_path / "strategies"
+    strategies.mkdir()
+    shutil.copy(REPO / "user_data" / "strategies" / "Trader247Strategy.py", strategies)
+    (strategies / "Trader247Strategy.json").write_text(json.dumps(
+        {"strategy_name": "Trader247Strategy",
+         "params": {"buy": {"buy_trend_band_pct": 8.0, "buy_trend_min_momentum_pct": 5.0,
+                            "buy_triggers_required": True, "buy_conviction": 0.6}}}))
+    return strategies
+
+
 def open_stake(api: str, pair: str) -> float:
     trades = http("GET", f"{api}/api/v1/status")
     return sum(float(t["stake_amount"]) for t in trades if t["pair"] == pair
@@ -128,6 +143,7 @@ def test_dry_run_with_our_plugins_holds_the_cap_on_a_forced_increase(
     config = dry_run_config(tmp_path, replay, api_port, metrics_port)
     logfile = tmp_path / "console.log"
     command = freqtrade_args(tmp_path, config, "trade", "--dry-run")
+    command += ["--strategy-path", str(quiet_strategy(tmp_path))]
     command += ["--db-url", f"sqlite:///{tmp_path}/dry.sqlite"]
     bot = subprocess.Popen(command, stdout=logfile.open("w"), stderr=subprocess.STDOUT,
                            start_new_session=True, env=CHILD_ENV)

@@ -18,6 +18,7 @@ from trader247.core.walkforward import (
     goals,
     metrics,
     rank_candidates,
+    score_candidate,
     windows,
 )
 
@@ -131,3 +132,15 @@ def _score(name: str, goals: int, edge: float = 0.0, profit: float = 0.0) -> Can
 ])
 def test_selection_rule_of_the_candidates(scores: list[CandidateScore], winner: str) -> None:
     assert rank_candidates(scores)[0].name == winner
+
+
+def test_a_candidate_is_scored_over_its_walk_forward_sets() -> None:
+    sample = m(-20.0, -3.0, 25.0)
+    usd = (m(4.6, 1.43, 2.8), sample, m(24.0, 0.74, 53.0))  # 4 goals
+    btc = (m(-0.4, -1.33, 0.6), sample, m(-34.0, -0.73, 52.0))  # Sharpe vs hold missed: 3
+    score = score_candidate("vol", {"usd": usd, "btc": btc})
+    assert score == CandidateScore("vol", 7, pytest.approx(-1.33 + 0.73), pytest.approx(4.2))
+    # one cent under the loss floor costs that set's return goal
+    assert score_candidate("x", {"btc": (m(-2.01, -1.33, 0.6), sample, btc[2])}).goals_met == 2
+    with pytest.raises(ValueError, match="'x': no data set"):
+        score_candidate("x", {})

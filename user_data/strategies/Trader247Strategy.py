@@ -70,20 +70,24 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
     use_exit_signal = True
     use_custom_stoploss = True
     # Defaults below: `trader247 walk-forward` on the real Coinbase USD candles with the shipped
-    # policy.yaml `strategy:` (exit band 2x), its recommended-params.json (median / most frequent
-    # of the five windows' results; README "Out-of-sample results", 2026-12-07).
+    # policy.yaml `strategy:` (exit band 2x, volatility-scaled stakes) and the triggers not
+    # searched: its recommended-params.json (median / most frequent of the five windows' results;
+    # README "Out-of-sample results", issue [S]'s third round, 2026-12-07).
     # Stop of trend trades and hard floor under every per-trigger stop.
-    stoploss = -0.256
+    stoploss = -0.289
     # Off: a trend trade runs until the trend is lost; trigger trades take profits in
     # custom_exit. A ROI table would cut exactly the few large winners a trend follower lives on.
     minimal_roi = {"0": 100.0}
     startup_candle_count = 169  # recomputed for the configured timeframe in __init__
 
     buy_trend_ma_hours = CategoricalParameter(TREND_MA_HOURS, default=800, space="buy")
-    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=6.9, decimals=1, space="buy")
-    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-1.6, decimals=1,
+    buy_trend_band_pct = DecimalParameter(0.0, 8.0, default=5.0, decimals=1, space="buy")
+    buy_trend_min_momentum_pct = DecimalParameter(-15.0, 5.0, default=-11.6, decimals=1,
                                                   space="buy")
-    buy_triggers_required = BooleanParameter(default=False, space="buy")
+    # Not searched (issue [S], third round): per-window hyperopt switched the triggers on where
+    # the next window trended, and their take-profits cut the trend. A parameter file may still
+    # set it.
+    buy_triggers_required = BooleanParameter(default=False, space="buy", optimize=False)
     buy_conviction = DecimalParameter(0.15, 0.60, default=SignalParams.conviction_threshold,
                                       decimals=2, space="buy", optimize=False)
     buy_weight_price_move = _weight(SignalParams.weight_price_move)
@@ -128,6 +132,8 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         # only the chosen one (from the parameter file: freqtrade sets values in ft_bot_start,
         # after it has read startup_candle_count).
         self._hyperopt = config.get("runmode") == RunMode.HYPEROPT
+        # Hyperopt needs the triggers' columns only if it may switch them on.
+        self._triggers_searched = self._hyperopt and self.buy_triggers_required.optimize
         chosen = self.load_params_from_file().get("params", {}).get("buy", {}).get(
             "buy_trend_ma_hours", self.buy_trend_ma_hours.value)
         self._trend_ma_hours = tuple(float(h) for h in TREND_MA_HOURS) if self._hyperopt else (
@@ -177,11 +183,11 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
         Without the triggers no trade has a per-trigger stop, take-profit or max hold: hand
         those callbacks back to freqtrade's defaults. Freqtrade deep-copies the trade for every
         callback a strategy implements, on every candle of every open trade, and those copies
-        were two thirds of a backtest's time. Hyperopt may switch the triggers on per epoch, so
+        were two thirds of a backtest's time. If hyperopt may switch the triggers on per epoch,
         it keeps them."""
         guards = self.trader247_settings.policy.strategy
         self.trailing_stop = guards.exit == "trailing"
-        if self.buy_triggers_required.value or self._hyperopt:
+        if self.buy_triggers_required.value or self._triggers_searched:
             return
         self.use_custom_stoploss = False
         self.custom_exit = IStrategy.custom_exit.__get__(self)  # type: ignore[method-assign]
@@ -229,9 +235,10 @@ class Trader247Strategy(ExposureCapMixin, IStrategy):  # type: ignore[misc]  # u
                 self._logged.add(note.key)
                 (logger.warning if note.warning else logger.info)("%s", note.text)
         # The five triggers cost most of the analysis; the trend filter alone does not need
-        # them. Hyperopt computes indicators once for every epoch, so it always gets them.
+        # them. Hyperopt computes indicators once for every epoch: it gets them if it may switch
+        # the triggers on.
         # (runmode first: freqtrade warns about a parameter read during indicator calculation)
-        if self._hyperopt or self.buy_triggers_required.value:
+        if self._triggers_searched or self.buy_triggers_required.value:
             return add_indicators(df, self._signal_base)
         return df
 

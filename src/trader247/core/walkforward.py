@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["CandidateScore", "PerformanceMetrics", "Window", "chain", "choose_params",
-           "daily_equity", "goals", "metrics", "rank_candidates", "windows"]
+           "daily_equity", "goals", "metrics", "rank_candidates", "score_candidate", "windows"]
 
 _DAYS_PER_YEAR = 365.0
 LOSS_FLOOR_PCT = -2.0
@@ -202,6 +202,18 @@ class CandidateScore:
     goals_met: int
     min_sharpe_edge: float
     profit_sum: float
+
+
+def score_candidate(name: str,
+                    sets: Mapping[str, tuple[PerformanceMetrics, PerformanceMetrics,
+                                             PerformanceMetrics]]) -> CandidateScore:
+    """One candidate's score over ``sets``: data set -> (strategy, SampleStrategy, buy & hold)
+    overall metrics; the goals met summed, the minimum Sharpe edge, the summed return."""
+    if not sets:
+        raise ValueError(f"candidate {name!r}: no data set to score")
+    met = sum(sum(goals(*rows).values()) for rows in sets.values())
+    edge = min(mine.sharpe - hold.sharpe for mine, _, hold in sets.values())
+    return CandidateScore(name, met, edge, sum(mine.profit_pct for mine, _, _ in sets.values()))
 
 
 def rank_candidates(scores: Sequence[CandidateScore]) -> list[CandidateScore]:

@@ -302,12 +302,13 @@ class StrategyConfig(BaseModel):
     """``strategy:``: Trader247Strategy's guards against the trend filter's whipsaw.
 
     Structure, not tuning: hyperopt (``trader247 walk-forward``) tunes the trend length, band,
-    momentum and stop inside whichever guards are set here. The defaults are the candidate the
-    README's selection rule (fixed before the rows) picked in issue [S]'s second round: a slower
-    exit (exit band 2 x the entry band), no market filter, no cooldown; README "Out-of-sample
-    results" has every candidate's rows. Rollback to the issue-13 strategy: exit_band_scale 1;
-    to the first round's default: market_filter true, reentry_cooldown_hours 168,
-    exit_band_scale 1.
+    momentum and stop inside whichever guards are set here. The defaults are the candidates the
+    README's selection rule (fixed before the rows) picked: a slower exit (exit band 2 x the
+    entry band), no market filter, no cooldown (issue [S]'s second round) and
+    volatility-scaled stakes (third round, walk-forwarded); README "Out-of-sample results" has
+    every candidate's rows. Rollback to the second round's default: stake tier; to the issue-13
+    strategy: stake tier, exit_band_scale 1; to the first round's default: stake tier,
+    market_filter true, reentry_cooldown_hours 168, exit_band_scale 1.
     """
 
     model_config = FROZEN
@@ -339,7 +340,7 @@ class StrategyConfig(BaseModel):
         "moves more; hyperopt still tunes buy_trend_band_pct, the band at the reference).",
     )
     stake: Literal["tier", "volatility"] = Field(
-        "tier",
+        "volatility",
         description="tier: the tier stake; volatility: the tier stake x reference_volatility_pct "
         "/ the pair's volatility, clamped to [volatility_stake_min_scale, 1] x the tier stake "
         "(every entry risks about the same).",
