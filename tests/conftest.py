@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,12 @@ parallel.prepare_environment()  # now: other conftests copy os.environ for child
 
 def pytest_configure(config: pytest.Config) -> None:
     parallel.configure_session(REPO)
+    # A suite started in the background (`make test &`, nohup) inherits SIGINT ignored, and so
+    # would every freqtrade it starts: the Ctrl-C tests would wait for ever for an interrupt
+    # that never comes. They test an operator's Ctrl-C, so SIGINT gets its usual handler here
+    # (and the default in child processes); test_an_ignored_signal_stays_ignored covers nohup.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
