@@ -97,6 +97,11 @@ def test_unfilled_trim_is_cancelled_after_the_timeout_and_replanned(
     }
     bot = start_bot(replay, policy_file(tmp_path, trim_timeout_seconds=10), extra=limit_exits)
     enter(bot, 50.0)
+    # A wide book: the replay moves its price inside each 5m candle in real time, and with the
+    # automatic one-tick spread any uptick crossed a trim resting at the ask, so whether it timed
+    # out hung on the time of day the test ran. A trim resting at an ask 5 % above the bid
+    # fills only if the price rises 5 % within the timeout.
+    http("POST", f"{replay.url}/_replay/book", {"spread_bps": 500}, auth=False)
     # A step, not a 1 s ramp: a trim priced at the ask while the ramp still rose was crossed by
     # the rest of the ramp and filled (seen once on a loaded machine), so nothing timed out.
     http("POST", f"{replay.url}/_replay/price_script",
