@@ -22,6 +22,15 @@ the fleet store's loop alone, ``tests/reliability/test_sigterm.py``):
    before every entry) raises the interrupt again. A lost signal stops the bot one iteration
    later instead of never.
 
+3. **Mid-commit.** The interrupt lands inside SQLAlchemy's flush of freqtrade's own
+   ``Trade.commit()`` (``make demo`` with ten open trades, Ctrl-C): SQLAlchemy's rollback then
+   fails with ``ResourceClosedError: This transaction is closed``, which freqtrade's ``main``
+   reports with a traceback and exit code 1 instead of "SIGINT received". The latch therefore
+   does not raise while the main thread is inside the database drivers (SQLAlchemy, psycopg,
+   sqlite3): it sends the signal again :data:`REDELIVER_S` later, so the interrupt lands just
+   after the database call, and raises anyway after :data:`DEFER_LIMIT_S` (a hung database
+   call still ends with Ctrl-C).
+
 ``since``: an interrupt that was already on its way out when the operation began (freqtrade's
 ``worker.exit()`` runs in a ``finally`` while the interrupt propagates, so every error raised
 during the shutdown carries it as ``__context__``) is NOT raised again: that would abort the
@@ -32,8 +41,10 @@ very shutdown it asked for (leave the fleet, save the cap state). Callers pass
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import Final
@@ -71,17 +82,58 @@ def raise_interrupt(exc: BaseException, *, since: BaseException | None) -> None:
         raise interrupt
 
 
-class _Latch:
-    """A signal handler around freqtrade's: counts each arrival, then calls it (it raises)."""
+DATABASE_MODULES: Final = ("sqlalchemy", "psycopg", "sqlite3")
+"""Top-level packages in which an interrupt is deferred (module doc, case 3)."""
+REDELIVER_S: Final = 0.1
+DEFER_LIMIT_S: Final = 3.0
 
-    def __init__(self, signum: int, inner: Callable[[int, FrameType | None], object]) -> None:
+
+def in_database_code(frame: FrameType | None) -> bool:
+    """True when a frame of ``frame``'s stack belongs to one of :data:`DATABASE_MODULES`."""
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.split(".", 1)[0] in DATABASE_MODULES:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class _Latch:
+    """A signal handler around freqtrade's: counts each arrival, then calls it (it raises),
+    unless the main thread is inside the database drivers (module doc, case 3)."""
+
+    def __init__(self, signum: int, inner: Callable[[int, FrameType | None], object],
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.signum = signum
         self.inner = inner
         self.received = 0
+        self.deferred_since: float | None = None  # set while an interrupt waits (case 3)
+        self._clock = clock
+
+    @property
+    def pending(self) -> bool:
+        return self.deferred_since is not None
 
     def __call__(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
+        now = self._clock()
+        if in_database_code(frame) and (self.deferred_since is None
+                                        or now - self.deferred_since < DEFER_LIMIT_S):
+            if self.deferred_since is None:
+                self.deferred_since = now
+            # No logging here: a handler that runs inside logging's own lock would deadlock.
+            redeliver = threading.Timer(REDELIVER_S, self._redeliver)
+            redeliver.daemon = True
+            redeliver.start()
+            return
+        self.deferred_since = None
         self.inner(signum, frame)
+
+    def _redeliver(self) -> None:
+        # Only while the interrupt still waits: once raised (here or by raise_if_signalled),
+        # another signal would cut freqtrade's clean shutdown short.
+        if self.pending:
+            os.kill(os.getpid(), self.signum)
 
 
 def latch_signals() -> list[str]:
@@ -105,9 +157,15 @@ def latch_signals() -> list[str]:
 
 def raise_if_signalled() -> None:
     """``KeyboardInterrupt`` when a latched signal arrived but this code still runs: the
-    interrupt it raised was lost (module doc, case 2). Cheap: two handler look-ups."""
+    interrupt it raised was lost (module doc, case 2), or it waits for a database call to end
+    (case 3). Cheap: two handler look-ups."""
     for signum in LATCHED_SIGNALS:
         handler = signal.getsignal(signum)
+        if isinstance(handler, _Latch) and handler.pending:
+            handler.deferred_since = None
+            name = signal.Signals(signum).name
+            logger.info("signal=%s arrived inside a database call: stopping now", name)
+            raise KeyboardInterrupt(f"{name} received inside a database call")
         if isinstance(handler, _Latch) and handler.received:
             name = signal.Signals(signum).name
             logger.warning("SIGNAL_LOST: signal=%s received=%d: its interrupt was discarded "

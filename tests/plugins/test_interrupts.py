@@ -8,8 +8,10 @@ discarded by Python ("Exception ignored in ...").
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -21,7 +23,10 @@ from trader247.adapters.fleet_store import FleetStore, FleetUnavailable
 from trader247.adapters.state_store import StateStore, StateWriteError
 from trader247.core.fleet import FleetPolicy
 from trader247.interrupts import (
+    DEFER_LIMIT_S,
+    REDELIVER_S,
     chained_interrupt,
+    in_database_code,
     latch_signals,
     raise_if_signalled,
     raise_interrupt,
@@ -260,3 +265,76 @@ def test_the_latch_leaves_default_dispositions_and_other_threads_alone(
         assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+def _as_module(module: str, body: Callable[[], Any]) -> Any:
+    """Call ``body`` from a function whose frame belongs to ``module`` (as SQLAlchemy's do)."""
+    namespace: dict[str, Any] = {"__name__": module}
+    exec("def flush(body):\n    return body()\n", namespace)  # noqa: S102 - a test frame
+    return namespace["flush"](body)
+
+
+def _frame_of(module: str) -> Any:
+    return _as_module(module, lambda: __import__("sys")._getframe(1))
+
+
+@pytest.mark.parametrize("module, inside", [
+    ("sqlalchemy.orm.session", True), ("sqlalchemy", True), ("psycopg.connection", True),
+    ("sqlite3.dbapi2", True), ("sqlalchemy_utils", False), ("mysqlite3", False),
+    ("freqtrade.persistence.trade_model", False),
+])
+def test_database_frames_are_told_by_their_top_level_package(module: str, inside: bool) -> None:
+    assert in_database_code(_frame_of(module)) is inside
+    assert in_database_code(None) is False
+
+
+def _wait_for_the_interrupt() -> float:
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        time.sleep(5 * REDELIVER_S)
+        for _ in range(100):  # a loaded machine: the timer thread's turn may come late
+            time.sleep(REDELIVER_S)
+    return time.monotonic() - started
+
+
+def test_a_signal_inside_a_database_call_lands_just_after_it(freqtrade_handlers: None) -> None:
+    latch_signals()
+    # (make demo, Ctrl-C during freqtrade's Trade.commit(): SQLAlchemy's rollback failed and
+    # freqtrade exited 1 with a traceback; the flush itself must finish)
+    finished = _as_module("sqlalchemy.orm.session",
+                          lambda: (signal.raise_signal(signal.SIGTERM), "flushed")[1])
+    assert finished == "flushed"
+    latch = signal.getsignal(signal.SIGTERM)
+    assert latch.pending  # type: ignore[union-attr]
+    assert _wait_for_the_interrupt() < 60
+    assert not latch.pending  # type: ignore[union-attr]
+
+
+def test_a_deferred_signal_is_raised_at_the_next_safe_point_and_only_once(
+        freqtrade_handlers: None, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="trader247.interrupts")
+    latch_signals()
+    _as_module("sqlalchemy.orm.session", lambda: signal.raise_signal(signal.SIGTERM))
+    with pytest.raises(KeyboardInterrupt, match="SIGTERM received inside a database call"):
+        raise_if_signalled()  # the start of the next bot iteration, before the re-delivery
+    assert "signal=SIGTERM arrived inside a database call" in caplog.text
+    time.sleep(5 * REDELIVER_S)  # the re-delivery finds nothing waiting: no second interrupt
+
+
+def test_a_database_call_that_hangs_is_still_interrupted_after_the_limit(
+        freqtrade_handlers: None) -> None:
+    latch_signals()
+    latch = signal.getsignal(signal.SIGTERM)
+    now = [100.0]
+    latch._clock = lambda: now[0]  # type: ignore[union-attr]
+
+    def hung_call() -> None:
+        signal.raise_signal(signal.SIGTERM)  # deferred at t=100
+        now[0] = 100.0 + DEFER_LIMIT_S - 0.01
+        signal.raise_signal(signal.SIGTERM)  # still deferred, one hundredth under the limit
+        now[0] = 100.0 + DEFER_LIMIT_S
+        signal.raise_signal(signal.SIGTERM)  # at the limit: raised inside the call
+
+    with pytest.raises(KeyboardInterrupt):
+        _as_module("sqlalchemy.engine.base", hung_call)
+    assert latch.received == 3 and not latch.pending  # type: ignore[union-attr]

@@ -44,7 +44,7 @@ STATE_KEY = "trader247_cap_state"
 TERM = {signal.SIGTERM}
 
 
-ARRIVALS = [0]  # the test's instrument: SIGTERMs that reached the handler
+ARRIVALS = [0]  # SIGTERMs that reached freqtrade's handler (arrivals(): the latch's count)
 
 
 def term_handler(signum: int, frame: FrameType | None) -> None:
@@ -112,11 +112,20 @@ def exit_mode(bot: Bot) -> int:
     return 3
 
 
+def arrivals() -> int:
+    """SIGTERMs that reached the latch: one that arrives inside a database call reaches
+    freqtrade's handler only later (``trader247.interrupts``, case 3), or never when the next
+    iteration's ``raise_if_signalled`` raises it first."""
+    latched: Any = signal.getsignal(signal.SIGTERM)
+    return int(latched.received)
+
+
 def rearm() -> None:
     """The next SIGTERM is a new process's: nothing received yet, by us or the latch."""
     ARRIVALS[0] = 0
     latched: Any = signal.getsignal(signal.SIGTERM)
     latched.received = 0
+    latched.deferred_since = None
 
 
 def rearm_mode(bot: Bot) -> int:
@@ -135,7 +144,7 @@ def rearm_mode(bot: Bot) -> int:
         except KeyboardInterrupt as exc:
             signal.pthread_sigmask(signal.SIG_BLOCK, TERM)
             fate = "latched" if exc.args else "raised"
-        if not ARRIVALS[0]:
+        if not arrivals():
             outages_before = bot.outages
             continue
         if fate is None:
