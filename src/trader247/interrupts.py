@@ -41,7 +41,6 @@ very shutdown it asked for (leave the fleet, save the cap state). Callers pass
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import threading
 import time
@@ -132,8 +131,11 @@ class _Latch:
     def _redeliver(self) -> None:
         # Only while the interrupt still waits: once raised (here or by raise_if_signalled),
         # another signal would cut freqtrade's clean shutdown short.
-        if self.pending:
-            os.kill(os.getpid(), self.signum)
+        # To the main thread, the one that runs Python's handlers: a thread that blocks the
+        # signal for a moment gets it when it unblocks, not some other thread now.
+        main = threading.main_thread().ident
+        if self.pending and main is not None:
+            signal.pthread_kill(main, self.signum)
 
 
 def latch_signals() -> list[str]:
