@@ -163,13 +163,14 @@ def raise_if_signalled() -> None:
     (case 3). Cheap: two handler look-ups."""
     for signum in LATCHED_SIGNALS:
         handler = signal.getsignal(signum)
-        if isinstance(handler, _Latch) and handler.pending:
+        if not isinstance(handler, _Latch):
+            continue
+        name = signal.Signals(signum).name
+        if handler.pending:
             handler.deferred_since = None
-            name = signal.Signals(signum).name
             logger.info("signal=%s arrived inside a database call: stopping now", name)
             raise KeyboardInterrupt(f"{name} received inside a database call")
-        if isinstance(handler, _Latch) and handler.received:
-            name = signal.Signals(signum).name
+        if handler.received:
             logger.warning("SIGNAL_LOST: signal=%s received=%d: its interrupt was discarded "
                            "(a finalizer or a library's cleanup); stopping now", name,
                            handler.received)

@@ -44,12 +44,8 @@ STATE_KEY = "trader247_cap_state"
 TERM = {signal.SIGTERM}
 
 
-ARRIVALS = [0]  # SIGTERMs that reached freqtrade's handler (arrivals(): the latch's count)
-
-
 def term_handler(signum: int, frame: FrameType | None) -> None:
-    """freqtrade/commands/trade_commands.py: start_trading's handler (plus the count)."""
-    ARRIVALS[0] += 1
+    """freqtrade/commands/trade_commands.py: start_trading's handler."""
     raise KeyboardInterrupt()
 
 
@@ -122,7 +118,6 @@ def arrivals() -> int:
 
 def rearm() -> None:
     """The next SIGTERM is a new process's: nothing received yet, by us or the latch."""
-    ARRIVALS[0] = 0
     latched: Any = signal.getsignal(signal.SIGTERM)
     latched.received = 0
     latched.deferred_since = None
